@@ -1,0 +1,59 @@
+"""The ``mmbot`` command line: a thin parser over small ``start_*`` functions.
+
+Each subcommand lives in ``bot/commands/<name>.py`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to its
+``start_*`` function. This module only builds the parser and maps errors to exit
+codes (DESIGN.md §5): 0 ok, 1 runtime failure, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from bot.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, MmbotError
+
+COMMAND_MODULES = [
+    "bot.commands.config_check",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"mmbot: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mmbot", description="Paper-trading market-making bot.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except MmbotError as exc:
+        sys.stderr.write(f"mmbot: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("mmbot: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # last resort: one line, no traceback unless debugging
+        if "--debug" in sys.argv:
+            raise
+        sys.stderr.write(f"mmbot: unexpected error: {type(exc).__name__}: {exc}\n")
+        return EXIT_FAILURE
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

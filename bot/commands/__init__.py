@@ -1,0 +1,1 @@
+"""One module per ``mmbot`` subcommand; see ``bot/cli.py``."""

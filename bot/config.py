@@ -1,0 +1,318 @@
+"""Configuration: pydantic-settings models loaded from TOML with ``MMBOT_*`` overrides.
+
+Precedence (highest first): ``MMBOT_*`` environment variables (nested fields joined
+with ``__``, e.g. ``MMBOT_LOGGING__LEVEL=debug``), then the TOML file, then the
+defaults below. Unknown keys are errors. :func:`load_settings` turns every failure
+(missing file, TOML syntax, unknown key, wrong type, out-of-range value) into one
+:class:`ConfigError` whose message names the file, the field and the problem.
+
+Every field carries a description; ``mmbot config check FILE`` prints the effective
+values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import InputError
+
+ENV_PREFIX = "MMBOT_"
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = PACKAGE_DIR.parent / "config" / "default.toml"
+BUNDLED_REPLAY_DIR = PACKAGE_DIR / "emulator" / "data"
+
+VenueName = Literal["binance_spot", "binance_usdm"]
+
+
+class ConfigError(InputError):
+    """Bad configuration; the message is meant for the user as is."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoggingSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Minimum log level.")
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto = human-readable on a terminal, JSON lines otherwise."
+    )
+    file: Path | None = Field(
+        None, description="Also write JSON logs to this file, rotated by size; none = stdout only."
+    )
+    max_bytes: int = Field(50_000_000, gt=0, description="Rotate the log file at this size.")
+    backups: int = Field(5, ge=0, description="Rotated log files kept.")
+
+
+class MarketSettings(_Section):
+    stale_after_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="A book whose feed has been silent this long is invalid (core staleness rule).",
+    )
+    status_interval_s: float = Field(
+        10.0, gt=0, description="How often `mmbot run` logs book state per instrument."
+    )
+    max_buffer: int = Field(
+        10_000, ge=10, description="Diffs buffered per instrument while waiting for a snapshot."
+    )
+
+
+class BinanceVenueSettings(_Section):
+    """Endpoints and connection policy of one Binance market (spot or USD-M)."""
+
+    network: Literal["mainnet", "testnet"] = Field(
+        "mainnet", description="Which public endpoints to use when no URL is set explicitly."
+    )
+    ws_url: str | None = Field(
+        None,
+        description="Websocket base URL (USD-M: the /public route for depth and bookTicker). "
+        "Unset = the network's default.",
+    )
+    ws_market_url: str | None = Field(
+        None, description="USD-M only: websocket /market route (aggTrade, markPrice). Unset = default."
+    )
+    rest_url: str | None = Field(None, description="REST base URL. Unset = the network's default.")
+    depth_speed_ms: int = Field(
+        100, description="Diff-depth stream speed (spot: 100 or 1000; USD-M: 100, 250, 500)."
+    )
+    trade_stream: Literal["trade", "aggTrade"] = Field("trade", description="Public trade stream to use.")
+    book_ticker: bool = Field(True, description="Subscribe to bookTicker (exact top-of-book checks).")
+    snapshot_limit: int = Field(1000, ge=5, le=5000, description="Levels per side in REST depth snapshots.")
+    rest_weight_per_minute: int = Field(
+        1200, gt=0, description="REST request-weight budget per minute (throttled client side)."
+    )
+    ping_interval_s: float = Field(20.0, gt=0, description="Client websocket ping interval.")
+    ping_timeout_s: float = Field(
+        20.0, gt=0, description="Drop the connection if a ping is unanswered this long."
+    )
+    stale_after_s: float = Field(10.0, gt=0, description="Reconnect when no message arrives for this long.")
+    max_connection_age_s: float = Field(
+        23.5 * 3600,
+        gt=0,
+        description="Reconnect proactively before Binance's 24 h connection limit.",
+    )
+    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay (exponential backoff).")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Reconnect delay cap.")
+    connect_timeout_s: float = Field(10.0, gt=0, description="Websocket / REST connect timeout.")
+
+    @model_validator(mode="after")
+    def _check_backoff(self) -> BinanceVenueSettings:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
+
+
+class BinanceSpotSettings(BinanceVenueSettings):
+    @field_validator("depth_speed_ms")
+    @classmethod
+    def _speed(cls, value: int) -> int:
+        if value not in (100, 1000):
+            raise ValueError(f"must be 100 or 1000 on Binance spot, got {value}")
+        return value
+
+    @field_validator("ws_market_url")
+    @classmethod
+    def _no_market_route(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("applies to binance_usdm only")
+        return value
+
+
+class BinanceUsdmSettings(BinanceVenueSettings):
+    @field_validator("depth_speed_ms")
+    @classmethod
+    def _speed(cls, value: int) -> int:
+        if value not in (100, 250, 500):
+            raise ValueError(f"must be 100, 250 or 500 on Binance USD-M, got {value}")
+        return value
+
+    @field_validator("snapshot_limit")
+    @classmethod
+    def _limit(cls, value: int) -> int:
+        if value not in (5, 10, 20, 50, 100, 500, 1000):
+            raise ValueError(f"must be one of 5, 10, 20, 50, 100, 500, 1000 on Binance USD-M, got {value}")
+        return value
+
+
+class VenuesSettings(_Section):
+    binance_spot: BinanceSpotSettings = Field(default_factory=BinanceSpotSettings)
+    binance_usdm: BinanceUsdmSettings = Field(default_factory=BinanceUsdmSettings)
+
+    def for_venue(self, venue: str) -> BinanceVenueSettings:
+        settings: BinanceVenueSettings = getattr(self, venue)
+        return settings
+
+
+class InstrumentRef(_Section):
+    venue: VenueName = Field(description="Venue of the market.")
+    symbol: str = Field(pattern=r"^[A-Z0-9]{2,30}$", description="Exchange symbol, e.g. BTCUSDT.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.venue}:{self.symbol}"
+
+
+class EngineSettings(_Section):
+    venue: VenueName = Field(description="Venue whose book this engine quotes.")
+    symbol: str = Field(pattern=r"^[A-Z0-9]{2,30}$", description="Exchange symbol, e.g. BTCUSDT.")
+    hedge: InstrumentRef | None = Field(
+        None, description="Perpetual used to hedge this engine's delta (streamed alongside)."
+    )
+
+    @property
+    def key(self) -> str:
+        return f"{self.venue}:{self.symbol}"
+
+    def instruments(self) -> list[str]:
+        keys = [self.key]
+        if self.hedge is not None:
+            keys.append(self.hedge.key)
+        return keys
+
+
+class OfflineSettings(_Section):
+    replay: list[Path] = Field(
+        default_factory=list,
+        description="Recordings the in-process emulator replays for `mmbot run --offline`; "
+        "empty = the bundled real Binance recordings.",
+    )
+    speed: float = Field(1.0, gt=0, le=10_000, description="Replay speed (1 = recorded pace).")
+    host: str = Field("127.0.0.1", description="Emulator bind address.")
+    port: int = Field(0, ge=0, le=65535, description="Emulator port; 0 = any free port.")
+    loop: bool = Field(True, description="Restart the replay when it ends (connections drop, books resync).")
+
+
+class Settings(BaseSettings):
+    """Everything `mmbot` reads from config files and ``MMBOT_*`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        nested_model_default_partial_update=True,
+    )
+
+    data_dir: Path = Field(Path("data"), description="Journal, ledger and caches live here.")
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    market: MarketSettings = Field(default_factory=MarketSettings)
+    venues: VenuesSettings = Field(default_factory=VenuesSettings)
+    engines: dict[str, EngineSettings] = Field(
+        default_factory=lambda: {"btcusdt": EngineSettings(venue="binance_spot", symbol="BTCUSDT")},
+        description="One engine per quoted market, keyed by a short name.",
+    )
+    offline: OfflineSettings = Field(default_factory=OfflineSettings)
+
+    @field_validator("engines")
+    @classmethod
+    def _engines_nonempty(cls, value: dict[str, EngineSettings]) -> dict[str, EngineSettings]:
+        if not value:
+            raise ValueError("at least one engine is required")
+        for name in value:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"engine name {name!r} may only use letters, digits, '-' and '_'")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs (see load_settings); env must beat it.
+        return env_settings, init_settings, file_secret_settings
+
+    def instruments(self) -> list[str]:
+        """All instrument keys any engine needs, in a stable order."""
+        keys: list[str] = []
+        for engine in self.engines.values():
+            for key in engine.instruments():
+                if key not in keys:
+                    keys.append(key)
+        return keys
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, turning I/O and syntax failures into :class:`ConfigError`."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
+
+
+def _env_name(location: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in location)
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One message naming the source, each bad field and the problem."""
+    lines = []
+    for error in exc.errors():
+        location = tuple(error["loc"])
+        field = ".".join(str(part) for part in location) or "(top level)"
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            problem = "unknown key"
+        elif kind == "missing":
+            problem = "required key is missing"
+        else:
+            problem = error["msg"].removeprefix("Value error, ")
+            if kind != "value_error" and "input" in error and not isinstance(error["input"], dict | list):
+                problem += f" (got {error['input']!r})"
+        env = _env_name(location)
+        origin = f" [from environment {env}]" if env in os.environ else ""
+        lines.append(f"{source}: {field}: {problem}{origin}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Load ``path`` (default ``config/default.toml`` if present) plus env overrides.
+
+    ``overrides`` are applied on top of the file (used by CLI flags) but below env.
+    """
+    data: dict[str, Any] = {}
+    if path is None:
+        source = "(defaults)"
+        if DEFAULT_CONFIG.is_file():
+            path = DEFAULT_CONFIG
+    if path is not None:
+        source = str(path)
+        data = read_toml(path)
+    _deep_merge(data, overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def _deep_merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_merge(target[key], value)
+        else:
+            target[key] = value
+
+
+def bundled_replay_files() -> list[Path]:
+    """The real Binance recordings shipped with the package, in replay order."""
+    return sorted(BUNDLED_REPLAY_DIR.glob("binance_*.gz"))

@@ -1,0 +1,24 @@
+"""Venue book-sync rules, looked up by venue name."""
+
+from __future__ import annotations
+
+from bot.market.book import OrderBook
+from bot.market.sync.base import BookSync, SyncCounters, SyncState
+from bot.market.sync.binance import BinanceSpotSync, BinanceUsdmSync
+
+SYNC_RULES: dict[str, type[BookSync]] = {
+    "binance_spot": BinanceSpotSync,
+    "binance_usdm": BinanceUsdmSync,
+}
+
+
+def make_sync(venue: str, book: OrderBook, max_buffer: int = 10_000) -> BookSync:
+    """The sync state machine for ``venue``'s diff protocol."""
+    try:
+        rule = SYNC_RULES[venue]
+    except KeyError:
+        raise ValueError(f"no book-sync rule for venue {venue!r}; known: {sorted(SYNC_RULES)}") from None
+    return rule(book, max_buffer)
+
+
+__all__ = ["SYNC_RULES", "BookSync", "SyncCounters", "SyncState", "make_sync"]

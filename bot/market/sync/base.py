@@ -1,0 +1,184 @@
+"""Book synchronisation: the state machine that decides what reaches the book.
+
+A venue's diff stream is only meaningful relative to a snapshot. :class:`BookSync`
+buffers diffs while it waits for a snapshot, splices the two together by update id,
+then checks the chain on every diff. Any break (gap, crossed book, stale or
+disconnected feed) marks the book invalid, records why, and raises a resync request
+that the async edge fulfils (REST snapshot, resubscribe) by feeding a new
+:class:`BookSnapshot` back in. Venue rules are three small predicates implemented by
+subclasses (see :mod:`bot.market.sync.binance`).
+
+No I/O and no clock: time arrives with the events.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from enum import Enum
+
+from bot.core.events import BookDelta, BookSnapshot
+from bot.market.book import OrderBook
+
+
+class SyncState(str, Enum):
+    AWAITING_SNAPSHOT = "awaiting_snapshot"
+    SYNCING = "syncing"
+    LIVE = "live"
+
+
+class SyncCounters:
+    """Monotonic counters exposed to logs and metrics."""
+
+    __slots__ = (
+        "applied",
+        "crossed",
+        "dropped",
+        "gaps",
+        "overflow",
+        "resyncs",
+        "skipped",
+        "snapshot_retries",
+        "snapshots",
+        "stale",
+    )
+
+    def __init__(self) -> None:
+        self.applied = 0  # diffs applied to the book
+        self.gaps = 0  # chain breaks detected
+        self.crossed = 0  # diffs that left the book crossed
+        self.stale = 0  # feed went silent while live
+        self.resyncs = 0  # times the book was invalidated and a new snapshot requested
+        self.snapshots = 0  # snapshots loaded
+        self.snapshot_retries = 0  # snapshots too old for the buffered diffs
+        self.dropped = 0  # duplicate / out-of-order diffs discarded while live
+        self.skipped = 0  # buffered diffs already covered by the snapshot (normal)
+        self.overflow = 0  # diffs lost because the pre-snapshot buffer was full
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class BookSync:
+    """Venue-neutral sync state machine around one :class:`OrderBook`."""
+
+    venue_rule = "abstract"
+
+    def __init__(self, book: OrderBook, max_buffer: int = 10_000) -> None:
+        self.book = book
+        self.state = SyncState.AWAITING_SNAPSHOT
+        self.counters = SyncCounters()
+        self._buffer: deque[BookDelta] = deque(maxlen=max_buffer)
+        self._snapshot_id = -1
+        self.last_id = -1
+        self.invalid_reason = "no snapshot yet"
+        self.pending_request: str | None = None
+        """Why a (new) snapshot is needed; the engine turns it into a resync action."""
+
+    # ---- venue rules (override) ------------------------------------------------------
+
+    def is_obsolete(self, delta: BookDelta, snapshot_id: int) -> bool:
+        """The delta is fully contained in the snapshot: discard it."""
+        raise NotImplementedError
+
+    def is_first(self, delta: BookDelta, snapshot_id: int) -> bool:
+        """The delta is the first one to apply on top of the snapshot."""
+        raise NotImplementedError
+
+    def follows(self, delta: BookDelta, last_id: int) -> bool:
+        """The delta continues the chain whose last applied update id is ``last_id``."""
+        raise NotImplementedError
+
+    # ---- inputs ----------------------------------------------------------------------
+
+    @property
+    def valid(self) -> bool:
+        return self.state is SyncState.LIVE
+
+    def on_snapshot(self, snapshot: BookSnapshot) -> bool:
+        """Load a snapshot and splice the buffered diffs onto it. True if now live."""
+        self.book.load(snapshot.bids, snapshot.asks, snapshot.update_id)
+        self.counters.snapshots += 1
+        self._snapshot_id = snapshot.update_id
+        self.last_id = snapshot.update_id
+        self.state = SyncState.SYNCING
+        self.pending_request = None
+        buffered = list(self._buffer)
+        self._buffer.clear()
+        for position, delta in enumerate(buffered):
+            self.on_delta(delta)
+            if self.state is SyncState.AWAITING_SNAPSHOT:
+                # too old for the stream, or a break after it: keep the rest for the next one
+                self._buffer.extend(buffered[position + 1 :])
+                break
+        return self.valid
+
+    def on_delta(self, delta: BookDelta) -> bool:
+        """Route one diff. True if it was applied to the book."""
+        state = self.state
+        if state is SyncState.LIVE:
+            if self.follows(delta, self.last_id):
+                return self._apply(delta)
+            if delta.last_id <= self.last_id:
+                self.counters.dropped += 1  # duplicate or late: already covered
+                return False
+            self.counters.gaps += 1
+            self._invalidate(
+                f"gap: expected continuation of {self.last_id}, got "
+                f"{delta.first_id}..{delta.last_id} (prev {delta.prev_id})"
+            )
+            self._buffer.append(delta)
+            return False
+        if state is SyncState.SYNCING:
+            if self.is_obsolete(delta, self._snapshot_id):
+                self.counters.skipped += 1
+                return False
+            if self.is_first(delta, self._snapshot_id):
+                self.state = SyncState.LIVE
+                self.invalid_reason = ""
+                return self._apply(delta)
+            self.counters.snapshot_retries += 1
+            self.state = SyncState.AWAITING_SNAPSHOT
+            self.invalid_reason = "snapshot older than the diff stream"
+            self.pending_request = self.invalid_reason
+            self._buffer.append(delta)
+            return False
+        if len(self._buffer) == self._buffer.maxlen:
+            self.counters.overflow += 1
+        self._buffer.append(delta)
+        return False
+
+    def invalidate(self, reason: str, *, request_snapshot: bool = True) -> None:
+        """Mark the book untrustworthy from outside (stale feed, disconnect)."""
+        if reason.startswith("stale") and self.state is not SyncState.AWAITING_SNAPSHOT:
+            self.counters.stale += 1
+        self._buffer.clear()
+        self._invalidate(reason, request_snapshot=request_snapshot)
+
+    def request_snapshot(self, reason: str) -> None:
+        """Ask for a snapshot without changing state (e.g. after connecting)."""
+        if self.state is SyncState.AWAITING_SNAPSHOT:
+            self.pending_request = reason
+
+    # ---- internals -------------------------------------------------------------------
+
+    def _apply(self, delta: BookDelta) -> bool:
+        book = self.book
+        book.apply(delta.bids, delta.asks)
+        book.update_id = self.last_id = delta.last_id
+        self.counters.applied += 1
+        if book.is_crossed:
+            self.counters.crossed += 1
+            self._invalidate(
+                f"crossed book after update {delta.last_id}: bid {book.best_bid} >= ask {book.best_ask}"
+            )
+            return True
+        book.valid = True
+        return True
+
+    def _invalidate(self, reason: str, *, request_snapshot: bool = True) -> None:
+        if self.state is not SyncState.AWAITING_SNAPSHOT:
+            self.counters.resyncs += 1
+        self.state = SyncState.AWAITING_SNAPSHOT
+        self.book.valid = False
+        self.invalid_reason = reason
+        self.pending_request = reason if request_snapshot else None
