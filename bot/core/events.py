@@ -12,7 +12,7 @@ events, never from the wall clock.
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import TypeAlias
 
 import msgspec
@@ -94,7 +94,7 @@ class MarkPrice(_Event, frozen=True, gc=False, kw_only=True, tag=True):
     next_funding_ts: int
 
 
-class FeedState(str, Enum):
+class FeedState(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
 

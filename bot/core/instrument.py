@@ -16,12 +16,12 @@ Terms:
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 import msgspec
 
 
-class InstrumentKind(str, Enum):
+class InstrumentKind(StrEnum):
     SPOT = "spot"
     PERP = "perp"
 

@@ -14,13 +14,13 @@ No I/O and no clock: time arrives with the events.
 from __future__ import annotations
 
 from collections import deque
-from enum import Enum
+from enum import StrEnum
 
 from bot.core.events import BookDelta, BookSnapshot
 from bot.market.book import OrderBook
 
 
-class SyncState(str, Enum):
+class SyncState(StrEnum):
     AWAITING_SNAPSHOT = "awaiting_snapshot"
     SYNCING = "syncing"
     LIVE = "live"
