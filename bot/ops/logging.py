@@ -1,0 +1,102 @@
+"""Logging setup: structlog over the standard library's handlers.
+
+Logs go to stderr (stdout stays free for command output): human-readable on a
+terminal, one JSON object per line otherwise (Docker, files, CI). Optionally also to
+a size-rotated JSON file. Context such as ``engine``, ``instrument`` and ``regime``
+is bound with ``structlog.contextvars`` or ``log.bind``. A redaction processor masks
+anything that looks like a credential, so a key can never reach a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+from pydantic import SecretStr
+
+from bot.config import LoggingSettings
+
+_SECRET_KEY = re.compile(r"(secret|token|password|passwd|api[_-]?key|private[_-]?key|signature)", re.I)
+REDACTED = "**********"
+
+
+def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Mask values whose key names a credential, and every ``SecretStr``."""
+    for key, value in event_dict.items():
+        if isinstance(value, SecretStr) or (_SECRET_KEY.search(key) and value not in (None, "")):
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def _json_dumps(obj: Any, **kwargs: Any) -> str:
+    try:
+        import orjson
+
+        return orjson.dumps(obj, default=str).decode()
+    except ImportError:  # pragma: no cover - orjson is optional
+        import json
+
+        return json.dumps(obj, default=str, **kwargs)
+
+
+def configure_logging(settings: LoggingSettings, *, stream: TextIO | None = None) -> None:
+    """Configure structlog + stdlib logging once per process (idempotent)."""
+    stream = stream if stream is not None else sys.stderr
+    use_console = settings.format == "console" or (settings.format == "auto" and stream.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    json_renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
+    console_renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    handler: logging.Handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                console_renderer if use_console else json_renderer,
+            ],
+            foreign_pre_chain=shared,
+        )
+    )
+    root.addHandler(handler)
+    if settings.file is not None:
+        path = Path(settings.file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
+        )
+        file_handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    json_renderer,
+                ],
+                foreign_pre_chain=shared,
+            )
+        )
+        root.addHandler(file_handler)
+    root.setLevel(settings.level.upper())
+    # third-party chatter stays at warning unless we are debugging
+    for noisy in ("websockets", "aiohttp", "ccxt", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if settings.level == "debug" else logging.WARNING)
