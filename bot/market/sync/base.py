@@ -95,19 +95,41 @@ class BookSync:
         return self.state is SyncState.LIVE
 
     def on_snapshot(self, snapshot: BookSnapshot) -> bool:
-        """Load a snapshot and splice the buffered diffs onto it. True if now live."""
+        """Load a snapshot and splice the buffered diffs onto it. True if now live.
+
+        The splice point is the buffered diff that straddles the snapshot id; diffs
+        before it are covered by the snapshot (or are strays) and are discarded. If
+        no buffered diff straddles it but some are newer, the snapshot is too old for
+        the stream and another one is requested.
+        """
         self.book.load(snapshot.bids, snapshot.asks, snapshot.update_id)
+        self.book.valid = False
         self.counters.snapshots += 1
-        self._snapshot_id = snapshot.update_id
-        self.last_id = snapshot.update_id
-        self.state = SyncState.SYNCING
+        snapshot_id = self._snapshot_id = self.last_id = snapshot.update_id
         self.pending_request = None
         buffered = list(self._buffer)
         self._buffer.clear()
-        for position, delta in enumerate(buffered):
-            self.on_delta(delta)
+        splice = next((i for i, d in enumerate(buffered) if self.is_first(d, snapshot_id)), None)
+        if splice is None:
+            newer = [d for d in buffered if not self.is_obsolete(d, snapshot_id)]
+            self.counters.skipped += len(buffered) - len(newer)
+            if newer:
+                # Too old for the stream. The next snapshot is fetched after every diff
+                # buffered so far was published, so it covers them all: drop them (this
+                # also flushes strays with bogus ids that would otherwise poison the buffer).
+                self.counters.snapshot_retries += 1
+                self.state = SyncState.AWAITING_SNAPSHOT
+                self.invalid_reason = self.pending_request = "snapshot older than the diff stream"
+                return False
+            self.state = SyncState.SYNCING  # wait for the first live diff
+            self.invalid_reason = "waiting for the first diff after the snapshot"
+            return False
+        self.counters.skipped += splice
+        self.state = SyncState.SYNCING
+        for position in range(splice, len(buffered)):
+            self.on_delta(buffered[position])
             if self.state is SyncState.AWAITING_SNAPSHOT:
-                # too old for the stream, or a break after it: keep the rest for the next one
+                # a break after the splice: keep the rest for the next snapshot
                 self._buffer.extend(buffered[position + 1 :])
                 break
         return self.valid
@@ -140,7 +162,6 @@ class BookSync:
             self.state = SyncState.AWAITING_SNAPSHOT
             self.invalid_reason = "snapshot older than the diff stream"
             self.pending_request = self.invalid_reason
-            self._buffer.append(delta)
             return False
         if len(self._buffer) == self._buffer.maxlen:
             self.counters.overflow += 1
