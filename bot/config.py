@@ -17,7 +17,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.errors import InputError
@@ -48,6 +56,40 @@ class LoggingSettings(_Section):
     )
     max_bytes: int = Field(50_000_000, gt=0, description="Rotate the log file at this size.")
     backups: int = Field(5, ge=0, description="Rotated log files kept.")
+
+
+class HttpSettings(_Section):
+    enabled: bool = Field(True, description="Serve /healthz, /metrics and /status while running.")
+    listen: str = Field(
+        "127.0.0.1:8080",
+        pattern=r"^[^:\s]+:\d{1,5}$",
+        description="HOST:PORT for the ops HTTP server; port 0 = any free port. Keep it on localhost "
+        "unless a proxy guards it.",
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token enabling the control endpoints (kill, resume, strategy). "
+        "Environment only: MMBOT_HTTP__TOKEN. Unset = control endpoints off.",
+    )
+    token_file: Path | None = Field(
+        None, description="Read the control token from this file instead (Docker/K8s secrets)."
+    )
+
+    def control_token(self) -> str | None:
+        """The control token from the environment or the secret file, if any."""
+        if self.token is not None:
+            return self.token.get_secret_value()
+        if self.token_file is not None:
+            try:
+                return self.token_file.read_text().strip() or None
+            except OSError as exc:
+                raise ConfigError(f"http.token_file: cannot read {self.token_file}: {exc.strerror}") from None
+        return None
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host, int(port)
 
 
 class MarketSettings(_Section):
@@ -203,6 +245,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="Journal, ledger and caches live here.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     market: MarketSettings = Field(default_factory=MarketSettings)
     venues: VenuesSettings = Field(default_factory=VenuesSettings)
     engines: dict[str, EngineSettings] = Field(
@@ -298,11 +341,26 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     if path is not None:
         source = str(path)
         data = read_toml(path)
+    _refuse_secrets_in_file(data, source)
     _deep_merge(data, overrides)
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+
+
+SECRET_FIELDS = (("http", "token"),)
+"""Fields that may only come from the environment or secret files, never a config file."""
+
+
+def _refuse_secrets_in_file(data: dict[str, Any], source: str) -> None:
+    for section, field in SECRET_FIELDS:
+        if isinstance(data.get(section), dict) and field in data[section]:
+            env = _env_name((section, field))
+            raise ConfigError(
+                f"{source}: {section}.{field}: secrets may not be stored in config files; "
+                f"set {env} or use {section}.{field}_file"
+            )
 
 
 def _deep_merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
