@@ -264,5 +264,9 @@ async def fetch_venue(
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
+    """One line: the error plus its cause (ccxt wraps e.g. DNS or connection errors)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" ({type(cause).__name__}: {' '.join(str(cause).split())})"
     return text if len(text) <= limit else text[: limit - 3] + "..."
