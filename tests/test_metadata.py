@@ -13,6 +13,7 @@ import gzip
 import json
 import os
 import socket
+from collections.abc import MutableMapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ from structlog.testing import capture_logs
 
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.errors import InputError, MmbotError
-from bot.venues import metadata_cache
 from bot.venues.binance_markets import exact_decimal, make_exchange, spec_from_market
 from bot.venues.metadata import (
     load_instruments,
@@ -114,7 +114,7 @@ def shipped_entries() -> dict[str, Any]:
     return entries
 
 
-def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+def events(logs: Sequence[MutableMapping[str, Any]], name: str) -> list[MutableMapping[str, Any]]:
     return [entry for entry in logs if entry["event"] == name]
 
 
@@ -217,7 +217,7 @@ async def test_cache_write_merges_and_is_atomic(
     def crash(src: Any, dst: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(metadata_cache.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with capture_logs() as logs:
         resolved = await resolve_instruments(["binance_spot:ETHUSDT"], cache_dir=tmp_path, offline=False)
     assert resolved["binance_spot:ETHUSDT"].origin == "exchange"  # the fetch still counts
@@ -303,6 +303,16 @@ async def test_timeout_falls_back_to_the_shipped_cache(tmp_path: Path, internet:
     assert resolved["binance_usdm:BTCUSDT"].origin == "shipped"
     assert "no answer within 0.2 s" in events(logs, "market_metadata_fetch_failed")[0]["error"]
     assert not (tmp_path / "markets.json").exists()
+
+
+async def test_an_empty_market_list_is_a_failure_not_proof_the_symbol_is_unknown(
+    tmp_path: Path, internet: FakeInternet
+) -> None:
+    internet.bodies["/api/v3/exchangeInfo"]["symbols"] = []
+    with capture_logs() as logs:
+        resolved = await resolve_instruments(["binance_spot:BTCUSDT"], cache_dir=tmp_path, offline=False)
+    assert resolved["binance_spot:BTCUSDT"].origin == "shipped"
+    assert events(logs, "market_metadata_fetch_failed")[0]["error"] == "the exchange answered with no markets"
 
 
 async def test_refresh_without_fallback_is_a_runtime_error(tmp_path: Path, internet: FakeInternet) -> None:

@@ -242,6 +242,9 @@ async def fetch_venue(
             log.debug("ccxt_close_failed", venue=venue, error=repr(exc))
     markets_by_id = exchange.markets_by_id or {}
     result.listed_count = len(markets_by_id)
+    if not markets_by_id:  # an empty answer (proxy, maintenance page) is not authoritative
+        result.error = "the exchange answered with no markets"
+        return result
     for symbol in symbols:
         candidates = markets_by_id.get(symbol) or []
         if not candidates:
