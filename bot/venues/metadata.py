@@ -105,9 +105,8 @@ def _dedupe(keys: Iterable[str]) -> list[tuple[str, str, str]]:
 class _CacheSource:
     """Lazily opened cache file; remembers why it could not be used."""
 
-    def __init__(self, path: Path | None, origin: Origin) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.origin = origin
         self._file: CacheFile | None = None
         self._error: CacheError | None = None
         self._opened = False
@@ -206,8 +205,8 @@ async def resolve_instruments(
             raise MmbotError(f"could not refresh market metadata: {reasons}")
 
     if not_fetched:
-        user = _CacheSource(user_path, "cache")
-        shipped = _CacheSource(shipped_cache, "shipped")
+        user = _CacheSource(user_path)
+        shipped = _CacheSource(shipped_cache)
         for key in not_fetched:
             resolved[key] = _from_caches(key, not_fetched[key], user, shipped, offline)
 
