@@ -1,0 +1,147 @@
+"""``mmbot markets show``: print the instrument specs (tick, lot, minimums, fees) in use.
+
+Shows, for every instrument the configured engines need, the spec ``mmbot run`` would
+use and where it came from (the exchange, the on-disk cache, or the cache shipped with
+mmbot). Modes:
+
+* default: fetch from the exchange, fall back to the cache with a warning (as ``run``);
+* ``--offline``: caches only, never touches the network;
+* ``--refresh``: fetch and update the cache, and fail (exit 1) if the exchange cannot
+  be reached instead of falling back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from bot.config import Settings, load_settings
+from bot.errors import InputError
+from bot.venues.metadata import ResolvedSpec, cache_dir_for, resolve_instruments
+from bot.venues.metadata_cache import decimal_text
+
+_COLUMNS = (
+    ("instrument", None),
+    ("kind", None),
+    ("tick", "tick_size"),
+    ("lot", "lot_size"),
+    ("qty step", "qty_step"),
+    ("min qty", "min_qty"),
+    ("min notional", "min_notional"),
+    ("maker", "maker_fee"),
+    ("taker", "taker_fee"),
+)
+
+
+def register(subparsers: Any) -> None:
+    markets = subparsers.add_parser("markets", help="Inspect market metadata (tick, lot, minimums, fees).")
+    actions = markets.add_subparsers(dest="markets_command", metavar="ACTION")
+    actions.required = True
+    show = actions.add_parser(
+        "show",
+        help="Print the instrument specs in use for the configured engines.",
+        description="Print tick size, lot size, order step, minimums and fees for every instrument "
+        "the configured engines use, and where each came from (exchange, cache, shipped cache). "
+        "By default the exchange is asked and the cache is the fallback.",
+    )
+    show.add_argument("--config", type=Path, help="TOML config file (default: config/default.toml).")
+    show.add_argument(
+        "--data-dir", type=Path, help="Data directory holding the cache (default: from config)."
+    )
+    mode = show.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--offline", action="store_true", help="Never touch the network: on-disk and shipped caches only."
+    )
+    mode.add_argument(
+        "--refresh",
+        action="store_true",
+        help="Fetch from the exchange and update the cache; fail instead of falling back to the cache.",
+    )
+    show.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="Per-venue fetch timeout (default 10)."
+    )
+    show.add_argument("--json", action="store_true", help="Print JSON only.")
+    show.set_defaults(func=start_markets_show)
+
+
+def _rest_urls(settings: Settings, venues: set[str]) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    for venue in sorted(venues):
+        rest_url = settings.venues.for_venue(venue).rest_url
+        if rest_url:
+            urls[venue] = rest_url
+    return urls
+
+
+def start_markets_show(args: argparse.Namespace) -> int:
+    if args.timeout <= 0:
+        raise InputError(f"--timeout must be positive, got {args.timeout}")
+    if not structlog.is_configured():
+        # Keep warnings off stdout so --json output stays parseable.
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+    settings = load_settings(args.config)
+    keys = settings.instruments()
+    data_dir = args.data_dir if args.data_dir is not None else settings.data_dir
+    resolved = asyncio.run(
+        resolve_instruments(
+            keys,
+            cache_dir=cache_dir_for(data_dir),
+            offline=args.offline,
+            timeout_s=args.timeout,
+            rest_urls=_rest_urls(settings, {key.split(":", 1)[0] for key in keys}),
+            fallback=not args.refresh,
+        )
+    )
+    if args.json:
+        print(json.dumps({"instruments": [_as_json(item) for item in resolved.values()]}, indent=2))
+    else:
+        _print_table(list(resolved.values()))
+    return 0
+
+
+def _as_json(item: ResolvedSpec) -> dict[str, Any]:
+    spec = item.spec
+    row: dict[str, Any] = {
+        "instrument": spec.key,
+        "venue": spec.venue,
+        "symbol": spec.symbol,
+        "kind": spec.kind.value,
+        "base": spec.base,
+        "quote": spec.quote,
+    }
+    for _, name in _COLUMNS:
+        if name is not None:
+            row[name] = decimal_text(getattr(spec, name))
+    row["contract_size"] = decimal_text(spec.contract_size)
+    row["origin"] = item.origin
+    row["location"] = item.location
+    row["fetched_at"] = item.fetched_at
+    return row
+
+
+def _source_text(item: ResolvedSpec) -> str:
+    when = f", fetched {item.fetched_at}" if item.fetched_at else ""
+    return f"{item.origin}: {item.location}{when}"
+
+
+def _print_table(items: list[ResolvedSpec]) -> None:
+    rows = []
+    for item in items:
+        spec = item.spec
+        cells = [spec.key, spec.kind.value]
+        cells += [decimal_text(getattr(spec, name)) for _, name in _COLUMNS if name is not None]
+        rows.append(cells)
+    headers = [title for title, _ in _COLUMNS]
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
+    print("  ".join(title.ljust(widths[i]) for i, title in enumerate(headers)).rstrip())
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    print()
+    for item in items:
+        print(f"{item.spec.key}: {_source_text(item)}")
