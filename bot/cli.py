@@ -18,6 +18,7 @@ from bot.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, MmbotErro
 COMMAND_MODULES = [
     "bot.commands.config_check",
     "bot.commands.run",
+    "bot.commands.markets",
 ]
 
 
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from bot.config import LoggingSettings
+    from bot.ops.logging import configure_logging
+
+    configure_logging(LoggingSettings())  # stderr; commands that load a config reconfigure
     try:
         result = args.func(args)
     except MmbotError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,6 +93,15 @@ class HttpSettings(_Section):
         return host, int(port)
 
 
+class MetadataSettings(_Section):
+    source: Literal["auto", "exchange", "cache"] = Field(
+        "auto",
+        description="auto = ask the exchange (ccxt), fall back to the cache; exchange = must fetch; "
+        "cache = never touch the network (offline runs always use the cache).",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=120, description="Metadata request timeout.")
+
+
 class MarketSettings(_Section):
     stale_after_s: float = Field(
         5.0,
@@ -144,11 +154,25 @@ class BinanceVenueSettings(_Section):
     reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay (exponential backoff).")
     reconnect_max_s: float = Field(30.0, gt=0, description="Reconnect delay cap.")
     connect_timeout_s: float = Field(10.0, gt=0, description="Websocket / REST connect timeout.")
+    maker_fee: Decimal | None = Field(
+        None,
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="Maker fee rate for this account (e.g. 0.0002; negative = rebate). Unset = from metadata.",
+    )
+    taker_fee: Decimal | None = Field(
+        None,
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="Taker fee rate for this account. Unset = from metadata.",
+    )
 
     @model_validator(mode="after")
     def _check_backoff(self) -> BinanceVenueSettings:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if (self.maker_fee is None) != (self.taker_fee is None):
+            raise ValueError("set both maker_fee and taker_fee, or neither")
         return self
 
 
@@ -246,6 +270,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Journal, ledger and caches live here.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     market: MarketSettings = Field(default_factory=MarketSettings)
     venues: VenuesSettings = Field(default_factory=VenuesSettings)
     engines: dict[str, EngineSettings] = Field(

@@ -20,6 +20,7 @@ import structlog
 from bot.config import Settings, load_settings
 from bot.core.engine import Engine
 from bot.core.events import NS_PER_S
+from bot.core.instrument import InstrumentSpec
 from bot.errors import InputError
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
@@ -84,13 +85,12 @@ def start_run(args: argparse.Namespace) -> int:
 async def run_bot(settings: Settings, *, offline: bool, duration_s: float | None) -> dict[str, Any]:
     """Run until the duration elapses or a stop signal arrives; return a summary."""
     from bot.venues.binance.adapter import BinanceMarketData
-    from bot.venues.metadata import load_instruments
 
     async with contextlib.AsyncExitStack() as stack:
         if offline:
             settings = await stack.enter_async_context(_offline_emulator(settings))
         keys = settings.instruments()
-        specs = load_instruments(keys, cache_dir=settings.data_dir / "cache", offline=offline)
+        specs = await load_specs(settings, keys, offline=offline)
         engines = [
             Engine(
                 name,
@@ -133,6 +133,33 @@ async def run_bot(settings: Settings, *, offline: bool, duration_s: float | None
             "adapters": {venue: adapter_stats(adapter) for venue, adapter in runner.adapters.items()},
             "task_restarts": runner.task_restarts,
         }
+
+
+async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> dict[str, InstrumentSpec]:
+    """Instrument specs per the ``[metadata]`` settings, with per-venue fee overrides.
+
+    Offline runs use the shipped cache only: the bundled recordings were made under
+    those tick/lot sizes, whatever a newer user cache says.
+    """
+    from bot.venues.metadata import cache_dir_for, resolve_instruments
+
+    venues = {key.split(":", 1)[0] for key in keys}
+    rest_urls = {v: url for v in venues if (url := settings.venues.for_venue(v).rest_url)}
+    fees = {
+        v: (vs.maker_fee, vs.taker_fee)
+        for v in venues
+        if (vs := settings.venues.for_venue(v)).maker_fee is not None and vs.taker_fee is not None
+    }
+    resolved = await resolve_instruments(
+        keys,
+        cache_dir=None if offline else cache_dir_for(settings.data_dir),
+        offline=offline or settings.metadata.source == "cache",
+        timeout_s=settings.metadata.timeout_s,
+        rest_urls=rest_urls,
+        fallback=settings.metadata.source != "exchange",
+        fee_overrides=fees or None,
+    )
+    return {key: item.spec for key, item in resolved.items()}
 
 
 def _ops_server(settings: Settings, runner: LiveRunner) -> OpsServer:

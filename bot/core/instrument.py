@@ -133,7 +133,9 @@ class InstrumentSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def min_qty_lots(self) -> int:
-        return -(-int(self.min_qty / self.lot_size) // 1) if self.min_qty else 0
+        """Minimum order quantity in lots, rounded up."""
+        lots, remainder = divmod(self.min_qty, self.lot_size)
+        return int(lots) + (1 if remainder else 0)
 
     def price(self, ticks: int) -> Decimal:
         return self.tick_size * ticks
