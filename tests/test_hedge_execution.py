@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bot.core.events import NS_PER_S, Side
+from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.hedge.execution import (
     CancelOrder,
     ExecState,
@@ -42,6 +43,18 @@ def test_taker_mode_places_at_once_and_finishes_on_fill() -> None:
     assert ex.state is ExecState.TAKER and ex.pending_lots == 42
     assert ex.on_order_update(T0, order.client_id, OrderStatus.PARTIALLY_FILLED, 40) == []
     assert ex.pending_lots == 2
+    spec = InstrumentSpec(
+        venue="binance_usdm",
+        symbol="ABCUSDT",
+        kind=InstrumentKind.PERP,
+        base="ABC",
+        quote="USDT",
+        tick_size=Decimal("0.0001"),
+        lot_size=Decimal("0.1"),
+        qty_step=Decimal("0.1"),
+        contract_size=Decimal(10),
+    )
+    assert ex.pending_delta(spec) == 2.0  # 2 lots x 0.1 contracts x 10 tokens
     [done] = ex.on_order_update(T0, order.client_id, OrderStatus.FILLED, 42)
     assert done == HedgeDone(
         side=Side.BUY, requested_lots=42, filled_lots=42, passive_lots=0, reason="taker filled"

@@ -28,6 +28,7 @@ from typing import TypeAlias
 import msgspec
 
 from bot.core.events import NS_PER_S, Side
+from bot.core.instrument import InstrumentSpec
 from bot.hedge.hedger import HedgeDecision, HedgerSettings
 
 
@@ -118,6 +119,10 @@ class HedgeExecutor:
     def pending_lots(self) -> int:
         """Signed lots still to trade (BUY > 0): add to the net delta before deciding again."""
         return int(self._side) * self.remaining_lots
+
+    def pending_delta(self, spec: InstrumentSpec) -> float:
+        """Delta the unfilled rest of the working order will add (base-asset units)."""
+        return float(spec.size(self.pending_lots) * spec.contract_size)
 
     @property
     def deadline_ns(self) -> int:
