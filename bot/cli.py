@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "bot.commands.config_check",
     "bot.commands.run",
     "bot.commands.markets",
+    "bot.commands.deal",
 ]
 
 
