@@ -13,9 +13,11 @@ import tracemalloc
 
 import pytest
 
+from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, Side, Timer, Trade
 from bot.market.book import OrderBook
 from bot.market.estimators import EstimatorParams, Estimators, MarketState
+from tests.quant_helpers import btcusdt_spec
 
 INSTRUMENT = "test:BTCUSDT"
 
@@ -126,7 +128,7 @@ def deep_book(mid: int, levels: int, size: int) -> OrderBook:
 
 
 def test_depth_ratio_reacts_to_depth_collapse() -> None:
-    params = EstimatorParams(depth_band=0.00105, depth_baseline_s=300.0, depth_sample_interval_s=1.0)
+    params = EstimatorParams(depth_band=0.00105, depth_baseline_s=300.0)
     est = Estimators(INSTRUMENT, params)
     mid = 100_000  # band = +/- 105 ticks: 105 levels of each side inside
     for second in range(900):
@@ -151,6 +153,83 @@ def test_depth_ratio_reacts_to_depth_collapse() -> None:
     assert one_sided.mid == mid
     assert one_sided.depth_ratio_bid == pytest.approx((10 + 104) / 1050)
     assert one_sided.depth_ratio_ask == pytest.approx(1.0)
+
+
+def test_incremental_depth_matches_a_recount_through_the_engine() -> None:
+    """Diffs through the real Engine/Binance sync -- including duplicates the sync drops and a
+    gap that forces a new snapshot -- keep the incremental depth equal to a full recount."""
+    spec = btcusdt_spec()
+    key = spec.key
+    engine = Engine("t", [spec])
+    book = engine.book(key)
+    # band +/- 300 ticks, re-anchored after 60 ticks of drift
+    est = Estimators(key, EstimatorParams(depth_band=0.00005, depth_recenter=0.2))
+    engine.add_handler(lambda event: est.on_event(event, book))
+    rng = random.Random(8)
+    mid = 6_000_000
+    levels = 400
+
+    def snapshot(update_id: int, ts: int) -> BookSnapshot:
+        return BookSnapshot(
+            instrument=key,
+            local_ts=ts,
+            update_id=update_id,
+            bids=[(mid - 1 - 5 * i, rng.randint(1, 10**6)) for i in range(levels)],
+            asks=[(mid + 5 * i, rng.randint(1, 10**6)) for i in range(levels)],
+        )
+
+    def recount() -> tuple[int, int]:
+        tracker = est._depth
+        low, high = tracker.low, tracker.high
+        return (
+            sum(s for p, s in book.bids.items() if low <= p <= high),
+            sum(s for p, s in book.asks.items() if low <= p <= high),
+        )
+
+    engine.on_event(snapshot(100, 1))
+    last = 100
+    sent: list[BookDelta] = []
+    for i in range(3000):
+        ts = (i + 2) * 100_000_000
+        best_bid, best_ask = book.best_bid, book.best_ask
+        assert best_bid is not None and best_ask is not None
+        bids = [(best_bid - 5 * rng.randint(0, 60), rng.choice([0, rng.randint(1, 10**6)])) for _ in range(4)]
+        asks = [(best_ask + 5 * rng.randint(0, 60), rng.choice([0, rng.randint(1, 10**6)])) for _ in range(4)]
+        move = rng.random()
+        if i % 10 == 0:  # an up-trend: the best ask is taken out and a bid steps up behind it
+            asks.append((best_ask, 0))
+            bids.append((best_ask - 1, rng.randint(1, 1000)))
+        elif move < 0.1:  # the touch moves: a level inside the spread, or the best level goes
+            bids.append((best_bid + 1, rng.randint(1, 1000)) if best_ask - best_bid > 1 else (best_bid, 0))
+        elif move < 0.2:
+            asks.append((best_ask - 1, rng.randint(1, 1000)) if best_ask - best_bid > 1 else (best_ask, 0))
+        elif move < 0.25:
+            bids.append((best_bid, 0))
+        elif move < 0.3:
+            asks.append((best_ask, 0))
+        if rng.random() < 0.02 and sent:  # a late duplicate the sync drops: sizes must come from the book
+            engine.on_event(rng.choice(sent[-50:]))
+        delta = BookDelta(
+            instrument=key, local_ts=ts, first_id=last + 1, last_id=last + 3, bids=bids, asks=asks
+        )
+        if i == 1500:  # a gap: the book goes invalid until a new snapshot arrives
+            delta = BookDelta(
+                instrument=key, local_ts=ts, first_id=last + 9, last_id=last + 10, bids=bids, asks=[]
+            )
+            engine.on_event(delta)
+            assert not est.snapshot().book_ok
+            last += 50
+            engine.on_event(snapshot(last, ts + 1))
+            delta = BookDelta(
+                instrument=key, local_ts=ts + 2, first_id=last + 1, last_id=last + 2, bids=[], asks=[]
+            )
+        engine.on_event(delta)
+        last = delta.last_id
+        sent.append(delta)
+        state = est.snapshot()
+        assert state.book_ok
+        assert (state.depth_bid, state.depth_ask) == recount(), i
+    assert 5 < est._depth.rebuilds < 300  # re-anchored now and then, incremental otherwise
 
 
 def test_liquidation_prints_are_excluded() -> None:

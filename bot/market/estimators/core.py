@@ -17,7 +17,8 @@ What is estimated (units in :mod:`bot.market.estimators.state`):
   drift divided by its own standard error, ~N(0, 1) without drift and about
   ``mu * sqrt(2 tau) / sigma`` with a drift ``mu`` ticks/s;
 - traded volume rate (all, buy-aggressor, sell-aggressor), EWMA in lots/s;
-- displayed depth within +/- ``depth_band`` of mid per side and its ratio to a
+- displayed depth within +/- ``depth_band`` of mid per side (kept incrementally from
+  the levels each diff touches, :mod:`bot.market.estimators.depth`) and its ratio to a
   time-weighted EWMA baseline of itself (the baseline integrates the depth path, so a
   collapse shows as a ratio well below 1 at once);
 - order-arrival intensity ``A, k`` (:mod:`bot.market.estimators.intensity`).
@@ -29,9 +30,11 @@ stay out of fair value, volatility, volume and intensity.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
-from bot.core.events import BookDelta, BookSnapshot, Event, Timer, Trade
+from bot.core.events import BookDelta, BookSnapshot, Event, Level, Timer, Trade
 from bot.market.book import OrderBook
+from bot.market.estimators.depth import DepthTracker
 from bot.market.estimators.intensity import IntensityEstimator
 from bot.market.estimators.params import EstimatorParams
 from bot.market.estimators.state import MarketState
@@ -44,11 +47,11 @@ class Estimators:
 
     __slots__ = (
         "_buy_acc",
+        "_depth",
         "_depth_ask",
         "_depth_base_ask",
         "_depth_base_bid",
         "_depth_bid",
-        "_depth_interval_ns",
         "_depth_ts",
         "_drift_acc",
         "_horizons",
@@ -71,7 +74,6 @@ class Estimators:
         "bid",
         "bid_size",
         "book_ok",
-        "depth_band",
         "depth_baseline_s",
         "instrument",
         "liquidations",
@@ -112,9 +114,8 @@ class Estimators:
         self._volume_ts = -1
         self._volume_start_ns = -1
         # depth
-        self.depth_band = params.depth_band
         self.depth_baseline_s = params.depth_baseline_s
-        self._depth_interval_ns = int(params.depth_sample_interval_s * 1e9)
+        self._depth = DepthTracker(params.depth_band, params.depth_recenter)
         self._depth_ts = -1
         self._depth_bid = 0
         self._depth_ask = 0
@@ -148,17 +149,31 @@ class Estimators:
             return
         if isinstance(event, Trade):
             self.on_trade(event, event.local_ts)
-        elif isinstance(event, BookDelta | BookSnapshot):
+        elif isinstance(event, BookDelta):
+            self.on_book(book, event.local_ts, event.bids, event.asks)
+        elif isinstance(event, BookSnapshot):
+            self._depth.invalidate()
             self.on_book(book, event.local_ts)
 
-    def on_book(self, book: OrderBook, ts_ns: int) -> None:
-        """The book changed at ``ts_ns``: update top, volatility, trend and depth."""
+    def on_book(
+        self,
+        book: OrderBook,
+        ts_ns: int,
+        changed_bids: Iterable[Level] | None = None,
+        changed_asks: Iterable[Level] | None = None,
+    ) -> None:
+        """The book changed at ``ts_ns``: update top, volatility, trend and depth.
+
+        ``changed_bids``/``changed_asks`` are the levels the update named (a diff's
+        lists) so depth is updated incrementally; without them depth is recounted.
+        """
         if ts_ns > self.ts_ns:
             self.ts_ns = ts_ns
         bid = book.best_bid
         ask = book.best_ask
         if not book.valid or bid is None or ask is None or bid >= ask:
             self.book_ok = False
+            self._depth.invalidate()
             return
         self.book_ok = True
         bid_size = book.best_bid_size
@@ -181,10 +196,13 @@ class Estimators:
             self._add_increment(mid - self._sample_mid, (ts_ns - last_ts) * _NS)
             self._sample_ts = ts_ns
             self._sample_mid = mid
-        # -- depth (throttled: the sum walks every level inside the band)
-        depth_ts = self._depth_ts
-        if depth_ts < 0 or ts_ns - depth_ts >= self._depth_interval_ns:
-            self._update_depth(book, ts_ns)
+        # -- depth
+        depth = self._depth
+        if changed_bids is None or changed_asks is None or depth.needs_rebuild(mid):
+            depth.rebuild(book, mid)
+        else:
+            depth.touch(book, changed_bids, changed_asks)
+        self._update_depth_baseline(depth.bid_total, depth.ask_total, ts_ns)
 
     def _add_increment(self, dx: float, dt: float) -> None:
         sq = dx * dx
@@ -200,8 +218,7 @@ class Estimators:
             drift_acc[i] = drift_acc[i] * decay + dx
             w2_acc[i] = w2_acc[i] * decay * decay + dt
 
-    def _update_depth(self, book: OrderBook, ts_ns: int) -> None:
-        bid_depth, ask_depth = book.depth_within(self.depth_band)
+    def _update_depth_baseline(self, bid_depth: int, ask_depth: int, ts_ns: int) -> None:
         last_ts = self._depth_ts
         if last_ts < 0 or self._depth_base_bid != self._depth_base_bid:  # first sample (nan check)
             self._depth_base_bid = float(bid_depth)

@@ -54,12 +54,12 @@ class EstimatorParams(BaseModel):
         le=86_400.0,
         description="Time constant of the depth baseline the current depth is compared with.",
     )
-    depth_sample_interval_s: float = Field(
-        default=1.0,
-        ge=0.0,
-        le=60.0,
-        description="Recompute displayed depth at most this often (0 = every book event); the sum "
-        "walks every level inside the band.",
+    depth_recenter: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=1.0,
+        description="The depth band is anchored at a reference mid and re-anchored (a full recount of "
+        "the levels inside it) once the mid has moved by this fraction of the band.",
     )
     intensity_window_s: float = Field(
         default=600.0,
