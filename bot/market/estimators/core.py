@@ -64,7 +64,6 @@ class Estimators:
         "_sell_acc",
         "_sq_acc",
         "_time_acc",
-        "_vol_start_ns",
         "_volume_start_ns",
         "_volume_ts",
         "_w2_acc",
@@ -101,7 +100,6 @@ class Estimators:
         self._sample_interval_ns = int(params.vol_sample_interval_s * 1e9)
         self._sample_ts = -1
         self._sample_mid = math.nan
-        self._vol_start_ns = -1
         self.ts_ns = 0
         self.book_ok = False
         self.bid = self.ask = self.bid_size = self.ask_size = 0
@@ -191,7 +189,6 @@ class Estimators:
         if last_ts < 0:
             self._sample_ts = ts_ns
             self._sample_mid = mid
-            self._vol_start_ns = ts_ns
         elif ts_ns - last_ts >= self._sample_interval_ns and ts_ns > last_ts:
             self._add_increment(mid - self._sample_mid, (ts_ns - last_ts) * _NS)
             self._sample_ts = ts_ns

@@ -70,32 +70,26 @@ class DepthTracker:
 
     def touch(self, book: OrderBook, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Re-read the levels a diff named (their sizes now in the book)."""
-        low, high = self.low, self.high
-        mirror = self._bids
-        levels = book.bids
-        total = self.bid_total
-        for price, _ in bids:
-            if low <= price <= high:
-                new = levels.get(price, 0)
-                old = mirror.get(price, 0)
-                if new != old:
-                    total += new - old
-                    if new:
-                        mirror[price] = new
-                    else:
-                        del mirror[price]
-        self.bid_total = total
-        mirror = self._asks
-        levels = book.asks
-        total = self.ask_total
-        for price, _ in asks:
-            if low <= price <= high:
-                new = levels.get(price, 0)
-                old = mirror.get(price, 0)
-                if new != old:
-                    total += new - old
-                    if new:
-                        mirror[price] = new
-                    else:
-                        del mirror[price]
-        self.ask_total = total
+        self.bid_total += _resync(bids, book.bids, self._bids, self.low, self.high)
+        self.ask_total += _resync(asks, book.asks, self._asks, self.low, self.high)
+
+
+def _resync(
+    changed: Iterable[Level], levels: dict[int, int], mirror: dict[int, int], low: float, high: float
+) -> int:
+    """Copy the book's sizes of the ``changed`` prices inside [low, high] into ``mirror``;
+    returns the change of the mirrored total."""
+    delta = 0
+    current = levels.get
+    previous = mirror.get
+    for price, _ in changed:
+        if low <= price <= high:
+            new = current(price, 0)
+            old = previous(price, 0)
+            if new != old:
+                delta += new - old
+                if new:
+                    mirror[price] = new
+                else:
+                    del mirror[price]
+    return delta
