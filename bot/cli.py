@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "bot.commands.run",
     "bot.commands.markets",
     "bot.commands.deal",
+    "bot.commands.research",
 ]
 
 

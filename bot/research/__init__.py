@@ -1,0 +1,1 @@
+"""Offline research studies (numpy, vectorised); never imported by the trading core."""

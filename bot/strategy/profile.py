@@ -1,0 +1,202 @@
+"""Strategy profiles (``config/strategies/*.toml``) and the quoter they build.
+
+A profile names a quoter, carries that quoter's parameter table and a ``[ladder]``
+table::
+
+    quoter = "avellaneda_stoikov"
+    fair_value = "mid"
+    [avellaneda_stoikov]
+    gamma = 0.05
+    ...
+    [ladder]
+    size = "0.001"
+    max_position = "0.01"
+
+:func:`load_profile` validates a file and raises :class:`bot.config.ConfigError` (an
+``InputError``, exit code 2) naming the file, the field and the problem.
+:func:`build_quoter` binds a profile to an instrument and returns a
+:class:`StrategyQuoter` whose :meth:`~StrategyQuoter.quote` is a pure function of
+(market state, position, adjustments).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import Field, ValidationError, model_validator
+
+from bot.config import ConfigError, format_validation_error, read_toml
+from bot.core.instrument import InstrumentSpec
+from bot.market.estimators.state import MarketState
+from bot.strategy.avellaneda_stoikov import AvellanedaStoikovQuoter
+from bot.strategy.fixed_spread import FixedSpreadQuoter
+from bot.strategy.glft import GlftQuoter
+from bot.strategy.inputs import FairValue, fair_value
+from bot.strategy.ladder import LadderSpec, QuoteRules, build_ladder, to_lots
+from bot.strategy.params import (
+    AvellanedaStoikovParams,
+    FixedSpreadParams,
+    GlftParams,
+    LadderParams,
+    SpreadOptimizerParams,
+    _Params,
+)
+from bot.strategy.spread_optimizer import SpreadOptimizerQuoter
+from bot.strategy.types import NO_ADJUSTMENT, DesiredQuotes, QuoteAdjustments, Theo
+
+QuoterName = Literal["avellaneda_stoikov", "glft", "fixed_spread", "spread_optimizer"]
+
+
+class StrategyProfile(_Params):
+    """One strategy profile: which quoter, its parameters and the ladder."""
+
+    name: str = Field(
+        default="",
+        max_length=64,
+        description="Profile name (defaults to the file name without .toml).",
+    )
+    description: str = Field(default="", max_length=500, description="Free text shown in status output.")
+    quoter: QuoterName = Field(description="Which quoter runs; its parameters are the table of that name.")
+    fair_value: FairValue = Field(
+        default="mid", description="Fair value s the model starts from: mid or micro (imbalance-weighted)."
+    )
+    avellaneda_stoikov: AvellanedaStoikovParams | None = Field(
+        default=None, description="Avellaneda-Stoikov parameters."
+    )
+    glft: GlftParams | None = Field(default=None, description="GLFT parameters.")
+    fixed_spread: FixedSpreadParams | None = Field(default=None, description="Fixed-spread parameters.")
+    spread_optimizer: SpreadOptimizerParams | None = Field(
+        default=None, description="Static spread optimizer parameters."
+    )
+    ladder: LadderParams = Field(description="Levels, sizes and limits.")
+
+    @model_validator(mode="after")
+    def _quoter_table(self) -> StrategyProfile:
+        if getattr(self, self.quoter) is None:
+            raise ValueError(f"quoter = {self.quoter!r} needs a [{self.quoter}] table")
+        return self
+
+    def model_params(self) -> _Params:
+        params: _Params = getattr(self, self.quoter)
+        return params
+
+    def sigma_horizon_s(self) -> float | None:
+        """The estimator horizon the quoter reads sigma from (None: fixed sigma or none used)."""
+        params = self.model_params()
+        if getattr(params, "sigma", None) is not None or not hasattr(params, "sigma_horizon_s"):
+            return None
+        horizon: float = params.sigma_horizon_s
+        return horizon
+
+
+def load_profile(path: Path) -> StrategyProfile:
+    """Read and validate a profile file (ConfigError names file, field, problem)."""
+    data = read_toml(path)
+    data.setdefault("name", path.stem)
+    try:
+        return StrategyProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from None
+
+
+def check_horizons(profile: StrategyProfile, horizons_s: tuple[float, ...], source: str = "") -> None:
+    """Raise ConfigError if the profile reads sigma at a horizon the estimators lack."""
+    horizon = profile.sigma_horizon_s()
+    if horizon is not None and horizon not in horizons_s:
+        where = source or f"profile {profile.name!r}"
+        raise ConfigError(
+            f"{where}: {profile.quoter}.sigma_horizon_s: {horizon:g} is not one of the estimator "
+            f"horizons {[float(h) for h in horizons_s]}"
+        )
+
+
+class ModelQuoter(Protocol):
+    name: str
+
+    def theo(self, state: MarketState, fair: float, q: float, adj: QuoteAdjustments) -> Theo | str: ...
+
+
+def make_model(profile: StrategyProfile) -> ModelQuoter:
+    params = profile.model_params()
+    if isinstance(params, AvellanedaStoikovParams):
+        return AvellanedaStoikovQuoter(params)
+    if isinstance(params, GlftParams):
+        return GlftQuoter(params)
+    if isinstance(params, FixedSpreadParams):
+        return FixedSpreadQuoter(params)
+    if isinstance(params, SpreadOptimizerParams):
+        return SpreadOptimizerQuoter(params)
+    raise AssertionError(f"unknown quoter {profile.quoter}")  # pragma: no cover
+
+
+def bind_ladder(params: LadderParams, spec: InstrumentSpec, source: str = "ladder") -> LadderSpec:
+    """Ladder sizes in lots for ``spec``; ConfigError if a size is below the order step."""
+    size = to_lots(spec, params.size, step=True)
+    if size <= 0:
+        raise ConfigError(
+            f"{source}.size: {params.size} is below the order step {spec.qty_step} of {spec.key}"
+        )
+    max_position = to_lots(spec, params.max_position, step=False)
+    if max_position < size:
+        raise ConfigError(f"{source}.max_position: {params.max_position} is below one order ({params.size})")
+    return LadderSpec(
+        levels=params.levels,
+        spacing_ticks=params.spacing_ticks,
+        size_lots=size,
+        size_growth=params.size_growth,
+        inventory_shaping=params.inventory_shaping,
+        max_position_lots=max_position,
+        target_lots=to_lots(spec, params.inventory_target, step=False),
+        post_only=params.post_only,
+        bump_to_min=params.bump_to_min,
+    )
+
+
+class StrategyQuoter:
+    """A profile bound to an instrument: ``quote(state, position_lots, adj)`` is pure."""
+
+    __slots__ = ("fair_source", "ladder", "model", "profile", "rules")
+
+    def __init__(self, profile: StrategyProfile, ladder: LadderSpec, rules: QuoteRules) -> None:
+        self.profile = profile
+        self.model = make_model(profile)
+        self.ladder = ladder
+        self.rules = rules
+        self.fair_source: FairValue = profile.fair_value
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    def inventory_q(self, position_lots: int) -> float:
+        """Inventory in quote units, measured from the target."""
+        return (position_lots - self.ladder.target_lots) / self.ladder.size_lots
+
+    def quote(
+        self, state: MarketState, position_lots: int, adj: QuoteAdjustments = NO_ADJUSTMENT
+    ) -> DesiredQuotes:
+        """Desired quotes for ``state`` and a position of ``position_lots``."""
+        q = self.inventory_q(position_lots)
+        if not state.book_ok:
+            return DesiredQuotes(q=q, note="book not valid")
+        fair = fair_value(state, self.fair_source)
+        theo = self.model.theo(state, fair, q, adj)
+        if isinstance(theo, str):
+            return DesiredQuotes(fair=fair, q=q, note=theo)
+        return build_ladder(
+            theo,
+            best_bid=state.best_bid or None,
+            best_ask=state.best_ask or None,
+            position_lots=position_lots,
+            ladder=self.ladder,
+            rules=self.rules,
+            adj=adj,
+            q=q,
+        )
+
+
+def build_quoter(profile: StrategyProfile, spec: InstrumentSpec) -> StrategyQuoter:
+    """Bind ``profile`` to ``spec`` (ConfigError if its sizes do not fit the instrument)."""
+    ladder = bind_ladder(profile.ladder, spec, source=f"profile {profile.name!r}: ladder")
+    return StrategyQuoter(profile, ladder, QuoteRules.from_spec(spec))
