@@ -77,7 +77,7 @@ def test_cancel_that_loses_the_race_with_a_fill() -> None:
     om = OrderManager(KEY, id_prefix="x")
     (bid,) = om.reconcile(quotes([(100, 5)], []), now=1)
     accept(om, bid)
-    (cancel,) = om.reconcile(quotes([(98, 5)], []), now=2)
+    (_cancel,) = om.reconcile(quotes([(98, 5)], []), now=2)
     om.on_report(
         OrderFilled(
             client_id=bid.client_id,
@@ -106,7 +106,7 @@ def test_cancel_that_loses_the_race_with_a_fill() -> None:
 def test_cancel_overtaking_the_order_cancels_it_once_it_is_live() -> None:
     om = OrderManager(KEY, id_prefix="x")
     (bid,) = om.reconcile(quotes([(100, 5)], []), now=1)
-    (cancel,) = om.cancel_all(now=2)
+    (_cancel,) = om.cancel_all(now=2)
     om.on_report(
         CancelRejected(
             client_id=bid.client_id, instrument=KEY, ts=3, reason=CancelRejectReason.UNKNOWN_ORDER, text=""
