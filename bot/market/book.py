@@ -165,8 +165,10 @@ class OrderBook:
         mid = self.mid()
         if mid is None:
             return 0, 0
-        low = mid * (1.0 - fraction)
-        high = mid * (1.0 + fraction)
+        # a hair of slack so a level exactly on the band edge is not lost to float rounding
+        slack = mid * 1e-12
+        low = mid * (1.0 - fraction) - slack
+        high = mid * (1.0 + fraction) + slack
         bid_index = self._bid_index
         bids = self.bids
         start = bisect_left(bid_index, low)
