@@ -92,7 +92,13 @@ class BookSide:
 
     def add(self, price: int, lots: int) -> None:
         """A new order of ``lots`` joins the level at ``price`` (creating it if needed)."""
-        self.put(price, self.size.get(price, 0) + lots)
+        size = self.size
+        old = size.get(price, 0)
+        if price not in self.start:
+            self.start[price] = old
+        if not old:
+            insort(self.keys, self.sign * price)
+        size[price] = old + lots
 
     def remove(self, price: int) -> None:
         old = self.size.pop(price)

@@ -404,15 +404,17 @@ class _Sim:
         if best is not None and best >= top:
             return
         ladder, rng, sign, traded = self.ladder, self.rng, side.sign, side.traded
-        n = ladder.n
+        u, lognormal, sqrt, add = rng.u, rng.lognormal, math.sqrt, side.add
+        n, offset_at = ladder.n, ladder.offset
+        scale, grow, step = self.q_scale[index], self.grow_k, self.step_lots
         for k in range(self.phase.refill_levels):
-            offset = 0 if k == 0 else ladder.offset((k + 0.8 * rng.u() - 0.4) / n)
+            offset = offset_at((k + 0.8 * u() - 0.4) / n) if k else 0
             key = top - offset
             if best is not None and key <= best:
                 break
             price = sign * key
             if price > 0 and price not in traded:
-                side.add(price, self._lots(offset, index))
+                add(price, max(1, int(scale * sqrt(1.0 + offset * grow) * lognormal() + 0.5)) * step)
         key = top
         while not keys and sign * key > 0:  # never leave a side empty
             if sign * key not in traded:
