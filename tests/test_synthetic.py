@@ -263,6 +263,32 @@ def test_steps_are_consistent_with_the_book_and_trades(scenario: str) -> None:
     assert trades > 1000
 
 
+@pytest.mark.parametrize("name", scenario_names())
+@pytest.mark.parametrize(
+    ("price", "tick", "lot", "step"),
+    [("60000", "0.01", "0.00000001", "0.00001"), ("0.5", "0.0001", "0.1", "1")],
+)
+def test_every_scenario_replays_consistently(name: str, price: str, tick: str, lot: str, step: str) -> None:
+    spec = InstrumentSpec(
+        venue="binance_spot",
+        symbol="XUSDT",
+        kind=InstrumentKind.SPOT,
+        base="X",
+        quote="USDT",
+        tick_size=Decimal(tick),
+        lot_size=Decimal(lot),
+        qty_step=Decimal(step),
+    )
+    market = SyntheticMarket(scale_durations(name, 0.05), seed=13, spec=spec, start_price=Decimal(price))
+    replay = Replay(market)
+    phases = []
+    for step_ in market:
+        replay.apply(step_)
+        if not phases or phases[-1] != step_.phase:
+            phases.append(step_.phase)
+    assert phases == [p.name for p in SCENARIOS[name]]
+
+
 # ---- regime statistics ---------------------------------------------------------------
 
 

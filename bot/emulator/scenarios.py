@@ -66,7 +66,7 @@ class Phase(msgspec.Struct, frozen=True, kw_only=True):
     """Median market-order notional in quote currency (lognormal)."""
     buy_frac: float = 0.5
     """Probability that a market order is a buy."""
-    refill_levels: int = 8
+    refill_levels: int = 6
     """Levels re-posted per step at a touch that moved away (liquidity replenishment)."""
 
     def __post_init__(self) -> None:

@@ -11,10 +11,11 @@ The model (all of it visible in the data):
 
 * **Fair price.** ``log p = base + swing``. ``base`` is a random walk with drift
   (``sigma_bps`` per sqrt(s), ``drift_bps_per_s``, optionally decaying); ``swing`` is
-  a damped stochastic oscillator with stationary std ``swing_bps`` and period
-  ``swing_period_s`` whose paths are *smooth*: it adds large mean-reverting moves
-  over minutes but almost nothing second to second (the ranging regime). On a phase
-  change the swing is folded into ``base`` so the price is continuous.
+  a sine with std ``swing_bps`` and period ``swing_period_s`` whose amplitude and
+  speed are redrawn (lognormal, 20 %) at each zero crossing. Its path is *smooth*: it
+  adds large mean-reverting moves over minutes but only ``~ swing_bps * 2pi/period``
+  per second (the ranging regime). On a phase change the swing is folded into
+  ``base`` so the price is continuous.
 * **Touch.** Each step the target bid/ask are ``floor(fair - s/2)`` and ``+ s`` with
   ``s`` the phase's spread in ticks (>= 1, with jitter). Levels the move crossed
   (asks <= new bid, bids >= new ask) are removed: an aggressor order (lognormal
@@ -115,7 +116,7 @@ class SyntheticMarket:
         mark_interval_s: float = 1.0,
         marks: bool | None = None,
         level_notional: float = 6000.0,
-        top_gap_bps: float = 0.02,
+        top_gap_bps: float = 0.04,
         repeat: bool = False,
     ) -> None:
         self.phases = resolve_scenario(scenario)
