@@ -33,10 +33,12 @@ The model (all of it visible in the data):
 * **Book shape.** ``levels`` levels per side spread over ``book_pct`` % of the price,
   dense at the touch (first gap about ``top_gap_bps``) and geometrically sparser
   behind it; level notional (``level_notional`` at the touch) grows away from it as
-  ``sqrt(1 + d / 5 bp)`` with lognormal noise and is rounded to the order step. Background churn
-  (``churn_per_s``): inserts at ladder-distributed distances, cancels and resizes of
-  levels chosen by rank (mostly away from the top), with the insert probability
-  steering the level count to its target.
+  ``sqrt(1 + d / 5 bp)`` with lognormal noise and is rounded to the order step.
+  Background churn (``churn_per_s``): inserts at ladder-distributed distances, cancels
+  and resizes of levels chosen by rank (mostly away from the top), with the insert
+  probability steering the level count to its target; while a side has too many
+  levels, levels where it is denser than the ladder are cancelled (the trail a touch
+  leaves behind when it moves away).
 * **Depth, spread and level count** move from phase to phase with time constant
   ``adjust_s``: when depth must fall by a ratio r, each level is cancelled with
   probability ``1 - sqrt(r)`` and the rest shrink by ``sqrt(r)`` (a mass withdrawal
