@@ -165,6 +165,12 @@ def test_bad_phases_and_options_are_clear_errors() -> None:
         SyntheticMarket("calm", seed=-1, spec=SPOT)
     with pytest.raises(ValueError, match="no phase named 'sideways'"):
         with_durations("regimes", sideways=10)
+    # phases decoded from a config file are validated the same way, unknown keys included
+    assert msgspec.convert([{"name": "q", "duration_s": 5}], list[Phase])[0].duration_s == 5.0
+    with pytest.raises(msgspec.ValidationError, match="duration_s must be > 0"):
+        msgspec.convert({"name": "q", "duration_s": -5}, Phase)
+    with pytest.raises(msgspec.ValidationError, match="unknown field `sigma`"):
+        msgspec.convert({"name": "q", "duration_s": 5, "sigma": 2}, Phase)
 
 
 def test_phase_lengths_are_configurable() -> None:

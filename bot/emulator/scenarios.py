@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import msgspec
 
 
-class Phase(msgspec.Struct, frozen=True, kw_only=True):
+class Phase(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One regime of a synthetic scenario. Defaults describe a calm market.
 
     Volatilities and drifts are in basis points of the price (log returns); depth is
