@@ -92,10 +92,8 @@ def make_diffs(side: list[int], price: list[int], qty: list[int], size: int = 34
 def mmbot_per_diff(diffs: list[tuple[list, list]]) -> int:
     book = OrderBook("bench")
     apply = book.apply
-    total = 0
     for bids, asks in diffs:
         apply(bids, asks)
-        total += 1
     return (book.best_bid or 0) + (book.best_ask or 0)
 
 
