@@ -17,6 +17,7 @@ from bot.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, MmbotErro
 
 COMMAND_MODULES = [
     "bot.commands.config_check",
+    "bot.commands.emulator",
 ]
 
 

@@ -87,7 +87,7 @@ class Fault:
     def from_dict(cls, data: object) -> Fault:
         """From the JSON body of ``POST /_emulator/fault``; ValueError on bad input."""
         if not isinstance(data, dict):
-            raise ValueError("expected a JSON object like {\"kind\": \"gap\"}")
+            raise ValueError('expected a JSON object like {"kind": "gap"}')
         unknown = set(data) - {"kind", "venue", "symbol", "duration", "duration_s"}
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -32,7 +32,9 @@ ROUTE_KINDS: dict[str, frozenset[str]] = {
     "market": frozenset({"aggTrade", "markPrice"}),
 }
 
-DEPTH_SUFFIXES = frozenset({"depth", "depth@100ms", "depth@250ms", "depth@500ms", "depth@1000ms", "depth@0ms"})
+DEPTH_SUFFIXES = frozenset(
+    {"depth", "depth@100ms", "depth@250ms", "depth@500ms", "depth@1000ms", "depth@0ms"}
+)
 
 SPOT_MAX_LIMIT = 5000
 SPOT_DEFAULT_LIMIT = 100

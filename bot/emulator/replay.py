@@ -336,6 +336,30 @@ class ReplaySource:
     def __len__(self) -> int:
         return len(self._timeline)
 
+    def truncated(self, seconds: float) -> ReplaySource:
+        """The first ``seconds`` of every market (by receive time), e.g. for quick tests."""
+        markets = []
+        for market in self.replay_markets:
+            if not market.items:
+                markets.append(market)
+                continue
+            end = market.items[0].ts_ns + int(seconds * 1e9)
+            items = [item for item in market.items if item.ts_ns <= end]
+            diffs = sum(1 for item in items if item.kind == "depth")
+            markets.append(
+                ReplayMarket(
+                    market.venue,
+                    market.symbol,
+                    market.files,
+                    market.snapshot,
+                    items,
+                    diffs,
+                    market.skipped_diffs,
+                    market.chain_breaks,
+                )
+            )
+        return ReplaySource(markets)
+
     def open_pass(self) -> SourcePass:
         books: dict[tuple[str, str], ExchangeBook] = {}
         for market in self.replay_markets:

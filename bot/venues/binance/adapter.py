@@ -37,6 +37,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import structlog
@@ -184,7 +185,9 @@ class BinanceMarketData:
             if not url.startswith(("ws://", "wss://")):
                 raise ValueError(f"{venue}: websocket URL must start with ws:// or wss://, got {url!r}")
         if not self.endpoints.rest.startswith(("http://", "https://")):
-            raise ValueError(f"{venue}: REST URL must start with http:// or https://, got {self.endpoints.rest!r}")
+            raise ValueError(
+                f"{venue}: REST URL must start with http:// or https://, got {self.endpoints.rest!r}"
+            )
         self.decoder = BinanceDecoder(venue, self.specs)
         self.stats = AdapterStats()
         self._rng = rng or random.Random()
@@ -341,7 +344,7 @@ class BinanceMarketData:
             clog.warning("reconnecting", reason=reason, delay_s=round(delay, 3), connected_before=opened)
             await asyncio.sleep(delay)
 
-    def _on_disconnected(self, conn: _Connection, reason: str, clog: structlog.typing.FilteringBoundLogger) -> None:
+    def _on_disconnected(self, conn: _Connection, reason: str, clog: Any) -> None:
         conn.connected = False
         conn.ws = None
         self.stats.disconnects += 1

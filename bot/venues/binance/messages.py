@@ -181,14 +181,60 @@ def stream_kind(stream: str) -> tuple[str, str]:
     raise DecodeError("unknown_stream", f"unknown stream {stream!r}")
 
 
+_CACHE_LIMIT = 100_000
+
+
 class _Scalers:
-    __slots__ = ("key", "prices", "sizes", "tick")
+    """Exact converters of one instrument, with memo tables: book prices and sizes
+    repeat constantly, and a dict lookup is several times cheaper than parsing."""
+
+    __slots__ = ("key", "price_cache", "prices", "size_cache", "sizes", "tick")
 
     def __init__(self, spec: InstrumentSpec) -> None:
         self.key = spec.key
         self.prices: DecimalScaler = spec.prices
         self.sizes: DecimalScaler = spec.sizes
         self.tick = spec.tick_size
+        self.price_cache: dict[str, int] = {}
+        self.size_cache: dict[str, int] = {}
+
+    def price(self, text: str) -> int:
+        value = self.price_cache.get(text)
+        if value is None:
+            value = self.prices.to_int(text)
+            if len(self.price_cache) >= _CACHE_LIMIT:
+                self.price_cache.clear()
+            self.price_cache[text] = value
+        return value
+
+    def size(self, text: str) -> int:
+        value = self.size_cache.get(text)
+        if value is None:
+            value = self.sizes.to_int(text)
+            if len(self.size_cache) >= _CACHE_LIMIT:
+                self.size_cache.clear()
+            self.size_cache[text] = value
+        return value
+
+    def levels(self, raw: list[RawLevel]) -> list[Level]:
+        prices, sizes = self.price_cache, self.size_cache
+        out: list[Level] = []
+        append = out.append
+        for price_text, size_text in raw:
+            price = prices.get(price_text)
+            if price is None:
+                price = self.prices.to_int(price_text)
+                if len(prices) >= _CACHE_LIMIT:
+                    prices.clear()
+                prices[price_text] = price
+            size = sizes.get(size_text)
+            if size is None:
+                size = self.sizes.to_int(size_text)
+                if len(sizes) >= _CACHE_LIMIT:
+                    sizes.clear()
+                sizes[size_text] = size
+            append((price, size))
+        return out
 
 
 class BinanceDecoder:
@@ -281,14 +327,8 @@ class BinanceDecoder:
 
     # ---- per message type --------------------------------------------------------------
 
-    @staticmethod
-    def _levels(scalers: _Scalers, raw: list[RawLevel]) -> list[Level]:
-        to_price = scalers.prices.to_int
-        to_size = scalers.sizes.to_int
-        return [(to_price(price), to_size(size)) for price, size in raw]
-
     def _depth(self, sc: _Scalers, msg: DepthUpdateMsg, local_ts: int) -> BookDelta:
-        if msg.U > msg.u:
+        if msg.u < msg.U:
             raise DecodeError("invalid", f"depthUpdate first id {msg.U} > last id {msg.u}")
         return BookDelta(
             instrument=sc.key,
@@ -297,8 +337,8 @@ class BinanceDecoder:
             first_id=msg.U,
             last_id=msg.u,
             prev_id=msg.pu,
-            bids=self._levels(sc, msg.b),
-            asks=self._levels(sc, msg.a),
+            bids=sc.levels(msg.b),
+            asks=sc.levels(msg.a),
         )
 
     def _trade(self, sc: _Scalers, msg: TradeMsg, local_ts: int) -> Trade:
@@ -306,8 +346,8 @@ class BinanceDecoder:
             instrument=sc.key,
             local_ts=local_ts,
             exch_ts=msg.E * NS_PER_MS,
-            price=sc.prices.to_int(msg.p),
-            size=sc.sizes.to_int(msg.q),
+            price=sc.price(msg.p),
+            size=sc.size(msg.q),
             side=Side.SELL if msg.m else Side.BUY,
             trade_id=msg.t,
             liquidation=msg.X is not None and msg.X != "MARKET",
@@ -318,8 +358,8 @@ class BinanceDecoder:
             instrument=sc.key,
             local_ts=local_ts,
             exch_ts=msg.E * NS_PER_MS,
-            price=sc.prices.to_int(msg.p),
-            size=sc.sizes.to_int(msg.q),
+            price=sc.price(msg.p),
+            size=sc.size(msg.q),
             side=Side.SELL if msg.m else Side.BUY,
             trade_id=msg.a,
         )
@@ -330,10 +370,10 @@ class BinanceDecoder:
             local_ts=local_ts,
             exch_ts=msg.E * NS_PER_MS,
             update_id=msg.u,
-            bid_price=sc.prices.to_int(msg.b),
-            bid_size=sc.sizes.to_int(msg.B),
-            ask_price=sc.prices.to_int(msg.a),
-            ask_size=sc.sizes.to_int(msg.A),
+            bid_price=sc.price(msg.b),
+            bid_size=sc.size(msg.B),
+            ask_price=sc.price(msg.a),
+            ask_size=sc.size(msg.A),
         )
 
     def _mark(self, sc: _Scalers, msg: MarkPriceMsg, local_ts: int) -> MarkPrice:
@@ -363,8 +403,8 @@ class BinanceDecoder:
                 local_ts=local_ts,
                 exch_ts=msg.E * NS_PER_MS,
                 update_id=msg.lastUpdateId,
-                bids=self._levels(sc, msg.bids),
-                asks=self._levels(sc, msg.asks),
+                bids=sc.levels(msg.bids),
+                asks=sc.levels(msg.asks),
             )
         except msgspec.ValidationError as exc:
             raise DecodeError("invalid", f"invalid depth snapshot: {exc}") from None
