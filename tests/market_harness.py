@@ -9,6 +9,7 @@ given update id compared with our book at that id), and the events by type.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import json
 import random
@@ -22,6 +23,7 @@ from bot.config import BinanceSpotSettings, BinanceUsdmSettings, BinanceVenueSet
 from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, Event, FeedStatus, MarketEvent, Timer, TopOfBook
 from bot.core.instrument import InstrumentKind, InstrumentSpec
+from bot.emulator.replay import ReplaySource
 from bot.venues.binance.adapter import BinanceMarketData
 
 SPOT_BTC = InstrumentSpec(
@@ -51,6 +53,13 @@ SPEC = {"binance_spot": SPOT_BTC, "binance_usdm": USDM_BTC}
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "bot" / "emulator" / "data"
 TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+@functools.cache
+def spot_source_30s() -> ReplaySource:
+    """The first 30 s of the bundled spot BTCUSDT recording (loaded once per session)."""
+    files = [BUNDLED / "binance_spot_btcusdt_20240808.gz", BUNDLED / "binance_spot_btcusdt_20240809.gz"]
+    return ReplaySource.from_files(files).truncated(30.0)
 
 
 def settings_for(venue: str, overrides: dict[str, str], **fields: Any) -> BinanceVenueSettings:

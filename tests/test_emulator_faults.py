@@ -10,24 +10,16 @@ the book equals the exchange's (emulator's) book level by level.
 from __future__ import annotations
 
 import asyncio
-import functools
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from bot.emulator.faults import Fault, parse_fault_spec
-from bot.emulator.replay import ReplaySource
 from bot.emulator.server import EmulatorServer
-from tests.market_harness import BUNDLED, Harness, settings_for, wait_until
+from tests.market_harness import Harness, settings_for, spot_source_30s, wait_until
 
 VENUE = "binance_spot"
-
-
-@functools.cache
-def spot_source() -> ReplaySource:
-    files = [BUNDLED / "binance_spot_btcusdt_20240808.gz", BUNDLED / "binance_spot_btcusdt_20240809.gz"]
-    return ReplaySource.from_files(files).truncated(30.0)
 
 
 def exchange_book(emu: EmulatorServer) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
@@ -50,7 +42,7 @@ async def run_with_faults(
     """Replay 30 s of spot BTCUSDT with faults; return the harness, the emulator status and
     the counters captured at the end (before the harness closes its connection)."""
     scheduled = [parse_fault_spec(spec) for spec in faults]
-    source = spot_source()
+    source = spot_source_30s()
     async with EmulatorServer(source, speed=speed, loop=False, autostart=False, faults=scheduled) as emu:
         adapter_settings = settings_for(VENUE, emu.overrides(VENUE), snapshot_limit=5000, **settings)
         harness = Harness(

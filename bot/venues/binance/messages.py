@@ -308,6 +308,8 @@ class BinanceDecoder:
             if kind == "markPrice":
                 mark = _MARK.decode(data)
                 return self._mark(self._checked(symbol, mark.s), mark, local_ts)
+        except DecodeError:
+            raise
         except msgspec.ValidationError as exc:
             raise DecodeError("invalid", f"invalid {kind} message: {exc}") from None
         except msgspec.DecodeError as exc:
@@ -406,6 +408,8 @@ class BinanceDecoder:
                 bids=sc.levels(msg.bids),
                 asks=sc.levels(msg.asks),
             )
+        except DecodeError:
+            raise
         except msgspec.ValidationError as exc:
             raise DecodeError("invalid", f"invalid depth snapshot: {exc}") from None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
