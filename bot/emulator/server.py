@@ -8,7 +8,8 @@ broadcasts the messages to subscribers, and answers REST depth snapshots from th
 current book with the id rule of the venue.
 
 Pacing: ``speed`` x the recorded receive-time pace, or ``speed=0`` ("max") as fast
-as the clients read (per-connection send queues give back-pressure). At the end of
+as the clients read (per-connection send queues give back-pressure; a pass starts only
+once a websocket client is connected). At the end of
 the timeline: ``loop=True`` closes every websocket (code 1012, service restart),
 resets the books and plays again -- clients reconnect and resync; timestamps and ids
 start over. ``loop=False`` stays idle and keeps answering REST from the final book.
@@ -140,6 +141,7 @@ class EmulatorServer:
         self._player: asyncio.Task[None] | None = None
         self._pass: SourcePass | None = None
         self._finished = asyncio.Event()
+        self._has_clients = asyncio.Event()
         self._elapsed_before_s = 0.0
         self._elapsed_s = 0.0
         self.sim_ts_ns = 0
@@ -234,6 +236,8 @@ class EmulatorServer:
         try:
             while True:
                 assert self._pass is not None
+                if self.speed == 0:
+                    await self._has_clients.wait()  # "as fast as clients read": wait for one
                 await self._play_pass(self._pass)
                 self.passes += 1
                 self._elapsed_before_s = self._elapsed_s
@@ -421,6 +425,7 @@ class EmulatorServer:
         await ws.prepare(request)
         client = _Client(ws, route, combined, request.transport)
         self._clients.add(client)
+        self._has_clients.set()
         self.connections_total += 1
         self._subscribe(client, [s for s in raw_streams.split("/") if s])
         writer = loop.create_task(self._writer(client), name=f"emulator-writer-{client.id}")
@@ -435,6 +440,8 @@ class EmulatorServer:
                     break
         finally:
             self._clients.discard(client)
+            if not self._clients:
+                self._has_clients.clear()
             self._rebuild_index()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -634,9 +641,12 @@ class EmulatorServer:
 
     async def _http_fault(self, request: web.Request) -> web.Response:
         try:
-            body = await request.read()
-            fault = Fault.from_dict(msgspec.json.decode(body))
-        except (msgspec.DecodeError, ValueError) as exc:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError as exc:
+            return web.json_response({"ok": False, "error": f"invalid JSON: {exc}"}, status=400)
+        try:
+            fault = Fault.from_dict(body)
+        except ValueError as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         self.inject(fault, source="http")
         return web.json_response({"ok": True, "fault": fault.as_dict()})

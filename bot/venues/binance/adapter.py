@@ -427,7 +427,10 @@ class BinanceMarketData:
             self.stats.sink_errors += 1
             if _should_log(self.stats.sink_errors):
                 self._log.exception(
-                    "sink raised", event_type=type(event).__name__, error=repr(exc), count=self.stats.sink_errors
+                    "sink raised",
+                    event_type=type(event).__name__,
+                    error=repr(exc),
+                    count=self.stats.sink_errors,
                 )
 
     def _emit_status(self, conn: _Connection, state: FeedState, reason: str) -> None:
