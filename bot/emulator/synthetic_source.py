@@ -21,6 +21,7 @@ Prices and sizes are formatted exactly from the instrument's tick and lot.
 from __future__ import annotations
 
 import heapq
+import importlib
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -71,19 +72,20 @@ _INITIAL_ID = {"binance_spot": 1_000_000, "binance_usdm": 1_000_000_000}
 
 def _default_factory() -> MarketFactory:
     try:
-        from bot.emulator.synthetic import SyntheticMarket
+        module = importlib.import_module("bot.emulator.synthetic")
     except ImportError as exc:  # the generator lives in its own module
         raise InputError(f"synthetic markets are not available: {exc}") from None
-    return SyntheticMarket
+    factory: MarketFactory = module.SyntheticMarket
+    return factory
 
 
 def scenario_names() -> list[str]:
     """Names accepted by ``--scenario`` (empty if the generator is missing)."""
     try:
-        from bot.emulator.synthetic import SCENARIOS
+        module = importlib.import_module("bot.emulator.synthetic")
     except ImportError:
         return []
-    return sorted(SCENARIOS)
+    return sorted(module.SCENARIOS)
 
 
 class SyntheticSource:

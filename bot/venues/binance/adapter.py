@@ -352,7 +352,10 @@ class BinanceMarketData:
             task = self._snapshot_tasks.pop(key, None)
             if task is not None:
                 task.cancel()
-        clog.warning("disconnected", reason=reason)
+        if self._closing:
+            clog.info("disconnected", reason=reason)
+        else:
+            clog.warning("disconnected", reason=reason)
         self._emit_status(conn, FeedState.DISCONNECTED, reason)
 
     async def _pump(self, conn: _Connection, ws: ClientConnection) -> str:

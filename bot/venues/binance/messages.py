@@ -270,10 +270,10 @@ class BinanceDecoder:
             symbol, kind = stream_kind(envelope.stream)
             return self._decode_payload(kind, symbol, envelope.data, local_ts)
         if envelope.e is not None:
-            kind = _EVENT_KINDS.get(envelope.e)
-            if kind is None:
+            event_kind = _EVENT_KINDS.get(envelope.e)
+            if event_kind is None:
                 raise DecodeError("unknown_stream", f"unknown event type {envelope.e!r}")
-            return self._decode_payload(kind, None, raw, local_ts)
+            return self._decode_payload(event_kind, None, raw, local_ts)
         if envelope.u is not None and envelope.B is not None:  # bare spot bookTicker
             return self._decode_payload("bookTicker", None, raw, local_ts)
         if envelope.id is not None:
