@@ -130,6 +130,15 @@ def test_replay_loader_detects_venues_and_merges_by_time() -> None:
     usdm = books[("binance_usdm", "BTCUSDT")]
     first = next(i for i in source._timeline if i.venue == "binance_usdm" and i.kind == "depth")
     assert first.first_id == usdm.snapshot_id() <= 5123107852948 <= first.last_id
+    # common window: both venues play until the earlier recording (USD-M) ends
+    clipped = source.common_window()
+    ends = {m.venue: m.items[-1].ts_ns for m in clipped.replay_markets}
+    usdm_end = max(i.ts_ns for i in source._timeline if i.venue == "binance_usdm")
+    assert ends["binance_usdm"] == usdm_end
+    assert usdm_end - 1_000_000_000 < ends["binance_spot"] <= usdm_end
+    assert len(clipped) < len(source)
+    spot_only = source.truncated(5.0)
+    assert spot_only.common_window().replay_markets[0].items == spot_only.replay_markets[0].items
 
 
 def test_replay_loader_rejects_bad_input(tmp_path: Path) -> None:

@@ -83,6 +83,12 @@ def register(subparsers: Any) -> None:
         "--no-loop", action="store_true", help="Stay idle at the end instead of restarting the replay."
     )
     parser.add_argument(
+        "--full",
+        action="store_true",
+        help="Replay every market to its own end. By default a multi-market replay stops (and "
+        "loops) at the earliest end among its markets, so no venue goes silent while another plays.",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="Log level."
     )
     parser.set_defaults(func=start_emulator)
@@ -129,7 +135,8 @@ def build_source(args: argparse.Namespace) -> MarketSource:
     files = args.replay or bundled_replay_files()
     if not files:
         raise InputError("no --replay files given and no bundled recordings found")
-    return ReplaySource.from_files(files)
+    source = ReplaySource.from_files(files)
+    return source if args.full else source.common_window()
 
 
 def _configure_logging(level: str) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import gzip
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -338,12 +338,29 @@ class ReplaySource:
 
     def truncated(self, seconds: float) -> ReplaySource:
         """The first ``seconds`` of every market (by receive time), e.g. for quick tests."""
+        return self._clipped(lambda market: market.items[0].ts_ns + int(seconds * 1e9))
+
+    def common_window(self) -> ReplaySource:
+        """Every market clipped to the earliest end among them, so that no venue goes
+        silent while another still plays (e.g. the bundled spot recording runs 650 s,
+        the USD-M one 345 s). Unchanged when there is one market or the recordings do
+        not overlap in time."""
+        timed = [m for m in self.replay_markets if m.items]
+        if len(timed) < 2:
+            return self
+        end = min(m.items[-1].ts_ns for m in timed)
+        if end <= max(m.items[0].ts_ns for m in timed):
+            log.warning("recordings do not overlap in time; replaying each to its end")
+            return self
+        return self._clipped(lambda market: end)
+
+    def _clipped(self, end_of: Callable[[ReplayMarket], int]) -> ReplaySource:
         markets = []
         for market in self.replay_markets:
             if not market.items:
                 markets.append(market)
                 continue
-            end = market.items[0].ts_ns + int(seconds * 1e9)
+            end = end_of(market)
             items = [item for item in market.items if item.ts_ns <= end]
             diffs = sum(1 for item in items if item.kind == "depth")
             markets.append(

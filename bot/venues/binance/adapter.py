@@ -374,7 +374,10 @@ class BinanceMarketData:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-        return conn.close_reason or "closed by server"
+        if conn.close_reason:
+            return conn.close_reason
+        code = ws.close_code
+        return f"closed by server with code {code}" + (f": {ws.close_reason}" if ws.close_reason else "")
 
     async def _watchdog(self, conn: _Connection, ws: ClientConnection) -> None:
         """Close the connection when it goes silent or reaches its maximum age."""
