@@ -53,6 +53,7 @@ class ScriptedExchange:
         self.frames: list[str] = []
         self.ticker_every_s: float | None = None
         self.autoping = True
+        self.close_after_frames = False
         self.rest: deque[tuple[int, str, dict[str, str]]] = deque()
         self.rest_delay_s = 0.0
         self.rest_calls = 0
@@ -87,6 +88,9 @@ class ScriptedExchange:
         await ws.prepare(request)
         for frame in self.frames:
             await ws.send_str(frame)
+        if self.close_after_frames:
+            await ws.close()
+            return ws
         ticker = asyncio.create_task(self._tickers(ws)) if self.ticker_every_s else None
         if not self.autoping:
             await ws.ping(b"are you there")
@@ -312,6 +316,34 @@ async def test_unreachable_exchange_is_retried_with_backoff() -> None:
     adapter = await run_adapter(settings, lambda event: None, lambda a: a.stats.connect_failures >= 4, 5.0)
     assert adapter.stats.connections_opened == 0
     assert adapter.stats.reconnects >= 4
+
+
+async def test_close_is_not_lost_while_a_connection_is_cleaning_up() -> None:
+    """Regression: close() arriving while the reader waits for its watchdog to finish
+    must stop the adapter (the cancellation was once swallowed, and close() hung)."""
+
+    class SlowCleanup(BinanceMarketData):
+        async def _watchdog(self, conn: Any, ws: Any) -> None:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await asyncio.sleep(0.3)  # a slow cleanup keeps the reader waiting
+                raise
+
+    async with ScriptedExchange() as exchange:
+        exchange.close_after_frames = True  # every connection ends at once
+        adapter = SlowCleanup(
+            "binance_spot",
+            exchange.settings(reconnect_min_s=5.0, reconnect_max_s=5.0),
+            [SPOT_BTC],
+            lambda e: None,
+        )
+        task = asyncio.create_task(adapter.run())
+        await wait_until(lambda: exchange.connections == 1, what="first connection")
+        await asyncio.sleep(0.1)  # the server has closed; the reader is in its cleanup
+        await asyncio.wait_for(adapter.close(), 2.0)
+        await asyncio.wait_for(task, 2.0)
+        assert adapter.stats.reconnects == 0
 
 
 def test_adapter_rejects_bad_configuration() -> None:

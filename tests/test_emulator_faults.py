@@ -168,7 +168,7 @@ async def test_stall_makes_the_book_stale_then_recovers() -> None:
     assert injected_at is not None
     went_invalid, back_valid = harness.transition_times[1], harness.transition_times[2]
     assert went_invalid - injected_at >= 0.25
-    assert went_invalid - injected_at < 0.25 + 0.4
+    assert went_invalid - injected_at < 0.25 + 1.0
     assert back_valid - injected_at >= stall_s
     assert_checkpoints_hold(harness)
 

@@ -80,7 +80,7 @@ async def test_throttle_enforces_the_weight_budget() -> None:
     assert throttler.in_window() == 10
     await throttler.acquire(5)  # must wait for the first units to leave the window
     waited = loop.time() - start
-    assert 0.4 <= waited < 0.8
+    assert 0.4 <= waited < 1.5
     assert throttler.acquired == 15
 
 

@@ -25,7 +25,6 @@ scheduled faults. In-process use::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections import deque
 from collections.abc import Sequence
@@ -189,8 +188,7 @@ class EmulatorServer:
     async def stop(self) -> None:
         if self._player is not None:
             self._player.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._player
+            await asyncio.wait([self._player])
             self._player = None
         await self._close_clients(WSCloseCode.GOING_AWAY, b"emulator stopping")
         if self._runner is not None:
@@ -444,8 +442,7 @@ class EmulatorServer:
                 self._has_clients.clear()
             self._rebuild_index()
             writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await asyncio.wait([writer])
             client.queue.clear()
             client.drained.set()
             self._log.info("client disconnected", client=client.id, route=route)

@@ -32,7 +32,6 @@ exception raised by the sink is logged and counted (``sink_errors``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -371,9 +370,10 @@ class BinanceMarketData:
         except ConnectionClosed as exc:
             return conn.close_reason or _closed_reason(exc)
         finally:
+            # asyncio.wait, not `await watchdog`: a cancellation of *this* task (close())
+            # must propagate, not be swallowed together with the watchdog's own
             watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            await asyncio.wait([watchdog])
         if conn.close_reason:
             return conn.close_reason
         code = ws.close_code
