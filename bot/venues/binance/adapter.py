@@ -269,6 +269,7 @@ class BinanceMarketData:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._cancel_snapshots()
+            await self._close_session()
             self._running = False
 
     async def close(self) -> None:
@@ -279,9 +280,12 @@ class BinanceMarketData:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._cancel_snapshots()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._close_session()
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
