@@ -19,7 +19,9 @@ data -- exactly what the real exchange does since its 2026 route split.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+import msgspec
 
 Route = Literal["spot", "public", "market"]
 Kind = Literal["depth", "trade", "aggTrade", "bookTicker", "markPrice"]
@@ -78,3 +80,31 @@ def client_overrides(http_base: str, venue: str) -> dict[str, str]:
     if venue == "binance_usdm":
         return {"ws_url": ws_base + "/public", "ws_market_url": ws_base + "/market", "rest_url": rest}
     raise ValueError(f"unknown venue {venue!r}")
+
+
+def symbol_of(stream: str) -> str | None:
+    parsed = parse_stream(stream)
+    return parsed[0] if parsed else None
+
+
+_TRADE_FIELDS = msgspec.json.Decoder(dict[str, Any])
+
+
+def agg_trade(trade_json: str, *, spot: bool) -> str:
+    """A ``trade`` payload as the ``aggTrade`` of that single fill (``a = f = l = t``)."""
+    trade = _TRADE_FIELDS.decode(trade_json)
+    agg: dict[str, Any] = {
+        "e": "aggTrade",
+        "E": trade.get("E"),
+        "s": trade.get("s"),
+        "a": trade.get("t"),
+        "p": trade.get("p"),
+        "q": trade.get("q"),
+        "f": trade.get("t"),
+        "l": trade.get("t"),
+        "T": trade.get("T"),
+        "m": trade.get("m"),
+    }
+    if spot:
+        agg["M"] = True
+    return msgspec.json.encode(agg).decode()

@@ -25,7 +25,6 @@ scheduled faults. In-process use::
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -33,67 +32,27 @@ from typing import Any
 
 import msgspec
 import structlog
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from bot.emulator.book import ExchangeBook
+from bot.emulator.clients import ClientHub
 from bot.emulator.faults import Fault, ScheduledFault
 from bot.emulator.protocol import (
-    ROUTE_KINDS,
-    ROUTE_VENUE,
-    SPOT_DEFAULT_LIMIT,
-    SPOT_MAX_LIMIT,
-    USDM_DEFAULT_LIMIT,
-    USDM_LIMITS,
-    binance_error,
+    agg_trade,
     client_overrides,
     envelope,
-    parse_stream,
+    symbol_of,
 )
+from bot.emulator.rest import depth_response
 from bot.emulator.source import Item, MarketSource, SourcePass
 
 log = structlog.get_logger("bot.emulator")
 
 HIGH_WATER = 2_000
 """Frames queued for one connection before max-speed playback waits for it."""
-LOW_WATER = 500
 SLOW_CONSUMER_LIMIT = 100_000
 """Paced playback: a connection this far behind is dropped (as Binance drops slow readers)."""
 _FAULT_LOG = 200
-_client_ids = itertools.count(1)
-
-
-class _Client:
-    """One websocket connection and its send queue."""
-
-    __slots__ = (
-        "combined",
-        "drained",
-        "id",
-        "queue",
-        "route",
-        "streams",
-        "transport",
-        "venue",
-        "wakeup",
-        "ws",
-    )
-
-    def __init__(self, ws: web.WebSocketResponse, route: str, combined: bool, transport: Any) -> None:
-        self.id = next(_client_ids)
-        self.ws = ws
-        self.route = route
-        self.venue = ROUTE_VENUE[route]
-        self.combined = combined
-        self.transport = transport
-        self.streams: list[str] = []
-        self.queue: deque[str] = deque()
-        self.wakeup = asyncio.Event()
-        self.drained = asyncio.Event()
-        self.drained.set()
-
-    def enqueue(self, frame: str) -> None:
-        self.queue.append(frame)
-        self.wakeup.set()
 
 
 class _BookFaults:
@@ -132,22 +91,16 @@ class EmulatorServer:
             ((f.at_s, f) for f in faults), key=lambda entry: entry[0]
         )
         self._book_faults: dict[tuple[str, str], _BookFaults] = {}
-        self._clients: set[_Client] = set()
-        self._index: dict[tuple[str, str, str], list[tuple[_Client, str]]] = {}
-        self._stalled_until: dict[str, float] = {}
-        self._refused_until: dict[str, float] = {}
+        self.hub = ClientHub()
         self._runner: web.AppRunner | None = None
         self._player: asyncio.Task[None] | None = None
         self._pass: SourcePass | None = None
         self._finished = asyncio.Event()
-        self._has_clients = asyncio.Event()
         self._elapsed_before_s = 0.0
         self._elapsed_s = 0.0
         self.sim_ts_ns = 0
         self.passes = 0
-        self.messages_sent = 0
         self.items_played = 0
-        self.connections_total = 0
         self.slow_consumers_dropped = 0
         self.rest_requests = 0
         self.faults_applied: dict[str, int] = {}
@@ -160,9 +113,9 @@ class EmulatorServer:
     async def start(self) -> None:
         app = web.Application()
         for prefix, route in (("", "spot"), ("/public", "public"), ("/market", "market")):
-            app.router.add_get(f"{prefix}/stream", self._ws_endpoint(route, combined=True))
-            app.router.add_get(f"{prefix}/ws", self._ws_endpoint(route, combined=False))
-            app.router.add_get(f"{prefix}/ws/{{streams:.*}}", self._ws_endpoint(route, combined=False))
+            app.router.add_get(f"{prefix}/stream", self.hub.endpoint(route, combined=True))
+            app.router.add_get(f"{prefix}/ws", self.hub.endpoint(route, combined=False))
+            app.router.add_get(f"{prefix}/ws/{{streams:.*}}", self.hub.endpoint(route, combined=False))
         app.router.add_get("/api/v3/depth", self._rest_depth("binance_spot"))
         app.router.add_get("/fapi/v1/depth", self._rest_depth("binance_usdm"))
         for path in ("/api/v3/ping", "/fapi/v1/ping"):
@@ -190,11 +143,11 @@ class EmulatorServer:
             self._player.cancel()
             await asyncio.wait([self._player])
             self._player = None
-        await self._close_clients(WSCloseCode.GOING_AWAY, b"emulator stopping")
+        await self.hub.close_all(WSCloseCode.GOING_AWAY, b"emulator stopping")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self._log.info("emulator stopped", messages_sent=self.messages_sent)
+        self._log.info("emulator stopped", messages_sent=self.hub.messages_sent)
 
     async def __aenter__(self) -> EmulatorServer:
         await self.start()
@@ -235,16 +188,18 @@ class EmulatorServer:
             while True:
                 assert self._pass is not None
                 if self.speed == 0:
-                    await self._has_clients.wait()  # "as fast as clients read": wait for one
+                    await self.hub.has_clients.wait()  # "as fast as clients read": wait for one
                 await self._play_pass(self._pass)
                 self.passes += 1
                 self._elapsed_before_s = self._elapsed_s
                 if not self.loop:
-                    self._log.info("replay finished", passes=self.passes, messages_sent=self.messages_sent)
+                    self._log.info(
+                        "replay finished", passes=self.passes, messages_sent=self.hub.messages_sent
+                    )
                     self._finished.set()
                     return
                 self._log.info("replay restarting", passes=self.passes)
-                await self._close_clients(WSCloseCode.SERVICE_RESTART, b"replay restart")
+                await self.hub.close_all(WSCloseCode.SERVICE_RESTART, b"replay restart")
                 self._open_pass()
         except asyncio.CancelledError:
             raise
@@ -315,31 +270,31 @@ class EmulatorServer:
             self._broadcast(item)
 
     def _broadcast(self, item: Item) -> None:
-        subscribers = self._index.get((item.venue, item.symbol, item.kind))
+        subscribers = self.hub.index.get((item.venue, item.symbol, item.kind))
         if subscribers:
             data = item.data
             for client, name in subscribers:
                 client.enqueue(envelope(name, data) if client.combined else data)
         if item.kind == "trade" and item.market_trade:
-            agg_subscribers = self._index.get((item.venue, item.symbol, "aggTrade"))
+            agg_subscribers = self.hub.index.get((item.venue, item.symbol, "aggTrade"))
             if agg_subscribers:
-                agg = _agg_trade(item)
+                agg = agg_trade(item.data, spot=item.venue == "binance_spot")
                 for client, name in agg_subscribers:
                     client.enqueue(envelope(name, agg) if client.combined else agg)
 
     async def _backpressure(self) -> None:
-        for client in list(self._clients):
+        for client in list(self.hub.clients):
             if len(client.queue) > HIGH_WATER:
                 client.drained.clear()
                 await client.drained.wait()
 
     def _drop_slow_consumers(self) -> None:
-        for client in list(self._clients):
+        for client in list(self.hub.clients):
             if len(client.queue) > SLOW_CONSUMER_LIMIT:
                 self.slow_consumers_dropped += 1
                 self._log.warning("slow consumer dropped", client=client.id, queued=len(client.queue))
                 client.queue.clear()
-                self._abort(client)
+                self.hub.abort(client)
 
     # ---- faults ----------------------------------------------------------------------------
 
@@ -356,12 +311,12 @@ class EmulatorServer:
                         state.swap = True
         elif fault.kind == "malformed":
             hit = 0
-            for client in list(self._clients):
+            for client in list(self.hub.clients):
                 if not fault.matches(client.venue):
                     continue
-                names = [n for n in client.streams if _symbol_of(n) is not None]
+                names = [n for n in client.streams if symbol_of(n) is not None]
                 if fault.symbol is not None:
-                    names = [n for n in names if _symbol_of(n) == fault.symbol]
+                    names = [n for n in names if symbol_of(n) == fault.symbol]
                 if not names and fault.symbol is not None:
                     continue
                 name = names[0] if names else "unknown@depth"
@@ -371,20 +326,20 @@ class EmulatorServer:
             self._count_fault("malformed", None, f"broken frame sent to {hit} connection(s)", fault)
         elif fault.kind == "drop":
             dropped = 0
-            for client in list(self._clients):
+            for client in list(self.hub.clients):
                 if fault.matches(client.venue):
-                    self._abort(client)
+                    self.hub.abort(client)
                     dropped += 1
             if fault.duration_s > 0:
                 for venue in ("binance_spot", "binance_usdm"):
                     if fault.matches(venue):
-                        self._refused_until[venue] = loop.time() + fault.duration_s
+                        self.hub.refused_until[venue] = loop.time() + fault.duration_s
             self._count_fault("drop", None, f"{dropped} connection(s) aborted", fault)
         elif fault.kind == "stall":
             until = loop.time() + fault.effective_duration_s
             for venue in ("binance_spot", "binance_usdm"):
                 if fault.matches(venue):
-                    self._stalled_until[venue] = max(self._stalled_until.get(venue, 0.0), until)
+                    self.hub.stalled_until[venue] = max(self.hub.stalled_until.get(venue, 0.0), until)
             self._count_fault("stall", None, f"sending paused for {fault.effective_duration_s:g}s", fault)
 
     def _count_fault(self, kind: str, item: Item | None, detail: str, fault: Fault | None = None) -> None:
@@ -399,189 +354,12 @@ class EmulatorServer:
             }
         )
 
-    def _abort(self, client: _Client) -> None:
-        transport = client.transport
-        if transport is not None:
-            transport.abort()
-
-    # ---- websockets ------------------------------------------------------------------------
-
-    def _ws_endpoint(self, route: str, *, combined: bool) -> Any:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await self._serve_ws(request, route, combined)
-
-        return handler
-
-    async def _serve_ws(self, request: web.Request, route: str, combined: bool) -> web.StreamResponse:
-        venue = ROUTE_VENUE[route]
-        loop = asyncio.get_running_loop()
-        refused = self._refused_until.get(venue, 0.0) - loop.time()
-        if refused > 0:
-            return web.Response(status=503, text=f"{venue} refusing connections for {refused:.1f}s more\n")
-        raw_streams = request.query.get("streams", "") if combined else request.match_info.get("streams", "")
-        ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        client = _Client(ws, route, combined, request.transport)
-        self._clients.add(client)
-        self._has_clients.set()
-        self.connections_total += 1
-        self._subscribe(client, [s for s in raw_streams.split("/") if s])
-        writer = loop.create_task(self._writer(client), name=f"emulator-writer-{client.id}")
-        self._log.info(
-            "client connected", client=client.id, route=route, streams=client.streams, peer=request.remote
-        )
-        try:
-            async for message in ws:
-                if message.type == WSMsgType.TEXT:
-                    self._on_control(client, message.data)
-                elif message.type == WSMsgType.ERROR:
-                    break
-        finally:
-            self._clients.discard(client)
-            if not self._clients:
-                self._has_clients.clear()
-            self._rebuild_index()
-            writer.cancel()
-            await asyncio.wait([writer])
-            client.queue.clear()
-            client.drained.set()
-            self._log.info("client disconnected", client=client.id, route=route)
-        return ws
-
-    async def _writer(self, client: _Client) -> None:
-        loop = asyncio.get_running_loop()
-        ws = client.ws
-        queue = client.queue
-        try:
-            while True:
-                if not queue:
-                    client.drained.set()
-                    client.wakeup.clear()
-                    await client.wakeup.wait()
-                    continue
-                stalled = self._stalled_until.get(client.venue, 0.0) - loop.time()
-                if stalled > 0:
-                    await asyncio.sleep(stalled)
-                    continue
-                await ws.send_str(queue.popleft())
-                self.messages_sent += 1
-                if len(queue) <= LOW_WATER:
-                    client.drained.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # connection gone: the handler cleans up
-            self._log.debug("writer stopped", client=client.id, error=repr(exc))
-            client.drained.set()
-
-    def _on_control(self, client: _Client, text: str) -> None:
-        try:
-            request = msgspec.json.decode(text)
-        except msgspec.DecodeError:
-            client.enqueue('{"error":{"code":3,"msg":"Invalid JSON: expected a request object"}}')
-            return
-        if not isinstance(request, dict):
-            client.enqueue('{"error":{"code":3,"msg":"Invalid JSON: expected a request object"}}')
-            return
-        request_id = request.get("id")
-        method = request.get("method")
-        params = request.get("params", [])
-        ident = msgspec.json.encode(request_id).decode()
-        if method in ("SUBSCRIBE", "UNSUBSCRIBE") and isinstance(params, list):
-            names = [p for p in params if isinstance(p, str)]
-            if method == "SUBSCRIBE":
-                self._subscribe(client, names)
-            else:
-                client.streams = [s for s in client.streams if s not in names]
-                self._rebuild_index()
-            client.enqueue('{"result":null,"id":' + ident + "}")
-        elif method == "LIST_SUBSCRIPTIONS":
-            result = msgspec.json.encode(client.streams).decode()
-            client.enqueue('{"result":' + result + ',"id":' + ident + "}")
-        else:
-            client.enqueue('{"error":{"code":2,"msg":"Invalid request: unknown method"},"id":' + ident + "}")
-
-    def _subscribe(self, client: _Client, names: list[str]) -> None:
-        served = ROUTE_KINDS[client.route]
-        for name in names:
-            if name in client.streams:
-                continue
-            client.streams.append(name)
-            parsed = parse_stream(name)
-            if parsed is None:
-                self._log.warning(
-                    "unknown stream subscribed; it will stay silent", client=client.id, stream=name
-                )
-            elif parsed[1] not in served:
-                self._log.warning(
-                    "stream is not served on this route; it will stay silent",
-                    client=client.id,
-                    stream=name,
-                    route=client.route,
-                )
-        self._rebuild_index()
-
-    def _rebuild_index(self) -> None:
-        index: dict[tuple[str, str, str], list[tuple[_Client, str]]] = {}
-        for client in self._clients:
-            served = ROUTE_KINDS[client.route]
-            for name in client.streams:
-                parsed = parse_stream(name)
-                if parsed is None or parsed[1] not in served:
-                    continue
-                symbol, kind = parsed
-                index.setdefault((client.venue, symbol, kind), []).append((client, name))
-        self._index = index
-
-    async def _close_clients(self, code: int, message: bytes) -> None:
-        clients = list(self._clients)
-        for client in clients:
-            client.queue.clear()
-        closes = [asyncio.wait_for(client.ws.close(code=code, message=message), 2.0) for client in clients]
-        results = await asyncio.gather(*closes, return_exceptions=True)
-        for client, result in zip(clients, results, strict=True):
-            if isinstance(result, BaseException):
-                self._abort(client)
-
     # ---- REST ------------------------------------------------------------------------------
 
     def _rest_depth(self, venue: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
             self.rest_requests += 1
-            symbol = request.query.get("symbol", "")
-            if not symbol:
-                return _error(
-                    400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-                )
-            book = self.books.get((venue, symbol))
-            if book is None:
-                return _error(400, -1121, "Invalid symbol.")
-            default = SPOT_DEFAULT_LIMIT if venue == "binance_spot" else USDM_DEFAULT_LIMIT
-            raw_limit = request.query.get("limit")
-            limit = default
-            if raw_limit is not None:
-                if not raw_limit.isdigit():
-                    return _error(400, -1100, "Illegal characters found in parameter 'limit'.")
-                limit = int(raw_limit)
-                if venue == "binance_spot":
-                    if limit < 1:
-                        return _error(400, -1100, "Illegal characters found in parameter 'limit'.")
-                    limit = min(limit, SPOT_MAX_LIMIT)
-                elif limit not in USDM_LIMITS:
-                    return _error(
-                        400,
-                        -1100,
-                        "Illegal characters found in parameter 'limit'; legal values are "
-                        + ", ".join(map(str, USDM_LIMITS))
-                        + ".",
-                    )
-            bids, asks = book.top(limit)
-            body: dict[str, Any] = {"lastUpdateId": book.snapshot_id()}
-            if venue == "binance_usdm":
-                body["E"] = book.exch_ms
-                body["T"] = book.exch_ms
-            body["bids"] = bids
-            body["asks"] = asks
-            return web.Response(body=msgspec.json.encode(body), content_type="application/json")
+            return depth_response(self.books, venue, request.query)
 
         return handler
 
@@ -597,7 +375,7 @@ class EmulatorServer:
 
     def status(self) -> dict[str, Any]:
         routes: dict[str, int] = {}
-        for client in self._clients:
+        for client in self.hub.clients:
             routes[client.route] = routes.get(client.route, 0) + 1
         sim = self.sim_ts_ns
         return {
@@ -613,11 +391,11 @@ class EmulatorServer:
             "sim_time": datetime.fromtimestamp(sim / 1e9, UTC).isoformat() if sim else None,
             "sim_elapsed_s": round(self._elapsed_s, 3),
             "items_played": self.items_played,
-            "messages_sent": self.messages_sent,
-            "queued": sum(len(c.queue) for c in self._clients),
-            "connections": len(self._clients),
+            "messages_sent": self.hub.messages_sent,
+            "queued": sum(len(c.queue) for c in self.hub.clients),
+            "connections": len(self.hub.clients),
             "connections_by_route": routes,
-            "connections_total": self.connections_total,
+            "connections_total": self.hub.connections_total,
             "slow_consumers_dropped": self.slow_consumers_dropped,
             "rest_requests": self.rest_requests,
             "faults_applied": dict(self.faults_applied),
@@ -647,37 +425,3 @@ class EmulatorServer:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         self.inject(fault, source="http")
         return web.json_response({"ok": True, "fault": fault.as_dict()})
-
-
-def _error(status: int, code: int, msg: str) -> web.Response:
-    return web.Response(
-        status=status, body=msgspec.json.encode(binance_error(code, msg)), content_type="application/json"
-    )
-
-
-def _symbol_of(stream: str) -> str | None:
-    parsed = parse_stream(stream)
-    return parsed[0] if parsed else None
-
-
-_TRADE_FIELDS = msgspec.json.Decoder(dict[str, Any])
-
-
-def _agg_trade(item: Item) -> str:
-    """A recorded ``trade`` as the ``aggTrade`` of that single fill."""
-    trade = _TRADE_FIELDS.decode(item.data)
-    agg: dict[str, Any] = {
-        "e": "aggTrade",
-        "E": trade.get("E"),
-        "s": trade.get("s"),
-        "a": trade.get("t"),
-        "p": trade.get("p"),
-        "q": trade.get("q"),
-        "f": trade.get("t"),
-        "l": trade.get("t"),
-        "T": trade.get("T"),
-        "m": trade.get("m"),
-    }
-    if item.venue == "binance_spot":
-        agg["M"] = True
-    return msgspec.json.encode(agg).decode()
