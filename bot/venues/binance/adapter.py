@@ -59,6 +59,8 @@ from bot.venues.binance.endpoints import (
     stream_route,
 )
 from bot.venues.binance.messages import BinanceDecoder, DecodeError
+from bot.venues.binance.rest import SnapshotHttpError, get_depth
+from bot.venues.binance.stats import AdapterStats
 from bot.venues.throttle import WeightedThrottler
 
 log = structlog.get_logger("bot.venues.binance")
@@ -67,72 +69,6 @@ Sink = Callable[[MarketEvent], None]
 
 _CLOSE_TIMEOUT_S = 2.0
 _MAX_FRAME_BYTES = 16 * 1024 * 1024
-
-
-class AdapterStats:
-    """Monotonic counters of one adapter (exposed to logs, status and metrics)."""
-
-    __slots__ = (
-        "acks",
-        "connect_failures",
-        "connections_opened",
-        "decode_errors",
-        "disconnects",
-        "events",
-        "invalid",
-        "malformed",
-        "messages",
-        "off_tick",
-        "reconnects",
-        "rollovers",
-        "sink_errors",
-        "snapshot_deduped",
-        "snapshot_errors",
-        "snapshot_fetches",
-        "snapshot_requests",
-        "snapshot_skipped",
-        "snapshots_delivered",
-        "snapshots_discarded",
-        "stale_reconnects",
-        "unknown_streams",
-    )
-
-    def __init__(self) -> None:
-        self.messages = 0  # websocket frames received
-        self.events = 0  # events handed to the sink (incl. snapshots and feed status)
-        self.acks = 0  # subscription acks
-        self.decode_errors = 0  # frames that could not be decoded (all kinds below)
-        self.malformed = 0  # ... broken JSON / wrong shape
-        self.unknown_streams = 0  # ... stream or symbol we did not subscribe to
-        self.off_tick = 0  # ... price/size not a multiple of tick/lot
-        self.invalid = 0  # ... well-formed JSON with invalid content
-        self.sink_errors = 0  # exceptions raised by the sink (a core bug; logged)
-        self.connections_opened = 0  # successful websocket handshakes
-        self.connect_failures = 0  # attempts that never completed the handshake
-        self.disconnects = 0  # open connections lost or closed
-        self.reconnects = 0  # reconnect attempts scheduled
-        self.rollovers = 0  # proactive reconnects at max_connection_age_s
-        self.stale_reconnects = 0  # reconnects because nothing arrived for stale_after_s
-        self.snapshot_requests = 0  # request_snapshot() calls
-        self.snapshot_deduped = 0  # ... ignored: a fetch for that instrument was in flight
-        self.snapshot_skipped = 0  # ... ignored: its connection was down (CONNECTED asks again)
-        self.snapshot_fetches = 0  # REST depth requests sent
-        self.snapshot_errors = 0  # ... failed (HTTP status, network, undecodable body); retried
-        self.snapshots_delivered = 0  # snapshots handed to the sink
-        self.snapshots_discarded = 0  # fetched, but the connection changed meanwhile
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-
-class SnapshotHttpError(Exception):
-    """A REST depth request answered with a non-200 status."""
-
-    def __init__(self, status: int, body: bytes, retry_after_s: float | None) -> None:
-        text = body[:200].decode(errors="replace")
-        super().__init__(f"HTTP {status}: {text}")
-        self.status = status
-        self.retry_after_s = retry_after_s
 
 
 @dataclass
@@ -487,13 +423,7 @@ class BinanceMarketData:
                 self.stats.snapshot_fetches += 1
                 retry_after: float | None = None
                 try:
-                    session = self._ensure_session()
-                    async with session.get(url, params=params) as response:
-                        body = await response.read()
-                        if response.status != 200:
-                            raise SnapshotHttpError(
-                                response.status, body, _retry_after(response.headers.get("Retry-After"))
-                            )
+                    body = await get_depth(self._ensure_session(), url, params)
                     snapshot = self.decoder.decode_snapshot(body, instrument, self._clock())
                 except (aiohttp.ClientError, TimeoutError, OSError, SnapshotHttpError, DecodeError) as exc:
                     self.stats.snapshot_errors += 1
@@ -535,15 +465,6 @@ class BinanceMarketData:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _closed_reason(exc: ConnectionClosed) -> str:
