@@ -18,6 +18,7 @@ from bot.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, MmbotErro
 COMMAND_MODULES = [
     "bot.commands.config_check",
     "bot.commands.run",
+    "bot.commands.emulator",
     "bot.commands.markets",
     "bot.commands.deal",
     "bot.commands.research",
