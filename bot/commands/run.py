@@ -12,6 +12,7 @@ import contextlib
 import json
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -200,32 +201,21 @@ def _ops_server(settings: Settings, runner: LiveRunner) -> OpsServer:
 
 
 @contextlib.asynccontextmanager
-async def _offline_emulator(settings: Settings):  # type: ignore[no-untyped-def]
+async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
     """Start the emulator in-process and point every venue at it."""
-    from bot.config import bundled_replay_files
-    from bot.emulator.server import EmulatorServer
+    from bot.emulator.offline import offline_emulator
 
-    files = list(settings.offline.replay) or bundled_replay_files()
-    server = EmulatorServer.from_replay(
-        files,
-        host=settings.offline.host,
-        port=settings.offline.port,
-        speed=settings.offline.speed,
-        loop=settings.offline.loop,
-    )
-    await server.start()
-    try:
+    emulator = offline_emulator(settings.offline)
+    async with emulator:
         # model_copy, not re-validation: MMBOT_* env must not point an offline run elsewhere
         venues = settings.venues.model_copy(
             update={
-                venue: settings.venues.for_venue(venue).model_copy(update=server.venue_overrides(venue))
+                venue: settings.venues.for_venue(venue).model_copy(update=emulator.overrides(venue))
                 for venue in ("binance_spot", "binance_usdm")
             }
         )
-        log.info("offline: emulator started", url=server.base_url, replay=[str(f) for f in files])
+        log.info("offline: emulator started", url=emulator.url)
         yield settings.model_copy(update={"venues": venues})
-    finally:
-        await server.stop()
 
 
 def format_summary(summary: dict[str, Any]) -> str:

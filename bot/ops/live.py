@@ -70,6 +70,7 @@ class LiveRunner:
         self.task_restarts: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._closing = False
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -80,6 +81,8 @@ class LiveRunner:
 
     def sink(self, event: MarketEvent) -> None:
         """Adapters call this for every decoded event (synchronously)."""
+        if self._closing:
+            return  # our own shutdown (closing connections) is not market information
         for engine in self.routes.get(event.instrument, ()):
             engine.on_event(event)
             if engine.outbox:
@@ -116,6 +119,7 @@ class LiveRunner:
             await self.shutdown()
 
     async def shutdown(self) -> None:
+        self._closing = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
