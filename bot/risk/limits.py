@@ -111,6 +111,7 @@ class Limits:
         self.pnl: Decimal | None = None
         self.peak: Decimal | None = None
         self.day = -1
+        self.next_day_ts = 0
         self.day_start_pnl = Decimal(0)
         self.daily_breached = False
 
@@ -125,6 +126,8 @@ class Limits:
         self.roll_day(now)
         if pnl is None:
             return
+        if self.pnl is None:
+            self.day_start_pnl = pnl  # the first equity seen starts the day
         self.pnl = pnl
         if self.peak is None or pnl > self.peak:
             self.peak = pnl
@@ -132,9 +135,11 @@ class Limits:
             self.daily_breached = True
 
     def roll_day(self, now: int) -> None:
+        """Start a new UTC day (event time) if ``now`` is in one: daily loss counts from here."""
         day = now // NS_PER_DAY
         if day != self.day:
             self.day = day
+            self.next_day_ts = (day + 1) * NS_PER_DAY
             self.day_start_pnl = self.pnl if self.pnl is not None else Decimal(0)
             self.daily_breached = False
 

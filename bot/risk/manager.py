@@ -124,6 +124,8 @@ class RiskManager:
         limits = self.limits
         if signals.known:
             limits.mid_ticks = (state.best_bid + state.best_ask) >> 1
+        if now >= limits.next_day_ts:
+            limits.roll_day(now)
         machine = self.machine
         evaluate_market(
             self.board,

@@ -183,17 +183,16 @@ class SignalTracker:
             self._fast_bid = self._base_bid = float(state.depth_bid)
             self._fast_ask = self._base_ask = float(state.depth_ask)
         elif now > prev_ts:
-            # the depth seen at the previous event held until now
             dt_ns = now - prev_ts
+            # smoothed current depth: moves toward the new observation by the elapsed time's weight
             tau = self._depth_tau_ns
             fast = 1.0 if dt_ns >= 50.0 * tau else -math.expm1(-dt_ns / tau)
+            self._fast_bid += (state.depth_bid - self._fast_bid) * fast
+            self._fast_ask += (state.depth_ask - self._fast_ask) * fast
+            # baseline: time-weighted, the depth seen at the previous event held until now
             slow = -math.expm1(-dt_ns / self._depth_base_ns)
-            last = self._last_bid
-            self._fast_bid += (last - self._fast_bid) * fast
-            self._base_bid += (last - self._base_bid) * slow
-            last = self._last_ask
-            self._fast_ask += (last - self._fast_ask) * fast
-            self._base_ask += (last - self._base_ask) * slow
+            self._base_bid += (self._last_bid - self._base_bid) * slow
+            self._base_ask += (self._last_ask - self._base_ask) * slow
         self._last_bid = state.depth_bid
         self._last_ask = state.depth_ask
         self.depth_bid = self._fast_bid / self._base_bid if self._base_bid > 0.0 else NAN
