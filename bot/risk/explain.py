@@ -65,7 +65,9 @@ class Reason(msgspec.Struct, frozen=True, kw_only=True):
         if self.unit:
             parts.append(self.unit)
         text = " ".join(parts)
-        return f"{text} ({self.note})" if self.note else text
+        if not self.note:
+            return text
+        return f"{text} {self.note}" if len(parts) == 1 else f"{text} ({self.note})"
 
 
 class RegimeTransition(msgspec.Struct, frozen=True, kw_only=True, tag="regime_transition"):
