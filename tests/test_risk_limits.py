@@ -54,6 +54,18 @@ def test_notional_limits_are_exact_integers() -> None:
     assert veto is not None and veto.rule == "max_order" and "500.0004 > 500" in veto.text
 
 
+def test_a_veto_becomes_the_order_managers_rejection() -> None:
+    lim = limits(max_order=Decimal(1))
+    command = new(lots(2), cid="big", ts=7)
+    veto = lim.check(command, halted=False)
+    assert veto is not None
+    report = veto.report(command)
+    assert isinstance(report, OrderRejected) and report.reason is RejectReason.RISK_LIMIT
+    assert (report.client_id, report.ts, report.text) == ("big", 7, str(veto))
+    assert str(veto).startswith("max_order: order notional")
+    assert "big" not in lim.orders  # a vetoed order is not counted as open
+
+
 def test_max_open_orders() -> None:
     lim = limits(max_open_orders=3)
     for i in range(3):

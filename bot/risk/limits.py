@@ -38,6 +38,7 @@ from bot.core.orders import (
     OrderFilled,
     OrderRejected,
     OrderReport,
+    RejectReason,
 )
 from bot.risk.settings import LimitSettings
 
@@ -52,6 +53,16 @@ class Veto(msgspec.Struct, frozen=True, kw_only=True):
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.text}"
+
+    def report(self, command: NewOrder, ts: int | None = None) -> OrderRejected:
+        """The rejection to hand the order manager for a vetoed order (it was never sent)."""
+        return OrderRejected(
+            client_id=command.client_id,
+            instrument=command.instrument,
+            ts=command.ts if ts is None else ts,
+            reason=RejectReason.RISK_LIMIT,
+            text=str(self),
+        )
 
 
 class TokenBucket:
