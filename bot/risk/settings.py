@@ -316,3 +316,17 @@ class RiskSettings(_Section):
     triggers: TriggerSettings = Field(default_factory=TriggerSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     profiles: Profiles = Field(default_factory=Profiles)
+
+
+def check_horizons(settings: RiskSettings, horizons_s: tuple[float, ...], source: str = "risk") -> None:
+    """ConfigError unless the horizons the risk manager reads are estimator horizons."""
+    from bot.config import ConfigError
+
+    regimes = settings.regimes
+    have = [float(h) for h in horizons_s]
+    for name in ("short_horizon_s", "medium_horizon_s"):
+        value = getattr(regimes, name)
+        if value not in horizons_s:
+            raise ConfigError(
+                f"{source}.regimes.{name}: {value:g} is not one of the estimator horizons {have}"
+            )

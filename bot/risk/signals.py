@@ -82,6 +82,8 @@ class SignalTracker:
         "_sample_mid",
         "_sample_ts",
         "_settings",
+        "_sigma_seen",
+        "_trend_seen",
         "depth_ask",
         "depth_bid",
         "flow",
@@ -102,6 +104,8 @@ class SignalTracker:
     def __init__(self, regimes: RegimeSettings, triggers: TriggerSettings) -> None:
         self._settings = regimes
         self._horizons: tuple[float, ...] | None = None
+        self._sigma_seen: tuple[float, ...] = ()
+        self._trend_seen: tuple[float, ...] = ()
         self._i_short = self._i_medium = 0
         self._i_long = -1
         self._jump_k = triggers.jump_k
@@ -164,17 +168,20 @@ class SignalTracker:
             self._bind(state.horizons_s)
         self.known = True
         self.mid = mid
-        scale = _BPS / mid
         sigma = state.sigma
-        warm = state.sigma_warm
-        i = self._i_short
-        self.sigma_short = sigma[i] * scale if warm[i] else NAN
-        i = self._i_medium
-        medium = sigma[i] * scale if warm[i] else NAN
-        self.sigma_medium = medium
-        self.trend_z = state.trend[i] if warm[i] else NAN
-        i = self._i_long
-        self.sigma_long_ref = sigma[i] * scale if i >= 0 and warm[i] else NAN
+        trend = state.trend
+        if sigma != self._sigma_seen or trend != self._trend_seen:  # they move once per ~1 s sample
+            self._sigma_seen = sigma
+            self._trend_seen = trend
+            scale = _BPS / mid
+            warm = state.sigma_warm
+            i = self._i_short
+            self.sigma_short = sigma[i] * scale if warm[i] else NAN
+            i = self._i_medium
+            self.sigma_medium = sigma[i] * scale if warm[i] else NAN
+            self.trend_z = trend[i] if warm[i] else NAN
+            i = self._i_long
+            self.sigma_long_ref = sigma[i] * scale if i >= 0 and warm[i] else NAN
         volume = state.volume_rate
         self.volume_rate = volume
         self.flow = (state.buy_rate - state.sell_rate) / volume if volume > 0.0 else 0.0
@@ -215,7 +222,7 @@ class SignalTracker:
                 if move > threshold:
                     self._jumped(move, threshold, ref, dt, "mid ~1 s earlier", now)
         if now - self.last_jump_ts > self._jump_clear_ns:
-            self.jump_sigma = medium
+            self.jump_sigma = self.sigma_medium
         self._prev_mid = mid
         self._prev_ts = now
         # -- lagged returns, sampled about once a second
