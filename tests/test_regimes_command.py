@@ -71,7 +71,9 @@ def test_show_json_filters_and_skips_unreadable_records(
 ) -> None:
     records = produce_records()
     other = KillRecord(ts=records[0].ts - 1, action="kill", reason="x", source="cli", instrument=USDM_BTC.key)
-    late = KillRecord(ts=records[-1].ts + 5, action="kill", reason="late", source="cli", instrument=SPOT_BTC.key)
+    late = KillRecord(
+        ts=records[-1].ts + 5, action="kill", reason="late", source="cli", instrument=SPOT_BTC.key
+    )
     # two journals' records concatenated: not in time order
     reader = reader_for([late, *records, other], extra=[("regime_transition", {"garbage": True})])
     args = parse(["regimes", "show", "--data-dir", str(tmp_path), "--json", "--instrument", SPOT_BTC.key])
