@@ -15,6 +15,27 @@ back HALTED. Every regime transition goes to the sink as a
 :class:`~bot.risk.explain.RegimeTransition`.
 
 Everything runs on event time (``now`` in ns from the events); nothing reads a clock.
+
+Wiring sketch (one quoted instrument)::
+
+    risk = RiskManager(settings.risk, spec, sink=journal_and_log, base_levels=quoter.ladder.levels)
+    risk.restore(from_payload(p, t) for t, p in journal_risk_records)   # kill survives restarts
+    ...per event, after the engine updated the book and the estimators:
+    state = estimators.snapshot()
+    decision = risk.on_market(state, book_valid=engine.instruments[key].sync.valid)
+    if decision.pull_all:
+        commands = order_manager.cancel_all(now)
+    else:
+        commands = order_manager.reconcile(quoter.quote(state, position, decision.adjustments), now)
+    for command in commands:
+        veto = risk.check(command)            # never vetoes a cancel
+        if veto is not None:
+            order_manager.on_report(veto.report(command))   # as if rejected; nothing sent
+        else:
+            paper.submit(command)
+    ...per order report:  order_manager.on_report(r); risk.on_report(r)
+    ...per fill / mark:   risk.on_position(position_lots, equity_pnl, ts)
+    ...kill switch:       record = risk.kill(reason, "signal" | "cli" | "http", now)  (journal it)
 """
 
 from __future__ import annotations
