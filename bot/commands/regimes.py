@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
     )
     show.add_argument("--instrument", help="Only this instrument (venue:SYMBOL).")
     show.add_argument("--last", type=int, metavar="N", help="Only the N most recent records.")
-    show.add_argument("--json", action="store_true", help="Print JSON (one object per record).")
+    show.add_argument("--json", action="store_true", help="Print the records as a JSON array.")
     show.set_defaults(func=start_regimes_show)
 
 
