@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from bot.core.engine import Engine
-from bot.core.instrument import InstrumentSpec
+from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.emulator.synthetic import SyntheticMarket, synthetic_events
 from bot.market.estimators import EstimatorParams, Estimators
 from bot.market.estimators.state import MarketState
@@ -15,6 +16,17 @@ from bot.risk import RegimeTransition, RiskManager, RiskRecord, RiskSettings
 from tests.specs import SPOT_BTC
 
 NS = 1_000_000_000
+SPOT_ETH = InstrumentSpec(
+    venue="binance_spot",
+    symbol="ETHUSDT",
+    kind=InstrumentKind.SPOT,
+    base="ETH",
+    quote="USDT",
+    tick_size=Decimal("0.01"),
+    lot_size=Decimal("0.0001"),
+    qty_step=Decimal("0.0001"),
+)
+"""An ETHUSDT-like spot spec (run at a 3000 USDT price: same thresholds, other scale)."""
 HORIZONS = (10.0, 300.0, 3600.0)
 
 
@@ -62,8 +74,9 @@ def run_scenario(
     seed: int,
     settings: RiskSettings | None = None,
     spec: InstrumentSpec = SPOT_BTC,
+    **market_options: Any,
 ) -> ScenarioRun:
-    market = SyntheticMarket(scenario, seed=seed, spec=spec)
+    market = SyntheticMarket(scenario, seed=seed, spec=spec, **market_options)
     engine = Engine("risk-test", [spec])
     estimators = Estimators(spec.key, EstimatorParams(vol_horizons_s=HORIZONS))
     book = engine.book(spec.key)
@@ -73,7 +86,7 @@ def run_scenario(
     run = ScenarioRun(spans=market.phase_spans(), records=records)
     spans = run.spans
     span_index = 0
-    for event in synthetic_events(scenario, seed=seed, spec=spec):
+    for event in synthetic_events(scenario, seed=seed, spec=spec, **market_options):
         engine.on_event(event)
         estimators.on_event(event, book)
         state = estimators.snapshot()

@@ -6,10 +6,14 @@ through CRISIS after the recovery and the cooldown."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from bot.core.instrument import InstrumentSpec
 from bot.risk import Regime, RegimeTransition
-from tests.risk_helpers import NS, ScenarioRun, run_scenario
+from tests.risk_helpers import NS, SPOT_ETH, ScenarioRun, run_scenario
+from tests.specs import SPOT_BTC
 
 EXPECTED = {"calm": "calm", "ranging": "ranging", "trend": "trending", "crisis": "crisis"}
 
@@ -86,9 +90,14 @@ def test_single_phase_scenarios_settle_in_their_state(scenario: str, seed: int) 
     assert len(run.transitions) <= 4
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_crash_depth_collapse_halts_before_the_drop_and_recovers_through_crisis(seed: int) -> None:
-    run = run_scenario("crash", seed=seed)
+@pytest.mark.parametrize(
+    ("seed", "spec", "price"), [(1, SPOT_BTC, "60000"), (2, SPOT_BTC, "60000"), (1, SPOT_ETH, "3000")]
+)
+def test_crash_depth_collapse_halts_before_the_drop_and_recovers_through_crisis(
+    seed: int, spec: InstrumentSpec, price: str
+) -> None:
+    """Same default thresholds for BTC at 60,000 and ETH at 3,000 (scale-free units)."""
+    run = run_scenario("crash", seed=seed, spec=spec, start_price=Decimal(price))
     withdrawal = run.phase_indices("withdrawal")
     crash = run.phase_indices("crash")
     start_mid = run.mid[withdrawal[0]]
