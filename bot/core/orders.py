@@ -69,6 +69,8 @@ class RejectReason(StrEnum):
     POST_ONLY_WOULD_CROSS = "post_only_would_cross"
     MARKET_UNAVAILABLE = "market_unavailable"
     """The venue's book is not usable (not synced yet, resyncing, empty side)."""
+    RISK_LIMIT = "risk_limit"
+    """Refused by our own pre-trade risk check (never sent to the venue)."""
 
 
 class CancelReason(StrEnum):
