@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "bot.commands.markets",
     "bot.commands.deal",
     "bot.commands.research",
+    "bot.commands.regimes",
 ]
 
 
