@@ -154,7 +154,7 @@ class PaperExchange:
     @property
     def catching_up(self) -> bool:
         """True while a restored exchange skips input it already handled (replay resume)."""
-        return self.position < self._skip_until
+        return self.position <= self._skip_until
 
     def drain_reports(self) -> list[OrderReport]:
         reports, self.reports = self.reports, []
@@ -238,6 +238,50 @@ class PaperExchange:
         """Commit the open unit of work now (shutdown, or a driver's own cadence)."""
         if self._dirty:
             self._commit()
+
+    def cancel_all(self, reason: CancelReason = CancelReason.REQUESTED) -> int:
+        """Close every live and in-flight order at once (journaled); returns how many.
+
+        Used by recovery mode ``cancel`` (reason ``RECOVERY``) and for shutdown. Cancels
+        still in flight are answered with ``CancelRejected`` (already closed)."""
+        if self.failed is not None:
+            raise MmbotError(self.failed)
+        self.clock = self.now
+        count = 0
+        for order in list(self.orders.values()):
+            self._out(OrderCancelled(
+                client_id=order.client_id, instrument=order.order.instrument, ts=self.clock,
+                reason=reason, remaining=order.remaining,
+            ))  # fmt: skip
+            self.markets[order.order.instrument].remove(order)
+            del self.orders[order.client_id]
+            self._close(order.client_id, _CLOSED)
+            count += 1
+        for _, _, command in sorted(self._pending):
+            if type(command) is NewOrder:
+                self._out(OrderCancelled(
+                    client_id=command.client_id, instrument=command.instrument, ts=self.clock,
+                    reason=reason, remaining=command.size,
+                ))  # fmt: skip
+                self._close(command.client_id, _CLOSED)
+                count += 1
+            else:
+                self._out(CancelRejected(
+                    client_id=command.client_id, instrument=command.instrument, ts=self.clock,
+                    reason=CancelRejectReason.ALREADY_CLOSED, text=f"all orders were cancelled ({reason.value})",
+                ))  # fmt: skip
+        self._pending.clear()
+        self.inflight.clear()
+        self.cancels_inflight.clear()
+        if self._on_report is not None:
+            self._deliver()
+        return count
+
+    def begin_replay(self) -> None:
+        """Expect the input again from its first event: events up to the current
+        position only update the books (see :meth:`restore`)."""
+        self._skip_until = self.position
+        self.position = -1
 
     # ---- arrivals --------------------------------------------------------------------
 
@@ -551,4 +595,6 @@ class PaperExchange:
 
         ``replay=True``: the input will be fed again from its first event; events up to
         ``state.position`` only update the books. Otherwise input continues after it."""
-        load_into(self, records, state, replay=replay)
+        load_into(self, records, state)
+        if replay:
+            self.begin_replay()

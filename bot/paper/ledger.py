@@ -159,6 +159,7 @@ class _Position:
         "rebates",
         "sold",
         "spec",
+        "start_qty",
         "tick",
         "unit",
     )
@@ -170,6 +171,7 @@ class _Position:
         with localcontext(EXACT):
             self.unit = spec.lot_size * spec.contract_size
         self.qty = qty
+        self.start_qty = qty
         self.lots: deque[_Lot] = deque()
         self.cost = _ZERO
         self.open_fees = _ZERO
@@ -373,6 +375,10 @@ class Ledger:
 
     def position_qty(self, instrument: str) -> int:
         return self.positions[instrument].qty
+
+    def start_qty(self, instrument: str) -> int:
+        """Position at the start of the account (spot: starting base balance in lots)."""
+        return self.positions[instrument].start_qty
 
     def mark(self, instrument: str) -> Decimal | None:
         return self.positions[instrument].mark

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from bot.paper.exchange import PaperExchange
 
 
-def load_into(
-    exchange: PaperExchange, records: Iterable[JournalRecord], state: ExchangeState | None, *, replay: bool
-) -> None:
+def load_into(exchange: PaperExchange, records: Iterable[JournalRecord], state: ExchangeState | None) -> None:
+    """Reset ``exchange`` (books aside) to what the journal committed; input continues
+    after ``state.position``."""
     ledger = exchange.ledger = exchange._new_ledger()
     exchange.closed.clear()
     close = exchange._close
@@ -96,9 +96,5 @@ def load_into(
             count = exchange.cancels_inflight.get(command.client_id, 0)
             exchange.cancels_inflight[command.client_id] = count + 1
     heapq.heapify(exchange._pending)
-    if replay:
-        exchange.position = -1
-        exchange._skip_until = state.position
-    else:
-        exchange.position = state.position
-        exchange._skip_until = -1
+    exchange.position = state.position
+    exchange._skip_until = -1

@@ -74,12 +74,17 @@ class Feed:
 
     def open(self, bids: list[Level], asks: list[Level]) -> list[BookSnapshot | BookDelta]:
         """A snapshot and the (empty) first diff that makes a Binance-synced book live."""
-        return [self.snapshot(bids, asks), self.delta()]
+        snapshot = self.snapshot(bids, asks)
+        self.update_id += 1  # the first diff spans the snapshot id (spot and USD-M rules)
+        first = BookDelta(
+            instrument=self.instrument, local_ts=self._tick(MS), first_id=snapshot.update_id,
+            last_id=self.update_id, prev_id=snapshot.update_id - 1, bids=[], asks=[],
+        )
+        return [snapshot, first]
 
     def delta(self, bids: list[Level] | None = None, asks: list[Level] | None = None, step_ns: int = MS) -> BookDelta:
-        first = self.update_id + 1
-        self.update_id += 1
-        prev = first - 1
+        prev = self.update_id
+        first = self.update_id = prev + 1
         return BookDelta(
             instrument=self.instrument, local_ts=self._tick(step_ns), first_id=first, last_id=self.update_id,
             prev_id=prev, bids=bids or [], asks=asks or [],
