@@ -125,13 +125,17 @@ class Journal:
                 raise InputError(f"{path}: is a directory, expected a journal file")
             version = check_header(path)
             try:
+                probe = _connect(path, synchronous, readonly=True)  # nothing is written while checking
+                try:
+                    cls._verify(probe, path)
+                finally:
+                    probe.close()
                 conn = _connect(path, synchronous, readonly)
-                cls._verify(conn, path)
                 if version < SCHEMA_VERSION and not readonly:
                     cls._migrate(conn, path, version)
+                return cls(path, conn, readonly=readonly)
             except sqlite3.DatabaseError as exc:
                 raise InputError(f"{path}: corrupt journal: {exc}") from None
-            return cls(path, conn, readonly=readonly)
         if not create or readonly:
             raise InputError(f"{path}: journal not found")
         cls._create(path, meta or {})
@@ -142,16 +146,13 @@ class Journal:
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
-            conn.close()
             raise InputError(f"{path}: not a usable mmbot journal (application id {application_id:#x}, v{version})")
         problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
-            conn.close()
             raise InputError(f"{path}: corrupt journal: {'; '.join(problems[:3])}")
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         missing = {"meta", "records", "state"} - tables
         if missing:
-            conn.close()
             raise InputError(f"{path}: corrupt journal: missing tables {sorted(missing)}")
 
     @staticmethod

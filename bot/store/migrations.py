@@ -100,8 +100,10 @@ MIGRATIONS: list[Migration] = [
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
-def migrate(conn: sqlite3.Connection, current: int, target: int = SCHEMA_VERSION) -> list[Migration]:
-    """Apply migrations ``current+1 .. target`` in the open transaction; returns them."""
+def migrate(conn: sqlite3.Connection, current: int, target: int | None = None) -> list[Migration]:
+    """Apply migrations ``current+1 .. target`` (default: latest) in the open transaction."""
+    if target is None:
+        target = MIGRATIONS[-1].version
     applied = []
     for migration in MIGRATIONS:
         if current < migration.version <= target:
