@@ -128,3 +128,25 @@ def cancel(client_id: str, ts: int, *, instrument: str = SPOT) -> CancelOrder:
 def exchange(*specs: InstrumentSpec, **kw: Any) -> PaperExchange:
     journal = kw.pop("journal", None)
     return PaperExchange(specs or (spot_spec(),), settings(**kw), journal=journal)
+
+
+class MemorySink:
+    """An in-memory RecordSink (what the SQLite journal does, minus the disk)."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+        self.state: Any = None
+        self.units = 0
+        self._buffer: list[Any] = []
+
+    def append(self, position: int, ts: int, record: Any) -> None:
+        self._buffer.append(record)
+
+    def commit(self, state: Any) -> None:
+        self.records.extend(self._buffer)
+        self._buffer = []
+        self.state = state
+        self.units += 1
+
+    def committed(self) -> tuple[list[Any], Any]:
+        return list(self.records), self.state
