@@ -75,7 +75,7 @@ def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
 
 
 def test_journal_with_damaged_pages_is_refused_untouched(tmp_path: Path) -> None:
-    exchange, journal, _ = _active_exchange(tmp_path)
+    _, journal, _ = _active_exchange(tmp_path)
     path = journal.path
     journal.close()
     data = bytearray(path.read_bytes())
@@ -188,7 +188,9 @@ def test_v1_journal_migrates_forward_keeping_its_records(tmp_path: Path) -> None
         assert journal.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         [(seq, position, ts, record)] = list(journal.records())
         assert (seq, position, ts, record.client_id) == (1, 0, 5, "c1")  # type: ignore[union-attr]
-        event_id = journal.append_event("regime_transition", {"from": "calm", "to": "crisis"}, ts=9, source="risk")
+        event_id = journal.append_event(
+            "regime_transition", {"from": "calm", "to": "crisis"}, ts=9, source="risk"
+        )
         assert list(journal.events("regime_transition")) == [
             (event_id, 9, "regime_transition", "risk", {"from": "calm", "to": "crisis"})
         ]
@@ -202,7 +204,9 @@ def test_failed_migration_leaves_the_old_version(tmp_path: Path, monkeypatch: py
         conn.execute("CREATE TABLE half_done (x)")
         raise sqlite3.OperationalError("simulated failure in migration 3")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, migrations.Migration(3, "x", broken)])
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, migrations.Migration(3, "x", broken)]
+    )
     monkeypatch.setattr(journal_module, "SCHEMA_VERSION", 3)
     with pytest.raises(MmbotError, match="migrating the journal from v1 failed"):
         Journal.open(path)

@@ -37,11 +37,24 @@ SEED = 11
 
 def _child(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.paper_soak", "--data-dir", str(data_dir),
-         "--events", str(EVENTS), "--seed", str(SEED), *extra],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.helpers.paper_soak",
+            "--data-dir",
+            str(data_dir),
+            "--events",
+            str(EVENTS),
+            "--seed",
+            str(SEED),
+            *extra,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
-    )  # fmt: skip
+    )
 
 
 def _finish(process: subprocess.Popen[str]) -> dict[str, object]:
@@ -57,7 +70,9 @@ def _journal(data_dir: Path) -> Path:
 def _records(path: Path) -> list[tuple[object, ...]]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return conn.execute("SELECT seq, unit, position, ts, kind, payload FROM records ORDER BY seq").fetchall()
+        return conn.execute(
+            "SELECT seq, unit, position, ts, kind, payload FROM records ORDER BY seq"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -110,7 +125,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         state = journal.state()
         journal.close()
         position = -1 if state is None else state.position
-        assert trace[str(position)] == digest(exchange), f"trial {trial}: ledger differs at position {position}"
+        assert trace[str(position)] == digest(exchange), (
+            f"trial {trial}: ledger differs at position {position}"
+        )
         if len(killed) < len(ref_records):
             interrupted += 1
         # 2. resuming finishes exactly like the uninterrupted run

@@ -51,4 +51,6 @@ def test_model_draws_per_command_and_per_event() -> None:
 def test_settings_reject_inconsistent_bounds() -> None:
     with pytest.raises(ValidationError, match="high_ms"):
         LatencySettings(kind="uniform", low_ms=3, high_ms=1)
-    assert LatencySettings(kind="lognormal", ms=2, sigma=0.3).distribution().kind is DistributionKind.LOGNORMAL
+    assert (
+        LatencySettings(kind="lognormal", ms=2, sigma=0.3).distribution().kind is DistributionKind.LOGNORMAL
+    )

@@ -66,7 +66,9 @@ def test_funding_is_charged_at_funding_times_longs_pay_when_rate_positive() -> N
     [received] = [r for r in ex.drain_reports() if isinstance(r, FundingPayment)]
     assert received.position == -1000 and received.amount == Decimal("0.202")  # short receives
     ledger = ex.ledger
-    assert ledger.funding == Decimal("0.101") and ledger.snapshot().positions[PERP].funding == Decimal("0.101")
+    assert ledger.funding == Decimal("0.101") and ledger.snapshot().positions[PERP].funding == Decimal(
+        "0.101"
+    )
     attribution = ledger.attribution()
     assert attribution.funding == Decimal("0.101")
     assert attribution.components_sum() == attribution.total
@@ -155,9 +157,18 @@ def test_ledger_invariants(ops: list[tuple[object, ...]]) -> None:
             notional = tick * price * lot * size
             fee = notional * fees[key][0 if maker else 1]
             fill = OrderFilled(
-                client_id=f"o{n}", instrument=key, ts=n, fill_id=n, side=side, price=price, size=size,
-                liquidity=Liquidity.MAKER if maker else Liquidity.TAKER, fee=fee, fee_asset="USDT", remaining=0,
-            )  # fmt: skip
+                client_id=f"o{n}",
+                instrument=key,
+                ts=n,
+                fill_id=n,
+                side=side,
+                price=price,
+                size=size,
+                liquidity=Liquidity.MAKER if maker else Liquidity.TAKER,
+                fee=fee,
+                fee_asset="USDT",
+                remaining=0,
+            )
             mid = tick * price + tick / 2 * offset
             mark = mid if key == SPOT else (ledger.mark(PERP) or mid)
             ledger.apply_fill(fill, mid, mark)
@@ -173,10 +184,17 @@ def test_ledger_invariants(ops: list[tuple[object, ...]]) -> None:
             mark = ledger.mark(PERP)
             if mark is not None and lots[PERP]:
                 amount = -mark * lots[PERP] * lot * rate
-                ledger.apply_funding(FundingPayment(
-                    instrument=PERP, ts=n, rate=rate, mark_price=int(mark / tick), position=lots[PERP],
-                    amount=amount, asset="USDT",
-                ))  # fmt: skip
+                ledger.apply_funding(
+                    FundingPayment(
+                        instrument=PERP,
+                        ts=n,
+                        rate=rate,
+                        mark_price=int(mark / tick),
+                        position=lots[PERP],
+                        amount=amount,
+                        asset="USDT",
+                    )
+                )
                 funding_total += amount
     snapshot = ledger.snapshot()
     attribution = snapshot.attribution
@@ -211,15 +229,24 @@ def test_ledger_invariants(ops: list[tuple[object, ...]]) -> None:
     model=st.sampled_from(["risk_averse", "proportional"]),
     entry_ms=st.floats(0.0, 3.0),
 )
-def test_journal_fold_rebuilds_the_live_ledger(seed: int, half_spread: int, model: str, entry_ms: float) -> None:
+def test_journal_fold_rebuilds_the_live_ledger(
+    seed: int, half_spread: int, model: str, entry_ms: float
+) -> None:
     sink = MemorySink()
     lat = PaperLatencySettings(
         order_entry=LatencySettings(kind="lognormal", ms=entry_ms + 0.05, sigma=0.7),
         cancel=LatencySettings(ms=entry_ms),
         market_data=LatencySettings(kind="uniform", low_ms=0.0, high_ms=0.5),
     )
-    ex = exchange(spot_spec(), journal=sink, latency=lat, queue_model=model, seed=seed, equity_interval_s=0.5,
-                  starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(3)})  # fmt: skip
+    ex = exchange(
+        spot_spec(),
+        journal=sink,
+        latency=lat,
+        queue_model=model,
+        seed=seed,
+        equity_interval_s=0.5,
+        starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(3)},
+    )
     maker = ReferenceMarketMaker(ex, SPOT, half_spread=half_spread, skew=1)
     for event in synthetic_stream(SPOT, 1500, seed=seed):
         ex.on_event(event)
@@ -227,9 +254,14 @@ def test_journal_fold_rebuilds_the_live_ledger(seed: int, half_spread: int, mode
     ex.flush()
     live = ex.ledger.snapshot()
     assert live.attribution.components_sum() == live.attribution.total
-    rebuilt = exchange(spot_spec(), latency=lat, queue_model=model, seed=seed, equity_interval_s=0.5,
-                       starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(3)})  # fmt: skip
+    rebuilt = exchange(
+        spot_spec(),
+        latency=lat,
+        queue_model=model,
+        seed=seed,
+        equity_interval_s=0.5,
+        starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(3)},
+    )
     rebuilt.restore(*sink.committed(), replay=False)
     assert rebuilt.ledger.snapshot() == live
     assert rebuilt.export_state() == sink.state  # the state committed with the last unit
-

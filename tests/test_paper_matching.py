@@ -241,13 +241,34 @@ def test_invalid_orders_are_rejected_never_adjusted() -> None:
     assert _reject_reason(ex, limit("d", Side.BUY, 0, 4, ts)) is RejectReason.INVALID_PRICE
     assert _reject_reason(ex, limit("e", Side.BUY, 9000, 200, ts)) is RejectReason.INSUFFICIENT_BALANCE
     assert _reject_reason(ex, limit("f", Side.SELL, 10010, 12, ts)) is RejectReason.INSUFFICIENT_BALANCE
-    assert _reject_reason(ex, limit("g", Side.SELL, 10010, 4, ts, reduce_only=True)) is RejectReason.INVALID_ORDER
-    assert _reject_reason(ex, limit("h", Side.BUY, 9000, 4, ts, instrument="x:Y")) is RejectReason.UNKNOWN_INSTRUMENT
-    priced_market = NewOrder(client_id="i", instrument=SPOT, side=Side.BUY, size=4, price=10001,
-                             order_type=OrderType.MARKET, tif=TimeInForce.IOC, ts=ts)  # fmt: skip
+    assert (
+        _reject_reason(ex, limit("g", Side.SELL, 10010, 4, ts, reduce_only=True))
+        is RejectReason.INVALID_ORDER
+    )
+    assert (
+        _reject_reason(ex, limit("h", Side.BUY, 9000, 4, ts, instrument="x:Y"))
+        is RejectReason.UNKNOWN_INSTRUMENT
+    )
+    priced_market = NewOrder(
+        client_id="i",
+        instrument=SPOT,
+        side=Side.BUY,
+        size=4,
+        price=10001,
+        order_type=OrderType.MARKET,
+        tif=TimeInForce.IOC,
+        ts=ts,
+    )
     assert _reject_reason(ex, priced_market) is RejectReason.INVALID_ORDER
-    gtx_market = NewOrder(client_id="j", instrument=SPOT, side=Side.BUY, size=4, order_type=OrderType.MARKET,
-                          tif=TimeInForce.GTX, ts=ts)  # fmt: skip
+    gtx_market = NewOrder(
+        client_id="j",
+        instrument=SPOT,
+        side=Side.BUY,
+        size=4,
+        order_type=OrderType.MARKET,
+        tif=TimeInForce.GTX,
+        ts=ts,
+    )
     assert _reject_reason(ex, gtx_market) is RejectReason.INVALID_ORDER
     ex.submit(limit("k", Side.SELL, 10010, 8, ts))  # reserves 8 of the 10 BTC lots
     assert isinstance(ex.drain_reports()[0], OrderAccepted)
@@ -273,8 +294,9 @@ def _run(seed: int) -> list[OrderReport]:
         cancel=LatencySettings(kind="uniform", low_ms=0.1, high_ms=2.0),
         market_data=LatencySettings(kind="normal", ms=0.3, stdev_ms=0.2),
     )
-    ex = exchange(latency=settings_latency, seed=seed,
-                  starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(10)})  # fmt: skip
+    ex = exchange(
+        latency=settings_latency, seed=seed, starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(10)}
+    )
     maker = ReferenceMarketMaker(ex, SPOT, half_spread=1, skew=1)
     reports: list[OrderReport] = []
     for event in synthetic_stream(SPOT, 3000, seed=5):

@@ -46,7 +46,9 @@ def _opened_long() -> tuple[PaperExchange, Feed]:
 
 def _drop(ex: PaperExchange, feed: Feed) -> None:
     ex.on_event(
-        feed.delta(bids=[(BID, 0), (BID - 1, 0), (LOW_BID, 8000)], asks=[(ASK, 0), (ASK + 1, 0), (LOW_ASK, 8000)])
+        feed.delta(
+            bids=[(BID, 0), (BID - 1, 0), (LOW_BID, 8000)], asks=[(ASK, 0), (ASK + 1, 0), (LOW_ASK, 8000)]
+        )
     )
 
 

@@ -65,7 +65,6 @@ from bot.paper.fees import schedule_for
 from bot.paper.ledger import EXACT, Ledger, MarkSample
 from bot.paper.matching import Fill, Market, RestingOrder
 from bot.paper.queue import QUEUE_MODELS
-from bot.paper.restore import load_into
 from bot.paper.records import (
     ExchangeState,
     FillRecord,
@@ -76,6 +75,7 @@ from bot.paper.records import (
     PendingState,
     RecordSink,
 )
+from bot.paper.restore import load_into
 from bot.paper.settings import PaperSettings
 from bot.paper.validation import check_fields, check_notional
 
@@ -107,7 +107,10 @@ class PaperExchange:
         overrides = settings.fee_overrides()
         self.markets: dict[str, Market] = {
             spec.key: Market(
-                spec, sync_factory(spec.venue, OrderBook(spec.key), 10_000), schedule_for(spec, overrides), queue_model
+                spec,
+                sync_factory(spec.venue, OrderBook(spec.key), 10_000),
+                schedule_for(spec, overrides),
+                queue_model,
             )
             for spec in self.specs
         }
@@ -181,7 +184,13 @@ class PaperExchange:
             self._process_due()
         self.clock = self.now
         kind = type(event)
-        if kind is BookDelta or kind is BookSnapshot or kind is Trade or kind is MarkPrice or kind is FeedStatus:
+        if (
+            kind is BookDelta
+            or kind is BookSnapshot
+            or kind is Trade
+            or kind is MarkPrice
+            or kind is FeedStatus
+        ):
             market = self.markets.get(event.instrument)  # type: ignore[union-attr]
             if market is not None:
                 if kind is BookDelta:
@@ -249,27 +258,42 @@ class PaperExchange:
         self.clock = self.now
         count = 0
         for order in list(self.orders.values()):
-            self._out(OrderCancelled(
-                client_id=order.client_id, instrument=order.order.instrument, ts=self.clock,
-                reason=reason, remaining=order.remaining,
-            ))  # fmt: skip
+            self._out(
+                OrderCancelled(
+                    client_id=order.client_id,
+                    instrument=order.order.instrument,
+                    ts=self.clock,
+                    reason=reason,
+                    remaining=order.remaining,
+                )
+            )
             self.markets[order.order.instrument].remove(order)
             del self.orders[order.client_id]
             self._close(order.client_id, _CLOSED)
             count += 1
         for _, _, command in sorted(self._pending):
             if type(command) is NewOrder:
-                self._out(OrderCancelled(
-                    client_id=command.client_id, instrument=command.instrument, ts=self.clock,
-                    reason=reason, remaining=command.size,
-                ))  # fmt: skip
+                self._out(
+                    OrderCancelled(
+                        client_id=command.client_id,
+                        instrument=command.instrument,
+                        ts=self.clock,
+                        reason=reason,
+                        remaining=command.size,
+                    )
+                )
                 self._close(command.client_id, _CLOSED)
                 count += 1
             else:
-                self._out(CancelRejected(
-                    client_id=command.client_id, instrument=command.instrument, ts=self.clock,
-                    reason=CancelRejectReason.ALREADY_CLOSED, text=f"all orders were cancelled ({reason.value})",
-                ))  # fmt: skip
+                self._out(
+                    CancelRejected(
+                        client_id=command.client_id,
+                        instrument=command.instrument,
+                        ts=self.clock,
+                        reason=CancelRejectReason.ALREADY_CLOSED,
+                        text=f"all orders were cancelled ({reason.value})",
+                    )
+                )
         self._pending.clear()
         self.inflight.clear()
         self.cancels_inflight.clear()
@@ -325,7 +349,10 @@ class PaperExchange:
             if order.order_type is OrderType.MARKET:
                 taken = market.walk(side, None, order.size)
                 if not taken:
-                    rejection = RejectReason.MARKET_UNAVAILABLE, f"no liquidity on the other side of {market.key}"
+                    rejection = (
+                        RejectReason.MARKET_UNAVAILABLE,
+                        f"no liquidity on the other side of {market.key}",
+                    )
                 else:
                     rejection = check_notional(market.spec, taken[0][0], order.size)
             else:
@@ -335,10 +362,12 @@ class PaperExchange:
                         best = market.book.best_ask if side > 0 else market.book.best_bid
                         assert best is not None
                         prices = market.spec.prices
+                        what = "buy" if side > 0 else "sell"
+                        other = "ask" if side > 0 else "bid"
                         rejection = (
                             RejectReason.POST_ONLY_WOULD_CROSS,
-                            f"post-only {'buy' if side > 0 else 'sell'} at {prices.to_str(order.price)} would "
-                            f"cross the best {'ask' if side > 0 else 'bid'} {prices.to_str(best)}",
+                            f"post-only {what} at {prices.to_str(order.price)} would cross "
+                            f"the best {other} {prices.to_str(best)}",
                         )
                     else:
                         taken = market.walk(side, order.price, order.size)
@@ -358,10 +387,17 @@ class PaperExchange:
             if displayed is None:
                 displayed = market.book.size_at(side, order.price)
             ahead = displayed
-        self._out(OrderAccepted(
-            client_id=order.client_id, instrument=order.instrument, ts=ts, side=order.side,
-            price=order.price, size=order.size, queue_ahead=ahead,
-        ))  # fmt: skip
+        self._out(
+            OrderAccepted(
+                client_id=order.client_id,
+                instrument=order.instrument,
+                ts=ts,
+                side=order.side,
+                price=order.price,
+                size=order.size,
+                queue_ahead=ahead,
+            )
+        )
         left = order.size
         for price, lots in taken:
             left -= lots
@@ -373,10 +409,15 @@ class PaperExchange:
             self.orders[order.client_id] = resting
             market.join(resting, displayed)
         else:
-            self._out(OrderCancelled(
-                client_id=order.client_id, instrument=order.instrument, ts=ts,
-                reason=CancelReason.EXPIRED, remaining=left,
-            ))  # fmt: skip
+            self._out(
+                OrderCancelled(
+                    client_id=order.client_id,
+                    instrument=order.instrument,
+                    ts=ts,
+                    reason=CancelReason.EXPIRED,
+                    remaining=left,
+                )
+            )
             self._close(order.client_id, _CLOSED)
 
     def _arrive_cancel(self, cancel: CancelOrder) -> None:
@@ -384,27 +425,50 @@ class PaperExchange:
         if order is None or order.order.instrument != cancel.instrument:
             state = self.closed.get(cancel.client_id) if order is None else None
             if state == _FILLED:
-                reason, text = CancelRejectReason.ALREADY_FILLED, "the order was filled before the cancel arrived"
+                reason, text = (
+                    CancelRejectReason.ALREADY_FILLED,
+                    "the order was filled before the cancel arrived",
+                )
             elif state is not None:
-                reason, text = CancelRejectReason.ALREADY_CLOSED, "the order was closed before the cancel arrived"
+                reason, text = (
+                    CancelRejectReason.ALREADY_CLOSED,
+                    "the order was closed before the cancel arrived",
+                )
             else:
                 reason, text = CancelRejectReason.UNKNOWN_ORDER, f"no open order {cancel.client_id!r}"
-            self._out(CancelRejected(
-                client_id=cancel.client_id, instrument=cancel.instrument, ts=self.clock, reason=reason, text=text
-            ))  # fmt: skip
+            self._out(
+                CancelRejected(
+                    client_id=cancel.client_id,
+                    instrument=cancel.instrument,
+                    ts=self.clock,
+                    reason=reason,
+                    text=text,
+                )
+            )
             return
-        self._out(OrderCancelled(
-            client_id=order.client_id, instrument=cancel.instrument, ts=self.clock,
-            reason=CancelReason.REQUESTED, remaining=order.remaining,
-        ))  # fmt: skip
+        self._out(
+            OrderCancelled(
+                client_id=order.client_id,
+                instrument=cancel.instrument,
+                ts=self.clock,
+                reason=CancelReason.REQUESTED,
+                remaining=order.remaining,
+            )
+        )
         self.markets[cancel.instrument].remove(order)
         del self.orders[order.client_id]
         self._close(order.client_id, _CLOSED)
 
     def _reject(self, order: NewOrder, reason: RejectReason, text: str) -> None:
-        self._out(OrderRejected(
-            client_id=order.client_id, instrument=order.instrument, ts=self.clock, reason=reason, text=text
-        ))  # fmt: skip
+        self._out(
+            OrderRejected(
+                client_id=order.client_id,
+                instrument=order.instrument,
+                ts=self.clock,
+                reason=reason,
+                text=text,
+            )
+        )
         if reason is not RejectReason.DUPLICATE_CLIENT_ID:
             self._close(order.client_id, _CLOSED)
 
@@ -424,12 +488,19 @@ class PaperExchange:
                 if lots > allowed:
                     lots = allowed
                     if lots:
-                        self._execute(market, order.order, price, lots, Liquidity.MAKER, order.remaining - lots)
+                        self._execute(
+                            market, order.order, price, lots, Liquidity.MAKER, order.remaining - lots
+                        )
                         market.reduce(order, lots)
-                    self._out(OrderCancelled(
-                        client_id=order.client_id, instrument=market.key, ts=self.clock,
-                        reason=CancelReason.REDUCE_ONLY, remaining=order.remaining,
-                    ))  # fmt: skip
+                    self._out(
+                        OrderCancelled(
+                            client_id=order.client_id,
+                            instrument=market.key,
+                            ts=self.clock,
+                            reason=CancelReason.REDUCE_ONLY,
+                            remaining=order.remaining,
+                        )
+                    )
                     market.remove(order)
                     del self.orders[order.client_id]
                     self._close(order.client_id, _CLOSED)
@@ -486,9 +557,14 @@ class PaperExchange:
                 with localcontext(EXACT):
                     amount = -(market.tick * market.mark_price) * qty * market.unit * rate
                 payment = FundingPayment(
-                    instrument=market.key, ts=market.funding_ts, rate=rate, mark_price=market.mark_price,
-                    position=qty, amount=amount, asset=market.spec.quote,
-                )  # fmt: skip
+                    instrument=market.key,
+                    ts=market.funding_ts,
+                    rate=rate,
+                    mark_price=market.mark_price,
+                    position=qty,
+                    amount=amount,
+                    asset=market.spec.quote,
+                )
                 self._record(payment, self.clock)
                 self.ledger.apply_funding(payment)
                 self._emit(payment)
@@ -571,7 +647,9 @@ class PaperExchange:
         for key, market in self.markets.items():
             for side, book_levels in ((1, market.bids), (-1, market.asks)):
                 for price, level in book_levels.items():
-                    levels.append(LevelState(instrument=key, side=side, price=price, displayed=level.displayed))
+                    levels.append(
+                        LevelState(instrument=key, side=side, price=price, displayed=level.displayed)
+                    )
         return ExchangeState(
             position=self.position,
             now=self.now,
@@ -579,13 +657,24 @@ class PaperExchange:
             fill_seq=self.fill_seq,
             next_sample_ts=self.next_sample_ts,
             orders=[
-                OrderState(order=o.order, remaining=o.remaining, accepted_ts=o.accepted_ts, ahead=o.ahead, armed=o.armed)
+                OrderState(
+                    order=o.order,
+                    remaining=o.remaining,
+                    accepted_ts=o.accepted_ts,
+                    ahead=o.ahead,
+                    armed=o.armed,
+                )
                 for o in self.orders.values()
             ],
             pending=[PendingState(arrival=a, seq=s, command=c) for a, s, c in sorted(self._pending)],
             levels=levels,
             markets=[
-                MarketState(instrument=key, mark_price=m.mark_price, funding_rate=m.funding_rate, funding_ts=m.funding_ts)
+                MarketState(
+                    instrument=key,
+                    mark_price=m.mark_price,
+                    funding_rate=m.funding_rate,
+                    funding_ts=m.funding_ts,
+                )
                 for key, m in self.markets.items()
             ],
         )

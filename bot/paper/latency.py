@@ -90,7 +90,7 @@ class LatencyDistribution(msgspec.Struct, frozen=True, kw_only=True):
             value = low
         if self.high_ms > 0 and value > self.high_ms:
             value = self.high_ms
-        return int(round(value * 1_000_000))
+        return round(value * 1_000_000)
 
 
 class LatencyModel:

@@ -205,7 +205,9 @@ class _Position:
                 self.open_fees = _DISPLAY.subtract(self.open_fees, share)
             rest += closing
         if rest:
-            share = fee if rest == lots else _DISPLAY.divide(_DISPLAY.multiply(fee, Decimal(rest)), Decimal(lots))
+            share = (
+                fee if rest == lots else _DISPLAY.divide(_DISPLAY.multiply(fee, Decimal(rest)), Decimal(lots))
+            )
             queue.append(_Lot(price, rest, share))
             self.cost += price * rest
             self.open_fees = _DISPLAY.add(self.open_fees, share)
@@ -272,7 +274,9 @@ class Ledger:
             raise InputError(f"all paper instruments must share one quote asset, got {sorted(quotes)}")
         self.quote = quotes.pop()
         self.leverage = leverage
-        self.balances: dict[str, Decimal] = {asset: Decimal(amount) for asset, amount in starting_balances.items()}
+        self.balances: dict[str, Decimal] = {
+            asset: Decimal(amount) for asset, amount in starting_balances.items()
+        }
         self.balances.setdefault(self.quote, _ZERO)
         self.positions: dict[str, _Position] = {}
         spot_bases: dict[str, str] = {}

@@ -106,7 +106,9 @@ class Market:
         "unit",
     )
 
-    def __init__(self, spec: InstrumentSpec, sync: BookSync, fees: FeeSchedule, queue_model: QueueModel) -> None:
+    def __init__(
+        self, spec: InstrumentSpec, sync: BookSync, fees: FeeSchedule, queue_model: QueueModel
+    ) -> None:
         self.spec = spec
         self.key = spec.key
         self.is_spot = spec.kind is InstrumentKind.SPOT

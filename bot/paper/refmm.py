@@ -50,10 +50,12 @@ class ReferenceMarketMaker:
         self.prefix = prefix
 
     def on_event(self, event: Event) -> None:
-        kind = type(event)
-        if (kind is BookDelta or kind is BookSnapshot) and event.instrument == self.instrument:  # type: ignore[union-attr]
-            if not self.exchange.catching_up:
-                self.quote(event.local_ts)
+        if (
+            isinstance(event, BookDelta | BookSnapshot)
+            and event.instrument == self.instrument
+            and not self.exchange.catching_up
+        ):
+            self.quote(event.local_ts)
 
     def quote(self, ts: int) -> None:
         book = self.book
@@ -80,7 +82,9 @@ class ReferenceMarketMaker:
         live = [
             order
             for order in exchange.orders.values()
-            if order.side == side and order.client_id not in cancelling and order.order.instrument == instrument
+            if order.side == side
+            and order.client_id not in cancelling
+            and order.order.instrument == instrument
         ]
         if live and allowed and len(live) == 1 and live[0].price == target:
             return

@@ -30,20 +30,19 @@ def load_into(exchange: PaperExchange, records: Iterable[JournalRecord], state: 
     exchange.closed.clear()
     close = exchange._close
     for record in records:
-        kind = type(record)
-        if kind is FillRecord:
-            fill = record.fill  # type: ignore[union-attr]
-            ledger.apply_fill(fill, record.mid, record.mark)  # type: ignore[union-attr]
+        if isinstance(record, FillRecord):
+            fill = record.fill
+            ledger.apply_fill(fill, record.mid, record.mark)
             if not fill.remaining:
                 close(fill.client_id, "filled")
-        elif kind is FundingPayment:
-            ledger.apply_funding(record)  # type: ignore[arg-type]
-        elif kind is MarkSample:
-            ledger.apply_marks(record)  # type: ignore[arg-type]
-        elif kind is OrderCancelled:
-            close(record.client_id, "closed")  # type: ignore[union-attr]
-        elif kind is OrderRejected and record.reason is not RejectReason.DUPLICATE_CLIENT_ID:  # type: ignore[union-attr]
-            close(record.client_id, "closed")  # type: ignore[union-attr]
+        elif isinstance(record, FundingPayment):
+            ledger.apply_funding(record)
+        elif isinstance(record, MarkSample):
+            ledger.apply_marks(record)
+        elif isinstance(record, OrderCancelled) or (
+            isinstance(record, OrderRejected) and record.reason is not RejectReason.DUPLICATE_CLIENT_ID
+        ):
+            close(record.client_id, "closed")
     for market in exchange.markets.values():
         market.bids.clear()
         market.asks.clear()
@@ -62,31 +61,34 @@ def load_into(exchange: PaperExchange, records: Iterable[JournalRecord], state: 
         exchange.now = exchange.clock = exchange.commands = exchange.fill_seq = exchange.next_sample_ts = 0
         return
     if state.version != STATE_VERSION:
-        raise MmbotError(f"paper exchange state version {state.version} is not supported (expected {STATE_VERSION})")
+        raise MmbotError(
+            f"paper exchange state version {state.version} is not supported (expected {STATE_VERSION})"
+        )
     exchange.now = exchange.clock = state.now
     exchange.commands = state.commands
     exchange.fill_seq = state.fill_seq
     exchange.next_sample_ts = state.next_sample_ts
     if exchange.fill_seq != ledger.fill_count:
         raise MmbotError(
-            f"journal inconsistent: {ledger.fill_count} fills recorded but the state counts {exchange.fill_seq}"
+            f"journal inconsistent: {ledger.fill_count} fills recorded, "
+            f"but the state counts {exchange.fill_seq}"
         )
     for market_state in state.markets:
-        market = exchange.markets.get(market_state.instrument)
-        if market is None:
+        found = exchange.markets.get(market_state.instrument)
+        if found is None:
             raise MmbotError(f"journal has state for {market_state.instrument!r}, which is not configured")
-        market.mark_price = market_state.mark_price
-        market.funding_rate = market_state.funding_rate
-        market.funding_ts = market_state.funding_ts
+        found.mark_price = market_state.mark_price
+        found.funding_rate = market_state.funding_rate
+        found.funding_ts = market_state.funding_ts
     displayed = {(lv.instrument, lv.side, lv.price): lv.displayed for lv in state.levels}
     for saved in state.orders:
         order = saved.order
-        market = exchange.markets.get(order.instrument)
-        if market is None:
+        home = exchange.markets.get(order.instrument)
+        if home is None:
             raise MmbotError(f"journal has an open order on {order.instrument!r}, which is not configured")
         resting = RestingOrder(order, saved.remaining, saved.accepted_ts, saved.ahead, saved.armed)
         exchange.orders[order.client_id] = resting
-        market.join(resting, displayed.get((order.instrument, resting.side, resting.price)))
+        home.join(resting, displayed.get((order.instrument, resting.side, resting.price)))
     for pending in state.pending:
         command = pending.command
         exchange._pending.append((pending.arrival, pending.seq, command))

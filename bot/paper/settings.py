@@ -25,17 +25,17 @@ class LatencySettings(_Section):
     """One latency distribution, in milliseconds of event time."""
 
     kind: Literal["constant", "uniform", "lognormal", "normal"] = Field(
-        "constant",
+        default="constant",
         description="constant = always `ms`; uniform = between low_ms and high_ms; "
         "lognormal = median `ms`, shape `sigma`; normal = mean `ms`, stdev `stdev_ms`.",
     )
-    ms: float = Field(0.0, ge=0, description="Constant value, lognormal median or normal mean (ms).")
-    low_ms: float = Field(0.0, ge=0, description="Lower bound of every draw (ms); uniform's low end.")
+    ms: float = Field(default=0.0, ge=0, description="Constant value, lognormal median or normal mean (ms).")
+    low_ms: float = Field(default=0.0, ge=0, description="Lower bound of every draw (ms); uniform's low end.")
     high_ms: float = Field(
-        0.0, ge=0, description="Upper bound of every draw (ms); 0 = unbounded. Uniform's high end."
+        default=0.0, ge=0, description="Upper bound of every draw (ms); 0 = unbounded. Uniform's high end."
     )
-    sigma: float = Field(0.5, gt=0, le=5, description="Lognormal shape (stdev of log latency).")
-    stdev_ms: float = Field(0.0, ge=0, description="Normal distribution standard deviation (ms).")
+    sigma: float = Field(default=0.5, gt=0, le=5, description="Lognormal shape (stdev of log latency).")
+    stdev_ms: float = Field(default=0.0, ge=0, description="Normal distribution standard deviation (ms).")
 
     @model_validator(mode="after")
     def _check(self) -> LatencySettings:
@@ -76,8 +76,8 @@ class PaperLatencySettings(_Section):
 
 
 class FeeOverride(_Section):
-    maker: Decimal = Field(description="Maker fee rate, e.g. \"0.0002\"; negative = rebate.")
-    taker: Decimal = Field(description="Taker fee rate, e.g. \"0.0004\".")
+    maker: Decimal = Field(description='Maker fee rate, e.g. "0.0002"; negative = rebate.')
+    taker: Decimal = Field(description='Taker fee rate, e.g. "0.0004".')
 
     @field_validator("maker", "taker")
     @classmethod
@@ -91,17 +91,19 @@ class FeeOverride(_Section):
 
 
 class JournalSettings(_Section):
-    enabled: bool = Field(True, description="Journal every order, fill and funding payment to SQLite.")
+    enabled: bool = Field(
+        default=True, description="Journal every order, fill and funding payment to SQLite."
+    )
     directory: str = Field(
-        "journal", description="Directory of journal files, relative to data_dir unless absolute."
+        default="journal", description="Directory of journal files, relative to data_dir unless absolute."
     )
     synchronous: Literal["off", "normal", "full"] = Field(
-        "normal",
+        default="normal",
         description="SQLite synchronous mode. normal (WAL) survives kill -9; full also survives "
         "power loss at the cost of an fsync per commit; off leaves durability to the OS.",
     )
     commit_every: int = Field(
-        1,
+        default=1,
         ge=1,
         le=100_000,
         description="Input events per journal transaction. 1 = every event's records are committed "
@@ -113,9 +115,9 @@ class JournalSettings(_Section):
 class PaperSettings(_Section):
     """The paper exchange: latencies, queue model, fees, account, journal, recovery."""
 
-    seed: int = Field(0, ge=0, description="Seed of the latency draws (runs are reproducible).")
+    seed: int = Field(default=0, ge=0, description="Seed of the latency draws (runs are reproducible).")
     queue_model: Literal["risk_averse", "proportional"] = Field(
-        "risk_averse",
+        default="risk_averse",
         description="How displayed-size decreases at our price move us up the queue: risk_averse = "
         "never (only trades do); proportional = pro rata to the share of the queue ahead of us.",
     )
@@ -129,14 +131,14 @@ class PaperSettings(_Section):
         default_factory=lambda: {"USDT": Decimal(10_000)},
         description="Paper account balances at the start, per asset (e.g. USDT, BTC).",
     )
-    leverage: int = Field(5, ge=1, le=125, description="Perpetual leverage for margin checks.")
+    leverage: int = Field(default=5, ge=1, le=125, description="Perpetual leverage for margin checks.")
     recovery: Literal["restore", "cancel"] = Field(
-        "restore",
+        default="restore",
         description="On restart, open paper orders are restored with their queue position, or "
         "cancelled with a journaled record.",
     )
     equity_interval_s: float = Field(
-        60.0, gt=0, description="Event-time interval between equity-curve samples (journaled)."
+        default=60.0, gt=0, description="Event-time interval between equity-curve samples (journaled)."
     )
     journal: JournalSettings = Field(default_factory=JournalSettings)
 

@@ -41,9 +41,12 @@ def synthetic_stream(
     bids = {mid_ticks - 1 - i: rng.randint(50, 800) for i in range(depth)}
     asks = {mid_ticks + i: rng.randint(50, 800) for i in range(depth)}
     yield BookSnapshot(
-        instrument=instrument, local_ts=ts, update_id=update_id,
-        bids=sorted(bids.items(), reverse=True), asks=sorted(asks.items()),
-    )  # fmt: skip
+        instrument=instrument,
+        local_ts=ts,
+        update_id=update_id,
+        bids=sorted(bids.items(), reverse=True),
+        asks=sorted(asks.items()),
+    )
     emitted = 1
     fair = mid_ticks - 0.5
     mark_every = int(mark_every_s * 1e9) if mark_every_s else 0
@@ -62,9 +65,14 @@ def synthetic_stream(
         prev = update_id
         update_id += 1
         delta = BookDelta(
-            instrument=instrument, local_ts=ts, first_id=first, last_id=update_id, prev_id=prev,
-            bids=pending_bids, asks=pending_asks,
-        )  # fmt: skip
+            instrument=instrument,
+            local_ts=ts,
+            first_id=first,
+            last_id=update_id,
+            prev_id=prev,
+            bids=pending_bids,
+            asks=pending_asks,
+        )
         pending_bids, pending_asks = [], []
         return delta
 
@@ -76,13 +84,29 @@ def synthetic_stream(
         top_ask = top_bid + 1
         for price in sorted(p for p in asks if p <= top_bid):  # buyers lift crossed asks
             trade_id += 1
-            out.append(Trade(instrument=instrument, local_ts=ts, price=price, size=asks.pop(price),
-                             side=Side.BUY, trade_id=trade_id))  # fmt: skip
+            out.append(
+                Trade(
+                    instrument=instrument,
+                    local_ts=ts,
+                    price=price,
+                    size=asks.pop(price),
+                    side=Side.BUY,
+                    trade_id=trade_id,
+                )
+            )
             pending_asks.append((price, 0))
         for price in sorted((p for p in bids if p >= top_ask), reverse=True):
             trade_id += 1
-            out.append(Trade(instrument=instrument, local_ts=ts, price=price, size=bids.pop(price),
-                             side=Side.SELL, trade_id=trade_id))  # fmt: skip
+            out.append(
+                Trade(
+                    instrument=instrument,
+                    local_ts=ts,
+                    price=price,
+                    size=bids.pop(price),
+                    side=Side.SELL,
+                    trade_id=trade_id,
+                )
+            )
             pending_bids.append((price, 0))
         if top_bid not in bids and (not bids or top_bid > max(bids)):
             bids[top_bid] = rng.randint(50, 800)
@@ -107,7 +131,11 @@ def synthetic_stream(
             else:
                 price, book, side = best_bid, bids, Side.SELL
             size = min(book[price], max(1, int(rng.expovariate(1 / 60))))
-            out.append(Trade(instrument=instrument, local_ts=ts, price=price, size=size, side=side, trade_id=trade_id))
+            out.append(
+                Trade(
+                    instrument=instrument, local_ts=ts, price=price, size=size, side=side, trade_id=trade_id
+                )
+            )
             left = book[price] - size
             if left:
                 book[price] = left
@@ -135,8 +163,16 @@ def synthetic_stream(
             next_mark += mark_every
             funding_ts = (ts // funding_every + 1) * funding_every
             rate = Decimal(rng.randint(-20, 60)) / Decimal(1_000_000)
-            out.append(MarkPrice(instrument=instrument, local_ts=ts, mark_price=round(fair),
-                                 index_price=round(fair), funding_rate=rate, next_funding_ts=funding_ts))  # fmt: skip
+            out.append(
+                MarkPrice(
+                    instrument=instrument,
+                    local_ts=ts,
+                    mark_price=round(fair),
+                    index_price=round(fair),
+                    funding_rate=rate,
+                    next_funding_ts=funding_ts,
+                )
+            )
         for event in out:
             if emitted >= n_events:
                 return

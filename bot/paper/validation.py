@@ -116,7 +116,8 @@ def check_reduce_only(spec: InstrumentSpec, side: int, size: int, position: int)
     if size > abs(position):
         return (
             RejectReason.REDUCE_ONLY,
-            f"reduce-only size {spec.sizes.to_str(size)} exceeds the position {spec.sizes.to_str(abs(position))}",
+            f"reduce-only size {spec.sizes.to_str(size)} exceeds the position "
+            f"{spec.sizes.to_str(abs(position))}",
         )
     return None
 

@@ -18,6 +18,7 @@ raises :class:`JournalError`; committed content is never changed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -85,7 +86,9 @@ def check_header(path: Path) -> int:
 
 def _connect(path: Path, synchronous: Synchronous, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
@@ -102,7 +105,9 @@ class Journal:
         self._conn = conn
         self.readonly = readonly
         self._buffer: list[tuple[int, int, JournalRecord]] = []
-        row = conn.execute("SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT unit FROM state), 0) FROM records").fetchone()
+        row = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT unit FROM state), 0) FROM records"
+        ).fetchone()
         self.seq: int = row[0]
         self.unit: int = row[1]
 
@@ -146,7 +151,9 @@ class Journal:
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
-            raise InputError(f"{path}: not a usable mmbot journal (application id {application_id:#x}, v{version})")
+            raise InputError(
+                f"{path}: not a usable mmbot journal (application id {application_id:#x}, v{version})"
+            )
         problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
             raise InputError(f"{path}: corrupt journal: {'; '.join(problems[:3])}")
@@ -167,14 +174,18 @@ class Journal:
             raise MmbotError(f"{path}: migrating the journal from v{version} failed: {exc}") from None
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for migration in applied:
-            log.info("journal migrated", path=str(path), version=migration.version, what=migration.description)
+            log.info(
+                "journal migrated", path=str(path), version=migration.version, what=migration.description
+            )
 
     @staticmethod
     def _create(path: Path, meta: Mapping[str, str]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"{path.parent}: cannot create the journal directory: {exc.strerror or exc}") from None
+            raise InputError(
+                f"{path.parent}: cannot create the journal directory: {exc.strerror or exc}"
+            ) from None
         temporary = path.with_name(f".{path.name}.creating-{os.getpid()}")
         for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
             leftover.unlink(missing_ok=True)
@@ -210,11 +221,18 @@ class Journal:
         for position, ts, record in buffer:
             seq += 1
             inner: Any = record.fill if type(record) is FillRecord else record
-            rows.append((
-                seq, unit, position, ts, type(record).__struct_config__.tag,
-                getattr(inner, "instrument", None), getattr(inner, "client_id", None),
-                _encoder.encode(record).decode(),
-            ))  # fmt: skip
+            rows.append(
+                (
+                    seq,
+                    unit,
+                    position,
+                    ts,
+                    type(record).__struct_config__.tag,
+                    getattr(inner, "instrument", None),
+                    getattr(inner, "client_id", None),
+                    _encoder.encode(record).decode(),
+                )
+            )
         conn = self._conn
         try:
             conn.execute("BEGIN")
@@ -227,10 +245,8 @@ class Journal:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
             raise JournalError(f"{self.path}: journal write failed: {exc}") from None
         self.seq = seq
         self.unit = unit
@@ -262,7 +278,9 @@ class Journal:
             if row is None:
                 return None
             if row[0] != self.seq:
-                raise InputError(f"{self.path}: corrupt journal: state written at seq {row[0]}, last record {self.seq}")
+                raise InputError(
+                    f"{self.path}: corrupt journal: state written at seq {row[0]}, last record {self.seq}"
+                )
             return _state_decoder.decode(row[1])
         except (sqlite3.DatabaseError, msgspec.DecodeError) as exc:
             raise InputError(f"{self.path}: corrupt journal state: {exc}") from None
@@ -284,7 +302,9 @@ class Journal:
     def append_event(self, type_: str, payload: Mapping[str, Any], ts: int, source: str = "") -> int:
         """Durably write one typed record (own transaction); returns its id."""
         text = _encoder.encode(dict(payload)).decode()
-        return self._write("INSERT INTO events(ts, type, source, payload) VALUES (?, ?, ?, ?)", (ts, type_, source, text))
+        return self._write(
+            "INSERT INTO events(ts, type, source, payload) VALUES (?, ?, ?, ?)", (ts, type_, source, text)
+        )
 
     def events(self, type_: str | None = None) -> Iterator[tuple[int, int, str, str, Any]]:
         """(id, ts, type, source, payload) in write order."""

@@ -62,13 +62,16 @@ def specs_from_meta(meta: dict[str, str], path: Path) -> tuple[list[InstrumentSp
     return specs, settings
 
 
-def _check_compatible(path: Path, meta: dict[str, str], specs: list[InstrumentSpec], settings: PaperSettings) -> None:
+def _check_compatible(
+    path: Path, meta: dict[str, str], specs: list[InstrumentSpec], settings: PaperSettings
+) -> None:
     stored_specs, stored_settings = specs_from_meta(meta, path)
     stored = {spec.key: spec for spec in stored_specs}
     current = {spec.key: spec for spec in specs}
     if set(stored) != set(current):
         raise InputError(
-            f"{path}: journal was written for instruments {sorted(stored)}, now configured {sorted(current)}; "
+            f"{path}: journal was written for instruments {sorted(stored)}, "
+            f"now configured {sorted(current)}; "
             "use another data dir or journal name"
         )
     for key, spec in current.items():
@@ -114,7 +117,9 @@ def open_paper(
             in_flight=len(exchange.inflight),
             mode=settings.recovery,
         )
-        if settings.recovery == "cancel" and (exchange.orders or exchange.inflight or exchange.cancels_inflight):
+        if settings.recovery == "cancel" and (
+            exchange.orders or exchange.inflight or exchange.cancels_inflight
+        ):
             cancelled = exchange.cancel_all(CancelReason.RECOVERY)
             exchange.flush()
             log.info("open paper orders cancelled on recovery", count=cancelled)

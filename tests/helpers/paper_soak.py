@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     exchange, journal = open_paper([spec], soak_settings(args.seed), args.data_dir, ENGINE, replay=True)
     assert journal is not None
     engine = Engine(ENGINE, [spec])
-    maker = ReferenceMarketMaker(exchange, spec.key, book=engine.book(spec.key), size=10, half_spread=2, skew=1)
+    maker = ReferenceMarketMaker(
+        exchange, spec.key, book=engine.book(spec.key), size=10, half_spread=2, skew=1
+    )
     engine.add_handler(exchange.on_event)
     engine.add_handler(maker.on_event)
     trace = args.trace.open("a") if args.trace else None
