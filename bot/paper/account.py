@@ -25,6 +25,8 @@ from bot.paper.validation import (
     worst_exposure,
 )
 
+_ZERO = Decimal(0)
+
 if TYPE_CHECKING:
     from bot.paper.exchange import PaperExchange
 
@@ -42,14 +44,15 @@ def check_account(
             units = order.price * order.size
         else:
             units = sum(price * lots for price, lots in taken)
-        with localcontext(EXACT):
-            reserved = Decimal(0)
-            for other in exchange.markets.values():
-                if other.is_spot and other.open_buy_units:
-                    reserved += other.notional_unit * other.open_buy_units * (1 + other.fees.worst_rate)
-            free_quote = ledger.balances.get(market.spec.quote, Decimal(0)) - reserved
-            cost = market.notional_unit * units * (1 + market.fees.worst_rate)
-        return check_spot_buy(market.spec, cost, free_quote)
+        cost = market.buy_factor * units  # comparisons only: nothing here is stored
+        reserved = Decimal(0)
+        for other in exchange.markets.values():
+            if other.open_buy_units and other.is_spot:
+                reserved += other.buy_factor * other.open_buy_units
+        balance = ledger.balances.get(market.spec.quote, _ZERO)
+        if cost + reserved <= balance:
+            return None
+        return check_spot_buy(market.spec, cost, balance - reserved)
     position = ledger.position_qty(market.key)
     if order.reduce_only:
         return check_reduce_only(market.spec, side, order.size, position)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import Any
 from decimal import Decimal, localcontext
 
 import structlog
@@ -103,6 +104,8 @@ class PaperExchange:
         self.settings = settings = settings or PaperSettings()
         self.latency = settings.latency_model()
         self._md_const = self.latency.market_data_constant_ns
+        self._entry_const = self.latency.entry_constant_ns
+        self._cancel_const = self.latency.cancel_constant_ns
         queue_model = QUEUE_MODELS[settings.queue_model]
         overrides = settings.fee_overrides()
         self.markets: dict[str, Market] = {
@@ -122,6 +125,7 @@ class PaperExchange:
         self.cancels_inflight: dict[str, int] = {}
         """Client ids with cancels sent but not yet arrived (count)."""
         self.closed: OrderedDict[str, str] = OrderedDict()
+        """Recently closed client ids (oldest first) -> "filled" / "closed"."""
         self._pending: list[tuple[int, int, OrderCommand]] = []
         self.position = -1
         """Index of the last input event handled."""
@@ -142,6 +146,15 @@ class PaperExchange:
         self._on_report = on_report
         self.reports: list[OrderReport] = []
         self._delivering = False
+        self.version = 0
+        """Incremented by every submit and every report: cheap change detection for strategies."""
+        self._dispatch: dict[type, Callable[[Any], None]] = {
+            BookDelta: self._on_delta,
+            Trade: self._on_trade,
+            BookSnapshot: self._on_snapshot,
+            MarkPrice: self._on_mark_price_event,
+            FeedStatus: self._on_feed_status,
+        }
 
     def _new_ledger(self) -> Ledger:
         return Ledger(self.specs, self.settings.starting_balances, leverage=self.settings.leverage)
@@ -180,44 +193,54 @@ class PaperExchange:
         ts = event.local_ts - (md if md is not None else self.latency.market_data_ns(position))
         if ts > self.now:
             self.now = ts
-        if self._pending and self._pending[0][0] <= self.now:
+        else:
+            ts = self.now
+        pending = self._pending
+        if pending and pending[0][0] <= ts:
             self._process_due()
-        self.clock = self.now
-        kind = type(event)
-        if (
-            kind is BookDelta
-            or kind is BookSnapshot
-            or kind is Trade
-            or kind is MarkPrice
-            or kind is FeedStatus
-        ):
-            market = self.markets.get(event.instrument)  # type: ignore[union-attr]
-            if market is not None:
-                if kind is BookDelta:
-                    market.sync.on_delta(event)  # type: ignore[arg-type]
-                    if market.has_orders and market.sync.valid:
-                        fills = market.on_book()
-                        if fills:
-                            self._maker_fills(market, fills)
-                elif kind is Trade:
-                    if market.has_orders and not event.liquidation:  # type: ignore[union-attr]
-                        fills = market.on_trade(event.side, event.price, event.size)  # type: ignore[union-attr]
-                        if fills:
-                            self._maker_fills(market, fills)
-                elif kind is BookSnapshot:
-                    market.sync.on_snapshot(event)  # type: ignore[arg-type]
-                    if market.has_orders and market.sync.valid:
-                        fills = market.on_book()
-                        if fills:
-                            self._maker_fills(market, fills)
-                elif kind is MarkPrice:
-                    self._on_mark_price(market, event)  # type: ignore[arg-type]
-                elif event.state is FeedState.DISCONNECTED:  # type: ignore[union-attr]
-                    market.sync.invalidate(f"disconnected: {event.reason}", request_snapshot=False)  # type: ignore[union-attr]
+        self.clock = ts
+        handler = self._dispatch.get(type(event))
+        if handler is not None:
+            handler(event)
         if self.now >= self.next_sample_ts:
             self._sample()
         if self._on_report is not None:
             self._deliver()
+
+    def _on_delta(self, event: BookDelta) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None:
+            market.sync.on_delta(event)
+            if (market.bids or market.asks) and market.book.valid:
+                fills = market.on_book()
+                if fills:
+                    self._maker_fills(market, fills)
+
+    def _on_trade(self, event: Trade) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None and (market.bids or market.asks) and not event.liquidation:
+            fills = market.on_trade(event.side, event.price, event.size)
+            if fills:
+                self._maker_fills(market, fills)
+
+    def _on_snapshot(self, event: BookSnapshot) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None:
+            market.sync.on_snapshot(event)
+            if (market.bids or market.asks) and market.book.valid:
+                fills = market.on_book()
+                if fills:
+                    self._maker_fills(market, fills)
+
+    def _on_mark_price_event(self, event: MarkPrice) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None:
+            self._on_mark_price(market, event)
+
+    def _on_feed_status(self, event: FeedStatus) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None and event.state is FeedState.DISCONNECTED:
+            market.sync.invalidate(f"disconnected: {event.reason}", request_snapshot=False)
 
     def submit(self, command: OrderCommand) -> None:
         """Send a command; it reaches the venue after its latency (see module doc)."""
@@ -225,11 +248,15 @@ class PaperExchange:
             raise MmbotError(self.failed)
         seq = self.commands
         self.commands = seq + 1
+        self.version += 1
         if type(command) is NewOrder:
-            arrival = command.ts + self.latency.entry_ns(seq)
+            latency = self._entry_const
+            arrival = command.ts + (latency if latency is not None else self.latency.entry_ns(seq))
         else:
-            arrival = command.ts + self.latency.cancel_ns(seq)
-        self._record(command, command.ts)
+            latency = self._cancel_const
+            arrival = command.ts + (latency if latency is not None else self.latency.cancel_ns(seq))
+        if self._sink is not None:
+            self._record(command, command.ts)
         if arrival <= self.now:
             self.clock = self.now
             self._arrive(command)
@@ -319,13 +346,14 @@ class PaperExchange:
             if type(command) is NewOrder:
                 if self.inflight.get(client_id) is command:
                     del self.inflight[client_id]
+                self._arrive_new(command)
             else:
                 count = self.cancels_inflight.get(client_id, 0) - 1
                 if count > 0:
                     self.cancels_inflight[client_id] = count
                 else:
                     self.cancels_inflight.pop(client_id, None)
-            self._arrive(command)
+                self._arrive_cancel(command)  # type: ignore[arg-type]
 
     def _arrive(self, command: OrderCommand) -> None:
         if type(command) is NewOrder:
@@ -338,10 +366,10 @@ class PaperExchange:
         if market is None:
             self._reject(order, RejectReason.UNKNOWN_INSTRUMENT, f"no paper market {order.instrument!r}")
             return
-        rejection = check_fields(order, market.spec)
+        rejection = check_fields(order, market.spec, market.step_lots, market.min_qty_lots, market.min_units)
         if rejection is None and order.client_id in self.orders:
             rejection = RejectReason.DUPLICATE_CLIENT_ID, f"client id {order.client_id!r} is already open"
-        if rejection is None and not market.sync.valid:
+        if rejection is None and not market.book.valid:
             rejection = RejectReason.MARKET_UNAVAILABLE, f"the paper book of {market.key} is not synced"
         side = int(order.side)
         taken: list[tuple[int, int]] = []
@@ -354,7 +382,7 @@ class PaperExchange:
                         f"no liquidity on the other side of {market.key}",
                     )
                 else:
-                    rejection = check_notional(market.spec, taken[0][0], order.size)
+                    rejection = check_notional(market.spec, taken[0][0], order.size, market.min_units)
             else:
                 assert order.price is not None
                 if market.crosses(side, order.price):
@@ -377,15 +405,18 @@ class PaperExchange:
             self._reject(order, *rejection)
             return
         ts = self.clock
-        remaining = order.size - sum(lots for _, lots in taken)
+        remaining = order.size - sum(lots for _, lots in taken) if taken else order.size
         rests = remaining > 0 and order.tif is not TimeInForce.IOC and order.order_type is OrderType.LIMIT
         ahead = 0
         displayed: int | None = None
         if rests:
-            assert order.price is not None
-            displayed = market.level_displayed(side, order.price)
-            if displayed is None:
-                displayed = market.book.size_at(side, order.price)
+            price = order.price
+            assert price is not None
+            level = (market.bids if side > 0 else market.asks).get(price)
+            if level is not None:
+                displayed = level.displayed
+            else:
+                displayed = (market.book.bids if side > 0 else market.book.asks).get(price, 0)
             ahead = displayed
         self._out(
             OrderAccepted(
@@ -399,9 +430,9 @@ class PaperExchange:
             )
         )
         left = order.size
-        for price, lots in taken:
+        for fill_price, lots in taken:
             left -= lots
-            self._execute(market, order, price, lots, Liquidity.TAKER, left)
+            self._execute(market, order, fill_price, lots, Liquidity.TAKER, left)
         if not left:
             self._close(order.client_id, _FILLED)
         elif rests:
@@ -475,7 +506,6 @@ class PaperExchange:
     def _close(self, client_id: str, state: str) -> None:
         closed = self.closed
         closed[client_id] = state
-        closed.move_to_end(client_id)
         if len(closed) > _CLOSED_MEMORY:
             closed.popitem(last=False)
 
@@ -521,8 +551,8 @@ class PaperExchange:
         self, market: Market, order: NewOrder, price: int, lots: int, liquidity: Liquidity, remaining: int
     ) -> None:
         self.fill_seq += 1
-        with localcontext(EXACT):
-            fee = market.fees.fee(market.notional_unit * (price * lots), liquidity is Liquidity.MAKER)
+        rate = market.fees.maker if liquidity is Liquidity.MAKER else market.fees.taker
+        fee = EXACT.multiply(EXACT.multiply(market.notional_unit, price * lots), rate)
         report = OrderFilled(
             client_id=order.client_id,
             instrument=market.key,
@@ -539,10 +569,13 @@ class PaperExchange:
         mid = market.mid()
         if mid is None:
             mid = market.tick * price
-        mark = market.valuation()
-        record = FillRecord(fill=report, mid=mid, mark=mid if mark is None else mark)
-        self._record(record, self.clock)
-        self.ledger.apply_fill(report, record.mid, record.mark)
+        if market.is_spot or market.mark_price is None:
+            mark = mid
+        else:
+            mark = market.tick * market.mark_price
+        if self._sink is not None:
+            self._record(FillRecord(fill=report, mid=mid, mark=mark), self.clock)
+        self.ledger.apply_fill(report, mid, mark)
         self._emit(report)
 
     # ---- marks, funding, equity samples ----------------------------------------------
@@ -596,10 +629,13 @@ class PaperExchange:
             sink.append(self.position, ts, record)
 
     def _emit(self, report: OrderReport) -> None:
+        self.version += 1
         self.reports.append(report)
 
     def _out(self, report: OrderAccepted | OrderRejected | OrderCancelled | CancelRejected) -> None:
-        self._record(report, report.ts)
+        if self._sink is not None:
+            self._record(report, report.ts)
+        self.version += 1
         self.reports.append(report)
 
     def _deliver(self) -> None:

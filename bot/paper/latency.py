@@ -125,6 +125,14 @@ class LatencyModel:
         return self.cancel.sample_ns(uniform01(self.seed, STREAM_CANCEL, command_seq))
 
     @property
+    def entry_constant_ns(self) -> int | None:
+        return self._entry_const
+
+    @property
+    def cancel_constant_ns(self) -> int | None:
+        return self._cancel_const
+
+    @property
     def market_data_constant_ns(self) -> int | None:
         """The market-data latency if it is constant (the exchange's fast path)."""
         return self._md_const

@@ -37,6 +37,7 @@ from bot.market.book import OrderBook
 from bot.market.sync import BookSync
 from bot.paper.fees import FeeSchedule
 from bot.paper.queue import QueueModel, consume
+from bot.paper.validation import min_notional_units
 
 
 class RestingOrder:
@@ -92,13 +93,17 @@ class Market:
         "half_tick",
         "is_spot",
         "key",
+        "buy_factor",
         "mark_price",
+        "min_qty_lots",
+        "min_units",
         "notional_unit",
         "open_buy_lots",
         "open_buy_units",
         "open_sell_lots",
         "queue_model",
         "spec",
+        "step_lots",
         "sync",
         "tick",
         "top_ask",
@@ -121,6 +126,12 @@ class Market:
         self.unit = spec.lot_size * spec.contract_size
         self.notional_unit = spec.tick_size * self.unit
         """Quote value of 1 tick x 1 lot: notional = notional_unit * price * lots."""
+        self.buy_factor = self.notional_unit * (1 + fees.worst_rate)
+        """Quote reserved per tick x lot of a resting buy (notional plus the worst fee)."""
+        self.step_lots = spec.step_lots
+        whole, remainder = divmod(spec.min_qty, spec.lot_size)
+        self.min_qty_lots = int(whole) + (1 if remainder else 0)
+        self.min_units = min_notional_units(spec)
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.top_bid: int | None = None  # our highest resting bid

@@ -21,6 +21,7 @@ from bot.core.events import BookDelta, BookSnapshot, Event, Side
 from bot.core.orders import CancelOrder, NewOrder, TimeInForce
 from bot.market.book import OrderBook
 from bot.paper.exchange import PaperExchange
+from bot.paper.matching import RestingOrder
 
 
 class ReferenceMarketMaker:
@@ -48,6 +49,9 @@ class ReferenceMarketMaker:
         self.skew_unit = skew_unit
         self.max_inventory = max_inventory
         self.prefix = prefix
+        self._seen: tuple[int, int, int] | None = None
+        """(best bid, best ask, exchange version) after the last quote: when none of them
+        changed, quoting again would decide nothing (see ``quote``)."""
 
     def on_event(self, event: Event) -> None:
         if (
@@ -65,29 +69,42 @@ class ReferenceMarketMaker:
         if best_bid is None or best_ask is None:
             return
         exchange = self.exchange
-        inventory = exchange.ledger.position_qty(self.instrument) - exchange.ledger.start_qty(self.instrument)
+        seen = (best_bid, best_ask, exchange.version)
+        if seen == self._seen:
+            # Targets depend only on the top of book and the inventory; every order and
+            # fill change bumps the exchange version. Same inputs as after the last call,
+            # which already acted on them: a full pass would submit nothing.
+            return
+        instrument = self.instrument
+        ledger = exchange.ledger
+        inventory = ledger.position_qty(instrument) - ledger.start_qty(instrument)
         reservation = (best_bid + best_ask) / 2.0 - self.skew * (inventory / self.skew_unit)
         bid = min(math.floor(reservation - self.half_spread), best_ask - 1)
         ask = max(math.ceil(reservation + self.half_spread), best_bid + 1)
-        self._side(Side.BUY, bid, inventory < self.max_inventory, ts)
-        self._side(Side.SELL, ask, inventory > -self.max_inventory, ts)
+        bid_busy = ask_busy = False  # a new order in flight on that side
+        for pending in exchange.inflight.values():
+            if pending.instrument == instrument:
+                if pending.side > 0:
+                    bid_busy = True
+                else:
+                    ask_busy = True
+        bids: list[RestingOrder] = []
+        asks: list[RestingOrder] = []
+        cancelling = exchange.cancels_inflight
+        for order in exchange.orders.values():
+            if order.client_id not in cancelling and order.order.instrument == instrument:
+                (bids if order.side > 0 else asks).append(order)
+        if not bid_busy:
+            self._side(Side.BUY, bids, bid, inventory < self.max_inventory, ts)
+        if not ask_busy:
+            self._side(Side.SELL, asks, ask, inventory > -self.max_inventory, ts)
+        self._seen = (best_bid, best_ask, exchange.version)
 
-    def _side(self, side: Side, target: int, allowed: bool, ts: int) -> None:
+    def _side(self, side: Side, live: list[RestingOrder], target: int, allowed: bool, ts: int) -> None:
+        if allowed and len(live) == 1 and live[0].price == target:
+            return
         exchange = self.exchange
         instrument = self.instrument
-        for pending in exchange.inflight.values():
-            if pending.side is side and pending.instrument == instrument:
-                return  # left alone while its new order is in flight
-        cancelling = exchange.cancels_inflight
-        live = [
-            order
-            for order in exchange.orders.values()
-            if order.side == side
-            and order.client_id not in cancelling
-            and order.order.instrument == instrument
-        ]
-        if live and allowed and len(live) == 1 and live[0].price == target:
-            return
         for order in live:
             exchange.submit(CancelOrder(client_id=order.client_id, instrument=instrument, ts=ts))
         if allowed:

@@ -30,8 +30,13 @@ from bot.core.orders import NewOrder, OrderType, RejectReason, TimeInForce
 Rejection: TypeAlias = tuple[RejectReason, str]
 
 
-def check_fields(order: NewOrder, spec: InstrumentSpec) -> Rejection | None:
-    """Static rules: order fields, size step, minimum quantity, limit-price notional."""
+def check_fields(
+    order: NewOrder, spec: InstrumentSpec, step: int, min_lots: int, min_units: int
+) -> Rejection | None:
+    """Static rules: order fields, size step, minimum quantity, limit-price notional.
+
+    ``step`` / ``min_lots``: quantity step and minimum quantity in lots; ``min_units``:
+    the smallest ``price x size`` (ticks x lots) meeting the minimum notional."""
     if order.order_type is OrderType.MARKET:
         if order.price is not None:
             return RejectReason.INVALID_ORDER, "a market order must not carry a price"
@@ -46,30 +51,37 @@ def check_fields(order: NewOrder, spec: InstrumentSpec) -> Rejection | None:
     size = order.size
     if size <= 0:
         return RejectReason.INVALID_SIZE, f"size must be positive, got {size} lots"
-    step = spec.step_lots
     if size % step:
         return (
             RejectReason.INVALID_SIZE,
             f"size {spec.sizes.to_str(size)} is not a multiple of the quantity step {spec.qty_step}",
         )
-    if size < spec.min_qty_lots:
+    if size < min_lots:
         return (
             RejectReason.BELOW_MIN_QTY,
             f"size {spec.sizes.to_str(size)} is below the minimum quantity {spec.min_qty}",
         )
-    if order.price is not None:
-        return check_notional(spec, order.price, size)
+    if order.price is not None and order.price * size < min_units:
+        return check_notional(spec, order.price, size, min_units)
     return None
 
 
-def check_notional(spec: InstrumentSpec, price: int, size: int) -> Rejection | None:
-    if spec.min_notional:
+def min_notional_units(spec: InstrumentSpec) -> int:
+    """Smallest ``price ticks x size lots`` whose notional reaches ``spec.min_notional``."""
+    if not spec.min_notional:
+        return 0
+    unit = spec.tick_size * spec.lot_size * spec.contract_size
+    whole, remainder = divmod(spec.min_notional, unit)
+    return int(whole) + (1 if remainder else 0)
+
+
+def check_notional(spec: InstrumentSpec, price: int, size: int, min_units: int) -> Rejection | None:
+    if price * size < min_units:
         notional = spec.notional(price, size)
-        if notional < spec.min_notional:
-            return (
-                RejectReason.BELOW_MIN_NOTIONAL,
-                f"notional {notional} {spec.quote} is below the minimum {spec.min_notional}",
-            )
+        return (
+            RejectReason.BELOW_MIN_NOTIONAL,
+            f"notional {notional} {spec.quote} is below the minimum {spec.min_notional}",
+        )
     return None
 
 

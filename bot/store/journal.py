@@ -23,7 +23,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 import structlog
@@ -42,6 +42,8 @@ _record_decoder = msgspec.json.Decoder(JournalRecord)
 _state_decoder = msgspec.json.Decoder(ExchangeState)
 
 Synchronous = Literal["off", "normal", "full"]
+
+_TAGS: dict[type, str] = {kind: str(kind.__struct_config__.tag) for kind in get_args(JournalRecord)}
 
 
 class JournalError(MmbotError):
@@ -218,19 +220,21 @@ class Journal:
         seq = self.seq
         unit = self.unit + 1
         rows = []
+        encode = _encoder.encode
         for position, ts, record in buffer:
             seq += 1
-            inner: Any = record.fill if type(record) is FillRecord else record
+            kind = type(record)
+            inner: Any = record.fill if kind is FillRecord else record
             rows.append(
                 (
                     seq,
                     unit,
                     position,
                     ts,
-                    type(record).__struct_config__.tag,
+                    _TAGS[kind],
                     getattr(inner, "instrument", None),
                     getattr(inner, "client_id", None),
-                    _encoder.encode(record).decode(),
+                    encode(record).decode(),
                 )
             )
         conn = self._conn

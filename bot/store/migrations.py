@@ -10,7 +10,8 @@ migration: add a new one.
   commit order), ``state`` (the exchange state of the last commit), views ``fills``
   and ``funding`` (typed columns over ``records``).
 - v2: ``events``: typed records of other components (regime transitions, strategy
-  switches, kill commands, ...) with a JSON payload; index of records by client id.
+  switches, kill commands, ...) with a JSON payload. (Records deliberately have no
+  secondary index: every index page is one more page written per commit.)
 """
 
 from __future__ import annotations
@@ -89,7 +90,6 @@ def _v2(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX events_type_ts ON events(type, ts)")
-    conn.execute("CREATE INDEX records_client ON records(client_id)")
 
 
 MIGRATIONS: list[Migration] = [
