@@ -33,19 +33,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.events import BookDelta, BookSnapshot, Event, Side, Trade  # noqa: E402
-from bot.core.instrument import InstrumentKind, InstrumentSpec  # noqa: E402
-from bot.core.orders import NewOrder, TimeInForce  # noqa: E402
-from bot.paper.exchange import PaperExchange  # noqa: E402
-from bot.paper.refmm import ReferenceMarketMaker  # noqa: E402
-from bot.paper.settings import (  # noqa: E402
+from bot.core.events import BookDelta, BookSnapshot, Event, Side, Trade
+from bot.core.instrument import InstrumentKind, InstrumentSpec
+from bot.core.orders import NewOrder, TimeInForce
+from bot.paper.refmm import ReferenceMarketMaker
+from bot.paper.settings import (
     JournalSettings,
     LatencySettings,
     PaperLatencySettings,
     PaperSettings,
 )
-from bot.paper.synthetic import synthetic_stream  # noqa: E402
-from bot.store.recovery import open_paper  # noqa: E402
+from bot.paper.synthetic import synthetic_stream
+from bot.store.recovery import open_paper
 
 SPEC = InstrumentSpec(
     venue="binance_spot",
@@ -117,9 +116,11 @@ def paper_settings(journal: bool, commit_every: int = 1) -> PaperSettings:
     )
 
 
-def stream_run(events: list[Event], journal: bool, profile: bool = False) -> dict[str, float]:
+def stream_run(
+    events: list[Event], journal: bool, commit_every: int = 1, profile: bool = False
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        exchange, store = open_paper([SPEC], paper_settings(journal), Path(tmp), "bench")
+        exchange, store = open_paper([SPEC], paper_settings(journal, commit_every), Path(tmp), "bench")
         maker = ReferenceMarketMaker(
             exchange, KEY, size=10, half_spread=8, skew=4, skew_unit=10, max_inventory=200
         )
@@ -190,6 +191,12 @@ def fills_run(n_fills: int, journal: bool, commit_every: int = 1) -> dict[str, f
         return {"seconds": elapsed, "fills_per_s": n_fills / elapsed}
 
 
+def _label(journal: bool, commit_every: int) -> str:
+    if not journal:
+        return "off"
+    return f"on (WAL), {commit_every} event{'s' if commit_every > 1 else ''}/transaction"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", type=Path, default=Path("/tmp/l2_1000000_s42.npz"))
@@ -210,23 +217,26 @@ def main() -> int:
         stream_run(events, journal=False, profile=True)
         return 0
     rows = []
-    for journal in (False, True):
-        runs = [stream_run(events, journal) for _ in range(args.runs)]
+    for journal, commit_every in ((False, 1), (True, 1), (True, 100)):
+        runs = [stream_run(events, journal, commit_every) for _ in range(args.runs)]
         median = statistics.median(r["events_per_s"] for r in runs)
         last = runs[-1]
+        work = (
+            f"{int(last['orders']):,} commands, {int(last['fills']):,} fills, "
+            f"{int(last['records']):,} records"
+        )
         rows.append(
-            f"| paper stream, journal {'on (WAL)' if journal else 'off'} | {source} | {median:,.0f} events/s "
-            f"| {int(last['orders']):,} commands, {int(last['fills']):,} fills, {int(last['records']):,} records "
-            f"| median of {args.runs} |"
+            f"| paper stream, journal {_label(journal, commit_every)} | {source} "
+            f"| {median:,.0f} events/s | {work} | median of {args.runs} |"
         )
         print(rows[-1], file=sys.stderr)
-    for journal, commit_every in ((False, 1), (True, 1), (True, 10)):
+    for journal, commit_every in ((False, 1), (True, 1), (True, 10), (True, 100)):
         runs = [fills_run(args.fills, journal, commit_every) for _ in range(args.runs)]
         median = statistics.median(r["fills_per_s"] for r in runs)
-        label = "off" if not journal else f"on (WAL), {commit_every} event(s)/transaction"
         rows.append(
-            f"| paper fills-only, journal {label} | {args.fills:,} single-fill events | {median:,.0f} fills/s "
-            f"| | median of {args.runs} |"
+            f"| paper fills-only, journal {_label(journal, commit_every)} "
+            f"| {args.fills:,} single-fill events | {median:,.0f} fills/s | one fill per event "
+            f"| median of {args.runs} |"
         )
         print(rows[-1], file=sys.stderr)
     print("| benchmark | input | throughput | work | runs |")

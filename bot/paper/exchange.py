@@ -33,8 +33,8 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
 from decimal import Decimal, localcontext
+from typing import Any
 
 import structlog
 
@@ -569,10 +569,7 @@ class PaperExchange:
         mid = market.mid()
         if mid is None:
             mid = market.tick * price
-        if market.is_spot or market.mark_price is None:
-            mark = mid
-        else:
-            mark = market.tick * market.mark_price
+        mark = mid if market.is_spot or market.mark_price is None else market.tick * market.mark_price
         if self._sink is not None:
             self._record(FillRecord(fill=report, mid=mid, mark=mark), self.clock)
         self.ledger.apply_fill(report, mid, mark)
