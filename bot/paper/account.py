@@ -28,11 +28,11 @@ from bot.paper.validation import (
 _ZERO = Decimal(0)
 
 if TYPE_CHECKING:
-    from bot.paper.exchange import PaperExchange
+    from bot.paper.execution import Execution
 
 
 def check_account(
-    exchange: PaperExchange, market: Market, order: NewOrder, taken: list[tuple[int, int]]
+    exchange: Execution, market: Market, order: NewOrder, taken: list[tuple[int, int]]
 ) -> Rejection | None:
     side = int(order.side)
     ledger = exchange.ledger

@@ -287,38 +287,46 @@ class Market:
         """After a book change: update queues from displayed sizes, fill book-throughs."""
         book = self.book
         fills: list[Fill] = []
-        if self.bids:
-            self._update_levels(self.bids, book.bids)
-            best_ask = book.best_ask
+        bids = self.bids
+        if bids:
+            sizes = book.bids
+            for price, level in bids.items():
+                now = sizes.get(price, 0)
+                if now != level.displayed:
+                    self._displayed(level, now)
             top = self.top_bid
+            best_ask = book.best_ask
             if best_ask is not None and top is not None and top >= best_ask:
-                for price in sorted((p for p in self.bids if p >= best_ask), reverse=True):
-                    for order in self.bids[price].orders:
+                for price in sorted((p for p in bids if p >= best_ask), reverse=True):
+                    for order in bids[price].orders:
                         if order.armed:
                             fills.append((order, order.price, order.remaining))
-        if self.asks:
-            self._update_levels(self.asks, book.asks)
-            best_bid = book.best_bid
+        asks = self.asks
+        if asks:
+            sizes = book.asks
+            for price, level in asks.items():
+                now = sizes.get(price, 0)
+                if now != level.displayed:
+                    self._displayed(level, now)
             top = self.top_ask
+            best_bid = book.best_bid
             if best_bid is not None and top is not None and top <= best_bid:
-                for price in sorted(p for p in self.asks if p <= best_bid):
-                    for order in self.asks[price].orders:
+                for price in sorted(p for p in asks if p <= best_bid):
+                    for order in asks[price].orders:
                         if order.armed:
                             fills.append((order, order.price, order.remaining))
         if self.disarmed:
             self._rearm()
         return fills
 
-    def _update_levels(self, levels: dict[int, Level], sizes: dict[int, int]) -> None:
-        model = self.queue_model
-        for price, level in levels.items():
-            now = sizes.get(price, 0)
-            before = level.displayed
-            if now != before:
-                if now < before:
-                    for order in level.orders:
-                        order.ahead = model(order.ahead, before, now)
-                level.displayed = now
+    def _displayed(self, level: Level, now: int) -> None:
+        """The displayed size at ``level`` changed to ``now`` without a trade."""
+        before = level.displayed
+        if now < before:
+            model = self.queue_model
+            for order in level.orders:
+                order.ahead = model(order.ahead, before, now)
+        level.displayed = now
 
     def _rearm(self) -> None:
         """Arm disarmed orders that the opposite public best no longer crosses."""

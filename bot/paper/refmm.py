@@ -54,9 +54,10 @@ class ReferenceMarketMaker:
         changed, quoting again would decide nothing (see ``quote``)."""
 
     def on_event(self, event: Event) -> None:
+        kind = type(event)
         if (
-            isinstance(event, BookDelta | BookSnapshot)
-            and event.instrument == self.instrument
+            (kind is BookDelta or kind is BookSnapshot)
+            and event.instrument == self.instrument  # type: ignore[union-attr]
             and not self.exchange.catching_up
         ):
             self.quote(event.local_ts)
