@@ -100,14 +100,26 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     reference: dict[str, object], tmp_path: Path
 ) -> None:
-    rng = random.Random(20240808)
+    interrupted = _kill_and_resume(reference, tmp_path, trials=20, seed=20240808)
+    assert interrupted >= 12, f"only {interrupted} of 20 kills landed mid-run"
+
+
+@pytest.mark.slow
+def test_sigkill_soak_long(reference: dict[str, object], tmp_path: Path) -> None:
+    interrupted = _kill_and_resume(reference, tmp_path, trials=100, seed=7)
+    assert interrupted >= 60
+
+
+def _kill_and_resume(reference: dict[str, object], tmp_path: Path, trials: int, seed: int) -> int:
+    """SIGKILL ``trials`` children at random moments; check each journal and resume."""
+    rng = random.Random(seed)
     ref_records = reference["records"]
     trace = reference["trace"]
     summary = reference["summary"]
     assert isinstance(ref_records, list) and isinstance(trace, dict) and isinstance(summary, dict)
     duration = float(str(reference["duration"]))
     interrupted = 0
-    for trial in range(20):
+    for trial in range(trials):
         data_dir = tmp_path / f"trial{trial}"
         child = _child(data_dir)
         assert child.stdout is not None
@@ -137,8 +149,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         assert final == ref_records
         fill_ids = _fill_ids(final)
         assert fill_ids == list(range(1, len(fill_ids) + 1))  # none lost, none duplicated
-    print(f"{interrupted} of 20 kills landed mid-run")
-    assert interrupted >= 12, f"only {interrupted} of 20 kills landed mid-run"
+    return interrupted
 
 
 def test_reference_trace_is_consistent(reference: dict[str, object]) -> None:

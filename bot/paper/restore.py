@@ -55,6 +55,7 @@ def load_into(exchange: PaperExchange, records: Iterable[JournalRecord], state: 
     exchange._pending = []
     exchange.reports = []
     exchange._dirty = False
+    exchange.version += 1
     if state is None:
         exchange.position = -1
         exchange._skip_until = -1
