@@ -225,3 +225,15 @@ def test_journal_refuses_other_instruments_or_balances(tmp_path: Path) -> None:
     changed = settings(starting_balances={"USDT": Decimal(5)})
     with pytest.raises(InputError, match="starting balances"):
         open_paper([spot_spec()], changed, tmp_path, "test")
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_journal(tmp_path: Path) -> None:
+    _, journal, _ = _active_exchange(tmp_path)
+    with pytest.raises(MmbotError, match="in use by another"):
+        open_paper([spot_spec()], settings(), tmp_path, "test")
+    with Journal.open(journal.path, readonly=True) as reader:  # readers are never blocked
+        assert reader.seq == journal.seq
+    journal.close()
+    exchange, again = open_paper([spot_spec()], settings(), tmp_path, "test")
+    assert again is not None and exchange.ledger.fill_count == 1
+    again.close()

@@ -19,6 +19,7 @@ raises :class:`JournalError`; committed content is never changed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -104,12 +105,35 @@ def _connect(path: Path, synchronous: Synchronous, readonly: bool = False) -> sq
     return conn
 
 
+def _acquire_lock(path: Path) -> int:
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InputError(f"{lock_path}: cannot create the journal lock: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise MmbotError(f"{path}: journal is in use by another mmbot process (or another engine)") from None
+    return fd
+
+
+def _release_lock(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # closing the descriptor releases the flock
+
+
 class Journal:
     """An open journal file. Implements :class:`bot.paper.records.RecordSink`."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool) -> None:
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, *, readonly: bool, lock: int | None = None
+    ) -> None:
         self.path = path
         self._conn = conn
+        self._lock = lock
         self.readonly = readonly
         self._buffer: list[tuple[int, int, JournalRecord]] = []
         row = conn.execute(
@@ -130,12 +154,17 @@ class Journal:
         create: bool = True,
         readonly: bool = False,
     ) -> Journal:
-        """Open (or create, with ``meta``) the journal at ``path``."""
+        """Open (or create, with ``meta``) the journal at ``path``.
+
+        A writable journal is locked for the life of this object (``flock`` on a hidden
+        ``.<name>.lock`` beside it): a second writer -- another mmbot on the same data
+        dir -- gets a clear error instead of interleaving transactions."""
         path = Path(path)
         if path.exists():
             if path.is_dir():
                 raise InputError(f"{path}: is a directory, expected a journal file")
             version = check_header(path)
+            lock = None if readonly else _acquire_lock(path)
             try:
                 probe = _connect(path, synchronous, readonly=True)  # nothing is written while checking
                 try:
@@ -145,12 +174,27 @@ class Journal:
                 conn = _connect(path, synchronous, readonly)
                 if version < SCHEMA_VERSION and not readonly:
                     cls._migrate(conn, path, version)
-                return cls(path, conn, readonly=readonly)
+                return cls(path, conn, readonly=readonly, lock=lock)
             except sqlite3.DatabaseError as exc:
+                _release_lock(lock)
                 raise InputError(f"{path}: corrupt journal: {exc}") from None
+            except BaseException:
+                _release_lock(lock)
+                raise
         if not create or readonly:
             raise InputError(f"{path}: journal not found")
-        cls._create(path, meta or {})
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"{path.parent}: cannot create the journal directory: {exc.strerror or exc}"
+            ) from None
+        lock = _acquire_lock(path)
+        try:
+            if not path.exists():  # another process may have created it while we waited
+                cls._create(path, meta or {})
+        finally:
+            _release_lock(lock)
         return cls.open(path, synchronous=synchronous, create=False)
 
     @staticmethod
@@ -346,6 +390,8 @@ class Journal:
 
     def close(self) -> None:
         self._conn.close()
+        _release_lock(self._lock)
+        self._lock = None
 
     def __enter__(self) -> Journal:
         return self
