@@ -273,7 +273,7 @@ class Journal:
         for position, ts, record in buffer:
             seq += 1
             kind = type(record)
-            inner: Any = record.fill if kind is FillRecord else record
+            inner: Any = record.fill if isinstance(record, FillRecord) else record
             rows.append(
                 (
                     seq,
