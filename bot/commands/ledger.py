@@ -1,0 +1,172 @@
+"""``mmbot ledger show``: balances, positions, PnL attribution and recent fills.
+
+Reads every paper journal under ``<data dir>/journal/`` read-only (safe while the bot
+runs: SQLite WAL readers never block the writer) and rebuilds each ledger with the
+instrument specs and settings stored in the journal itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bot.config import load_settings
+from bot.errors import InputError
+from bot.paper.settings import PaperSettings
+from bot.store.journal import SUFFIX
+from bot.store.recovery import journal_directory, load_ledger
+
+
+def register(subparsers: Any) -> None:
+    ledger = subparsers.add_parser("ledger", help="Inspect the paper ledger.")
+    actions = ledger.add_subparsers(dest="ledger_command", metavar="ACTION")
+    actions.required = True
+    show = actions.add_parser(
+        "show",
+        help="Print balances, positions, PnL attribution and recent fills.",
+        description="Rebuild each paper ledger from its journal (read-only) and print balances, "
+        "positions, the PnL attribution (spread capture, rebates, fees, funding, inventory) and "
+        "the most recent fills.",
+    )
+    show.add_argument(
+        "--data-dir", type=Path, help="Data directory (default: data_dir of the default config)."
+    )
+    show.add_argument("--fills", type=int, default=10, metavar="N", help="Recent fills to list (default 10).")
+    show.add_argument("--json", action="store_true", help="Print JSON.")
+    show.set_defaults(func=start_ledger_show)
+
+
+def _journals(data_dir: Path) -> list[Path]:
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir}: data directory not found")
+    settings = load_settings(None)
+    paper = getattr(settings, "paper", None)
+    directory = journal_directory(paper if isinstance(paper, PaperSettings) else PaperSettings(), data_dir)
+    paths = sorted(directory.glob(f"*{SUFFIX}")) if directory.is_dir() else []
+    if not paths:
+        raise InputError(f"{directory}: no paper journals found")
+    return paths
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts / 1e9, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def collect(path: Path, fills: int) -> dict[str, Any]:
+    exchange, journal = load_ledger(path)
+    try:
+        state = journal.state()
+        recent = journal.recent_fills(fills)
+        records = journal.seq
+    finally:
+        journal.close()
+    specs = {spec.key: spec for spec in exchange.specs}
+    for fill in recent:
+        spec = specs.get(fill["instrument"])
+        if spec is not None:
+            fill["price"] = spec.prices.to_str(fill["price"])
+            fill["size"] = spec.sizes.to_str(fill["size"])
+        fill["side"] = "buy" if fill["side"] > 0 else "sell"
+        fill["time"] = _iso(fill["ts"])
+    orders = []
+    for order in exchange.orders.values():
+        spec = specs[order.order.instrument]
+        orders.append(
+            {
+                "client_id": order.client_id,
+                "instrument": order.order.instrument,
+                "side": "buy" if order.side > 0 else "sell",
+                "price": spec.prices.to_str(order.price),
+                "remaining": spec.sizes.to_str(order.remaining),
+                "queue_ahead": spec.sizes.to_str(order.ahead),
+            }
+        )
+    return {
+        "name": path.name.removesuffix(SUFFIX),
+        "journal": str(path),
+        "records": records,
+        "last_input_position": None if state is None else state.position,
+        "last_ts": None if state is None or not state.now else _iso(state.now),
+        "ledger": msgspec.to_builtins(exchange.ledger.snapshot()),
+        "open_orders": orders,
+        "in_flight": len(exchange.inflight),
+        "recent_fills": recent,
+    }
+
+
+def _signed(value: str | Decimal) -> str:
+    number = Decimal(value)
+    return f"{number:+f}"
+
+
+def _print(report: dict[str, Any]) -> None:
+    ledger = report["ledger"]
+    quote = ledger["quote"]
+    print(f"== {report['name']}  ({report['journal']})")
+    print(
+        f"   {report['records']} records, last input #{report['last_input_position']}, at {report['last_ts']}"
+    )
+    pnl = ledger["attribution"]["total"]
+    print(f"Equity {ledger['equity']} {quote}  (start {ledger['equity_start']}, PnL {_signed(pnl)})")
+    print("Balances")
+    for asset, amount in ledger["balances"].items():
+        print(f"  {asset:<8} {amount}")
+    print("Positions")
+    print(
+        f"  {'instrument':<24} {'size':>12} {'avg entry':>14} {'eff. entry':>14} {'mark':>12} "
+        f"{'unrealized':>14} {'realized':>14} {'fees':>10} {'rebates':>10} {'funding':>10} {'fills':>6}"
+    )
+    for key, pos in ledger["positions"].items():
+        cells = [
+            f"{pos['size']:>12}",
+            f"{pos['avg_entry'] or '-':>14}",
+            f"{pos['effective_entry'] or '-':>14}",
+            f"{pos['mark'] or '-':>12}",
+            f"{pos['unrealized']:>14}",
+            f"{pos['realized']:>14}",
+            f"{pos['fees_paid']:>10}",
+            f"{pos['rebates']:>10}",
+            f"{pos['funding']:>10}",
+            f"{pos['fills']:>6}",
+        ]
+        print(f"  {key:<24} " + " ".join(cells))
+    print(f"PnL attribution ({quote})")
+    attribution = ledger["attribution"]
+    for name in ("spread_capture", "rebates", "fees", "funding", "inventory", "total"):
+        print(f"  {name.replace('_', ' '):<16} {_signed(attribution[name])}")
+    if report["open_orders"] or report["in_flight"]:
+        print(f"Open orders ({len(report['open_orders'])} live, {report['in_flight']} in flight)")
+        for order in report["open_orders"]:
+            print(
+                f"  {order['client_id']:<16} {order['instrument']:<24} {order['side']:<4} "
+                f"{order['remaining']:>12} @ {order['price']:<12} queue ahead {order['queue_ahead']}"
+            )
+    fills = report["recent_fills"]
+    print(f"Recent fills ({len(fills)})")
+    for fill in fills:
+        print(
+            f"  {fill['time']}  #{fill['fill_id']:<6} {fill['client_id']:<16} {fill['side']:<4} "
+            f"{fill['size']:>12} @ {fill['price']:<12} {fill['liquidity']:<5} "
+            f"fee {fill['fee']} {fill['fee_asset']}"
+        )
+
+
+def start_ledger_show(args: argparse.Namespace) -> int:
+    if args.fills < 0:
+        raise InputError(f"--fills must be >= 0, got {args.fills}")
+    data_dir = args.data_dir if args.data_dir is not None else load_settings(None).data_dir
+    reports = [collect(path, args.fills) for path in _journals(Path(data_dir))]
+    if args.json:
+        print(json.dumps({"journals": reports}, indent=2, default=str))
+    else:
+        for index, report in enumerate(reports):
+            if index:
+                print()
+            _print(report)
+    return 0

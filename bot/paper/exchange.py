@@ -1,0 +1,382 @@
+"""``PaperExchange``: the simulated venue every paper order goes to.
+
+It is an engine handler: ``on_event(event)`` sees every market event (in stream order)
+and ``submit(command)`` takes order commands. It keeps its *own* copy of each public
+book (venue-side truth, fed by the same events) so that orders arriving between two
+events meet the book as it was before the later one. Reports go to ``on_report`` if
+given, else to an outbox read with :meth:`drain_reports`.
+
+**Time.** Only event time. The venue time of input event ``i`` is its ``local_ts``
+minus the market-data latency; the clock never goes backwards. A command created at
+``ts`` reaches the venue at ``ts`` + order-entry (or cancel) latency and is processed
+before the first event whose venue time is at or after that -- or immediately if that
+moment has already passed. Reports carry the venue time of what they report.
+
+**Journal.** Every command, report, fill, funding payment and equity sample is
+appended to the journal (:class:`~bot.paper.records.RecordSink`) *before* it changes
+anything in memory. The records of one input event -- and of the commands submitted
+while handling it -- form one transaction, together with the exchange state; it is
+committed before the next input event is processed (or every ``commit_every`` events,
+or on :meth:`flush`). If the commit fails, the exchange reloads the last committed
+state from the journal (memory never keeps what the journal lost), stops, and raises.
+
+**Resume.** After a restart the exchange can be restored at the last committed
+boundary (:meth:`restore`); with ``replay=True`` it then skips -- feeding only its
+books -- the input events up to that boundary, so a driver re-reading the same input
+from the start continues exactly where the journal left off. Determinism: latency draws
+are keyed by command number and input position (no RNG state), and the matching rules
+contain no randomness.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from bot.core.events import BookDelta, BookSnapshot, Event, FeedState, FeedStatus, MarkPrice, Trade
+from bot.core.instrument import InstrumentSpec
+from bot.core.orders import NewOrder, OrderCommand, OrderReport
+from bot.errors import MmbotError
+from bot.market.book import OrderBook
+from bot.market.sync import BookSync, make_sync
+from bot.paper.execution import Execution
+from bot.paper.fees import schedule_for
+from bot.paper.ledger import Ledger, MarkSample
+from bot.paper.matching import Market, RestingOrder
+from bot.paper.queue import QUEUE_MODELS
+from bot.paper.records import (
+    ExchangeState,
+    JournalRecord,
+    LevelState,
+    MarketState,
+    OrderState,
+    PendingState,
+    RecordSink,
+)
+from bot.paper.restore import load_into
+from bot.paper.settings import PaperSettings
+
+log = structlog.get_logger("bot.paper")
+
+
+class PaperExchange(Execution):
+    """Simulated venue for a set of instruments sharing one paper account."""
+
+    def __init__(
+        self,
+        specs: Iterable[InstrumentSpec],
+        settings: PaperSettings | None = None,
+        *,
+        journal: RecordSink | None = None,
+        on_report: Callable[[OrderReport], None] | None = None,
+        sync_factory: Callable[[str, OrderBook, int], BookSync] = make_sync,
+    ) -> None:
+        self.specs = list(specs)
+        self.settings = settings = settings or PaperSettings()
+        self.latency = settings.latency_model()
+        self._md_const = self.latency.market_data_constant_ns
+        self._entry_const = self.latency.entry_constant_ns
+        self._cancel_const = self.latency.cancel_constant_ns
+        queue_model = QUEUE_MODELS[settings.queue_model]
+        overrides = settings.fee_overrides()
+        self.markets: dict[str, Market] = {
+            spec.key: Market(
+                spec,
+                sync_factory(spec.venue, OrderBook(spec.key), 10_000),
+                schedule_for(spec, overrides),
+                queue_model,
+            )
+            for spec in self.specs
+        }
+        self.ledger = self._new_ledger()
+        self.orders: dict[str, RestingOrder] = {}
+        """Orders live at the venue, by client id, in arrival order."""
+        self.inflight: dict[str, NewOrder] = {}
+        """New orders sent but not yet arrived."""
+        self.cancels_inflight: dict[str, int] = {}
+        """Client ids with cancels sent but not yet arrived (count)."""
+        self.closed: OrderedDict[str, str] = OrderedDict()
+        """Recently closed client ids (oldest first) -> "filled" / "closed"."""
+        self._pending: list[tuple[int, int, OrderCommand]] = []
+        self.position = -1
+        """Index of the last input event handled."""
+        self.now = 0
+        """Venue time of the last input event (ns)."""
+        self.clock = 0
+        """Venue time of what is being processed now (an arrival or the last event)."""
+        self.commands = 0
+        self.fill_seq = 0
+        self.next_sample_ts = 0
+        self._sample_every = int(settings.equity_interval_s * 1e9)
+        self._sink = journal
+        self._commit_every = settings.journal.commit_every
+        self._dirty = False
+        self._unit_position = -1
+        self._skip_until = -1
+        self.failed: str | None = None
+        self._on_report = on_report
+        self.reports: list[OrderReport] = []
+        self._delivering = False
+        self.version = 0
+        """Incremented by every submit and every report: cheap change detection for strategies."""
+        self._dispatch: dict[type, Callable[[Any], None]] = {
+            BookDelta: self._on_delta,
+            Trade: self._on_trade,
+            BookSnapshot: self._on_snapshot,
+            MarkPrice: self._on_mark_price_event,
+            FeedStatus: self._on_feed_status,
+        }
+
+    def _new_ledger(self) -> Ledger:
+        return Ledger(self.specs, self.settings.starting_balances, leverage=self.settings.leverage)
+
+    # ---- views -----------------------------------------------------------------------
+
+    def book(self, instrument: str) -> OrderBook:
+        return self.markets[instrument].book
+
+    def open_orders(self, instrument: str | None = None) -> list[RestingOrder]:
+        return [o for o in self.orders.values() if instrument is None or o.order.instrument == instrument]
+
+    @property
+    def catching_up(self) -> bool:
+        """True while a restored exchange skips input it already handled (replay resume).
+
+        Strategies must not act then: their reactions to that input are in the journal."""
+        return self._skip_until >= 0 and self.position <= self._skip_until
+
+    def drain_reports(self) -> list[OrderReport]:
+        reports, self.reports = self.reports, []
+        return reports
+
+    # ---- input -----------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Handle one input event (engine handler)."""
+        if self.failed is not None:
+            raise MmbotError(self.failed)
+        position = self.position + 1
+        if self._dirty and position - self._unit_position >= self._commit_every:
+            self._commit()
+        self.position = position
+        if position <= self._skip_until:
+            self._book_only(event)
+            return
+        md = self._md_const
+        ts = event.local_ts - (md if md is not None else self.latency.market_data_ns(position))
+        if ts > self.now:
+            self.now = ts
+        else:
+            ts = self.now
+        pending = self._pending
+        if pending and pending[0][0] <= ts:
+            self._process_due()
+        self.clock = ts
+        handler = self._dispatch.get(type(event))
+        if handler is not None:
+            handler(event)
+        if self.now >= self.next_sample_ts:
+            self._sample()
+        if self._on_report is not None:
+            self._deliver()
+
+    def _on_delta(self, event: BookDelta) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None:
+            market.sync.on_delta(event)
+            if (market.bids or market.asks) and market.book.valid:
+                fills = market.on_book()
+                if fills:
+                    self._maker_fills(market, fills)
+
+    def _on_trade(self, event: Trade) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None and (market.bids or market.asks) and not event.liquidation:
+            fills = market.on_trade(event.side, event.price, event.size)
+            if fills:
+                self._maker_fills(market, fills)
+
+    def _on_snapshot(self, event: BookSnapshot) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None:
+            market.sync.on_snapshot(event)
+            if (market.bids or market.asks) and market.book.valid:
+                fills = market.on_book()
+                if fills:
+                    self._maker_fills(market, fills)
+
+    def _on_mark_price_event(self, event: MarkPrice) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None:
+            self._on_mark_price(market, event)
+
+    def _on_feed_status(self, event: FeedStatus) -> None:
+        market = self.markets.get(event.instrument)
+        if market is not None and event.state is FeedState.DISCONNECTED:
+            market.sync.invalidate(f"disconnected: {event.reason}", request_snapshot=False)
+
+    def submit(self, command: OrderCommand) -> None:
+        """Send a command; it reaches the venue after its latency (see module doc)."""
+        if self.failed is not None:
+            raise MmbotError(self.failed)
+        if self._skip_until >= 0 and self.position <= self._skip_until:
+            raise MmbotError(
+                f"order command while the paper exchange replays journaled input (event {self.position} "
+                f"of {self._skip_until}); strategies must check PaperExchange.catching_up"
+            )
+        seq = self.commands
+        self.commands = seq + 1
+        self.version += 1
+        if type(command) is NewOrder:
+            latency = self._entry_const
+            arrival = command.ts + (latency if latency is not None else self.latency.entry_ns(seq))
+        else:
+            latency = self._cancel_const
+            arrival = command.ts + (latency if latency is not None else self.latency.cancel_ns(seq))
+        if self._sink is not None:
+            self._record(command, command.ts)
+        if arrival <= self.now:
+            self.clock = self.now
+            self._arrive(command)
+        else:
+            heapq.heappush(self._pending, (arrival, seq, command))
+            client_id = command.client_id
+            if type(command) is NewOrder:
+                self.inflight[client_id] = command
+            else:
+                self.cancels_inflight[client_id] = self.cancels_inflight.get(client_id, 0) + 1
+        if self._on_report is not None:
+            self._deliver()
+
+    def flush(self) -> None:
+        """Commit the open unit of work now (shutdown, or a driver's own cadence)."""
+        if self._dirty:
+            self._commit()
+
+    def begin_replay(self) -> None:
+        """Expect the input again from its first event: events up to the current
+        position only update the books (see :meth:`restore`)."""
+        self._skip_until = self.position
+        self.position = -1
+
+    # ---- arrivals --------------------------------------------------------------------
+
+    def _process_due(self) -> None:
+        pending = self._pending
+        now = self.now
+        while pending and pending[0][0] <= now:
+            arrival, _, command = heapq.heappop(pending)
+            self.clock = arrival
+            client_id = command.client_id
+            if type(command) is NewOrder:
+                if self.inflight.get(client_id) is command:
+                    del self.inflight[client_id]
+                self._arrive_new(command)
+            else:
+                count = self.cancels_inflight.get(client_id, 0) - 1
+                if count > 0:
+                    self.cancels_inflight[client_id] = count
+                else:
+                    self.cancels_inflight.pop(client_id, None)
+                self._arrive_cancel(command)  # type: ignore[arg-type]
+
+    def _arrive(self, command: OrderCommand) -> None:
+        if type(command) is NewOrder:
+            self._arrive_new(command)
+        else:
+            self._arrive_cancel(command)  # type: ignore[arg-type]
+
+    # ---- marks, funding, equity samples ----------------------------------------------
+
+    def _sample(self) -> None:
+        self.next_sample_ts = self.now + self._sample_every
+        marks: dict[str, Decimal] = {}
+        for key, market in self.markets.items():
+            if market.sync.valid or market.mark_price is not None:
+                value = market.valuation()
+                if value is not None:
+                    marks[key] = value
+        if marks:
+            sample = MarkSample(ts=self.now, marks=marks)
+            self._record(sample, self.now)
+            self.ledger.apply_marks(sample)
+
+    # ---- journal ---------------------------------------------------------------------
+
+    def _commit(self) -> None:
+        assert self._sink is not None
+        try:
+            self._sink.commit(self.export_state())
+        except MmbotError as exc:
+            self._dirty = False
+            self.failed = f"{exc}; the paper exchange stopped at its last committed state"
+            records, state = self._sink.committed()
+            self.restore(records, state, replay=False)
+            log.error("journal write failed", error=str(exc))
+            raise MmbotError(self.failed) from exc
+        self._dirty = False
+
+    def _book_only(self, event: Event) -> None:
+        kind = type(event)
+        if kind is BookDelta or kind is BookSnapshot or kind is FeedStatus:
+            market = self.markets.get(event.instrument)  # type: ignore[union-attr]
+            if market is not None:
+                if kind is BookDelta:
+                    market.sync.on_delta(event)  # type: ignore[arg-type]
+                elif kind is BookSnapshot:
+                    market.sync.on_snapshot(event)  # type: ignore[arg-type]
+                elif event.state is FeedState.DISCONNECTED:  # type: ignore[union-attr]
+                    market.sync.invalidate("disconnected", request_snapshot=False)
+
+    # ---- state -----------------------------------------------------------------------
+
+    def export_state(self) -> ExchangeState:
+        levels = []
+        for key, market in self.markets.items():
+            for side, book_levels in ((1, market.bids), (-1, market.asks)):
+                for price, level in book_levels.items():
+                    levels.append(
+                        LevelState(instrument=key, side=side, price=price, displayed=level.displayed)
+                    )
+        return ExchangeState(
+            position=self.position,
+            now=self.now,
+            commands=self.commands,
+            fill_seq=self.fill_seq,
+            next_sample_ts=self.next_sample_ts,
+            orders=[
+                OrderState(
+                    order=o.order,
+                    remaining=o.remaining,
+                    accepted_ts=o.accepted_ts,
+                    ahead=o.ahead,
+                    armed=o.armed,
+                )
+                for o in self.orders.values()
+            ],
+            pending=[PendingState(arrival=a, seq=s, command=c) for a, s, c in sorted(self._pending)],
+            levels=levels,
+            markets=[
+                MarketState(
+                    instrument=key,
+                    mark_price=m.mark_price,
+                    funding_rate=m.funding_rate,
+                    funding_ts=m.funding_ts,
+                )
+                for key, m in self.markets.items()
+            ],
+        )
+
+    def restore(self, records: Iterable[JournalRecord], state: ExchangeState | None, *, replay: bool) -> None:
+        """Rebuild ledger and orders from committed ``records`` and ``state``.
+
+        ``replay=True``: the input will be fed again from its first event; events up to
+        ``state.position`` only update the books. Otherwise input continues after it."""
+        load_into(self, records, state)
+        if replay:
+            self.begin_replay()

@@ -1,0 +1,338 @@
+"""The fill simulator of one instrument: the venue's public book plus our resting orders.
+
+Rules (venue time; prices in ticks, sizes in lots):
+
+- **Taker orders** (market, or the crossing part of a limit) walk the current public
+  book level by level, best first, up to their limit: one fill per level at that
+  level's price, partial when the book runs out.
+- **Post-only** orders that would cross the best opposite price are rejected (caller).
+- **Resting orders** join the queue of their price level behind everything displayed
+  there when they *arrive* (``ahead`` = displayed size; 0 when they improve the best
+  price). A public trade at our price executes through the queue front to back
+  (:func:`bot.paper.queue.consume`): the lots ahead of us first, then us. A trade at a
+  worse price than ours (a sell below our bid, a buy above our ask) went through our
+  level: the order fills completely at its own price. The same holds when the public
+  book moves through us without a printed trade (best ask at or below our bid): the
+  opposite side would have matched us, so we fill completely.
+- Displayed-size decreases at our level that no trade explains advance us according to
+  the configured queue model; increases join behind us.
+- **Our fills do not move the public book.** The simulator never removes the liquidity
+  we took or adds the liquidity we post: the recorded book stays the market's truth.
+  Consequences: two taker orders in a row can both take the same displayed level, and
+  the rest of a crossing limit order that walked the book would still see the levels
+  it consumed; such an order is "disarmed" for book-through fills until the opposite
+  best no longer crosses it (public trades still fill it).
+- Liquidation prints (``Trade.liquidation``) are not matched: they are insurance-fund
+  transfers, not executions against the book.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.core.events import Side
+from bot.core.instrument import InstrumentKind, InstrumentSpec
+from bot.core.orders import NewOrder
+from bot.market.book import OrderBook
+from bot.market.sync import BookSync
+from bot.paper.fees import FeeSchedule
+from bot.paper.queue import QueueModel, consume
+from bot.paper.validation import min_notional_units
+
+
+class RestingOrder:
+    """A paper order live at the venue (mutable; owned by the exchange)."""
+
+    __slots__ = ("accepted_ts", "ahead", "armed", "client_id", "order", "price", "remaining", "side")
+
+    def __init__(self, order: NewOrder, remaining: int, accepted_ts: int, ahead: int, armed: bool) -> None:
+        self.order = order
+        self.client_id = order.client_id
+        self.side = int(order.side)
+        assert order.price is not None
+        self.price: int = order.price
+        self.remaining = remaining
+        self.accepted_ts = accepted_ts
+        self.ahead = ahead
+        self.armed = armed
+
+    @property
+    def instrument(self) -> str:
+        return self.order.instrument
+
+    def __repr__(self) -> str:
+        side = "buy" if self.side > 0 else "sell"
+        return f"<RestingOrder {self.client_id} {side} {self.remaining}@{self.price} ahead={self.ahead}>"
+
+
+class Level:
+    """Our orders at one price and the displayed size we last saw there."""
+
+    __slots__ = ("displayed", "orders")
+
+    def __init__(self, displayed: int) -> None:
+        self.displayed = displayed
+        self.orders: list[RestingOrder] = []
+
+
+Fill = tuple[RestingOrder, int, int]
+"""(order, price ticks, lots)."""
+
+
+class Market:
+    """Public book, our resting orders and venue-side state of one instrument."""
+
+    __slots__ = (
+        "asks",
+        "bids",
+        "book",
+        "buy_factor",
+        "disarmed",
+        "fees",
+        "funding_rate",
+        "funding_ts",
+        "half_tick",
+        "is_spot",
+        "key",
+        "mark_price",
+        "min_qty_lots",
+        "min_units",
+        "notional_unit",
+        "open_buy_lots",
+        "open_buy_units",
+        "open_sell_lots",
+        "queue_model",
+        "spec",
+        "step_lots",
+        "sync",
+        "tick",
+        "top_ask",
+        "top_bid",
+        "unit",
+    )
+
+    def __init__(
+        self, spec: InstrumentSpec, sync: BookSync, fees: FeeSchedule, queue_model: QueueModel
+    ) -> None:
+        self.spec = spec
+        self.key = spec.key
+        self.is_spot = spec.kind is InstrumentKind.SPOT
+        self.sync = sync
+        self.book: OrderBook = sync.book
+        self.fees = fees
+        self.queue_model = queue_model
+        self.tick = spec.tick_size
+        self.half_tick = spec.tick_size / 2
+        self.unit = spec.lot_size * spec.contract_size
+        self.notional_unit = spec.tick_size * self.unit
+        """Quote value of 1 tick x 1 lot: notional = notional_unit * price * lots."""
+        self.buy_factor = self.notional_unit * (1 + fees.worst_rate)
+        """Quote reserved per tick x lot of a resting buy (notional plus the worst fee)."""
+        self.step_lots = spec.step_lots
+        whole, remainder = divmod(spec.min_qty, spec.lot_size)
+        self.min_qty_lots = int(whole) + (1 if remainder else 0)
+        self.min_units = min_notional_units(spec)
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
+        self.top_bid: int | None = None  # our highest resting bid
+        self.top_ask: int | None = None  # our lowest resting ask
+        self.disarmed = 0  # resting orders not eligible for book-through fills
+        self.open_buy_lots = 0
+        self.open_buy_units = 0  # sum of remaining * price over resting buys (funds reserved)
+        self.open_sell_lots = 0
+        self.mark_price: int | None = None
+        self.funding_rate = Decimal(0)
+        self.funding_ts = 0
+
+    # ---- prices ----------------------------------------------------------------------
+
+    def mid(self) -> Decimal | None:
+        """Public book mid in quote per base unit, when both sides exist."""
+        book = self.book
+        bid, ask = book.best_bid, book.best_ask
+        if bid is None or ask is None:
+            return None
+        return self.half_tick * (bid + ask)
+
+    def valuation(self) -> Decimal | None:
+        """The ledger's valuation mark: mark price for perpetuals once known, else mid."""
+        if not self.is_spot and self.mark_price is not None:
+            return self.tick * self.mark_price
+        return self.mid()
+
+    def crosses(self, side: int, price: int) -> bool:
+        """Would a limit order at ``price`` trade against the public book on arrival?"""
+        if side > 0:
+            best = self.book.best_ask
+            return best is not None and price >= best
+        best = self.book.best_bid
+        return best is not None and price <= best
+
+    def walk(self, side: int, limit: int | None, size: int) -> list[tuple[int, int]]:
+        """Levels a taker order would take: [(price, lots)], best first."""
+        book = self.book
+        if limit is None:
+            levels = book.ask_levels() if side > 0 else book.bid_levels()
+        else:
+            levels = book.levels_through(-side, limit)
+        taken: list[tuple[int, int]] = []
+        left = size
+        for price, available in levels:
+            take = available if available < left else left
+            taken.append((price, take))
+            left -= take
+            if not left:
+                break
+        return taken
+
+    # ---- resting orders --------------------------------------------------------------
+
+    @property
+    def has_orders(self) -> bool:
+        return bool(self.bids or self.asks)
+
+    def join(self, order: RestingOrder, displayed: int | None = None) -> None:
+        """Add ``order`` at the back of its level (``order.ahead`` already set)."""
+        levels = self.bids if order.side > 0 else self.asks
+        level = levels.get(order.price)
+        if level is None:
+            if displayed is None:
+                displayed = self.book.size_at(order.side, order.price)
+            level = levels[order.price] = Level(displayed)
+        level.orders.append(order)
+        if not order.armed:
+            self.disarmed += 1
+        if order.side > 0:
+            self.open_buy_lots += order.remaining
+            self.open_buy_units += order.remaining * order.price
+            if self.top_bid is None or order.price > self.top_bid:
+                self.top_bid = order.price
+        else:
+            self.open_sell_lots += order.remaining
+            if self.top_ask is None or order.price < self.top_ask:
+                self.top_ask = order.price
+
+    def reduce(self, order: RestingOrder, lots: int) -> None:
+        """``order`` filled ``lots``; remove it from its level when nothing remains."""
+        order.remaining -= lots
+        if order.side > 0:
+            self.open_buy_lots -= lots
+            self.open_buy_units -= lots * order.price
+        else:
+            self.open_sell_lots -= lots
+        if not order.remaining:
+            self._unlink(order)
+
+    def remove(self, order: RestingOrder) -> None:
+        """Take ``order`` out of the book with its remaining size (cancel)."""
+        if order.side > 0:
+            self.open_buy_lots -= order.remaining
+            self.open_buy_units -= order.remaining * order.price
+        else:
+            self.open_sell_lots -= order.remaining
+        self._unlink(order)
+
+    def _unlink(self, order: RestingOrder) -> None:
+        if not order.armed:
+            self.disarmed -= 1
+        levels = self.bids if order.side > 0 else self.asks
+        level = levels[order.price]
+        level.orders.remove(order)
+        if not level.orders:
+            del levels[order.price]
+            if order.side > 0:
+                self.top_bid = max(levels) if levels else None
+            else:
+                self.top_ask = min(levels) if levels else None
+
+    def level_displayed(self, side: int, price: int) -> int | None:
+        level = (self.bids if side > 0 else self.asks).get(price)
+        return None if level is None else level.displayed
+
+    # ---- market events ---------------------------------------------------------------
+
+    def on_trade(self, side: Side, price: int, size: int) -> list[Fill]:
+        """Maker fills caused by a public trade (``side`` = aggressor)."""
+        fills: list[Fill] = []
+        if side < 0:  # sellers hit the bids
+            top = self.top_bid
+            if top is None or top < price:
+                return fills
+            levels = self.bids
+            through = [p for p in levels if p > price]
+        else:
+            top = self.top_ask
+            if top is None or top > price:
+                return fills
+            levels = self.asks
+            through = [p for p in levels if p < price]
+        through.sort(reverse=side < 0)
+        for level_price in through:
+            for order in list(levels[level_price].orders):
+                fills.append((order, order.price, order.remaining))
+        level = levels.get(price)
+        if level is not None:
+            orders = level.orders
+            volumes, consumed = consume(orders, size)
+            displayed = level.displayed - size
+            level.displayed = displayed if displayed > 0 else 0
+            for order, lots in zip(list(orders), volumes, strict=True):
+                ahead = order.ahead - consumed
+                order.ahead = ahead if ahead > 0 else 0
+                if lots:
+                    fills.append((order, price, lots))
+        return fills
+
+    def on_book(self) -> list[Fill]:
+        """After a book change: update queues from displayed sizes, fill book-throughs."""
+        book = self.book
+        fills: list[Fill] = []
+        bids = self.bids
+        if bids:
+            sizes = book.bids
+            for price, level in bids.items():
+                now = sizes.get(price, 0)
+                if now != level.displayed:
+                    self._displayed(level, now)
+            top = self.top_bid
+            best_ask = book.best_ask
+            if best_ask is not None and top is not None and top >= best_ask:
+                for price in sorted((p for p in bids if p >= best_ask), reverse=True):
+                    for order in bids[price].orders:
+                        if order.armed:
+                            fills.append((order, order.price, order.remaining))
+        asks = self.asks
+        if asks:
+            sizes = book.asks
+            for price, level in asks.items():
+                now = sizes.get(price, 0)
+                if now != level.displayed:
+                    self._displayed(level, now)
+            top = self.top_ask
+            best_bid = book.best_bid
+            if best_bid is not None and top is not None and top <= best_bid:
+                for price in sorted(p for p in asks if p <= best_bid):
+                    for order in asks[price].orders:
+                        if order.armed:
+                            fills.append((order, order.price, order.remaining))
+        if self.disarmed:
+            self._rearm()
+        return fills
+
+    def _displayed(self, level: Level, now: int) -> None:
+        """The displayed size at ``level`` changed to ``now`` without a trade."""
+        before = level.displayed
+        if now < before:
+            model = self.queue_model
+            for order in level.orders:
+                order.ahead = model(order.ahead, before, now)
+        level.displayed = now
+
+    def _rearm(self) -> None:
+        """Arm disarmed orders that the opposite public best no longer crosses."""
+        for levels in (self.bids, self.asks):
+            for price, level in levels.items():
+                for order in level.orders:
+                    if not order.armed and not self.crosses(order.side, price):
+                        order.armed = True
+                        self.disarmed -= 1

@@ -1,0 +1,122 @@
+"""What the paper exchange journals, and the sink interface the journal implements.
+
+The exchange writes two things (see :class:`RecordSink`):
+
+- **records** (:data:`JournalRecord`), each tagged with the input position (index of
+  the input event being handled) and the venue time: commands as sent, every report,
+  fills with the book mid and valuation mark the ledger needs, funding payments and
+  equity-curve mark samples. Folding the records in order rebuilds the ledger exactly.
+- a **state** (:class:`ExchangeState`) written in the same transaction as the records
+  of a unit of work: everything else that decides future behaviour -- resting orders
+  with their queue positions, commands in flight, per-instrument mark/funding state,
+  counters and the input position. Together with the input stream replayed up to
+  ``position`` it reproduces the exchange exactly.
+
+This module is sans-IO; :mod:`bot.store.journal` is the SQLite implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Protocol, TypeAlias
+
+import msgspec
+
+from bot.core.orders import (
+    CancelOrder,
+    CancelRejected,
+    FundingPayment,
+    NewOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+)
+from bot.paper.ledger import MarkSample
+
+STATE_VERSION = 1
+
+
+class FillRecord(msgspec.Struct, frozen=True, kw_only=True, tag="fill"):
+    """A fill as the ledger books it: the report plus the public mid and the valuation
+    mark (quote per base unit) at that moment."""
+
+    fill: OrderFilled
+    mid: Decimal
+    mark: Decimal
+
+
+JournalRecord: TypeAlias = (
+    NewOrder
+    | CancelOrder
+    | OrderAccepted
+    | OrderRejected
+    | FillRecord
+    | OrderCancelled
+    | CancelRejected
+    | FundingPayment
+    | MarkSample
+)
+
+
+class OrderState(msgspec.Struct, frozen=True, kw_only=True):
+    order: NewOrder
+    remaining: int
+    accepted_ts: int
+    ahead: int
+    armed: bool
+
+
+class PendingState(msgspec.Struct, frozen=True, kw_only=True):
+    arrival: int
+    seq: int
+    command: NewOrder | CancelOrder
+
+
+class LevelState(msgspec.Struct, frozen=True, kw_only=True):
+    instrument: str
+    side: int
+    price: int
+    displayed: int
+
+
+class MarketState(msgspec.Struct, frozen=True, kw_only=True):
+    instrument: str
+    mark_price: int | None
+    funding_rate: Decimal
+    funding_ts: int
+
+
+class ExchangeState(msgspec.Struct, frozen=True, kw_only=True):
+    """The paper exchange between two input events (after ``position`` was handled)."""
+
+    version: int = STATE_VERSION
+    position: int
+    now: int
+    commands: int
+    fill_seq: int
+    next_sample_ts: int
+    orders: list[OrderState]
+    pending: list[PendingState]
+    levels: list[LevelState]
+    markets: list[MarketState]
+
+
+class RecordSink(Protocol):
+    """Where the exchange writes. Implementations must make ``commit`` atomic."""
+
+    def append(self, position: int, ts: int, record: JournalRecord) -> None:
+        """Add a record to the open unit of work (not yet durable)."""
+        ...
+
+    def commit(self, state: ExchangeState) -> None:
+        """Durably write the unit's records and ``state`` in one transaction.
+
+        On failure nothing of the unit is written, the unit is discarded, and a
+        :class:`bot.errors.MmbotError` is raised."""
+        ...
+
+    def committed(self) -> tuple[Sequence[JournalRecord], ExchangeState | None]:
+        """All committed records in order and the last committed state."""
+        ...
