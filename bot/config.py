@@ -30,6 +30,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.errors import InputError
+from bot.market.estimators.params import EstimatorParams
+from bot.paper.settings import PaperSettings
+from bot.risk.settings import RiskSettings
 
 ENV_PREFIX = "MMBOT_"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -229,6 +232,12 @@ class InstrumentRef(_Section):
 class EngineSettings(_Section):
     venue: VenueName = Field(description="Venue whose book this engine quotes.")
     symbol: str = Field(pattern=r"^[A-Z0-9]{2,30}$", description="Exchange symbol, e.g. BTCUSDT.")
+    strategy: str = Field(
+        "as_default",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Strategy profile: config/strategies/<strategy>.toml (switchable at runtime).",
+    )
+    quote: bool = Field(True, description="Quote this market (false = stream and observe only).")
     hedge: InstrumentRef | None = Field(
         None, description="Perpetual used to hedge this engine's delta (streamed alongside)."
     )
@@ -242,6 +251,29 @@ class EngineSettings(_Section):
         if self.hedge is not None:
             keys.append(self.hedge.key)
         return keys
+
+
+class QuotingSettings(_Section):
+    refresh_ticks: int = Field(
+        1,
+        ge=0,
+        le=10_000,
+        description="Keep a resting quote while its price is within this many ticks of the desired price.",
+    )
+    size_tolerance: float = Field(
+        0.25,
+        ge=0,
+        lt=1,
+        description="Keep a resting quote while its size is within this fraction of the desired size.",
+    )
+    max_order_age_s: float = Field(0.0, ge=0, description="Refresh quotes older than this (0 = never).")
+    sample_interval_s: float = Field(
+        1.0, gt=0, description="Journal a market/quotes/PnL sample this often (event time); reports read it."
+    )
+    strategies_dir: Path | None = Field(
+        None,
+        description="Where strategy profiles live; default: the 'strategies' folder next to the config file.",
+    )
 
 
 class OfflineSettings(_Section):
@@ -278,6 +310,10 @@ class Settings(BaseSettings):
         description="One engine per quoted market, keyed by a short name.",
     )
     offline: OfflineSettings = Field(default_factory=OfflineSettings)
+    quoting: QuotingSettings = Field(default_factory=QuotingSettings)
+    estimators: EstimatorParams = Field(default_factory=EstimatorParams)
+    paper: PaperSettings = Field(default_factory=PaperSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
 
     @field_validator("engines")
     @classmethod

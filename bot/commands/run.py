@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -19,14 +20,16 @@ from typing import Any
 import structlog
 
 from bot.config import Settings, load_settings
-from bot.core.engine import Engine
+from bot.core.assemble import TradingEngine, build_engine, load_strategy, strategies_dir
 from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
-from bot.errors import InputError
+from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
+from bot.ops.control import Controller, pid_path, running_pid, take_request
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
 from bot.ops.metrics import adapter_stats, build_registry
+from bot.strategy.profile import StrategyProfile
 
 log = structlog.get_logger("bot.run")
 
@@ -59,6 +62,13 @@ def register(subparsers: Any) -> None:
         help="Ops HTTP server address (/healthz /metrics /status); default from config "
         "(127.0.0.1:8080); port 0 = any free port; 'off' disables it.",
     )
+    run.add_argument(
+        "--strategy",
+        default=None,
+        metavar="NAME",
+        help="Strategy profile for every quoting engine (config/strategies/NAME.toml); "
+        "default: each engine's `strategy` setting.",
+    )
     run.add_argument("--json", action="store_true", help="Print the final summary as JSON.")
     run.set_defaults(func=start_run)
 
@@ -75,33 +85,61 @@ def start_run(args: argparse.Namespace) -> int:
         overrides["http"] = {"listen": args.http}
     settings = load_settings(args.config, **overrides)
     configure_logging(settings.logging)
-    summary = asyncio.run(run_bot(settings, offline=args.offline, duration_s=args.duration))
+    directory = strategies_dir(settings, args.config)
+    profiles = load_profiles(settings, directory, args.strategy)
+    summary = asyncio.run(
+        run_bot(
+            settings, offline=args.offline, duration_s=args.duration, profiles=profiles, strategies=directory
+        )
+    )
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2, default=str))
     else:
         print(format_summary(summary))
     return 0
 
 
-async def run_bot(settings: Settings, *, offline: bool, duration_s: float | None) -> dict[str, Any]:
+def load_profiles(settings: Settings, directory: Path, override: str | None) -> dict[str, StrategyProfile]:
+    """The strategy profile of every quoting engine, validated before anything starts."""
+    return {
+        name: load_strategy(directory, override or engine.strategy)
+        for name, engine in settings.engines.items()
+        if engine.quote
+    }
+
+
+async def run_bot(
+    settings: Settings,
+    *,
+    offline: bool,
+    duration_s: float | None,
+    profiles: dict[str, StrategyProfile] | None = None,
+    strategies: Path | None = None,
+) -> dict[str, Any]:
     """Run until the duration elapses or a stop signal arrives; return a summary."""
     from bot.venues.binance.adapter import BinanceMarketData
 
+    profiles = profiles or {}
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
         if offline:
             settings = await stack.enter_async_context(_offline_emulator(settings))
         keys = settings.instruments()
         specs = await load_specs(settings, keys, offline=offline)
-        engines = [
-            Engine(
-                name,
-                [specs[key] for key in engine.instruments()],
-                stale_after_s=settings.market.stale_after_s,
-                max_buffer=settings.market.max_buffer,
+        trading: list[TradingEngine] = []
+        stack.callback(lambda: [t.close() for t in trading])
+        for name, engine_settings in settings.engines.items():
+            trading.append(
+                build_engine(
+                    name, engine_settings, settings, specs, profile=profiles.get(name), data_dir=data_dir
+                )
             )
-            for name, engine in settings.engines.items()
-        ]
-        runner = LiveRunner(engines, status_interval_s=settings.market.status_interval_s)
+        runner = LiveRunner([t.engine for t in trading], status_interval_s=settings.market.status_interval_s)
+        controller = Controller(
+            trading, strategies_dir=strategies or Path("config/strategies"), data_dir=data_dir
+        )
+        controller.apply_pending(source="cli")
         venues: dict[str, list[str]] = {}
         for key in keys:
             venues.setdefault(key.split(":", 1)[0], []).append(key)
@@ -111,29 +149,105 @@ async def run_bot(settings: Settings, *, offline: bool, duration_s: float | None
             )
             runner.add_adapter(adapter, venue_keys)
         if settings.http.enabled:
-            ops = _ops_server(settings, runner)
+            ops = _ops_server(settings, runner, trading, controller)
             await ops.start()
             stack.push_async_callback(ops.stop)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, runner.stop)
+        runner.spawn("profile-watch", lambda: _watch_profiles(controller))
+        _write_pidfile(data_dir)
+        stack.callback(lambda: pid_path(data_dir).unlink(missing_ok=True))
+        _install_signals(runner, controller)
+        stack.callback(_remove_signals)
         log.info(
             "mmbot running",
             engines=list(settings.engines),
             instruments=keys,
             offline=offline,
             duration_s=duration_s,
+            strategies={n: p.name for n, p in profiles.items()},
         )
-        try:
-            await runner.run(duration_s)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        await runner.run(duration_s)
+        for t in trading:
+            t.close()
         return {
             "instruments": runner.status_lines(),
+            "engines": [_engine_summary(t) for t in trading],
             "adapters": {venue: adapter_stats(adapter) for venue, adapter in runner.adapters.items()},
             "task_restarts": runner.task_restarts,
         }
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def _install_signals(runner: LiveRunner, controller: Controller) -> None:
+    loop = asyncio.get_running_loop()
+    stops = {"count": 0}
+
+    def stop(sig: signal.Signals) -> None:
+        stops["count"] += 1
+        if stops["count"] > 1:
+            log.error("second stop signal: exiting immediately", signal=sig.name)
+            os._exit(EXIT_INTERRUPTED)
+        log.info("stopping: cancelling quotes, closing the journal", signal=sig.name)
+        runner.stop()
+
+    def kill() -> None:
+        request = take_request(controller.data_dir, "kill")
+        controller.kill(str((request or {}).get("reason") or "SIGUSR1"), "signal")
+
+    def resume() -> None:
+        request = take_request(controller.data_dir, "resume")
+        controller.resume(str((request or {}).get("reason") or "SIGUSR2"), "signal")
+
+    loop.add_signal_handler(signal.SIGINT, stop, signal.SIGINT)
+    loop.add_signal_handler(signal.SIGTERM, stop, signal.SIGTERM)
+    loop.add_signal_handler(signal.SIGHUP, lambda: controller.reload_safely(None, "sighup"))
+    loop.add_signal_handler(signal.SIGUSR1, kill)
+    loop.add_signal_handler(signal.SIGUSR2, resume)
+
+
+def _remove_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in _SIGNALS:
+        loop.remove_signal_handler(sig)
+
+
+async def _watch_profiles(controller: Controller, interval_s: float = 1.0) -> None:
+    """Reload a running strategy profile when its file changes on disk."""
+    while True:
+        await asyncio.sleep(interval_s)
+        if controller.changed_profiles():
+            controller.reload_safely(None, "file_change")
+
+
+def _write_pidfile(data_dir: Path) -> None:
+    path = pid_path(data_dir)
+    other = running_pid(data_dir)
+    if other is not None and other != os.getpid():
+        raise MmbotError(f"another mmbot (pid {other}) is running on {data_dir}")
+    path.write_text(f"{os.getpid()}\n")
+
+
+def _engine_summary(trading: TradingEngine) -> dict[str, Any]:
+    out: dict[str, Any] = {"engine": trading.engine.name, "events": trading.engine.events}
+    pipeline, exchange = trading.pipeline, trading.exchange
+    if pipeline is None or exchange is None:
+        return out
+    pnl = exchange.ledger.attribution()
+    out.update(
+        strategy=pipeline.quoter.name,
+        regime=pipeline.decision.regime.value,
+        orders=pipeline.order_manager.stats.as_dict(),
+        fills=pipeline.fills,
+        vetoes=pipeline.vetoes,
+        position=str(pipeline.spec.size(pipeline.position)),
+        pnl={
+            k: str(getattr(pnl, k))
+            for k in ("spread_capture", "rebates", "fees", "inventory", "funding", "total")
+        },
+        open_orders=len(exchange.orders),
+    )
+    return out
 
 
 async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> dict[str, InstrumentSpec]:
@@ -163,12 +277,15 @@ async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> d
     return {key: item.spec for key, item in resolved.items()}
 
 
-def _ops_server(settings: Settings, runner: LiveRunner) -> OpsServer:
+def _ops_server(
+    settings: Settings, runner: LiveRunner, trading: list[TradingEngine], controller: Controller
+) -> OpsServer:
     host, port = settings.http.host_port
     ops = OpsServer(
         registry=build_registry(runner, time.time_ns),
         status=lambda: {
             "instruments": runner.status_lines(),
+            "engines": [t.status() for t in trading],
             "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
         },
         host=host,
@@ -187,16 +304,41 @@ def _ops_server(settings: Settings, runner: LiveRunner) -> OpsServer:
 
     def feeds_fresh() -> str | None:
         now = time.time_ns()
-        stale = [
-            f"{key}: {'no data yet' if not state.last_event_ts else f'silent {(now - state.last_event_ts) / NS_PER_S:.1f}s'}"
-            for engine in runner.engines
-            for key, state in engine.instruments.items()
-            if not state.last_event_ts or now - state.last_event_ts > stale_after_ns
-        ]
+        stale = []
+        for engine in runner.engines:
+            for key, state in engine.instruments.items():
+                if not state.last_event_ts:
+                    stale.append(f"{key}: no data yet")
+                elif now - state.last_event_ts > stale_after_ns:
+                    stale.append(f"{key}: silent {(now - state.last_event_ts) / NS_PER_S:.1f}s")
         return "; ".join(stale) or None
+
+    def journal_writable() -> str | None:
+        bad = []
+        for t in trading:
+            exchange = t.exchange
+            if exchange is not None and exchange.failed is not None:
+                bad.append(f"{t.engine.name}: {exchange.failed}")
+        return "; ".join(bad) or None
 
     ops.add_check("feeds_fresh", feeds_fresh)
     ops.add_check("books_valid", books_valid)
+    ops.add_check("journal_writable", journal_writable)
+
+    def switch(body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError('body must be {"name": "<profile>"}')
+        try:
+            return controller.switch(name, "http")
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+
+    ops.add_control("kill", lambda body: controller.kill(str(body.get("reason") or "http kill"), "http"))
+    ops.add_control(
+        "resume", lambda body: controller.resume(str(body.get("reason") or "http resume"), "http")
+    )
+    ops.add_control("strategy", switch)
     return ops
 
 
@@ -228,6 +370,16 @@ def format_summary(summary: dict[str, Any]) -> str:
             f" resyncs {row['resyncs']}, dropped {row['dropped']}"
             + (f" ({row['reason']})" if row["reason"] else "")
         )
+    for row in summary.get("engines", []):
+        if "strategy" in row:
+            pnl = row["pnl"]
+            lines.append(
+                f"  {row['engine']}: strategy {row['strategy']}, regime {row['regime']}, "
+                f"orders {row['orders']['new_orders']} new / {row['orders']['cancels']} cancels, "
+                f"fills {row['fills']}, position {row['position']}, PnL {pnl['total']} "
+                f"(spread {pnl['spread_capture']}, rebates {pnl['rebates']}, fees {pnl['fees']}, "
+                f"inventory {pnl['inventory']}, funding {pnl['funding']}), open orders {row['open_orders']}"
+            )
     for venue, stats in summary["adapters"].items():
         lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     return "\n".join(lines)

@@ -71,6 +71,8 @@ class LiveRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._closing = False
+        self._running = False
+        self._extra: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -105,8 +107,11 @@ class LiveRunner:
 
     async def run(self, duration_s: float | None = None) -> None:
         """Run until :meth:`stop` is called or ``duration_s`` elapses."""
+        self._running = True
         for venue, adapter in self.adapters.items():
             self._spawn(f"adapter:{venue}", adapter.run)
+        for name, factory in self._extra:
+            self._spawn(name, factory)
         self._spawn("timer", self._timer_loop)
         self._spawn("status", self._status_loop)
         try:
@@ -129,6 +134,13 @@ class LiveRunner:
         for adapter in self.adapters.values():
             with contextlib.suppress(Exception):
                 await adapter.close()
+
+    def spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        """Run ``factory()`` as a supervised task from :meth:`run` on (or now, if running)."""
+        if self._running:
+            self._spawn(name, factory)
+        else:
+            self._extra.append((name, factory))
 
     def _spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         self._tasks.append(asyncio.create_task(self._supervise(name, factory), name=name))

@@ -1,0 +1,175 @@
+"""Assembling an engine: the one place that builds and connects the core components.
+
+:func:`build_engine` turns settings, instrument specs and a strategy profile into an
+:class:`Engine` with, when the engine quotes, its paper exchange (restored from its
+journal), estimators, risk manager (kill state restored), quoter, order manager and
+:class:`QuotingPipeline` registered as handlers in that order. ``mmbot run`` (live and
+offline) and ``mmbot replay`` both call it, so live and replay run the same core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
+from bot.core.engine import Engine
+from bot.core.events import Side
+from bot.core.instrument import InstrumentSpec
+from bot.core.orders import OrderReport
+from bot.core.trading import QuotingPipeline
+from bot.market.estimators import Estimators
+from bot.paper.exchange import PaperExchange
+from bot.risk.explain import from_payload
+from bot.risk.manager import RiskManager
+from bot.risk.settings import check_horizons as check_risk_horizons
+from bot.store.journal import Journal
+from bot.store.recovery import open_paper
+from bot.strategy.order_manager import OrderManager
+from bot.strategy.profile import StrategyProfile, build_quoter, check_horizons, load_profile
+
+log = structlog.get_logger("bot.assemble")
+
+RISK_RECORD_TYPES = ("regime_transition", "risk_kill")
+
+
+def strategies_dir(settings: Settings, config_path: Path | None) -> Path:
+    """Where strategy profiles are looked up (see ``quoting.strategies_dir``)."""
+    if settings.quoting.strategies_dir is not None:
+        return settings.quoting.strategies_dir
+    base = config_path if config_path is not None else DEFAULT_CONFIG
+    candidate = base.parent / "strategies"
+    if candidate.is_dir():
+        return candidate
+    return Path("config") / "strategies"
+
+
+def load_strategy(directory: Path, name: str) -> StrategyProfile:
+    """``directory/name.toml`` validated (ConfigError names file, field and problem)."""
+    path = directory / f"{name}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
+        raise ConfigError(f"strategy {name!r}: {path} not found; known profiles in {directory}: {known}")
+    return load_profile(path)
+
+
+@dataclass
+class TradingEngine:
+    """An engine and, when it quotes, the components around it."""
+
+    engine: Engine
+    exchange: PaperExchange | None = None
+    journal: Journal | None = None
+    pipeline: QuotingPipeline | None = None
+
+    def close(self, now: int | None = None) -> None:
+        """Cancel every paper order, commit and close the journal (clean shutdown)."""
+        if self.exchange is not None and self.exchange.failed is None:
+            cancelled = self.exchange.cancel_all()
+            self.exchange.flush()
+            if cancelled:
+                log.info("paper orders cancelled at shutdown", engine=self.engine.name, count=cancelled)
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"engine": self.engine.name}
+        pipeline = self.pipeline
+        if pipeline is not None:
+            now = self.engine.clock.now
+            out["strategy"] = pipeline.quoter.name
+            out["risk"] = pipeline.risk.status()
+            out["quotes"] = {
+                "bids": [(q.price, q.size) for q in pipeline.desired.bids],
+                "asks": [(q.price, q.size) for q in pipeline.desired.asks],
+                "note": pipeline.desired.note,
+            }
+            out["open_orders"] = pipeline.order_manager.open_orders()
+            out["sample"] = pipeline.sample(now)
+        return out
+
+
+def build_engine(
+    name: str,
+    engine_settings: EngineSettings,
+    settings: Settings,
+    specs: Mapping[str, InstrumentSpec],
+    *,
+    profile: StrategyProfile | None,
+    data_dir: Path,
+    replay: bool = False,
+) -> TradingEngine:
+    keys = engine_settings.instruments()
+    engine_specs = [specs[key] for key in keys]
+    engine = Engine(
+        name, engine_specs, stale_after_s=settings.market.stale_after_s, max_buffer=settings.market.max_buffer
+    )
+    if not engine_settings.quote or profile is None:
+        return TradingEngine(engine)
+    spec = specs[engine_settings.key]
+    horizons = settings.estimators.vol_horizons_s
+    check_horizons(profile, horizons)
+    check_risk_horizons(settings.risk, horizons)
+    quoter = build_quoter(profile, spec)
+
+    pipeline_ref: list[QuotingPipeline] = []
+
+    def on_report(report: OrderReport) -> None:
+        if pipeline_ref:
+            pipeline_ref[0].on_report(report)
+
+    exchange, journal = open_paper(
+        engine_specs, settings.paper, data_dir, name, replay=replay, on_report=on_report
+    )
+    try:
+        engine.add_handler(exchange.on_event)
+        risk = RiskManager(settings.risk, spec, base_levels=quoter.ladder.levels)
+        if journal is not None:
+            risk.restore(
+                from_payload(payload, type_)
+                for _id, _ts, type_, _source, payload in journal.events()
+                if type_ in RISK_RECORD_TYPES
+            )
+        order_manager = OrderManager(
+            spec.key,
+            id_prefix=f"{name[:12]}-",
+            refresh_ticks=settings.quoting.refresh_ticks,
+            size_tolerance=settings.quoting.size_tolerance,
+            max_age_ns=int(settings.quoting.max_order_age_s * 1e9),
+            first_seq=exchange.commands + 1,
+        )
+        for resting in exchange.open_orders(spec.key):
+            order_manager.adopt(
+                resting.client_id, Side(resting.side), resting.price, resting.remaining, resting.accepted_ts
+            )
+        record = None
+        if journal is not None:
+            append = journal.append_event
+
+            def record(type_: str, payload: dict[str, Any], ts: int) -> None:
+                append(type_, payload, ts, source=name)
+
+        pipeline = QuotingPipeline(
+            engine,
+            spec.key,
+            venue=exchange,
+            ledger=exchange.ledger,
+            estimators=Estimators(spec.key, settings.estimators),
+            risk=risk,
+            quoter=quoter,
+            order_manager=order_manager,
+            record=record,
+            sample_interval_s=settings.quoting.sample_interval_s,
+        )
+        pipeline_ref.append(pipeline)
+        engine.add_handler(pipeline)
+    except BaseException:
+        if journal is not None:
+            journal.close()
+        raise
+    return TradingEngine(engine, exchange, journal, pipeline)

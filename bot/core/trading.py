@@ -1,0 +1,252 @@
+"""The quoting pipeline of one engine: the glue between the core components.
+
+:class:`QuotingPipeline` is an engine handler registered *after* the paper exchange
+(which sees each market event first, as the venue). For every event it updates the
+estimators, and on book changes, timers and fills of the quoted instrument it asks the
+risk manager for a decision, the quoter for desired quotes, and the order manager for
+the commands that get there; every command passes the risk manager's pre-trade check
+before it goes to the venue. Venue reports flow back through :meth:`on_report`.
+
+It also owns the "explainability" records: risk transitions and kill records, strategy
+switches and a market/position sample every ``sample_interval`` of event time go to
+the record sink (the journal) and the log.
+
+Time is event time only (``engine.clock.now``). No I/O besides the record sink.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+import structlog
+
+from bot.core.engine import Engine
+from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, Event, Timer, Trade
+from bot.core.orders import NewOrder, OrderCommand, OrderFilled, OrderReport
+from bot.market.estimators import Estimators
+from bot.paper.ledger import Attribution
+from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, record_type, to_payload
+from bot.risk.manager import RiskDecision, RiskManager
+from bot.strategy.order_manager import OrderManager
+from bot.strategy.profile import StrategyQuoter
+from bot.strategy.types import DesiredQuotes
+
+log = structlog.get_logger("bot.trading")
+
+RecordSink = Callable[[str, dict[str, Any], int], None]
+"""(type, payload, ts) -> durably written (e.g. ``Journal.append_event``)."""
+
+
+class Venue(Protocol):
+    """What the pipeline needs from the execution venue (the paper exchange)."""
+
+    def submit(self, command: OrderCommand) -> None: ...
+
+    @property
+    def catching_up(self) -> bool: ...
+
+
+class PositionSource(Protocol):
+    """What the pipeline reads from the ledger."""
+
+    def position_qty(self, instrument: str) -> int: ...
+
+    def start_qty(self, instrument: str) -> int: ...
+
+    def attribution(self) -> Attribution: ...
+
+    def equity(self) -> Decimal: ...
+
+
+class QuotingPipeline:
+    """Estimators → risk → quoter → order manager → venue, for one quoted instrument."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        instrument: str,
+        *,
+        venue: Venue,
+        ledger: PositionSource,
+        estimators: Estimators,
+        risk: RiskManager,
+        quoter: StrategyQuoter,
+        order_manager: OrderManager,
+        record: RecordSink | None = None,
+        sample_interval_s: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.instrument = instrument
+        self.state = engine.instruments[instrument]
+        self.book = self.state.book
+        self.spec = self.state.spec
+        self.venue = venue
+        self.ledger = ledger
+        self.estimators = estimators
+        self.risk = risk
+        self.quoter = quoter
+        self.order_manager = order_manager
+        self.record = record
+        self.sample_interval_ns = int(sample_interval_s * NS_PER_S)
+        self.next_sample_ts = 0
+        self.desired = DesiredQuotes(note="not started")
+        self.decision: RiskDecision = risk.decision
+        self.position = self._position()
+        self.vetoes = 0
+        self.fills = 0
+        self._dirty = True
+        risk.sink = self._on_risk_record
+        self._log = log.bind(engine=engine.name, instrument=instrument)
+
+    # ---- events ----------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        if self.venue.catching_up:
+            return  # replaying journaled input: our reactions to it are already in the journal
+        kind = type(event)
+        if kind is Timer:
+            self._decide(self.engine.clock.now)
+        elif event.instrument == self.instrument:  # type: ignore[union-attr]
+            self.estimators.on_event(event, self.book)
+            if kind is BookDelta or kind is BookSnapshot or self._dirty:
+                self._decide(self.engine.clock.now)
+            elif kind is Trade:
+                pass  # trades move estimators; quotes follow on the next book change
+            else:
+                self._decide(self.engine.clock.now)
+        if self.record is not None and self.engine.clock.now >= self.next_sample_ts:
+            self._sample(self.engine.clock.now)
+
+    def on_report(self, report: OrderReport) -> None:
+        """Every venue report for our orders (called synchronously by the venue)."""
+        if getattr(report, "instrument", None) != self.instrument:
+            return
+        self.order_manager.on_report(report)
+        self.risk.on_report(report)
+        if type(report) is OrderFilled:
+            self.fills += 1
+            self.position = self._position()
+            self.risk.on_position(self.position, self.ledger.attribution().total, report.ts)
+        self._dirty = True
+
+    # ---- decisions -------------------------------------------------------------------
+
+    def _decide(self, now: int) -> None:
+        self._dirty = False
+        state = self.estimators.snapshot()
+        sync = self.state.sync
+        decision = self.decision = self.risk.on_market(
+            state, book_valid=sync.valid, feed_fresh=sync.valid, now=now
+        )
+        om = self.order_manager
+        if decision.pull_all or not sync.valid:
+            self.desired = DesiredQuotes(
+                note="pulled: " + "; ".join(decision.reasons[:3]) if decision.pull_all else "book not valid"
+            )
+            commands = om.cancel_all(now)
+        else:
+            self.desired = self.quoter.quote(state, self.position, decision.adjustments)
+            commands = om.reconcile(self.desired, now)
+        for command in commands:
+            self.send(command)
+
+    def send(self, command: OrderCommand) -> None:
+        """Pre-trade check, then the venue; a veto is answered like a venue reject."""
+        veto = self.risk.check(command)
+        if veto is not None and type(command) is NewOrder:  # cancels are never vetoed
+            self.vetoes += 1
+            self.order_manager.on_report(veto.report(command))
+            return
+        self.venue.submit(command)
+
+    def pull_all(self, now: int) -> None:
+        """Cancel every quote now (shutdown, kill)."""
+        for command in self.order_manager.cancel_all(now):
+            self.venue.submit(command)
+
+    def switch_quoter(self, quoter: StrategyQuoter, now: int, *, source: str) -> None:
+        """Swap the strategy in place; the next decision uses it. Journaled."""
+        old = self.quoter.name
+        self.quoter = quoter
+        self.risk.base_levels = quoter.ladder.levels
+        payload = {
+            "instrument": self.instrument,
+            "from": old,
+            "to": quoter.name,
+            "source": source,
+            "quoter": quoter.profile.quoter,
+        }
+        if self.record is not None:
+            self.record("strategy_switch", payload, now)
+        self._log.info("strategy switched", **payload)
+        self._decide(now)
+
+    def kill(self, reason: str, source: str, now: int) -> KillRecord:
+        record = self.risk.kill(reason, source, now)
+        self.pull_all(now)
+        return record
+
+    def resume(self, reason: str, source: str, now: int) -> KillRecord:
+        record = self.risk.resume(reason, source, now)
+        self._decide(now)
+        return record
+
+    # ---- records ---------------------------------------------------------------------
+
+    def _position(self) -> int:
+        return self.ledger.position_qty(self.instrument) - self.ledger.start_qty(self.instrument)
+
+    def _on_risk_record(self, record: RiskRecord) -> None:
+        payload = to_payload(record)
+        if self.record is not None:
+            self.record(record_type(record), payload, record.ts)
+        if isinstance(record, RegimeTransition):
+            self._log.info(
+                "regime transition",
+                **{k: payload[k] for k in ("from_state", "to_state", "rule") if k in payload},
+            )
+        else:
+            self._log.warning("kill switch", **payload)
+
+    def _sample(self, now: int) -> None:
+        self.next_sample_ts = now + self.sample_interval_ns
+        assert self.record is not None
+        self.record("sample", self.sample(now), now)
+
+    def sample(self, now: int) -> dict[str, Any]:
+        """Market, quotes, position and PnL now (journaled; also /status)."""
+        spec, book, desired = self.spec, self.book, self.desired
+        state = self.estimators.snapshot()
+        tick = float(spec.tick_size)
+        mid = book.mid()
+        sigma = state.sigma_at(state.horizons_s[0]) if state.horizons_s else math.nan
+        bid_quote = desired.bids[0].price if desired.bids else None
+        ask_quote = desired.asks[0].price if desired.asks else None
+        pnl = self.ledger.attribution()
+        return {
+            "instrument": self.instrument,
+            "mid": mid * tick if mid is not None else None,
+            "best_bid": book.best_bid * tick if book.best_bid is not None else None,
+            "best_ask": book.best_ask * tick if book.best_ask is not None else None,
+            "bid_quote": bid_quote * tick if bid_quote is not None else None,
+            "ask_quote": ask_quote * tick if ask_quote is not None else None,
+            "sigma": None if math.isnan(sigma) else sigma * tick,
+            "regime": self.decision.regime.value,
+            "inventory": float(spec.size(self.position)),
+            "net_delta": None,
+            "equity": float(self.ledger.equity()),
+            "pnl": {
+                "spread_capture": float(pnl.spread_capture),
+                "rebates": float(pnl.rebates),
+                "fees": float(pnl.fees),
+                "inventory": float(pnl.inventory),
+                "hedge": 0.0,
+                "funding": float(pnl.funding),
+                "total": float(pnl.total),
+            },
+            "strategy": self.quoter.name,
+            "note": desired.note,
+        }

@@ -1,0 +1,184 @@
+"""Runtime control of a running bot: kill/resume and strategy switching.
+
+A running ``mmbot run`` writes its pid to ``<data_dir>/mmbot.pid``. ``mmbot kill`` and
+``mmbot resume`` (another process) deliver SIGUSR1 / SIGUSR2 to that pid; the reason
+travels in ``<data_dir>/control/<command>.json``. If no bot is running, the command is
+left pending in that file and applied (and journaled) when the bot starts, so a kill
+issued while the bot is down still brings it up HALTED.
+
+:class:`Controller` is the in-process side: it applies kill/resume/switch to every
+quoting engine, from signals, HTTP control endpoints or the pending files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from bot.core.assemble import TradingEngine, load_strategy
+from bot.errors import InputError, MmbotError
+from bot.strategy.profile import build_quoter
+
+log = structlog.get_logger("bot.control")
+
+PIDFILE = "mmbot.pid"
+CONTROL_DIR = "control"
+SIGNALS = {"kill": signal.SIGUSR1, "resume": signal.SIGUSR2}
+
+
+def pid_path(data_dir: Path) -> Path:
+    return data_dir / PIDFILE
+
+
+def request_path(data_dir: Path, command: str) -> Path:
+    return data_dir / CONTROL_DIR / f"{command}.json"
+
+
+def running_pid(data_dir: Path) -> int | None:
+    """The pid of the bot running on ``data_dir``, or None (no pidfile or process gone)."""
+    try:
+        pid = int(pid_path(data_dir).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def send_request(data_dir: Path, command: str, reason: str) -> str:
+    """Deliver ``kill``/``resume`` to the bot on ``data_dir``; returns what happened."""
+    if command not in SIGNALS:
+        raise InputError(f"unknown control command {command!r}")
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir}: no such data directory")
+    path = request_path(data_dir, command)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    other = request_path(data_dir, "resume" if command == "kill" else "kill")
+    other.unlink(missing_ok=True)  # the latest request wins
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"command": command, "reason": reason, "requested_at": time.time()}))
+    os.replace(tmp, path)
+    pid = running_pid(data_dir)
+    if pid is None:
+        return f"no bot running on {data_dir}: {command} is pending and applies at the next start"
+    try:
+        os.kill(pid, SIGNALS[command])
+    except OSError as exc:
+        raise MmbotError(f"cannot signal pid {pid}: {exc.strerror}") from None
+    return f"{command} sent to pid {pid}"
+
+
+def take_request(data_dir: Path, command: str) -> dict[str, Any] | None:
+    path = request_path(data_dir, command)
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    path.unlink(missing_ok=True)
+    return data
+
+
+class Controller:
+    """Applies control commands to the quoting engines of one process."""
+
+    def __init__(
+        self,
+        engines: list[TradingEngine],
+        *,
+        strategies_dir: Path,
+        data_dir: Path,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.engines = [e for e in engines if e.pipeline is not None]
+        self.strategies_dir = strategies_dir
+        self.data_dir = data_dir
+        self.clock = clock
+        self._mtimes: dict[Path, float] = {}
+        for trading in self.engines:
+            path = self._profile_path(trading)
+            with contextlib.suppress(OSError):
+                self._mtimes[path] = path.stat().st_mtime
+
+    def _now(self, trading: TradingEngine) -> int:
+        return max(self.clock(), trading.engine.clock.now)
+
+    def _profile_path(self, trading: TradingEngine) -> Path:
+        assert trading.pipeline is not None
+        return self.strategies_dir / f"{trading.pipeline.quoter.name}.toml"
+
+    # ---- kill / resume ------------------------------------------------------------------
+
+    def kill(self, reason: str, source: str) -> dict[str, Any]:
+        for trading in self.engines:
+            assert trading.pipeline is not None
+            trading.pipeline.kill(reason, source, self._now(trading))
+        log.warning("kill switch engaged", reason=reason, source=source)
+        return {"killed": [t.engine.name for t in self.engines], "reason": reason}
+
+    def resume(self, reason: str, source: str) -> dict[str, Any]:
+        for trading in self.engines:
+            assert trading.pipeline is not None
+            trading.pipeline.resume(reason, source, self._now(trading))
+        log.warning("kill switch released", reason=reason, source=source)
+        return {"resumed": [t.engine.name for t in self.engines], "reason": reason}
+
+    def apply_pending(self, source: str = "cli") -> None:
+        """Apply a kill/resume requested while no bot was running (or by signal)."""
+        for command in ("kill", "resume"):
+            request = take_request(self.data_dir, command)
+            if request is not None:
+                reason = str(request.get("reason") or f"mmbot {command}")
+                (self.kill if command == "kill" else self.resume)(reason, source)
+
+    # ---- strategies ------------------------------------------------------------------
+
+    def switch(self, name: str | None, source: str) -> dict[str, Any]:
+        """Switch every engine to profile ``name`` (None: reload each engine's current
+        profile). The profile is validated first; on error nothing changes."""
+        results = {}
+        for trading in self.engines:
+            pipeline = trading.pipeline
+            assert pipeline is not None
+            target = name or pipeline.quoter.name
+            profile = load_strategy(self.strategies_dir, target)  # raises ConfigError: nothing changes
+            quoter = build_quoter(profile, pipeline.spec)
+            pipeline.switch_quoter(quoter, self._now(trading), source=source)
+            path = self.strategies_dir / f"{target}.toml"
+            with contextlib.suppress(OSError):
+                self._mtimes[path] = path.stat().st_mtime
+            results[trading.engine.name] = target
+        return {"switched": results}
+
+    def reload_safely(self, name: str | None, source: str) -> None:
+        try:
+            self.switch(name, source)
+        except InputError as exc:
+            log.error(
+                "strategy switch rejected; the current profile keeps running", source=source, error=str(exc)
+            )
+
+    def changed_profiles(self) -> bool:
+        """True if a running profile's file changed on disk since it was loaded."""
+        changed = False
+        for trading in self.engines:
+            path = self._profile_path(trading)
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue
+            if self._mtimes.get(path) != mtime:
+                self._mtimes[path] = mtime
+                changed = True
+        return changed
