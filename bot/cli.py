@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "bot.commands.research",
     "bot.commands.regimes",
     "bot.commands.ledger",
+    "bot.commands.kill",
 ]
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +87,22 @@ def start_run(args: argparse.Namespace) -> int:
     configure_logging(settings.logging)
     directory = strategies_dir(settings, args.config)
     profiles = load_profiles(settings, directory, args.strategy)
+
+    def configured() -> dict[str, str]:
+        """Each engine's profile name as the config says now (SIGHUP re-reads it)."""
+        if args.strategy:
+            return {name: args.strategy for name in settings.engines}
+        fresh = load_settings(args.config, **overrides)
+        return {name: engine.strategy for name, engine in fresh.engines.items()}
+
     summary = asyncio.run(
         run_bot(
-            settings, offline=args.offline, duration_s=args.duration, profiles=profiles, strategies=directory
+            settings,
+            offline=args.offline,
+            duration_s=args.duration,
+            profiles=profiles,
+            strategies=directory,
+            configured=configured,
         )
     )
     if args.json:
@@ -115,6 +128,7 @@ async def run_bot(
     duration_s: float | None,
     profiles: dict[str, StrategyProfile] | None = None,
     strategies: Path | None = None,
+    configured: Callable[[], dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Run until the duration elapses or a stop signal arrives; return a summary."""
     from bot.venues.binance.adapter import BinanceMarketData
@@ -137,7 +151,10 @@ async def run_bot(
             )
         runner = LiveRunner([t.engine for t in trading], status_interval_s=settings.market.status_interval_s)
         controller = Controller(
-            trading, strategies_dir=strategies or Path("config/strategies"), data_dir=data_dir
+            trading,
+            strategies_dir=strategies or Path("config/strategies"),
+            data_dir=data_dir,
+            configured=configured,
         )
         controller.apply_pending(source="cli")
         venues: dict[str, list[str]] = {}

@@ -83,6 +83,8 @@ class TradingEngine:
         if pipeline is not None:
             now = self.engine.clock.now
             out["strategy"] = pipeline.quoter.name
+            out["fills"] = pipeline.fills
+            out["position"] = str(pipeline.spec.size(pipeline.position))
             out["risk"] = pipeline.risk.status()
             out["quotes"] = {
                 "bids": [(q.price, q.size) for q in pipeline.desired.bids],

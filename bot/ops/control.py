@@ -100,8 +100,11 @@ class Controller:
         strategies_dir: Path,
         data_dir: Path,
         clock: Callable[[], int] = time.time_ns,
+        configured: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.engines = [e for e in engines if e.pipeline is not None]
+        self.configured = configured
+        """Re-reads the config's profile name per engine (SIGHUP); raises InputError if invalid."""
         self.strategies_dir = strategies_dir
         self.data_dir = data_dir
         self.clock = clock
@@ -145,15 +148,21 @@ class Controller:
     # ---- strategies ------------------------------------------------------------------
 
     def switch(self, name: str | None, source: str) -> dict[str, Any]:
-        """Switch every engine to profile ``name`` (None: reload each engine's current
-        profile). The profile is validated first; on error nothing changes."""
-        results = {}
+        """Switch every engine to profile ``name`` (None: the profile the config names now,
+        else each engine's current one, re-read from disk). Every profile is validated
+        before any engine switches; on error nothing changes."""
+        configured = self.configured() if name is None and self.configured is not None else {}
+        plan = []
         for trading in self.engines:
             pipeline = trading.pipeline
             assert pipeline is not None
-            target = name or pipeline.quoter.name
+            target = name or configured.get(trading.engine.name) or pipeline.quoter.name
             profile = load_strategy(self.strategies_dir, target)  # raises ConfigError: nothing changes
-            quoter = build_quoter(profile, pipeline.spec)
+            plan.append((trading, target, build_quoter(profile, pipeline.spec)))
+        results = {}
+        for trading, target, quoter in plan:
+            pipeline = trading.pipeline
+            assert pipeline is not None
             pipeline.switch_quoter(quoter, self._now(trading), source=source)
             path = self.strategies_dir / f"{target}.toml"
             with contextlib.suppress(OSError):
