@@ -64,6 +64,7 @@ class Estimators:
         "_sell_acc",
         "_sq_acc",
         "_time_acc",
+        "_vol_cache",
         "_volume_start_ns",
         "_volume_ts",
         "_w2_acc",
@@ -97,6 +98,7 @@ class Estimators:
         self._time_acc = [0.0] * len(horizons)  # sum w dt
         self._drift_acc = [0.0] * len(horizons)  # sum w dx
         self._w2_acc = [0.0] * len(horizons)  # sum w^2 dt
+        self._vol_cache: tuple[tuple[float, ...], tuple[bool, ...], tuple[float, ...]] | None = None
         self._sample_interval_ns = int(params.vol_sample_interval_s * 1e9)
         self._sample_ts = -1
         self._sample_mid = math.nan
@@ -214,6 +216,7 @@ class Estimators:
             time_acc[i] = time_acc[i] * decay + dt
             drift_acc[i] = drift_acc[i] * decay + dx
             w2_acc[i] = w2_acc[i] * decay * decay + dt
+        self._vol_cache = None
 
     def _update_depth_baseline(self, bid_depth: int, ask_depth: int, ts_ns: int) -> None:
         last_ts = self._depth_ts
@@ -279,9 +282,11 @@ class Estimators:
         decay = math.exp(-max(0, ts_ns - self._volume_ts) * _NS / tau)
         return self._buy_acc * decay / window, self._sell_acc * decay / window
 
-    def snapshot(self) -> MarketState:
-        """A frozen :class:`MarketState` as of the latest event."""
-        ts_ns = self.ts_ns
+    def _vol_state(self) -> tuple[tuple[float, ...], tuple[bool, ...], tuple[float, ...]]:
+        """(sigmas, warm flags, trends): they change only with a new volatility increment."""
+        cached = self._vol_cache
+        if cached is not None:
+            return cached
         n = self._n_horizons
         sigmas = tuple(self.sigma(i) for i in range(n))
         warm = tuple(self._time_acc[i] >= self._warm_time[i] for i in range(n))
@@ -292,6 +297,13 @@ class Estimators:
             trends.append(
                 self._drift_acc[i] / (sigma * math.sqrt(w2)) if sigma > 0.0 and w2 > 0.0 else math.nan
             )
+        cached = self._vol_cache = (sigmas, warm, tuple(trends))
+        return cached
+
+    def snapshot(self) -> MarketState:
+        """A frozen :class:`MarketState` as of the latest event."""
+        ts_ns = self.ts_ns
+        sigmas, warm, trends = self._vol_state()
         buy_rate, sell_rate = self._volume_rates(ts_ns)
         base_bid, base_ask = self._depth_base_bid, self._depth_base_ask
         a, k, ready = self._intensity.estimate(ts_ns)
@@ -308,7 +320,7 @@ class Estimators:
             horizons_s=self._horizons,
             sigma=sigmas,
             sigma_warm=warm,
-            trend=tuple(trends),
+            trend=trends,
             volume_rate=buy_rate + sell_rate,
             buy_rate=buy_rate,
             sell_rate=sell_rate,
