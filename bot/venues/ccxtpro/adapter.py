@@ -1,0 +1,598 @@
+"""Generic ccxt.pro market-data adapter: any exchange ccxt supports, as core events.
+
+:class:`CcxtProMarketData` runs, per instrument, ``watch_order_book`` and (optionally)
+``watch_trades`` and, for swaps, ``watch_funding_rate`` or ``watch_mark_price``, and
+hands :mod:`bot.core.events` to a synchronous ``sink``. It satisfies the runner's
+``MarketDataAdapter`` protocol (``venue``, ``run``, ``request_snapshot``, ``close``).
+
+Books. ccxt keeps the book and does the venue's sync itself; it hands back the whole
+book after each update, not the raw diffs. The adapter therefore sends a
+:class:`BookSnapshot` (the full image) after every (re)sync and whenever the engine
+asks (:meth:`request_snapshot` -> the next image), and otherwise a :class:`BookDelta`
+holding the levels that changed since the previous image. Delta ids are contiguous
+(``first_id = previous last_id + 1``); ``last_id`` is ccxt's nonce when it grows (on
+Binance the diff stream's ``u``, so our update ids equal the native adapter's), else
+previous + 1. The engine checks them with :class:`~bot.venues.ccxtpro.sync.CcxtImageSync`
+(a snapshot image is valid at once). Costs, documented rather than hidden:
+
+- diffing is O(levels ccxt holds) per update (a dict build and compare of float
+  images; only changed levels are converted to ticks/lots);
+- updates that arrive while the adapter is busy are coalesced by ccxt: we see the
+  latest image, so one delta may cover several venue updates;
+- ccxt caps depth (``book_depth``; Binance default 1000 per side), so levels beyond
+  it are not in our book either.
+
+Resync. A ccxt ``ChecksumError`` (Binance: update-id gap; OKX and others: checksum
+mismatch) is counted, the book is invalidated at once (``FeedStatus(DISCONNECTED)``)
+and ``watch_order_book`` is called again, which makes ccxt resubscribe and resync
+(repeated failures back off). Network errors back off with jitter
+(:mod:`bot.venues.backoff`); the backoff restarts after a good image. A book that
+sees no image for ``stale_after_s`` is invalidated and the ccxt connections carrying
+it are closed, so ccxt reconnects.
+
+Bad data never kills the adapter. ccxt 4.5 decodes frames without a guard: a
+malformed frame raises inside its receive-loop callback and silently stops that
+connection's receive loop. The adapter wraps every ccxt client's ``handle_message``
+so such a frame is counted (``malformed``; handler exceptions ``message_errors``) and
+skipped. Values off the tick/lot grid or unusable (``off_tick``/``invalid``) skip
+that image or trade; the next image's diff covers the skipped one. Exceptions raised
+by the sink are logged and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ccxt
+import structlog
+
+from bot.config import CcxtVenueSettings
+from bot.core.events import (
+    BookDelta,
+    BookSnapshot,
+    FeedState,
+    FeedStatus,
+    MarketEvent,
+    MarkPrice,
+    Side,
+    Trade,
+)
+from bot.core.instrument import InstrumentSpec
+from bot.errors import InputError
+from bot.venues.backoff import backoff_delays
+from bot.venues.binance_markets import MarketDataError, exact_decimal
+from bot.venues.ccxtpro.convert import BadValue, Converter, side_changes, side_image
+from bot.venues.ccxtpro.exchange import build_exchange, find_market, is_ccxt_venue
+from bot.venues.ccxtpro.stats import CcxtStats
+
+log = structlog.get_logger("bot.venues.ccxtpro")
+
+Sink = Callable[[MarketEvent], None]
+
+_NS_PER_MS = 1_000_000
+_SEEN_TRADES = 5_000
+
+
+def _should_log(count: int) -> bool:
+    return count <= 5 or count % 1000 == 0
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _ms_to_ns(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return 0
+    return int(value) * _NS_PER_MS
+
+
+@dataclass(eq=False)
+class _Instrument:
+    """Per-instrument state: the image last handed to the core, feed status, trade ids."""
+
+    spec: InstrumentSpec
+    converter: Converter
+    symbol: str = ""  # ccxt unified symbol, known after load_markets
+    connected: bool = False  # FeedStatus(CONNECTED) sent and not withdrawn since
+    need_snapshot: bool = True
+    last_id: int = 0
+    bids: dict[Any, Any] = field(default_factory=dict)
+    asks: dict[Any, Any] = field(default_factory=dict)
+    book_obj: Any = None  # identity of ccxt's OrderBook: a new one means ccxt resynced
+    last_rx: float = 0.0  # event-loop time of the last image (staleness)
+    seen_trades: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+
+class CcxtProMarketData:
+    """Market data of one ccxt venue (``ccxt_<name>``) for ``specs``."""
+
+    def __init__(
+        self,
+        venue: str,
+        settings: CcxtVenueSettings,
+        specs: Sequence[InstrumentSpec],
+        sink: Sink,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        exchange_factory: Callable[[CcxtVenueSettings], Any] | None = None,
+    ) -> None:
+        if not is_ccxt_venue(venue):
+            raise ValueError(f"{venue!r} is not a ccxt venue (expected 'ccxt_<name>')")
+        if not specs:
+            raise ValueError(f"{venue}: no instruments to stream")
+        for spec in specs:
+            if spec.venue != venue:
+                raise ValueError(f"{venue}: instrument {spec.key} belongs to another venue")
+        self.venue = venue
+        self.settings = settings
+        self.sink = sink
+        self.stats = CcxtStats()
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._factory = exchange_factory or build_exchange
+        try:
+            self._factory(settings)  # validate URLs / sandbox now; nothing is opened
+        except ValueError as exc:
+            raise InputError(f"venues.ccxt.{venue.removeprefix('ccxt_')}: {exc}") from None
+        self._instruments = {spec.key: _Instrument(spec, Converter(spec)) for spec in specs}
+        self.exchange: Any = None
+        self._main: asyncio.Task[None] | None = None
+        self._running = False
+        self._closing = False
+        self._log = log.bind(venue=venue, exchange=settings.exchange)
+
+    # ---- public ----------------------------------------------------------------------------
+
+    @property
+    def instruments(self) -> list[str]:
+        return list(self._instruments)
+
+    def is_connected(self, instrument: str) -> bool:
+        inst = self._instruments.get(instrument)
+        return bool(inst and inst.connected)
+
+    def ccxt_symbol(self, instrument: str) -> str:
+        """The ccxt unified symbol serving ``instrument`` ("" before markets are loaded)."""
+        return self._instruments[instrument].symbol
+
+    def request_snapshot(self, instrument: str, reason: str = "") -> None:
+        """The engine wants a full book: the next ccxt image goes out as a BookSnapshot.
+
+        Not answered from the image we already hold: only fresh data may make a stale
+        or invalid book valid again.
+        """
+        self.stats.snapshot_requests += 1
+        inst = self._instruments.get(instrument)
+        if inst is None:
+            self._log.warning("snapshot requested for an unknown instrument", instrument=instrument)
+            return
+        inst.need_snapshot = True
+
+    async def run(self) -> None:
+        """Stream until cancelled or :meth:`close`\\ d. Never raises on bad data."""
+        if self._running:
+            raise RuntimeError(f"{self.venue}: adapter is already running")
+        self._running = True
+        self._closing = False
+        self._main = asyncio.create_task(self._main_loop(), name=f"{self.venue}-main")
+        try:
+            await self._main
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+        finally:
+            await self._stop_main()
+            await self._close_exchange()
+            self._running = False
+
+    async def close(self) -> None:
+        """Stop streaming and close ccxt (websockets and its HTTP session)."""
+        self._closing = True
+        await self._stop_main()
+        await self._close_exchange()
+        for inst in self._instruments.values():
+            self._invalidate(inst, "closed by client")
+
+    # ---- lifecycle internals ---------------------------------------------------------------
+
+    async def _stop_main(self) -> None:
+        main = self._main
+        if main is not None and not main.done():
+            main.cancel()
+            await asyncio.wait([main])
+
+    async def _close_exchange(self) -> None:
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            try:
+                await exchange.close()
+            except Exception as exc:  # closing must never raise out of shutdown
+                self._log.warning("ccxt close failed", error=_short(exc))
+
+    def _new_backoff(self) -> Iterator[float]:
+        return backoff_delays(self.settings.reconnect_min_s, self.settings.reconnect_max_s, rng=self._rng)
+
+    async def _main_loop(self) -> None:
+        self.exchange = exchange = self._factory(self.settings)
+        self._guard_clients(exchange)
+        await self._load_markets(exchange)
+        for inst in self._instruments.values():
+            market = find_market(
+                exchange.markets or {},
+                inst.spec.symbol,
+                market_type=self.settings.market_type,
+                venue=self.venue,
+                exchange_id=self.settings.exchange,
+                overrides=self.settings.symbols,
+            )
+            inst.symbol = str(market["symbol"])
+        self._log.info("streaming", instruments={k: i.symbol for k, i in self._instruments.items()})
+        tasks: list[asyncio.Task[None]] = []
+        for inst in self._instruments.values():
+            tasks.append(asyncio.create_task(self._book_loop(exchange, inst), name=f"{inst.key}-book"))
+            if self.settings.trades:
+                tasks.append(asyncio.create_task(self._trade_loop(exchange, inst), name=f"{inst.key}-trades"))
+            funding = self._funding_watcher(exchange)
+            if funding is not None:
+                tasks.append(asyncio.create_task(self._mark_loop(inst, funding), name=f"{inst.key}-funding"))
+        tasks.append(asyncio.create_task(self._watchdog(exchange), name=f"{self.venue}-watchdog"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+
+    async def _load_markets(self, exchange: Any) -> None:
+        delays = self._new_backoff()
+        while True:
+            try:
+                await asyncio.wait_for(exchange.load_markets(), timeout=self.settings.timeout_s)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.stats.market_load_errors += 1
+                delay = next(delays)
+                self._log.warning("load_markets failed", error=_short(exc), retry_in_s=round(delay, 3))
+                await asyncio.sleep(delay)
+
+    def _guard_clients(self, exchange: Any) -> None:
+        """Wrap each ccxt websocket client's ``handle_message`` (see module doc)."""
+        original = exchange.client
+
+        def client(url: str) -> Any:
+            ws_client = original(url)
+            if not getattr(ws_client, "_mmbot_guarded", False):
+                inner = ws_client.handle_message
+
+                def guarded(message: Any) -> None:
+                    try:
+                        inner(message)
+                    except Exception as exc:
+                        self._on_bad_frame(url, message, exc)
+
+                ws_client.handle_message = guarded
+                ws_client._mmbot_guarded = True
+            return ws_client
+
+        exchange.client = client
+
+    def _on_bad_frame(self, url: str, message: Any, exc: Exception) -> None:
+        stats = self.stats
+        if isinstance(exc, json.JSONDecodeError):
+            stats.malformed += 1
+            count, kind = stats.malformed, "malformed frame skipped"
+        else:
+            stats.message_errors += 1
+            count, kind = stats.message_errors, "ccxt handler raised on a frame; skipped"
+        if _should_log(count):
+            data = getattr(message, "data", message)
+            self._log.warning(kind, url=url, error=_short(exc), frame=str(data)[:200], count=count)
+
+    def _cancelled_by_ccxt(self) -> bool:
+        """A ccxt future was cancelled (ccxt closed a client), not this task."""
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() == 0
+
+    # ---- books -----------------------------------------------------------------------------
+
+    async def _book_loop(self, exchange: Any, inst: _Instrument) -> None:
+        loop = asyncio.get_running_loop()
+        delays = self._new_backoff()
+        failures = 0
+        limit = self.settings.book_depth
+        inst.last_rx = loop.time()
+        blog = self._log.bind(instrument=inst.key, symbol=inst.symbol)
+        while True:
+            try:
+                book = await exchange.watch_order_book(inst.symbol, limit)
+            except asyncio.CancelledError:
+                if not self._cancelled_by_ccxt():
+                    raise
+                error: BaseException = ccxt.NetworkError("connection closed")
+            except Exception as exc:
+                error = exc
+            else:
+                inst.last_rx = loop.time()
+                if failures:
+                    failures = 0
+                    delays = self._new_backoff()
+                self._on_book(inst, book)
+                continue
+            failures += 1
+            if isinstance(error, ccxt.ChecksumError):
+                self.stats.checksum_errors += 1
+                reason = f"resync: {_short(error, 200)}"
+            elif isinstance(error, ccxt.NetworkError):
+                self.stats.network_errors += 1
+                reason = f"network: {_short(error, 200)}"
+            else:
+                self.stats.errors += 1
+                reason = f"error: {_short(error, 200)}"
+            self._invalidate(inst, reason)
+            # a first checksum failure resyncs at once; anything else backs off
+            delay = 0.0 if failures == 1 and isinstance(error, ccxt.ChecksumError) else next(delays)
+            blog.warning(
+                "book feed interrupted", reason=reason, retry_in_s=round(delay, 3), failures=failures
+            )
+            await asyncio.sleep(delay)
+
+    def _on_book(self, inst: _Instrument, book: Mapping[str, Any]) -> None:
+        stats = self.stats
+        stats.book_updates += 1
+        if book is not inst.book_obj:
+            if inst.book_obj is not None:
+                stats.ccxt_resyncs += 1
+            inst.book_obj = book
+            inst.need_snapshot = True
+        if not inst.connected:
+            inst.connected = True
+            self._deliver(FeedStatus(instrument=inst.key, local_ts=self._clock(), state=FeedState.CONNECTED))
+        converter = inst.converter
+        try:
+            bids, asks = side_image(book["bids"]), side_image(book["asks"])
+            nonce = book.get("nonce")
+            exch_ts = _ms_to_ns(book.get("timestamp"))
+            event: MarketEvent
+            if inst.need_snapshot:
+                grows = isinstance(nonce, int) and not isinstance(nonce, bool) and nonce >= 0
+                update_id = nonce if grows else inst.last_id + 1
+                event = BookSnapshot(
+                    instrument=inst.key,
+                    local_ts=self._clock(),
+                    exch_ts=exch_ts,
+                    update_id=update_id,
+                    bids=converter.levels(bids.items()),
+                    asks=converter.levels(asks.items()),
+                )
+            else:
+                grows = isinstance(nonce, int) and not isinstance(nonce, bool) and nonce > inst.last_id
+                update_id = nonce if grows else inst.last_id + 1
+                event = BookDelta(
+                    instrument=inst.key,
+                    local_ts=self._clock(),
+                    exch_ts=exch_ts,
+                    first_id=inst.last_id + 1,
+                    last_id=update_id,
+                    bids=converter.levels(side_changes(inst.bids, bids)),
+                    asks=converter.levels(side_changes(inst.asks, asks)),
+                )
+        except BadValue as exc:
+            self._count_bad(exc, inst.key, "book image skipped")
+            return
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            self._count_bad(BadValue("invalid", _short(exc)), inst.key, "book image skipped")
+            return
+        if inst.need_snapshot:
+            stats.snapshots += 1
+            inst.need_snapshot = False
+        else:
+            stats.deltas += 1
+        inst.bids, inst.asks, inst.last_id = bids, asks, update_id
+        self._deliver(event)
+
+    def _invalidate(self, inst: _Instrument, reason: str) -> None:
+        inst.need_snapshot = True
+        if inst.connected:
+            inst.connected = False
+            self._deliver(
+                FeedStatus(
+                    instrument=inst.key, local_ts=self._clock(), state=FeedState.DISCONNECTED, reason=reason
+                )
+            )
+
+    async def _watchdog(self, exchange: Any) -> None:
+        loop = asyncio.get_running_loop()
+        stale_after = self.settings.stale_after_s
+        while True:
+            await asyncio.sleep(min(1.0, stale_after / 4))
+            now = loop.time()
+            for inst in self._instruments.values():
+                silent = now - inst.last_rx
+                if silent < stale_after:
+                    continue
+                self.stats.stale_reconnects += 1
+                inst.last_rx = now
+                reason = f"stale: no book update for {silent:.1f}s"
+                self._log.warning(
+                    "book feed stale; reconnecting", instrument=inst.key, silent_s=round(silent, 1)
+                )
+                self._invalidate(inst, reason)
+                await self._drop_connections(exchange, inst)
+
+    async def _drop_connections(self, exchange: Any, inst: _Instrument) -> None:
+        clients = list((getattr(exchange, "clients", None) or {}).values())
+        mine = [c for c in clients if any(inst.symbol in str(h) for h in getattr(c, "subscriptions", {}))]
+        for client in mine or clients:
+            try:
+                await client.close()
+            except Exception as exc:
+                self._log.debug("closing a ccxt client failed", error=_short(exc))
+
+    # ---- trades and funding -----------------------------------------------------------------
+
+    async def _trade_loop(self, exchange: Any, inst: _Instrument) -> None:
+        await self._watch_loop(inst, "trades", lambda: exchange.watch_trades(inst.symbol), self._on_trades)
+
+    async def _mark_loop(self, inst: _Instrument, watch: Callable[[str], Awaitable[Any]]) -> None:
+        await self._watch_loop(inst, "funding", lambda: watch(inst.symbol), self._on_mark)
+
+    async def _watch_loop(
+        self,
+        inst: _Instrument,
+        what: str,
+        watch: Callable[[], Awaitable[Any]],
+        handle: Callable[[_Instrument, Any], None],
+    ) -> None:
+        delays = self._new_backoff()
+        failed = False
+        while True:
+            try:
+                result = await watch()
+            except asyncio.CancelledError:
+                if not self._cancelled_by_ccxt():
+                    raise
+                error: BaseException = ccxt.NetworkError("connection closed")
+            except Exception as exc:
+                error = exc
+            else:
+                if failed:
+                    failed = False
+                    delays = self._new_backoff()
+                handle(inst, result)
+                continue
+            failed = True
+            if isinstance(error, ccxt.NetworkError):
+                self.stats.network_errors += 1
+            else:
+                self.stats.errors += 1
+            delay = next(delays)
+            self._log.warning(
+                f"{what} feed interrupted",
+                instrument=inst.key,
+                error=_short(error),
+                retry_in_s=round(delay, 3),
+            )
+            await asyncio.sleep(delay)
+
+    def _on_trades(self, inst: _Instrument, trades: Any) -> None:
+        converter = inst.converter
+        seen = inst.seen_trades
+        for trade in trades or ():
+            try:
+                trade_id = trade.get("id")
+                if trade_id is not None:
+                    trade_id = str(trade_id)
+                    if trade_id in seen:
+                        self.stats.duplicate_trades += 1
+                        continue
+                    seen[trade_id] = None
+                    if len(seen) > _SEEN_TRADES:
+                        seen.popitem(last=False)
+                side = trade.get("side")
+                if side not in ("buy", "sell"):
+                    raise BadValue("invalid", f"trade side {side!r}")
+                info = trade.get("info")
+                kind = info.get("X") if isinstance(info, Mapping) else None
+                event = Trade(
+                    instrument=inst.key,
+                    local_ts=self._clock(),
+                    exch_ts=_ms_to_ns(trade.get("timestamp")),
+                    price=converter.price(trade.get("price")),
+                    size=converter.size(trade.get("amount")),
+                    side=Side.BUY if side == "buy" else Side.SELL,
+                    trade_id=int(trade_id) if trade_id is not None and trade_id.isdigit() else 0,
+                    liquidation=kind is not None and kind != "MARKET",  # Binance USD-M insurance fund/ADL
+                )
+            except BadValue as exc:
+                self._count_bad(exc, inst.key, "trade skipped")
+                continue
+            except (AttributeError, TypeError, ValueError) as exc:
+                self._count_bad(BadValue("invalid", _short(exc)), inst.key, "trade skipped")
+                continue
+            self.stats.trades += 1
+            self._deliver(event)
+
+    def _funding_watcher(self, exchange: Any) -> Callable[[str], Awaitable[Any]] | None:
+        if self.settings.market_type != "swap" or not self.settings.funding:
+            return None
+        has = getattr(exchange, "has", {}) or {}
+        if has.get("watchFundingRate"):
+            return exchange.watch_funding_rate  # type: ignore[no-any-return]
+        if has.get("watchMarkPrice"):
+            return exchange.watch_mark_price  # type: ignore[no-any-return]
+        self._log.info("no funding/mark price stream in ccxt for this exchange")
+        return None
+
+    def _on_mark(self, inst: _Instrument, data: Any) -> None:
+        """A ccxt funding-rate structure, or a mark-price ticker with Binance's ``r``/``T``."""
+        try:
+            info = data.get("info") if isinstance(data.get("info"), Mapping) else {}
+            rate = data.get("fundingRate")
+            rate = info.get("r") if rate is None else rate
+            if rate is None:
+                raise BadValue("invalid", "no funding rate")
+            mark = inst.converter.rounded_price(data.get("markPrice"))
+            index_raw = data.get("indexPrice")
+            index = inst.converter.rounded_price(index_raw, "index price") if index_raw is not None else mark
+            next_ts = data.get("nextFundingTimestamp") or data.get("fundingTimestamp") or info.get("T")
+            event = MarkPrice(
+                instrument=inst.key,
+                local_ts=self._clock(),
+                exch_ts=_ms_to_ns(data.get("timestamp")),
+                mark_price=mark,
+                index_price=index,
+                funding_rate=exact_decimal(rate, "funding rate"),
+                next_funding_ts=_ms_to_ns(int(next_ts)) if next_ts is not None else 0,
+            )
+        except BadValue as exc:
+            self._count_bad(exc, inst.key, "mark price skipped")
+            return
+        except (AttributeError, TypeError, ValueError, MarketDataError) as exc:
+            self._count_bad(BadValue("invalid", _short(exc)), inst.key, "mark price skipped")
+            return
+        self.stats.marks += 1
+        self._deliver(event)
+
+    # ---- delivery ----------------------------------------------------------------------------
+
+    def _count_bad(self, exc: BadValue, instrument: str, what: str) -> None:
+        stats = self.stats
+        if exc.kind == "off_tick":
+            stats.off_tick += 1
+            count = stats.off_tick
+        else:
+            stats.invalid += 1
+            count = stats.invalid
+        if _should_log(count):
+            self._log.warning(what, instrument=instrument, kind=exc.kind, error=str(exc), count=count)
+
+    def _deliver(self, event: MarketEvent) -> None:
+        self.stats.events += 1
+        try:
+            self.sink(event)
+        except Exception as exc:
+            self.stats.sink_errors += 1
+            if _should_log(self.stats.sink_errors):
+                self._log.exception(
+                    "sink raised",
+                    event_type=type(event).__name__,
+                    error=repr(exc),
+                    count=self.stats.sink_errors,
+                )
