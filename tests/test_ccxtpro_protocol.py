@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from aiohttp import WSMessage, WSMsgType
+
 from bot.core.events import BookDelta, BookSnapshot, FeedStatus, MarkPrice, Trade
 from bot.core.instrument import InstrumentSpec
 from bot.emulator.book import ExchangeBook
@@ -39,6 +41,11 @@ FAST_RETRY: dict[str, Any] = {"reconnect_min_s": 0.05, "reconnect_max_s": 0.3}
 
 
 @functools.cache
+def spot_source_15s() -> ReplaySource:
+    return spot_source_30s().truncated(15.0)
+
+
+@functools.cache
 def spot_source_full() -> ReplaySource:
     """The whole bundled spot BTCUSDT recording (2024-08-08 23:54 -> 08-09 00:05, 650 s)."""
     files = [BUNDLED / "binance_spot_btcusdt_20240808.gz", BUNDLED / "binance_spot_btcusdt_20240809.gz"]
@@ -56,7 +63,9 @@ def top_of(levels: dict[int, int], n: int, *, bids: bool) -> list[tuple[int, int
     return sorted(levels.items(), reverse=bids)[:n]
 
 
-def assert_top_matches_exchange(book: OrderBook, exchange: ExchangeBook, spec: InstrumentSpec, n: int) -> None:
+def assert_top_matches_exchange(
+    book: OrderBook, exchange: ExchangeBook, spec: InstrumentSpec, n: int
+) -> None:
     bids, asks = exchange_levels(exchange, spec)
     ours_bids, ours_asks = book.top(n)
     assert ours_bids == top_of(bids, n, bids=True)
@@ -71,8 +80,12 @@ async def test_same_book_as_the_native_adapter_on_the_bundled_spot_recording() -
     problems = LoopProblems().install()
     spec = ccxt_spec(SPOT_BTC)
     async with EmulatorServer(spot_source_full(), speed=0, loop=False, autostart=False) as emu:
-        ccxt = CcxtHarness(emulator_venue_settings(emu.url, book_depth=5000, **FAST_RETRY), spec, record_top=TOP)
-        native = Harness("binance_spot", settings_for("binance_spot", emu.overrides("binance_spot"), snapshot_limit=5000))
+        ccxt = CcxtHarness(
+            emulator_venue_settings(emu.url, book_depth=5000, **FAST_RETRY), spec, record_top=TOP
+        )
+        native = Harness(
+            "binance_spot", settings_for("binance_spot", emu.overrides("binance_spot"), snapshot_limit=5000)
+        )
         native_images: dict[int, Any] = {}
 
         def record(event: object) -> None:
@@ -119,7 +132,10 @@ async def test_usdm_swap_book_marks_and_liquidations_match_the_native_adapter() 
     """binanceusdm: linear URLs rewritten to /public/ws and /market/ws by ccxt; the 2023
     recording crosses a funding time and holds an INSURANCE_FUND liquidation print."""
     problems = LoopProblems().install()
-    files = [TEST_DATA / "binance_usdm_btcusdt_20230404.dat.gz", TEST_DATA / "binance_usdm_btcusdt_20230405.dat.gz"]
+    files = [
+        TEST_DATA / "binance_usdm_btcusdt_20230404.dat.gz",
+        TEST_DATA / "binance_usdm_btcusdt_20230405.dat.gz",
+    ]
     spec = ccxt_spec(USDM_BTC, "ccxt_binanceusdm")
     async with EmulatorServer(ReplaySource.from_files(files), speed=0, loop=False, autostart=False) as emu:
         ccxt = CcxtHarness(emulator_venue_settings(emu.url, "swap", **FAST_RETRY), spec)
@@ -144,8 +160,14 @@ async def test_usdm_swap_book_marks_and_liquidations_match_the_native_adapter() 
         theirs = [(t.price, t.size, t.side, t.trade_id, t.liquidation) for t in native.of_type(Trade)]
         assert ours == theirs and sum(t[-1] for t in ours) == 1
         # ccxt hands over the latest mark only: ours are an ordered subset of the native marks
-        marks = [(m.exch_ts, m.mark_price, m.index_price, m.funding_rate, m.next_funding_ts) for m in ccxt.of_type(MarkPrice)]
-        native_marks = [(m.exch_ts, m.mark_price, m.index_price, m.funding_rate, m.next_funding_ts) for m in native.of_type(MarkPrice)]
+        marks = [
+            (m.exch_ts, m.mark_price, m.index_price, m.funding_rate, m.next_funding_ts)
+            for m in ccxt.of_type(MarkPrice)
+        ]
+        native_marks = [
+            (m.exch_ts, m.mark_price, m.index_price, m.funding_rate, m.next_funding_ts)
+            for m in native.of_type(MarkPrice)
+        ]
         assert len(marks) >= len(native_marks) // 2 > 100
         position = {mark: i for i, mark in enumerate(native_marks)}
         assert all(mark in position for mark in marks)
@@ -157,11 +179,13 @@ async def test_usdm_swap_book_marks_and_liquidations_match_the_native_adapter() 
 async def test_gap_raises_checksum_error_and_ccxt_resyncs() -> None:
     problems = LoopProblems().install()
     spec = ccxt_spec(SPOT_BTC)
-    async with EmulatorServer(spot_source_30s(), speed=4.0, loop=False) as emu:
+    async with EmulatorServer(spot_source_15s(), speed=5.0, loop=False, autostart=False) as emu:
         ccxt = CcxtHarness(emulator_venue_settings(emu.url, **FAST_RETRY), spec)
         async with ccxt:
             stats = ccxt.adapter.stats
-            await wait_until(lambda: ccxt.sync.valid and stats.deltas >= 5, 15, "live book")
+            await wait_until(lambda: ccxt.sync.valid, 15, "subscribed")
+            emu.play()
+            await wait_until(lambda: stats.deltas >= 5, 15, "live book")
             depth_requests = emu.rest_requests
             emu.inject(Fault("gap"))
             await wait_until(lambda: stats.checksum_errors == 1, 10, "ChecksumError")
@@ -188,16 +212,25 @@ async def test_gap_raises_checksum_error_and_ccxt_resyncs() -> None:
 async def test_malformed_frames_are_counted_and_skipped() -> None:
     problems = LoopProblems().install()
     spec = ccxt_spec(SPOT_BTC)
-    async with EmulatorServer(spot_source_30s(), speed=4.0, loop=False) as emu:
+    async with EmulatorServer(spot_source_15s(), speed=5.0, loop=False, autostart=False) as emu:
         ccxt = CcxtHarness(emulator_venue_settings(emu.url, **FAST_RETRY), spec)
         async with ccxt:
             stats = ccxt.adapter.stats
-            await wait_until(lambda: ccxt.sync.valid and stats.deltas >= 3 and stats.trades >= 3, 15, "live")
+            await wait_until(lambda: ccxt.sync.valid and len(emu.hub.clients) == 2, 15, "subscribed")
+            emu.play()
+            await wait_until(lambda: stats.deltas >= 3 and stats.trades >= 3, 15, "live")
             emu.inject(Fault("malformed"))
             emu.inject(Fault("malformed"))
             await wait_until(lambda: stats.malformed == 4, 5, "4 broken frames (2 faults x 2 connections)")
+            # a well-formed frame that makes ccxt's own handler raise (a depth update
+            # without a symbol), as if it had arrived on the live book connection
+            client = next(iter(ccxt.adapter.exchange.clients.values()))
+            client.handle_message(WSMessage(WSMsgType.TEXT, '{"e":"depthUpdate"}', None))
+            assert stats.message_errors == 1
             deltas, trades = stats.deltas, stats.trades
-            await wait_until(lambda: stats.deltas > deltas + 5 and stats.trades > trades + 5, 10, "still streaming")
+            await wait_until(
+                lambda: stats.deltas > deltas + 5 and stats.trades > trades + 5, 10, "still streaming"
+            )
             await emu.wait_finished()
             final = emu.books[("binance_spot", "BTCUSDT")]
             await wait_until(lambda: ccxt.book.update_id == final.last_id, 10, "last update")

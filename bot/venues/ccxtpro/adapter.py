@@ -50,7 +50,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ccxt
+import ccxt  # type: ignore[import-untyped]
 import structlog
 
 from bot.config import CcxtVenueSettings
@@ -94,6 +94,13 @@ def _ms_to_ns(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return 0
     return int(value) * _NS_PER_MS
+
+
+def _nonce(value: Any) -> int | None:
+    """ccxt's book nonce when it is a usable update id (Binance: the diff stream's ``u``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 @dataclass(eq=False)
@@ -367,12 +374,11 @@ class CcxtProMarketData:
         converter = inst.converter
         try:
             bids, asks = side_image(book["bids"]), side_image(book["asks"])
-            nonce = book.get("nonce")
+            nonce = _nonce(book.get("nonce"))
             exch_ts = _ms_to_ns(book.get("timestamp"))
             event: MarketEvent
             if inst.need_snapshot:
-                grows = isinstance(nonce, int) and not isinstance(nonce, bool) and nonce >= 0
-                update_id = nonce if grows else inst.last_id + 1
+                update_id = nonce if nonce is not None else inst.last_id + 1
                 event = BookSnapshot(
                     instrument=inst.key,
                     local_ts=self._clock(),
@@ -382,8 +388,7 @@ class CcxtProMarketData:
                     asks=converter.levels(asks.items()),
                 )
             else:
-                grows = isinstance(nonce, int) and not isinstance(nonce, bool) and nonce > inst.last_id
-                update_id = nonce if grows else inst.last_id + 1
+                update_id = nonce if nonce is not None and nonce > inst.last_id else inst.last_id + 1
                 event = BookDelta(
                     instrument=inst.key,
                     local_ts=self._clock(),

@@ -38,10 +38,15 @@ def is_ccxt_venue(venue: str) -> bool:
     return venue.startswith(CCXT_VENUE_PREFIX)
 
 
-def supported_exchanges() -> list[str]:
-    import ccxt.pro
+def _ccxt_pro() -> Any:
+    """``ccxt.pro``, imported on first use (it takes about half a second)."""
+    import ccxt.pro  # type: ignore[import-untyped]
 
-    return list(ccxt.pro.exchanges)
+    return ccxt.pro
+
+
+def supported_exchanges() -> list[str]:
+    return list(_ccxt_pro().exchanges)
 
 
 def check_exchange_id(exchange_id: str) -> None:
@@ -93,10 +98,8 @@ def exchange_config(settings: CcxtVenueSettings) -> dict[str, Any]:
 
 def build_exchange(settings: CcxtVenueSettings) -> Any:
     """A fresh, unconnected ccxt.pro exchange for ``settings`` (ValueError on bad settings)."""
-    import ccxt.pro
-
     check_exchange_id(settings.exchange)
-    exchange = getattr(ccxt.pro, settings.exchange)(exchange_config(settings))
+    exchange = getattr(_ccxt_pro(), settings.exchange)(exchange_config(settings))
     if settings.sandbox:
         try:
             exchange.set_sandbox_mode(True)
