@@ -12,11 +12,13 @@ destroyed pending task.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType
 
+from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, FeedStatus, MarkPrice, Trade
 from bot.core.instrument import InstrumentSpec
 from bot.emulator.book import ExchangeBook
@@ -24,7 +26,10 @@ from bot.emulator.faults import Fault
 from bot.emulator.replay import ReplaySource
 from bot.emulator.server import EmulatorServer
 from bot.market.book import OrderBook
+from bot.ops.live import LiveRunner
+from bot.venues.ccxtpro.adapter import CcxtProMarketData
 from bot.venues.ccxtpro.loopback import emulator_venue_settings
+from bot.venues.ccxtpro.sync import make_venue_sync
 from tests.ccxt_harness import TOP, CcxtHarness, LoopProblems, ccxt_spec
 from tests.market_harness import (
     BUNDLED,
@@ -287,4 +292,30 @@ async def test_close_while_the_exchange_is_unreachable_is_clean() -> None:
     async with ccxt:
         await wait_until(lambda: ccxt.adapter.stats.market_load_errors >= 2, 10, "retried load_markets")
     assert ccxt.events == []  # never connected: no feed status, no book
+    assert await problems.settle() == []
+
+
+async def test_runs_under_the_live_runner() -> None:
+    """The production driver: engine with the image sync rule, the runner routing events
+    to it and snapshot requests back to the adapter (MarketDataAdapter protocol)."""
+    problems = LoopProblems().install()
+    spec = ccxt_spec(SPOT_BTC)
+    async with EmulatorServer(spot_source_15s(), speed=3.0, loop=False) as emu:
+        engine = Engine("ccxt", [spec], stale_after_s=5.0, sync_factory=make_venue_sync)
+        runner = LiveRunner([engine], timer_interval_s=0.05)
+        adapter = CcxtProMarketData(
+            spec.venue, emulator_venue_settings(emu.url, **FAST_RETRY), [spec], runner.sink
+        )
+        runner.add_adapter(adapter, [spec.key])
+        run = asyncio.create_task(runner.run())
+        try:
+            await wait_until(lambda: adapter.stats.deltas >= 5, 15, "streaming under the runner")
+            [line] = runner.status_lines()
+            assert line["valid"] and line["instrument"] == spec.key and line["applied"] >= 5
+            assert line["update_id"] == engine.book(spec.key).update_id > 0
+        finally:
+            runner.stop()
+            await run
+        assert adapter.exchange is None  # closed by the runner's shutdown
+        assert runner.task_restarts == {}
     assert await problems.settle() == []

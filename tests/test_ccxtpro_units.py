@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, load_settings
+from bot.config import CcxtVenueSettings, ConfigError, load_settings
 from bot.core.events import BookDelta, BookSnapshot
 from bot.core.instrument import InstrumentSpec
 from bot.errors import InputError
@@ -20,7 +20,7 @@ from bot.market.book import OrderBook
 from bot.market.sync import BinanceSpotSync
 from bot.venues.ccxtpro.convert import BadValue, Converter, decimal_text, side_changes, side_image
 from bot.venues.ccxtpro.exchange import apply_url_overrides, build_exchange, find_market, normalized
-from bot.venues.ccxtpro.loopback import emulator_venue_settings
+from bot.venues.ccxtpro.loopback import emulator_venue_settings, offline_venue_settings
 from bot.venues.ccxtpro.markets import DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE, spec_from_ccxt_market
 from bot.venues.ccxtpro.sync import CcxtImageSync, make_venue_sync
 from tests.ccxt_harness import ccxt_spec
@@ -299,3 +299,25 @@ def test_spec_venue_must_match_adapter() -> None:
         CcxtProMarketData("binance_spot", settings, [SPOT_BTC], lambda e: None)
     spec: InstrumentSpec = ccxt_spec(SPOT_BTC)
     assert CcxtProMarketData("ccxt_binance", settings, [spec], lambda e: None).instruments == [spec.key]
+
+
+def test_offline_mode_redirects_only_binance_protocol_venues() -> None:
+    user = CcxtVenueSettings(
+        exchange="binance", sandbox=True, book_depth=5000, options={"watchOrderBook": {"checksum": True}}
+    )
+    offline = offline_venue_settings(user, "http://127.0.0.1:4000")
+    assert offline.urls == {
+        "api.public": "http://127.0.0.1:4000/api/v3",
+        "api.ws.spot": "ws://127.0.0.1:4000/ws/stream",
+    }
+    assert offline.book_depth == 5000 and not offline.sandbox
+    assert (
+        offline.options["watchOrderBook"] == {"checksum": True}
+        and offline.options["fetchCurrencies"] is False
+    )
+    with pytest.raises(InputError, match="cannot serve ccxt exchange 'kraken'"):
+        offline_venue_settings(CcxtVenueSettings(exchange="kraken"), "http://127.0.0.1:4000")
+    with pytest.raises(InputError, match=r"cannot serve ccxt exchange 'binance' \(swap\)"):
+        offline_venue_settings(
+            CcxtVenueSettings(exchange="binance", market_type="swap"), "http://127.0.0.1:4000"
+        )

@@ -214,6 +214,7 @@ class CcxtProMarketData:
         await self._close_exchange()
         for inst in self._instruments.values():
             self._invalidate(inst, "closed by client")
+            inst.book_obj = None  # a later run() starts from a new exchange: not a ccxt resync
 
     # ---- lifecycle internals ---------------------------------------------------------------
 

@@ -26,6 +26,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bot.config import CcxtVenueSettings
+from bot.errors import InputError
+
+EMULATED: dict[str, str] = {"binance": "spot", "binanceusdm": "swap"}
+"""ccxt exchange ids whose protocol the emulator speaks, with the market type it serves."""
 
 
 def emulator_venue_settings(
@@ -54,3 +58,28 @@ def emulator_venue_settings(
     values["market_type"] = market_type
     values.update(fields)
     return CcxtVenueSettings(**values)
+
+
+def offline_venue_settings(settings: CcxtVenueSettings, http_base: str) -> CcxtVenueSettings:
+    """``settings`` redirected to the in-process emulator (``mmbot run --offline``).
+
+    Only ccxt's ``binance`` (spot) and ``binanceusdm`` (swap) speak the emulator's
+    protocol; any other ccxt venue is an :class:`InputError` in offline mode. URLs and
+    the market-loading options are replaced, sandbox/demo switched off, everything else
+    (depth, staleness, fees, symbol map) kept.
+    """
+    if EMULATED.get(settings.exchange) != settings.market_type:
+        served = " or ".join(f"exchange = {e!r} with market_type = {t!r}" for e, t in EMULATED.items())
+        raise InputError(
+            f"offline mode: the emulator speaks Binance's protocol and cannot serve ccxt exchange "
+            f"{settings.exchange!r} ({settings.market_type}); use {served}"
+        )
+    target = emulator_venue_settings(http_base, settings.market_type)
+    return settings.model_copy(
+        update={
+            "urls": dict(target.urls),
+            "options": {**settings.options, **target.options},
+            "sandbox": False,
+            "demo": False,
+        }
+    )
