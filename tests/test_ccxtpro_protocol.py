@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType
 
+from bot.config import load_settings
 from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, FeedStatus, MarkPrice, Trade
 from bot.core.instrument import InstrumentSpec
@@ -27,9 +29,9 @@ from bot.emulator.replay import ReplaySource
 from bot.emulator.server import EmulatorServer
 from bot.market.book import OrderBook
 from bot.ops.live import LiveRunner
-from bot.venues.ccxtpro.adapter import CcxtProMarketData
 from bot.venues.ccxtpro.loopback import emulator_venue_settings
 from bot.venues.ccxtpro.sync import make_venue_sync
+from bot.venues.ccxtpro.wiring import ccxt_adapters, ccxt_specs, offline_settings
 from tests.ccxt_harness import TOP, CcxtHarness, LoopProblems, ccxt_spec
 from tests.market_harness import (
     BUNDLED,
@@ -295,24 +297,36 @@ async def test_close_while_the_exchange_is_unreachable_is_clean() -> None:
     assert await problems.settle() == []
 
 
-async def test_runs_under_the_live_runner() -> None:
-    """The production driver: engine with the image sync rule, the runner routing events
-    to it and snapshot requests back to the adapter (MarketDataAdapter protocol)."""
+async def test_runs_under_the_live_runner_from_a_config_file(tmp_path: Path) -> None:
+    """The production path: a [venues.ccxt.*] config redirected offline to the emulator,
+    specs from the emulator's exchangeInfo through ccxt, the engine with the image sync
+    rule, the runner routing events to it and snapshot requests back to the adapter."""
     problems = LoopProblems().install()
-    spec = ccxt_spec(SPOT_BTC)
+    config = tmp_path / "bot.toml"
+    config.write_text(
+        '[venues.ccxt.bin]\nexchange = "binance"\nreconnect_min_s = 0.05\nreconnect_max_s = 0.3\n\n'
+        '[engines.btc]\nvenue = "ccxt_bin"\nsymbol = "BTCUSDT"\n'
+    )
     async with EmulatorServer(spot_source_15s(), speed=3.0, loop=False) as emu:
-        engine = Engine("ccxt", [spec], stale_after_s=5.0, sync_factory=make_venue_sync)
-        runner = LiveRunner([engine], timer_interval_s=0.05)
-        adapter = CcxtProMarketData(
-            spec.venue, emulator_venue_settings(emu.url, **FAST_RETRY), [spec], runner.sink
+        settings = offline_settings(load_settings(config), emu.url)
+        keys = settings.instruments()
+        specs = await ccxt_specs(settings, keys, offline=True)
+        spec = specs["ccxt_bin:BTCUSDT"]
+        assert (spec.tick_size, spec.lot_size, spec.qty_step) == (
+            SPOT_BTC.tick_size,
+            SPOT_BTC.lot_size,
+            SPOT_BTC.qty_step,
         )
-        runner.add_adapter(adapter, [spec.key])
+        engine = Engine("btc", [spec], stale_after_s=5.0, sync_factory=make_venue_sync)
+        runner = LiveRunner([engine], timer_interval_s=0.05)
+        [(adapter, venue_keys)] = ccxt_adapters(settings, specs, keys, runner.sink)
+        runner.add_adapter(adapter, venue_keys)
         run = asyncio.create_task(runner.run())
         try:
             await wait_until(lambda: adapter.stats.deltas >= 5, 15, "streaming under the runner")
             [line] = runner.status_lines()
-            assert line["valid"] and line["instrument"] == spec.key and line["applied"] >= 5
-            assert line["update_id"] == engine.book(spec.key).update_id > 0
+            assert line["valid"] and line["instrument"] == "ccxt_bin:BTCUSDT" and line["applied"] >= 5
+            assert line["update_id"] == engine.book("ccxt_bin:BTCUSDT").update_id > 0
         finally:
             runner.stop()
             await run

@@ -321,3 +321,28 @@ def test_offline_mode_redirects_only_binance_protocol_venues() -> None:
         offline_venue_settings(
             CcxtVenueSettings(exchange="binance", market_type="swap"), "http://127.0.0.1:4000"
         )
+
+
+def test_offline_wiring_redirects_the_ccxt_venues_engines_use(tmp_path: Path) -> None:
+    from bot.venues.ccxtpro.wiring import ccxt_venues, offline_settings
+
+    text = """
+[venues.ccxt.bin]
+exchange = "binance"
+[venues.ccxt.kraken]
+exchange = "kraken"
+[engines.btc]
+venue = "ccxt_bin"
+symbol = "BTCUSDT"
+hedge = { venue = "binance_usdm", symbol = "BTCUSDT" }
+"""
+    settings = load_settings(write(tmp_path, text))
+    assert ccxt_venues([*settings.instruments(), "ccxt_bin:BTCUSDT", "ccxt_bin:ETHUSDT"]) == {
+        "ccxt_bin": ["BTCUSDT", "ETHUSDT"]
+    }
+    offline = offline_settings(settings, "http://127.0.0.1:4000")
+    assert offline.venues.ccxt["bin"].urls["api.public"] == "http://127.0.0.1:4000/api/v3"
+    assert offline.venues.ccxt["kraken"] == settings.venues.ccxt["kraken"]  # unused: untouched
+    used = load_settings(write(tmp_path, text.replace('venue = "ccxt_bin"', 'venue = "ccxt_kraken"')))
+    with pytest.raises(InputError, match="cannot serve ccxt exchange 'kraken'"):
+        offline_settings(used, "http://127.0.0.1:4000")
