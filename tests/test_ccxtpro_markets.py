@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import msgspec
 import pytest
 from aiohttp import web
@@ -139,3 +140,21 @@ async def test_unreachable_exchange_falls_back_to_the_cache_or_fails_clearly(
         await resolve_ccxt_instruments("ccxt_binance", dead, ["ETHUSDT"], cache_dir=tmp_path, offline=False)
     with pytest.raises(InputError, match=r"exchange not asked \(offline\); no cache directory"):
         await resolve_ccxt_instruments("ccxt_binance", good, ["BTCUSDT"], cache_dir=None, offline=True)
+
+
+async def test_emulator_exchange_info_lists_the_served_markets() -> None:
+    emulator = EmulatorServer(spot_source_30s(), speed=1.0, loop=False, autostart=False)
+    async with emulator as emu, aiohttp.ClientSession() as session:
+        async with session.get(emu.url + "/api/v3/exchangeInfo") as response:
+            spot = await response.json()
+        async with session.get(emu.url + "/fapi/v1/exchangeInfo") as response:
+            usdm = await response.json()
+        async with session.get(emu.url + "/api/v3/exchangeInfo", params={"symbol": "ETHUSDT"}) as response:
+            assert response.status == 400
+            assert await response.json() == {"code": -1121, "msg": "Invalid symbol."}
+    [btc] = spot["symbols"]
+    filters = {f["filterType"]: f for f in btc["filters"]}
+    assert (btc["symbol"], btc["baseAssetPrecision"]) == ("BTCUSDT", 8)
+    assert filters["PRICE_FILTER"]["tickSize"] == "0.01" and filters["LOT_SIZE"]["stepSize"] == "0.00001"
+    assert filters["NOTIONAL"]["minNotional"] == "5"
+    assert usdm["symbols"] == []  # the replay serves no USD-M market

@@ -57,14 +57,10 @@ def _digits(value: Decimal) -> int:
     return max(0, -exponent)
 
 
-def _text(value: Decimal) -> str:
-    return decimal_text(value)
-
-
 def symbol_entry(spec: InstrumentSpec) -> dict[str, Any]:
     """One ``symbols[]`` object of exchangeInfo for ``spec``."""
-    tick, step = _text(spec.tick_size), _text(spec.qty_step)
-    min_qty = _text(spec.min_qty if spec.min_qty > 0 else spec.qty_step)
+    tick, step = decimal_text(spec.tick_size), decimal_text(spec.qty_step)
+    min_qty = decimal_text(spec.min_qty if spec.min_qty > 0 else spec.qty_step)
     price_filter = {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000", "tickSize": tick}
     lot_filter = {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": "9000", "stepSize": step}
     if spec.venue == "binance_spot":
@@ -90,7 +86,11 @@ def symbol_entry(spec: InstrumentSpec) -> dict[str, Any]:
             "filters": [
                 price_filter,
                 lot_filter,
-                {"filterType": "NOTIONAL", "minNotional": _text(spec.min_notional), "applyMinToMarket": True},
+                {
+                    "filterType": "NOTIONAL",
+                    "minNotional": decimal_text(spec.min_notional),
+                    "applyMinToMarket": True,
+                },
             ],
             "permissions": [],
             "permissionSets": [["SPOT"]],
@@ -113,7 +113,7 @@ def symbol_entry(spec: InstrumentSpec) -> dict[str, Any]:
         "filters": [
             price_filter,
             lot_filter,
-            {"filterType": "MIN_NOTIONAL", "notional": _text(spec.min_notional)},
+            {"filterType": "MIN_NOTIONAL", "notional": decimal_text(spec.min_notional)},
         ],
         "orderTypes": _USDM_ORDER_TYPES,
         "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
