@@ -257,7 +257,8 @@ class CcxtVenueSettings(_Section):
         None,
         ge=1,
         le=10_000,
-        description="Levels per side ccxt keeps (watch_order_book limit); unset = ccxt default.",
+        description="Levels per side ccxt keeps (watch_order_book limit); unset = ccxt default "
+        "(Binance 1000, which truncates deep levels; 5000 matches the native adapter's book).",
     )
     trades: bool = Field(True, description="Stream public trades (watch_trades).")
     funding: bool = Field(
