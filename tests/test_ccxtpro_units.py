@@ -346,3 +346,32 @@ hedge = { venue = "binance_usdm", symbol = "BTCUSDT" }
     used = load_settings(write(tmp_path, text.replace('venue = "ccxt_bin"', 'venue = "ccxt_kraken"')))
     with pytest.raises(InputError, match="cannot serve ccxt exchange 'kraken'"):
         offline_settings(used, "http://127.0.0.1:4000")
+
+
+def test_book_images_become_a_snapshot_then_contiguous_diffs() -> None:
+    from bot.venues.ccxtpro.images import BookImages
+
+    images = BookImages(SPEC.key, Converter(SPEC))
+    first = images.next_event(
+        {"bids": [[100.0, 1.0]], "asks": [[100.01, 2.0]], "nonce": 50, "timestamp": 7}, 1
+    )
+    assert isinstance(first, BookSnapshot) and first.update_id == 50 and first.exch_ts == 7_000_000
+    assert first.bids == [(10000, 100_000_000)] and first.asks == [(10001, 200_000_000)]
+    # nonce jumped (coalesced updates): the delta covers 51..58
+    second = images.next_event({"bids": [[100.0, 1.5]], "asks": [], "nonce": 58}, 2)
+    assert isinstance(second, BookDelta) and (second.first_id, second.last_id) == (51, 58)
+    assert second.bids == [(10000, 150_000_000)] and second.asks == [(10001, 0)]
+    # no usable nonce: ids still advance by one
+    third = images.next_event({"bids": [[100.0, 1.5]], "asks": [], "nonce": None}, 3)
+    assert isinstance(third, BookDelta) and (third.first_id, third.last_id, third.bids) == (59, 59, [])
+    # an off-tick image changes nothing; the next good one carries its diff
+    with pytest.raises(BadValue):
+        images.next_event({"bids": [[100.005, 1.0]], "asks": [], "nonce": 60}, 4)
+    with pytest.raises(BadValue, match="unusable book image"):
+        images.next_event({"asks": []}, 4)
+    fourth = images.next_event({"bids": [[99.0, 1.0]], "asks": [], "nonce": 61}, 5)
+    assert isinstance(fourth, BookDelta) and (fourth.first_id, fourth.last_id) == (60, 61)
+    assert sorted(fourth.bids) == [(9900, 100_000_000), (10000, 0)]
+    images.need_snapshot = True
+    fifth = images.next_event({"bids": [[99.0, 1.0]], "asks": [], "nonce": 3}, 6)  # venue restart
+    assert isinstance(fifth, BookSnapshot) and fifth.update_id == 3

@@ -6,37 +6,30 @@ hands :mod:`bot.core.events` to a synchronous ``sink``. It satisfies the runner'
 ``MarketDataAdapter`` protocol (``venue``, ``run``, ``request_snapshot``, ``close``).
 
 Books. ccxt keeps the book and does the venue's sync itself; it hands back the whole
-book after each update, not the raw diffs. The adapter therefore sends a
-:class:`BookSnapshot` (the full image) after every (re)sync and whenever the engine
-asks (:meth:`request_snapshot` -> the next image), and otherwise a :class:`BookDelta`
-holding the levels that changed since the previous image. Delta ids are contiguous
-(``first_id = previous last_id + 1``); ``last_id`` is ccxt's nonce when it grows (on
-Binance the diff stream's ``u``, so our update ids equal the native adapter's), else
-previous + 1. The engine checks them with :class:`~bot.venues.ccxtpro.sync.CcxtImageSync`
-(a snapshot image is valid at once). Costs, documented rather than hidden:
+book after each update, not the raw diffs. The adapter sends a :class:`BookSnapshot`
+(the full image) after every (re)sync and whenever the engine asks
+(:meth:`request_snapshot` -> the next image), otherwise a :class:`BookDelta` of the
+levels changed since the previous image, with contiguous ids
+(:mod:`bot.venues.ccxtpro.images`), checked by the engine's
+:class:`~bot.venues.ccxtpro.sync.CcxtImageSync`. Costs, documented rather than hidden:
+diffing is O(levels ccxt holds) per update (float images compared; only changed
+levels converted to ticks/lots); updates arriving while we are busy are coalesced by
+ccxt (one delta may cover several venue updates); ccxt caps depth (``book_depth``;
+Binance default 1000 per side, deeper levels are dropped and can be missing after a
+large move -- 5000 gives the native adapter's book).
 
-- diffing is O(levels ccxt holds) per update (a dict build and compare of float
-  images; only changed levels are converted to ticks/lots);
-- updates that arrive while the adapter is busy are coalesced by ccxt: we see the
-  latest image, so one delta may cover several venue updates;
-- ccxt caps depth (``book_depth``; Binance default 1000 per side), so levels beyond
-  it are not in our book either.
+Resync. A ccxt ``ChecksumError`` (Binance: update-id gap; others: checksum mismatch)
+is counted, the book invalidated at once (``FeedStatus(DISCONNECTED)``) and
+``watch_order_book`` called again, which makes ccxt resubscribe and resync (repeated
+failures back off). Network errors back off with jitter (:mod:`bot.venues.backoff`),
+restarting after a good image. A book with no image for ``stale_after_s`` is
+invalidated and the ccxt connections carrying it are closed, so ccxt reconnects.
 
-Resync. A ccxt ``ChecksumError`` (Binance: update-id gap; OKX and others: checksum
-mismatch) is counted, the book is invalidated at once (``FeedStatus(DISCONNECTED)``)
-and ``watch_order_book`` is called again, which makes ccxt resubscribe and resync
-(repeated failures back off). Network errors back off with jitter
-(:mod:`bot.venues.backoff`); the backoff restarts after a good image. A book that
-sees no image for ``stale_after_s`` is invalidated and the ccxt connections carrying
-it are closed, so ccxt reconnects.
-
-Bad data never kills the adapter. ccxt 4.5 decodes frames without a guard: a
-malformed frame raises inside its receive-loop callback and silently stops that
-connection's receive loop. The adapter wraps every ccxt client's ``handle_message``
-so such a frame is counted (``malformed``; handler exceptions ``message_errors``) and
-skipped. Values off the tick/lot grid or unusable (``off_tick``/``invalid``) skip
-that image or trade; the next image's diff covers the skipped one. Exceptions raised
-by the sink are logged and counted.
+Bad data never kills the adapter: frames ccxt cannot decode or handle are counted
+(``malformed``, ``message_errors``) and skipped (:mod:`bot.venues.ccxtpro.guard`);
+values off the tick/lot grid or unusable (``off_tick``/``invalid``) skip that image,
+trade or mark (the next image's diff covers a skipped one); sink exceptions are
+logged and counted.
 """
 
 from __future__ import annotations
@@ -55,28 +48,25 @@ import structlog
 
 from bot.config import CcxtVenueSettings
 from bot.core.events import (
-    BookDelta,
     BookSnapshot,
     FeedState,
     FeedStatus,
     MarketEvent,
-    MarkPrice,
-    Side,
-    Trade,
 )
 from bot.core.instrument import InstrumentSpec
 from bot.errors import InputError
 from bot.venues.backoff import backoff_delays
-from bot.venues.binance_markets import MarketDataError, exact_decimal
-from bot.venues.ccxtpro.convert import BadValue, Converter, side_changes, side_image
+from bot.venues.ccxtpro.convert import BadValue, Converter
 from bot.venues.ccxtpro.exchange import build_exchange, find_market, is_ccxt_venue
+from bot.venues.ccxtpro.guard import guard_clients
+from bot.venues.ccxtpro.images import BookImages
+from bot.venues.ccxtpro.records import mark_event, trade_event
 from bot.venues.ccxtpro.stats import CcxtStats
 
 log = structlog.get_logger("bot.venues.ccxtpro")
 
 Sink = Callable[[MarketEvent], None]
 
-_NS_PER_MS = 1_000_000
 _SEEN_TRADES = 5_000
 
 
@@ -90,31 +80,14 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _ms_to_ns(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return 0
-    return int(value) * _NS_PER_MS
-
-
-def _nonce(value: Any) -> int | None:
-    """ccxt's book nonce when it is a usable update id (Binance: the diff stream's ``u``)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
-
-
 @dataclass(eq=False)
 class _Instrument:
     """Per-instrument state: the image last handed to the core, feed status, trade ids."""
 
     spec: InstrumentSpec
-    converter: Converter
+    images: BookImages
     symbol: str = ""  # ccxt unified symbol, known after load_markets
     connected: bool = False  # FeedStatus(CONNECTED) sent and not withdrawn since
-    need_snapshot: bool = True
-    last_id: int = 0
-    bids: dict[Any, Any] = field(default_factory=dict)
-    asks: dict[Any, Any] = field(default_factory=dict)
     book_obj: Any = None  # identity of ccxt's OrderBook: a new one means ccxt resynced
     last_rx: float = 0.0  # event-loop time of the last image (staleness)
     seen_trades: OrderedDict[str, None] = field(default_factory=OrderedDict)
@@ -156,7 +129,9 @@ class CcxtProMarketData:
             self._factory(settings)  # validate URLs / sandbox now; nothing is opened
         except ValueError as exc:
             raise InputError(f"venues.ccxt.{venue.removeprefix('ccxt_')}: {exc}") from None
-        self._instruments = {spec.key: _Instrument(spec, Converter(spec)) for spec in specs}
+        self._instruments = {
+            spec.key: _Instrument(spec, BookImages(spec.key, Converter(spec))) for spec in specs
+        }
         self.exchange: Any = None
         self._main: asyncio.Task[None] | None = None
         self._running = False
@@ -188,7 +163,7 @@ class CcxtProMarketData:
         if inst is None:
             self._log.warning("snapshot requested for an unknown instrument", instrument=instrument)
             return
-        inst.need_snapshot = True
+        inst.images.need_snapshot = True
 
     async def run(self) -> None:
         """Stream until cancelled or :meth:`close`\\ d. Never raises on bad data."""
@@ -237,7 +212,7 @@ class CcxtProMarketData:
 
     async def _main_loop(self) -> None:
         self.exchange = exchange = self._factory(self.settings)
-        self._guard_clients(exchange)
+        guard_clients(exchange, self._on_bad_frame)
         await self._load_markets(exchange)
         for inst in self._instruments.values():
             market = find_market(
@@ -279,27 +254,6 @@ class CcxtProMarketData:
                 delay = next(delays)
                 self._log.warning("load_markets failed", error=_short(exc), retry_in_s=round(delay, 3))
                 await asyncio.sleep(delay)
-
-    def _guard_clients(self, exchange: Any) -> None:
-        """Wrap each ccxt websocket client's ``handle_message`` (see module doc)."""
-        original = exchange.client
-
-        def client(url: str) -> Any:
-            ws_client = original(url)
-            if not getattr(ws_client, "_mmbot_guarded", False):
-                inner = ws_client.handle_message
-
-                def guarded(message: Any) -> None:
-                    try:
-                        inner(message)
-                    except Exception as exc:
-                        self._on_bad_frame(url, message, exc)
-
-                ws_client.handle_message = guarded
-                ws_client._mmbot_guarded = True
-            return ws_client
-
-        exchange.client = client
 
     def _on_bad_frame(self, url: str, message: Any, exc: Exception) -> None:
         stats = self.stats
@@ -364,57 +318,28 @@ class CcxtProMarketData:
     def _on_book(self, inst: _Instrument, book: Mapping[str, Any]) -> None:
         stats = self.stats
         stats.book_updates += 1
+        images = inst.images
         if book is not inst.book_obj:
             if inst.book_obj is not None:
                 stats.ccxt_resyncs += 1
             inst.book_obj = book
-            inst.need_snapshot = True
+            images.need_snapshot = True
         if not inst.connected:
             inst.connected = True
             self._deliver(FeedStatus(instrument=inst.key, local_ts=self._clock(), state=FeedState.CONNECTED))
-        converter = inst.converter
         try:
-            bids, asks = side_image(book["bids"]), side_image(book["asks"])
-            nonce = _nonce(book.get("nonce"))
-            exch_ts = _ms_to_ns(book.get("timestamp"))
-            event: MarketEvent
-            if inst.need_snapshot:
-                update_id = nonce if nonce is not None else inst.last_id + 1
-                event = BookSnapshot(
-                    instrument=inst.key,
-                    local_ts=self._clock(),
-                    exch_ts=exch_ts,
-                    update_id=update_id,
-                    bids=converter.levels(bids.items()),
-                    asks=converter.levels(asks.items()),
-                )
-            else:
-                update_id = nonce if nonce is not None and nonce > inst.last_id else inst.last_id + 1
-                event = BookDelta(
-                    instrument=inst.key,
-                    local_ts=self._clock(),
-                    exch_ts=exch_ts,
-                    first_id=inst.last_id + 1,
-                    last_id=update_id,
-                    bids=converter.levels(side_changes(inst.bids, bids)),
-                    asks=converter.levels(side_changes(inst.asks, asks)),
-                )
+            event = images.next_event(book, self._clock())
         except BadValue as exc:
             self._count_bad(exc, inst.key, "book image skipped")
             return
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            self._count_bad(BadValue("invalid", _short(exc)), inst.key, "book image skipped")
-            return
-        if inst.need_snapshot:
+        if isinstance(event, BookSnapshot):
             stats.snapshots += 1
-            inst.need_snapshot = False
         else:
             stats.deltas += 1
-        inst.bids, inst.asks, inst.last_id = bids, asks, update_id
         self._deliver(event)
 
     def _invalidate(self, inst: _Instrument, reason: str) -> None:
-        inst.need_snapshot = True
+        inst.images.need_snapshot = True
         if inst.connected:
             inst.connected = False
             self._deliver(
@@ -498,39 +423,21 @@ class CcxtProMarketData:
             await asyncio.sleep(delay)
 
     def _on_trades(self, inst: _Instrument, trades: Any) -> None:
-        converter = inst.converter
         seen = inst.seen_trades
         for trade in trades or ():
+            trade_id = trade.get("id") if isinstance(trade, Mapping) else None
+            if trade_id is not None:
+                trade_id = str(trade_id)
+                if trade_id in seen:
+                    self.stats.duplicate_trades += 1
+                    continue
+                seen[trade_id] = None
+                if len(seen) > _SEEN_TRADES:
+                    seen.popitem(last=False)
             try:
-                trade_id = trade.get("id")
-                if trade_id is not None:
-                    trade_id = str(trade_id)
-                    if trade_id in seen:
-                        self.stats.duplicate_trades += 1
-                        continue
-                    seen[trade_id] = None
-                    if len(seen) > _SEEN_TRADES:
-                        seen.popitem(last=False)
-                side = trade.get("side")
-                if side not in ("buy", "sell"):
-                    raise BadValue("invalid", f"trade side {side!r}")
-                info = trade.get("info")
-                kind = info.get("X") if isinstance(info, Mapping) else None
-                event = Trade(
-                    instrument=inst.key,
-                    local_ts=self._clock(),
-                    exch_ts=_ms_to_ns(trade.get("timestamp")),
-                    price=converter.price(trade.get("price")),
-                    size=converter.size(trade.get("amount")),
-                    side=Side.BUY if side == "buy" else Side.SELL,
-                    trade_id=int(trade_id) if trade_id is not None and trade_id.isdigit() else 0,
-                    liquidation=kind is not None and kind != "MARKET",  # Binance USD-M insurance fund/ADL
-                )
+                event = trade_event(inst.key, inst.images.converter, trade, self._clock())
             except BadValue as exc:
                 self._count_bad(exc, inst.key, "trade skipped")
-                continue
-            except (AttributeError, TypeError, ValueError) as exc:
-                self._count_bad(BadValue("invalid", _short(exc)), inst.key, "trade skipped")
                 continue
             self.stats.trades += 1
             self._deliver(event)
@@ -547,31 +454,10 @@ class CcxtProMarketData:
         return None
 
     def _on_mark(self, inst: _Instrument, data: Any) -> None:
-        """A ccxt funding-rate structure, or a mark-price ticker with Binance's ``r``/``T``."""
         try:
-            info = data.get("info") if isinstance(data.get("info"), Mapping) else {}
-            rate = data.get("fundingRate")
-            rate = info.get("r") if rate is None else rate
-            if rate is None:
-                raise BadValue("invalid", "no funding rate")
-            mark = inst.converter.rounded_price(data.get("markPrice"))
-            index_raw = data.get("indexPrice")
-            index = inst.converter.rounded_price(index_raw, "index price") if index_raw is not None else mark
-            next_ts = data.get("nextFundingTimestamp") or data.get("fundingTimestamp") or info.get("T")
-            event = MarkPrice(
-                instrument=inst.key,
-                local_ts=self._clock(),
-                exch_ts=_ms_to_ns(data.get("timestamp")),
-                mark_price=mark,
-                index_price=index,
-                funding_rate=exact_decimal(rate, "funding rate"),
-                next_funding_ts=_ms_to_ns(int(next_ts)) if next_ts is not None else 0,
-            )
+            event = mark_event(inst.key, inst.images.converter, data, self._clock())
         except BadValue as exc:
             self._count_bad(exc, inst.key, "mark price skipped")
-            return
-        except (AttributeError, TypeError, ValueError, MarketDataError) as exc:
-            self._count_bad(BadValue("invalid", _short(exc)), inst.key, "mark price skipped")
             return
         self.stats.marks += 1
         self._deliver(event)
