@@ -16,9 +16,10 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,6 +41,24 @@ DEFAULT_CONFIG = PACKAGE_DIR.parent / "config" / "default.toml"
 BUNDLED_REPLAY_DIR = PACKAGE_DIR / "emulator" / "data"
 
 VenueName = Literal["binance_spot", "binance_usdm"]
+CCXT_VENUE_PREFIX = "ccxt_"
+"""Venue names ``ccxt_<name>`` are served by the generic ccxt.pro adapter per ``[venues.ccxt.<name>]``."""
+
+
+def _check_venue_name(value: str) -> str:
+    if value in get_args(VenueName):
+        return value
+    name = value.removeprefix(CCXT_VENUE_PREFIX)
+    if value.startswith(CCXT_VENUE_PREFIX) and name and name.replace("_", "").isalnum() and name.islower():
+        return value
+    native = " or ".join(repr(v) for v in get_args(VenueName))
+    raise ValueError(
+        f"Input should be {native}, or 'ccxt_<name>' for a [venues.ccxt.<name>] section (got {value!r})"
+    )
+
+
+AnyVenueName = Annotated[str, AfterValidator(_check_venue_name)]
+"""A native venue (:data:`VenueName`) or ``ccxt_<name>``."""
 
 
 class ConfigError(InputError):
@@ -211,17 +230,128 @@ class BinanceUsdmSettings(BinanceVenueSettings):
         return value
 
 
+class CcxtVenueSettings(_Section):
+    """One exchange served through ccxt.pro (venue name ``ccxt_<section name>``)."""
+
+    exchange: str = Field(
+        pattern=r"^[a-z][a-z0-9]*$", description="ccxt exchange id, e.g. kraken, okx, bybit, binance."
+    )
+    market_type: Literal["spot", "swap"] = Field(
+        "spot", description="Which of the exchange's markets the symbols name: spot or perpetual swaps."
+    )
+    sandbox: bool = Field(False, description="Use the exchange's testnet URLs (ccxt set_sandbox_mode).")
+    demo: bool = Field(
+        False, description="Use the exchange's demo-trading URLs (ccxt enable_demo_trading, e.g. Binance)."
+    )
+    urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Replace single entries of ccxt's exchange.urls, keyed by dotted path, e.g. "
+        '"api.public" or "api.ws.spot" (never the whole dict). Applied after sandbox/demo.',
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Merged into ccxt's exchange.options (e.g. fetchMarkets types)."
+    )
+    symbols: dict[str, str] = Field(
+        default_factory=dict,
+        description="Map an mmbot symbol (e.g. BTCUSDT) to a ccxt unified symbol (e.g. 'BTC/USDT:USDT') "
+        "where the automatic match by market id or base+quote is ambiguous.",
+    )
+    book_depth: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="Levels per side ccxt keeps (watch_order_book limit); unset = ccxt default "
+        "(Binance 1000, which truncates deep levels; 5000 matches the native adapter's book).",
+    )
+    trades: bool = Field(True, description="Stream public trades (watch_trades).")
+    funding: bool = Field(
+        True, description="Swaps: stream mark price and funding (watch_funding_rate / watch_mark_price)."
+    )
+    lot_size: Decimal | None = Field(
+        None,
+        gt=0,
+        description="Finest size the venue publishes in books/trades when finer than the order step; "
+        "unset = from the market (Binance: base/quantity precision; others: the amount step).",
+    )
+    stale_after_s: float = Field(
+        30.0, gt=0, description="No book update for this long: the book is invalid and ccxt reconnects."
+    )
+    reconnect_min_s: float = Field(0.5, gt=0, description="First retry delay (exponential backoff).")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Retry delay cap.")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="REST / connect timeout handed to ccxt.")
+    maker_fee: Decimal | None = Field(
+        None,
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="Maker fee rate override; unset = metadata.",
+    )
+    taker_fee: Decimal | None = Field(
+        None,
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="Taker fee rate override; unset = metadata.",
+    )
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, url in value.items():
+            if not key or any(not part for part in key.split(".")):
+                raise ValueError(f"{key!r}: expected a dotted path into exchange.urls, e.g. 'api.ws.spot'")
+            if not url.startswith(("http://", "https://", "ws://", "wss://")):
+                raise ValueError(f"{key!r}: {url!r} must start with http(s):// or ws(s)://")
+        return value
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: dict[str, str]) -> dict[str, str]:
+        for ours in value:
+            if not (2 <= len(ours) <= 30 and ours.isalnum() and ours.upper() == ours):
+                raise ValueError(f"{ours!r}: mmbot symbols are upper-case letters and digits, e.g. BTCUSDT")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> CcxtVenueSettings:
+        if self.sandbox and self.demo:
+            raise ValueError("set sandbox or demo, not both")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if (self.maker_fee is None) != (self.taker_fee is None):
+            raise ValueError("set both maker_fee and taker_fee, or neither")
+        from bot.venues.ccxtpro.exchange import check_settings  # imports ccxt only when configured
+
+        check_settings(self)
+        return self
+
+
 class VenuesSettings(_Section):
     binance_spot: BinanceSpotSettings = Field(default_factory=BinanceSpotSettings)
     binance_usdm: BinanceUsdmSettings = Field(default_factory=BinanceUsdmSettings)
+    ccxt: dict[str, CcxtVenueSettings] = Field(
+        default_factory=dict,
+        description="Exchanges served by the generic ccxt.pro adapter; [venues.ccxt.kraken] is venue "
+        "'ccxt_kraken' in engines.",
+    )
+
+    @field_validator("ccxt")
+    @classmethod
+    def _ccxt_names(cls, value: dict[str, CcxtVenueSettings]) -> dict[str, CcxtVenueSettings]:
+        for name in value:
+            if not (name and name.replace("_", "").isalnum() and name.islower()):
+                raise ValueError(f"venue name {name!r} may only use lower-case letters, digits and '_'")
+        return value
 
     def for_venue(self, venue: str) -> BinanceVenueSettings:
         settings: BinanceVenueSettings = getattr(self, venue)
         return settings
 
+    def ccxt_venue(self, venue: str) -> CcxtVenueSettings:
+        """The ``[venues.ccxt.<name>]`` section of venue ``ccxt_<name>`` (KeyError if absent)."""
+        return self.ccxt[venue.removeprefix(CCXT_VENUE_PREFIX)]
+
 
 class InstrumentRef(_Section):
-    venue: VenueName = Field(description="Venue of the market.")
+    venue: AnyVenueName = Field(description="Venue of the market.")
     symbol: str = Field(pattern=r"^[A-Z0-9]{2,30}$", description="Exchange symbol, e.g. BTCUSDT.")
 
     @property
@@ -230,7 +360,7 @@ class InstrumentRef(_Section):
 
 
 class EngineSettings(_Section):
-    venue: VenueName = Field(description="Venue whose book this engine quotes.")
+    venue: AnyVenueName = Field(description="Venue whose book this engine quotes.")
     symbol: str = Field(pattern=r"^[A-Z0-9]{2,30}$", description="Exchange symbol, e.g. BTCUSDT.")
     strategy: str = Field(
         "as_default",
@@ -336,6 +466,18 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML file arrives as init kwargs (see load_settings); env must beat it.
         return env_settings, init_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _ccxt_venues_defined(self) -> Settings:
+        for name, engine in self.engines.items():
+            refs = [("venue", engine.venue)] + ([("hedge.venue", engine.hedge.venue)] if engine.hedge else [])
+            for field, venue in refs:
+                section = venue.removeprefix(CCXT_VENUE_PREFIX)
+                if venue.startswith(CCXT_VENUE_PREFIX) and section not in self.venues.ccxt:
+                    raise ValueError(
+                        f"engines.{name}.{field}: venue {venue!r} needs a [venues.ccxt.{section}] section"
+                    )
+        return self
 
     def instruments(self) -> list[str]:
         """All instrument keys any engine needs, in a stable order."""

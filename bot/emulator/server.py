@@ -36,6 +36,7 @@ from aiohttp import WSCloseCode, web
 
 from bot.emulator.book import ExchangeBook
 from bot.emulator.clients import ClientHub
+from bot.emulator.exchange_info import add_exchange_info_routes
 from bot.emulator.faults import Fault, ScheduledFault
 from bot.emulator.protocol import (
     agg_trade,
@@ -122,6 +123,7 @@ class EmulatorServer:
             app.router.add_get(path, self._rest_ping)
         for path in ("/api/v3/time", "/fapi/v1/time"):
             app.router.add_get(path, self._rest_time)
+        add_exchange_info_routes(app, self)
         app.router.add_get("/_emulator/status", self._http_status)
         app.router.add_post("/_emulator/fault", self._http_fault)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
