@@ -30,6 +30,8 @@ from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
 from bot.ops.metrics import adapter_stats, build_registry
 from bot.strategy.profile import StrategyProfile
+from bot.venues.ccxtpro.wiring import ccxt_adapters, ccxt_specs, is_ccxt_key
+from bot.venues.ccxtpro.wiring import offline_settings as ccxt_offline_settings
 
 log = structlog.get_logger("bot.run")
 
@@ -140,7 +142,9 @@ async def run_bot(
         if offline:
             settings = await stack.enter_async_context(_offline_emulator(settings))
         keys = settings.instruments()
-        specs = await load_specs(settings, keys, offline=offline)
+        native = [k for k in keys if not is_ccxt_key(k)]
+        specs = await load_specs(settings, native, offline=offline) if native else {}
+        specs.update(await ccxt_specs(settings, keys, offline=offline))
         trading: list[TradingEngine] = []
         stack.callback(lambda: [t.close() for t in trading])
         for name, engine_settings in settings.engines.items():
@@ -158,8 +162,10 @@ async def run_bot(
         )
         controller.apply_pending(source="cli")
         venues: dict[str, list[str]] = {}
-        for key in keys:
+        for key in native:
             venues.setdefault(key.split(":", 1)[0], []).append(key)
+        for adapter_ccxt, ccxt_keys in ccxt_adapters(settings, specs, keys, runner.sink):
+            runner.add_adapter(adapter_ccxt, ccxt_keys)
         for venue, venue_keys in venues.items():
             adapter = BinanceMarketData(
                 venue, settings.venues.for_venue(venue), [specs[k] for k in venue_keys], runner.sink
@@ -374,7 +380,7 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
             }
         )
         log.info("offline: emulator started", url=emulator.url)
-        yield settings.model_copy(update={"venues": venues})
+        yield ccxt_offline_settings(settings.model_copy(update={"venues": venues}), emulator.url)
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.market.book import OrderBook
 from bot.market.sync.base import BookSync, SyncCounters, SyncState
 from bot.market.sync.binance import BinanceSpotSync, BinanceUsdmSync
+from bot.market.sync.image import CcxtImageSync
 
 SYNC_RULES: dict[str, type[BookSync]] = {
     "binance_spot": BinanceSpotSync,
@@ -12,8 +13,14 @@ SYNC_RULES: dict[str, type[BookSync]] = {
 }
 
 
+IMAGE_VENUE_PREFIX = "ccxt_"
+"""Venues fed by book images (ccxt.pro) use :class:`CcxtImageSync`."""
+
+
 def make_sync(venue: str, book: OrderBook, max_buffer: int = 10_000) -> BookSync:
     """The sync state machine for ``venue``'s diff protocol."""
+    if venue.startswith(IMAGE_VENUE_PREFIX):
+        return CcxtImageSync(book, max_buffer)
     try:
         rule = SYNC_RULES[venue]
     except KeyError:
