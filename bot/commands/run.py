@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, VenuesSettings, load_settings
 from bot.core.engine import Engine
 from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
@@ -37,8 +37,9 @@ def register(subparsers: Any) -> None:
         help="Stream the configured markets (live public data, or --offline against the emulator).",
         description="Stream order books for every configured engine, keep them valid (resync on "
         "gaps, reconnect on drops) and log their state. --offline starts the loopback emulator "
-        "in-process with the bundled real Binance recordings and connects to it through the real "
-        "adapters over a real websocket: no internet needed.",
+        "in-process with the bundled real Binance recordings (or the offline.replay files: Binance, "
+        "Bybit and OKX recordings) and connects to it through the real adapters over a real "
+        "websocket: no internet needed.",
     )
     run.add_argument(
         "--config", type=Path, default=None, help="TOML config file (default: config/default.toml)."
@@ -85,7 +86,7 @@ def start_run(args: argparse.Namespace) -> int:
 
 async def run_bot(settings: Settings, *, offline: bool, duration_s: float | None) -> dict[str, Any]:
     """Run until the duration elapses or a stop signal arrives; return a summary."""
-    from bot.venues.binance.adapter import BinanceMarketData
+    from bot.venues.registry import create_adapter
 
     async with contextlib.AsyncExitStack() as stack:
         if offline:
@@ -106,7 +107,7 @@ async def run_bot(settings: Settings, *, offline: bool, duration_s: float | None
         for key in keys:
             venues.setdefault(key.split(":", 1)[0], []).append(key)
         for venue, venue_keys in venues.items():
-            adapter = BinanceMarketData(
+            adapter = create_adapter(
                 venue, settings.venues.for_venue(venue), [specs[k] for k in venue_keys], runner.sink
             )
             runner.add_adapter(adapter, venue_keys)
@@ -211,7 +212,7 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
         venues = settings.venues.model_copy(
             update={
                 venue: settings.venues.for_venue(venue).model_copy(update=emulator.overrides(venue))
-                for venue in ("binance_spot", "binance_usdm")
+                for venue in VenuesSettings.model_fields
             }
         )
         log.info("offline: emulator started", url=emulator.url)
