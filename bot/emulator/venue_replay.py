@@ -149,11 +149,18 @@ def read_bybit(path: Path, *, venue: str | None = None) -> list[StreamMarket]:
                 market = markets[symbol] = StreamMarket(
                     _bybit_venue(depth, path, venue), symbol, path, ("orderbook", depth)
                 )
+            if market.seed is None:
+                market.native = ("orderbook", depth)
+                market.venue = _bybit_venue(depth, path, venue)
+                for item in market.items:
+                    item.venue = market.venue
             _bybit_book(market, message, text, ts, where)
         elif parts[0] == "publicTrade" and len(parts) == 2:
             market = markets.get(parts[1])
-            if market is None or market.seed is None:
-                continue  # trades before the book: nothing to play them against
+            if market is None:  # trades before the first book message: depth unknown yet
+                market = markets[parts[1]] = StreamMarket(
+                    _bybit_venue(0, path, venue), parts[1], path, ("orderbook", None)
+                )
             market.items.append(Item(ts * 1_000_000, market.venue, market.symbol, "publicTrade", text))
         # other topics (tickers, kline, ...) are not replayed
     return _finish(path, markets)
@@ -250,17 +257,18 @@ def read_okx(path: Path) -> list[StreamMarket]:
         channel, inst_id = arg["channel"], arg.get("instId")
         if not isinstance(inst_id, str) or not inst_id:
             continue  # channels without an instrument are not replayed
+        if channel not in OKX_BOOK_DEPTH and channel not in OKX_OTHER:
+            continue
+        market = markets.get(inst_id)
+        if market is None:
+            market = markets[inst_id] = StreamMarket(
+                okx_venue(inst_id), inst_id, path, (channel, OKX_BOOK_DEPTH.get(channel))
+            )
         if channel in OKX_BOOK_DEPTH:
-            market = markets.get(inst_id)
-            if market is None:
-                market = markets[inst_id] = StreamMarket(
-                    okx_venue(inst_id), inst_id, path, (channel, OKX_BOOK_DEPTH[channel])
-                )
+            if market.seed is None:
+                market.native = (channel, OKX_BOOK_DEPTH[channel])
             _okx_book(market, message, payload, ts_ns, where)
-        elif channel in OKX_OTHER:
-            market = markets.get(inst_id)
-            if market is None or market.seed is None:
-                continue
+        else:
             market.items.append(Item(ts_ns, market.venue, inst_id, channel, payload))
     return _finish(path, markets)
 
@@ -314,6 +322,10 @@ def _okx_book(market: StreamMarket, message: dict[str, Any], payload: str, ts_ns
 
 def _finish(path: Path, markets: dict[str, StreamMarket]) -> list[StreamMarket]:
     done = [m for m in markets.values() if m.seed is not None]
+    for market in done:
+        # messages recorded before the book's snapshot (trades) play from the snapshot on
+        assert market.seed is not None
+        market.items.sort(key=lambda item: item.ts_ns)
     if not done:
         raise InputError(f"{path}: no book snapshot found; a stream cannot be served without one")
     for market in done:
@@ -352,7 +364,9 @@ class StreamReplaySource:
         return len(self._timeline)
 
     def start_ns(self) -> int:
-        return min(m.seed.ts_ns for m in self.replay_markets if m.seed is not None)
+        starts = [m.seed.ts_ns for m in self.replay_markets if m.seed is not None]
+        starts += [m.items[0].ts_ns for m in self.replay_markets if m.items]
+        return min(starts)
 
     def end_ns(self) -> int:
         return max((m.items[-1].ts_ns for m in self.replay_markets if m.items), default=self.start_ns())
