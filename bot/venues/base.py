@@ -349,15 +349,17 @@ class StreamingAdapter:
                 due = conn.last_ping + ping_every
                 if self.app_ping_when_idle:
                     due = max(due, conn.last_rx + ping_every)
-                if now >= due:
-                    await self._send(conn, app_ping)
-                    self.stats.pings_sent += 1
-                    conn.last_ping = now
-                    conn.ping_outstanding = True  # any frame clears it (see _pump)
-                    due = now + ping_every
-                wake = min(wake, due - now)
                 if conn.ping_outstanding:
+                    # one ping at a time: the timeout runs from the unanswered one
                     wake = min(wake, conn.last_ping + ping_timeout - now)
+                else:
+                    if now >= due:
+                        await self._send(conn, app_ping)
+                        self.stats.pings_sent += 1
+                        conn.last_ping = now
+                        conn.ping_outstanding = True  # any frame clears it (see _pump)
+                        due = now + min(ping_every, ping_timeout)
+                    wake = min(wake, due - now)
             await asyncio.sleep(max(wake, 0.0) + 0.001)
 
     async def _send(self, conn: Connection, text: str) -> None:
