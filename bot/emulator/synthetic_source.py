@@ -71,10 +71,10 @@ FALLBACK_SPECS: dict[tuple[str, str], InstrumentSpec] = {
         kind=InstrumentKind.SPOT,
         base="BTC",
         quote="USDT",
-        tick_size=Decimal("0.01"),
+        tick_size=Decimal("0.1"),
         lot_size=Decimal("0.000001"),
         qty_step=Decimal("0.000001"),
-        min_qty=Decimal("0.000048"),
+        min_qty=Decimal("0.000011"),
         min_notional=Decimal("5"),
     ),
     ("bybit_linear", "BTCUSDT"): InstrumentSpec(
@@ -88,8 +88,8 @@ FALLBACK_SPECS: dict[tuple[str, str], InstrumentSpec] = {
         qty_step=Decimal("0.001"),
         min_qty=Decimal("0.001"),
         min_notional=Decimal("5"),
-        maker_fee=Decimal("0.0002"),
-        taker_fee=Decimal("0.00055"),
+        maker_fee=Decimal("0.0001"),
+        taker_fee=Decimal("0.0006"),
     ),
     ("okx_spot", "BTC-USDT"): InstrumentSpec(
         venue="okx_spot",
@@ -101,8 +101,8 @@ FALLBACK_SPECS: dict[tuple[str, str], InstrumentSpec] = {
         lot_size=Decimal("0.00000001"),
         qty_step=Decimal("0.00000001"),
         min_qty=Decimal("0.00001"),
-        maker_fee=Decimal("0.0008"),
-        taker_fee=Decimal("0.001"),
+        maker_fee=Decimal("0.001"),
+        taker_fee=Decimal("0.0015"),
     ),
     ("okx_swap", "BTC-USDT-SWAP"): InstrumentSpec(
         venue="okx_swap",
@@ -111,17 +111,17 @@ FALLBACK_SPECS: dict[tuple[str, str], InstrumentSpec] = {
         base="BTC",
         quote="USDT",
         tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.01"),
-        qty_step=Decimal("0.01"),
-        min_qty=Decimal("0.01"),
+        lot_size=Decimal("0.1"),
+        qty_step=Decimal("0.1"),
+        min_qty=Decimal("0.1"),
         contract_size=Decimal("0.01"),
         maker_fee=Decimal("0.0002"),
         taker_fee=Decimal("0.0005"),
     ),
 }
-"""Specs used when no metadata cache is available (Binance's 2024 BTCUSDT rules; Bybit's
-and OKX's BTC rules as their instrument endpoints publish them: see the shipped cache's
-provenance)."""
+"""Specs used when no metadata cache is available: Binance's 2024 BTCUSDT rules; Bybit's and
+OKX's BTC rules and fees as ccxt's snapshots of their instrument lists show them
+(ccxt/ccxt ts/src/test/static/markets/bybit.json @1f8d53ec, okx.json @3802e1a2)."""
 
 _INITIAL_ID = {"binance_spot": 1_000_000, "binance_usdm": 1_000_000_000}
 
