@@ -71,22 +71,20 @@ def load_replay(paths: Sequence[Path | str], *, venue: str | None = None) -> Com
     if not paths:
         raise InputError("no replay files given")
     binance: list[Path] = []
-    streams = []
+    recordings: list[Any] = []  # one source per Bybit / OKX file: each is its own session
     for raw in paths:
         path = Path(raw)
         kind = detect_format(path)
         if kind == "binance":
             binance.append(path)
         elif kind == "bybit":
-            streams.extend(read_bybit(path, venue=venue))
+            recordings.append(StreamReplaySource(read_bybit(path, venue=venue)))
         else:
-            streams.extend(read_okx(path))
+            recordings.append(StreamReplaySource(read_okx(path)))
     sources: list[Any] = []
-    if binance:
+    if binance:  # day files of one session belong together: one source
         sources.append(ReplaySource.from_files(binance, venue=venue))
-    if streams:
-        sources.append(StreamReplaySource(streams))
-    return CombinedSource(sources)
+    return CombinedSource(sources + recordings)
 
 
 def _start(source: Any) -> int:
