@@ -250,25 +250,25 @@ async def test_bybit_pings_on_a_timer_even_while_data_flows() -> None:
         await run_until(adapter, lambda: len(venue.sent(lambda t: t == '{"op":"ping"}')) >= 4)
         pings = venue.sent(lambda t: t == '{"op":"ping"}')
         gaps = [b - a for a, b in itertools.pairwise(pings)]
-        assert all(0.07 < gap < 0.3 for gap in gaps)
+        assert all(0.07 < gap < 0.6 for gap in gaps)
         assert adapter.stats.reconnects == 0 and adapter.stats.pong_timeouts == 0
 
 
 async def test_okx_pings_only_when_idle_and_reconnects_when_unanswered() -> None:
     async with ScriptedVenue("/ws/v5/public", "pong") as venue:
-        venue.chatter_every_s = 0.02
+        venue.chatter_every_s = 0.01
         venue.chatter = okx_trade()
-        adapter = okx_adapter(venue, lambda e: None, ping_interval_s=0.1, ping_timeout_s=0.2, stale_after_s=5)
+        adapter = okx_adapter(venue, lambda e: None, ping_interval_s=0.6, ping_timeout_s=1.0, stale_after_s=5)
         task = asyncio.create_task(adapter.run())
         try:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.5)
             assert venue.sent(lambda t: t == "ping") == []  # busy stream: no ping needed
             venue.chatter_every_s = None  # new connections are silent
         finally:
             await adapter.close()
             await task
     async with ScriptedVenue("/ws/v5/public", "pong") as venue:
-        adapter = okx_adapter(venue, lambda e: None, ping_interval_s=0.1, ping_timeout_s=0.2, stale_after_s=5)
+        adapter = okx_adapter(venue, lambda e: None, ping_interval_s=0.1, ping_timeout_s=1.0, stale_after_s=5)
         await run_until(adapter, lambda: len(venue.sent(lambda t: t == "ping")) >= 3)
         assert adapter.stats.reconnects == 0 and adapter.stats.pong_timeouts == 0
     async with ScriptedVenue("/ws/v5/public", None) as venue:  # never answers
