@@ -127,7 +127,11 @@ class BybitProtocol(OpVenueProtocol):
         self, key: SubKey, kind: str, book: VenueBook, bids: list[Any], asks: list[Any], u: int
     ) -> str:
         self.cross_seq += 1
-        data = {"s": key[1], "b": [list(level) for level in bids], "a": [list(level) for level in asks]}
+        data: dict[str, Any] = {
+            "s": key[1],
+            "b": [list(level) for level in bids],
+            "a": [list(level) for level in asks],
+        }
         data["u"] = u
         data["seq"] = self.cross_seq
         frame = {"topic": topic_of(key), "type": kind, "ts": book.exch_ms, "data": data, "cts": book.exch_ms}

@@ -62,6 +62,8 @@ __all__ = ["BinanceMarketData", "Sink"]
 class BinanceMarketData(StreamingAdapter):
     """Market data of one Binance venue (``binance_spot`` or ``binance_usdm``)."""
 
+    decoder: BinanceDecoder
+
     def __init__(
         self,
         venue: str,

@@ -45,6 +45,8 @@ __all__ = ["BybitMarketData"]
 class BybitMarketData(SubscribingAdapter):
     """Market data of one Bybit venue (``bybit_spot`` or ``bybit_linear``)."""
 
+    decoder: BybitDecoder
+
     app_ping = PING
     app_ping_when_idle = False
 

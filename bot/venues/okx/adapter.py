@@ -37,6 +37,8 @@ __all__ = ["OkxMarketData"]
 class OkxMarketData(SubscribingAdapter):
     """Market data of one OKX venue (``okx_spot``, ``okx_swap`` or ``okx_futures``)."""
 
+    decoder: OkxDecoder
+
     app_ping = PING
     app_ping_when_idle = True
 
