@@ -1,7 +1,11 @@
-"""The loopback exchange: an aiohttp server speaking Binance's market-data protocol.
+"""The loopback exchange: an aiohttp server speaking Binance's, Bybit v5's and OKX's
+market-data protocols.
 
-One port serves spot and USD-M websockets and REST (paths in
-:mod:`bot.emulator.protocol`) from a :class:`~bot.emulator.source.MarketSource`. The
+One port serves Binance spot and USD-M websockets and REST (paths in
+:mod:`bot.emulator.protocol`), Bybit ``/v5/public/spot`` and ``/v5/public/linear``
+(:mod:`bot.emulator.bybit_protocol`) and OKX ``/ws/v5/public``
+(:mod:`bot.emulator.okx_protocol`, both on :mod:`bot.emulator.opvenues`) from a
+:class:`~bot.emulator.source.MarketSource`. The
 server *is* the exchange: it keeps an :class:`~bot.emulator.book.ExchangeBook` per
 market, applies every diff of the timeline to it when the diff's time comes,
 broadcasts the messages to subscribers, and answers REST depth snapshots from the
@@ -18,8 +22,9 @@ Control: ``GET /_emulator/status`` (JSON), ``POST /_emulator/fault`` (JSON
 :class:`~bot.emulator.faults.Fault`), :meth:`EmulatorServer.inject` in-process, and
 scheduled faults. In-process use::
 
-    async with EmulatorServer(ReplaySource.from_files(paths), speed=0) as emu:
-        settings = BinanceVenueSettings(**emu.overrides("binance_spot"))
+    async with EmulatorServer(load_replay(paths), speed=0) as emu:
+        settings = BinanceSpotSettings(**emu.overrides("binance_spot"))
+        bybit = BybitLinearSettings(**emu.overrides("bybit_linear"))
 """
 
 from __future__ import annotations
