@@ -33,6 +33,7 @@ class AdapterStats:
         "snapshot_fetches",
         "snapshot_requests",
         "snapshot_skipped",
+        "snapshot_timeouts",
         "snapshots_delivered",
         "snapshots_discarded",
         "stale_reconnects",
@@ -42,7 +43,8 @@ class AdapterStats:
     def __init__(self) -> None:
         self.messages = 0  # websocket frames received
         self.events = 0  # events handed to the sink (incl. snapshots and feed status)
-        self.acks = 0  # control frames without market data: subscription acks, pongs
+        self.acks = 0  # frames with nothing for the core: subscription acks, pongs, notices,
+        # ticker deltas that change no mark / funding field
         self.decode_errors = 0  # frames that could not be decoded (all kinds below)
         self.malformed = 0  # ... broken JSON / wrong shape
         self.unknown_streams = 0  # ... stream or symbol we did not subscribe to
@@ -65,6 +67,7 @@ class AdapterStats:
         self.snapshots_delivered = 0  # snapshots handed to the sink
         self.snapshots_discarded = 0  # fetched, but the connection changed meanwhile
         self.resubscribes = 0  # book channels unsubscribed + subscribed again to get a snapshot
+        self.snapshot_timeouts = 0  # ... because a (re)subscription brought no snapshot in time
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}

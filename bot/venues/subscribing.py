@@ -12,7 +12,10 @@ what those venues share:
   venue sends a fresh snapshot. Requests are de-duplicated while a subscription is
   awaiting its snapshot (for ``snapshot_timeout_s``; after that a request retries),
   and skipped while the connection is down (the next ``FeedStatus(CONNECTED)`` makes
-  the engine ask again, and the reconnect subscribes anyway).
+  the engine ask again, and the reconnect subscribes anyway);
+- a book whose snapshot has not arrived ``snapshot_timeout_s`` after its (re)subscription
+  is resubscribed by the adapter itself (``snapshot_timeouts``): the engine does not ask
+  again for a book that is already waiting.
 
 A venue supplies its frames (:meth:`_subscribe_frames`, :meth:`_unsubscribe_frames`)
 and which subscription carries an instrument's book (``self._book_subscription``).
@@ -55,6 +58,7 @@ class SubscribingAdapter(StreamingAdapter):
         self._awaiting: dict[str, float] = {}
         """instrument key -> loop time its book (re)subscription was sent"""
         self._control_tasks: set[asyncio.Task[None]] = set()
+        self._watches: dict[str, asyncio.Task[None]] = {}
         self._request_ids = 0
 
     # ---- venue hooks ---------------------------------------------------------------------
@@ -95,22 +99,45 @@ class SubscribingAdapter(StreamingAdapter):
 
     async def _on_open(self, conn: Connection, ws: ClientConnection) -> None:
         self._on_connected(conn)
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         for key in conn.book_instruments:
             self._awaiting[key] = now
         for frame in self._subscribe_frames(conn.subscriptions):
             await ws.send(frame)
+        watch = loop.create_task(
+            self._watch_snapshots(conn, conn.generation), name=f"{self.venue}-{conn.name}-snapshots"
+        )
+        self._watches[conn.name] = watch
 
     def _on_disconnect(self, conn: Connection) -> None:
         for key in conn.book_instruments:
             self._awaiting.pop(key, None)
+        watch = self._watches.pop(conn.name, None)
+        if watch is not None:
+            watch.cancel()
+
+    async def _watch_snapshots(self, conn: Connection, generation: int) -> None:
+        """Resubscribe a book whose snapshot has not come within ``snapshot_timeout_s``
+        (a lost request, a rejected subscription, a venue hiccup)."""
+        timeout = self.settings.snapshot_timeout_s
+        loop = asyncio.get_running_loop()
+        while conn.connected and conn.generation == generation:
+            await asyncio.sleep(timeout / 4)
+            now = loop.time()
+            for key in conn.book_instruments:
+                sent = self._awaiting.get(key)
+                if sent is not None and now - sent >= timeout:
+                    self.stats.snapshot_timeouts += 1
+                    self._resubscribe(conn, key, f"no snapshot within {timeout:g}s")
 
     def _on_event(self, conn: Connection, event: MarketEvent) -> None:
         if isinstance(event, BookSnapshot):
             self._awaiting.pop(event.instrument, None)
 
     async def _on_close(self) -> None:
-        tasks = list(self._control_tasks)
+        tasks = list(self._control_tasks) + list(self._watches.values())
+        self._watches.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -134,7 +161,10 @@ class SubscribingAdapter(StreamingAdapter):
         if sent is not None and now - sent < self.settings.snapshot_timeout_s:
             self.stats.snapshot_deduped += 1
             return
-        self._awaiting[instrument] = now
+        self._resubscribe(conn, instrument, reason)
+
+    def _resubscribe(self, conn: Connection, instrument: str, reason: str) -> None:
+        self._awaiting[instrument] = asyncio.get_running_loop().time()
         self.stats.resubscribes += 1
         subscription = self._book_subscription[instrument]
         frames = self._unsubscribe_frames([subscription]) + self._subscribe_frames([subscription])
