@@ -11,7 +11,7 @@ subscribed). Topics:
 - ``orderbook.{depth}.{SYMBOL}`` (spot 1/50/200/1000, linear 1/50/200/500/1000): a
   snapshot at once, then deltas ``{"topic","type":"delta","ts","data":{"s","b","a",
   "u","seq"},"cts"}`` with ``u`` + 1 per message (a recording's own depth is
-  forwarded verbatim);
+  forwarded verbatim); depth 1 is pushed as snapshots only, as Bybit does;
 - ``publicTrade.{SYMBOL}``: forwarded;
 - ``tickers.{SYMBOL}`` (linear): the full ticker at once, then deltas carrying only
   the fields that changed -- as Bybit does.
@@ -145,6 +145,9 @@ class BybitProtocol(OpVenueProtocol):
         self, key: SubKey, view: BookView, book: VenueBook, changes: Changes, corrupt: bool
     ) -> str:
         view.last_id += 1
+        if view.depth == 1:  # level 1 is pushed as snapshots only
+            bids, asks = book.top(1)
+            return self._book_frame(key, "snapshot", book, bids, asks, view.last_id)
         bids, asks = changes
         return self._book_frame(key, "delta", book, bids, asks, view.last_id)
 
