@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.commands.run import run_bot
 from bot.config import load_settings
+from bot.errors import InputError
 from tests.venue_harness import BYBIT_FILE, OKX_FILE
 
 BINANCE = Path(__file__).resolve().parent / "data" / "binance_usdm_btcusdt_20230404.dat.gz"
@@ -62,3 +65,23 @@ loop = true
     assert set(summary["adapters"]) == {"binance_usdm", "bybit_linear", "okx_spot", "okx_swap"}
     for venue, stats in summary["adapters"].items():
         assert stats["connections_opened"] >= 1 and stats["decode_errors"] == 0, venue
+
+
+async def test_offline_run_refuses_engines_the_replay_cannot_serve(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f"""
+[http]
+enabled = false
+
+[engines.xrp]
+venue = "bybit_linear"
+symbol = "XRPUSDT"
+hedge = {{ venue = "okx_swap", symbol = "BTC-USDT-SWAP" }}
+
+[offline]
+replay = ["{BYBIT_FILE}"]
+"""
+    )
+    with pytest.raises(InputError, match=r"no data for okx_swap:BTC-USDT-SWAP.*serves bybit_linear:XRPUSDT"):
+        await run_bot(load_settings(config), offline=True, duration_s=1.0)

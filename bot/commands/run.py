@@ -207,6 +207,13 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
     from bot.emulator.offline import offline_emulator
 
     emulator = offline_emulator(settings.offline)
+    served = {f"{venue}:{symbol}" for venue, symbol in emulator.source.markets()}
+    missing = [key for key in settings.instruments() if key not in served]
+    if missing:
+        raise InputError(
+            f"offline mode: the replay has no data for {', '.join(missing)}; add recordings of them to "
+            f"offline.replay (it serves {', '.join(sorted(served))})"
+        )
     async with emulator:
         # model_copy, not re-validation: MMBOT_* env must not point an offline run elsewhere
         venues = settings.venues.model_copy(
