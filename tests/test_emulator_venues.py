@@ -223,3 +223,17 @@ def test_emulator_cli_builds_a_source_from_any_format() -> None:
     )()
     source = build_source(args)
     assert ("bybit_linear", "XRPUSDT") in source.markets() and ("okx_spot", "BTC-USDT") in source.markets()
+
+
+def test_fault_specs_name_the_new_venues_and_okx_instruments() -> None:
+    from bot.emulator.faults import parse_fault_spec
+
+    scheduled = parse_fault_spec("checksum@2.5,venue=okx_spot,symbol=btc-usdt")
+    assert (scheduled.fault.kind, scheduled.fault.venue, scheduled.fault.symbol) == (
+        "checksum",
+        "okx_spot",
+        "BTC-USDT",
+    )
+    assert parse_fault_spec("gap@1,venue=bybit_linear").fault.matches("bybit_linear", "XRPUSDT")
+    with pytest.raises(InputError, match="unknown venue 'kraken'"):
+        parse_fault_spec("gap@1,venue=kraken")

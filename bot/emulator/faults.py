@@ -171,7 +171,7 @@ def parse_fault_spec(spec: str) -> ScheduledFault:
     if venue is not None and venue not in VENUES:
         raise bad(f"unknown venue {venue!r}; venues: {', '.join(VENUES)}")
     symbol = values.get("symbol")
-    if symbol is not None and not symbol.isalnum():
+    if symbol is not None and not symbol.replace("-", "").isalnum():
         raise bad(f"bad symbol {symbol!r}")
     fault = Fault(
         kind=cast(FaultKind, kind),
