@@ -205,6 +205,7 @@ def _ops_server(settings: Settings, runner: LiveRunner) -> OpsServer:
 async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
     """Start the emulator in-process and point every venue at it."""
     from bot.emulator.offline import offline_emulator
+    from bot.emulator.protocol import EMULATED_VENUES
 
     emulator = offline_emulator(settings.offline)
     served = {f"{venue}:{symbol}" for venue, symbol in emulator.source.markets()}
@@ -220,6 +221,7 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
             update={
                 venue: settings.venues.for_venue(venue).model_copy(update=emulator.overrides(venue))
                 for venue in VenuesSettings.model_fields
+                if venue in EMULATED_VENUES
             }
         )
         log.info("offline: emulator started", url=emulator.url)

@@ -79,6 +79,18 @@ def binance_error(code: int, msg: str) -> dict[str, object]:
     return {"code": code, "msg": msg}
 
 
+EMULATED_VENUES = (
+    "binance_spot",
+    "binance_usdm",
+    "bybit_spot",
+    "bybit_linear",
+    "okx_spot",
+    "okx_swap",
+    "okx_futures",
+)
+"""Venues whose protocol the emulator speaks (:func:`client_overrides` knows them all)."""
+
+
 def client_overrides(http_base: str, venue: str) -> dict[str, str]:
     """Venue settings overrides that point a client at an emulator (every venue).
 
