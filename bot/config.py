@@ -40,7 +40,13 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = PACKAGE_DIR.parent / "config" / "default.toml"
 BUNDLED_REPLAY_DIR = PACKAGE_DIR / "emulator" / "data"
 
-VenueName = Literal["binance_spot", "binance_usdm"]
+VenueName = Literal[
+    "binance_spot", "binance_usdm", "bybit_spot", "bybit_linear", "okx_spot", "okx_swap", "okx_futures"
+]
+
+SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,39}$"
+"""Binance / Bybit symbols (``BTCUSDT``) and OKX instrument ids (``BTC-USDT-SWAP``)."""
+
 CCXT_VENUE_PREFIX = "ccxt_"
 """Venue names ``ccxt_<name>`` are served by the generic ccxt.pro adapter per ``[venues.ccxt.<name>]``."""
 
@@ -230,6 +236,112 @@ class BinanceUsdmSettings(BinanceVenueSettings):
         return value
 
 
+class StreamVenueSettings(_Section):
+    """Endpoints and connection policy shared by venues whose book snapshot comes in the
+    websocket stream (Bybit v5, OKX): subscribe by message, resubscribe to resync."""
+
+    ws_url: str | None = Field(None, description="Websocket URL. Unset = the network's default.")
+    rest_url: str | None = Field(
+        None, description="REST base URL (instrument metadata via ccxt). Unset = the network's default."
+    )
+    trades: bool = Field(True, description="Subscribe to public trades.")
+    ping_interval_s: float = Field(
+        20.0, gt=0, description="Application-level ping interval (the venue drops silent clients)."
+    )
+    ping_timeout_s: float = Field(10.0, gt=0, description="Reconnect if a ping gets no answer this long.")
+    stale_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="Reconnect when no message arrives for this long (must exceed the ping interval).",
+    )
+    max_connection_age_s: float = Field(
+        23.5 * 3600,
+        gt=0,
+        description="Reconnect proactively after this long (a fresh connection, a fresh book).",
+    )
+    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay (exponential backoff).")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Reconnect delay cap.")
+    connect_timeout_s: float = Field(10.0, gt=0, description="Websocket / REST connect timeout.")
+    snapshot_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A resubscription that has not produced a book snapshot after this long may be retried.",
+    )
+    max_subscriptions_per_connection: int = Field(
+        100, ge=1, le=1000, description="Split the subscriptions over several connections beyond this many."
+    )
+    maker_fee: Decimal | None = Field(
+        None,
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="Maker fee rate for this account (e.g. 0.0002; negative = rebate). Unset = from metadata.",
+    )
+    taker_fee: Decimal | None = Field(
+        None,
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="Taker fee rate for this account. Unset = from metadata.",
+    )
+
+    @model_validator(mode="after")
+    def _check_policy(self) -> StreamVenueSettings:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if (self.maker_fee is None) != (self.taker_fee is None):
+            raise ValueError("set both maker_fee and taker_fee, or neither")
+        if self.stale_after_s <= self.ping_interval_s:
+            raise ValueError("stale_after_s must be greater than ping_interval_s")
+        return self
+
+
+class BybitVenueSettings(StreamVenueSettings):
+    """Bybit v5 public market data (``orderbook``, ``publicTrade``, ``tickers``)."""
+
+    network: Literal["mainnet", "testnet"] = Field(
+        "mainnet", description="Which public endpoints to use when no URL is set explicitly."
+    )
+    depth: int = Field(
+        50, description="orderbook depth: spot 1, 50, 200 or 1000; linear 1, 50, 200, 500 or 1000."
+    )
+    tickers: bool = Field(
+        True, description="Linear only: subscribe to tickers for mark price and funding (MarkPrice events)."
+    )
+
+
+class BybitSpotSettings(BybitVenueSettings):
+    @field_validator("depth")
+    @classmethod
+    def _depth(cls, value: int) -> int:
+        if value not in (1, 50, 200, 1000):
+            raise ValueError(f"must be 1, 50, 200 or 1000 on Bybit spot, got {value}")
+        return value
+
+
+class BybitLinearSettings(BybitVenueSettings):
+    @field_validator("depth")
+    @classmethod
+    def _depth(cls, value: int) -> int:
+        if value not in (1, 50, 200, 500, 1000):
+            raise ValueError(f"must be 1, 50, 200, 500 or 1000 on Bybit linear, got {value}")
+        return value
+
+
+class OkxVenueSettings(StreamVenueSettings):
+    """OKX v5 public market data (``books*``, ``trades``, ``funding-rate`` + ``mark-price``)."""
+
+    network: Literal["mainnet", "demo"] = Field(
+        "mainnet", description="mainnet, or demo (OKX demo trading's public endpoint)."
+    )
+    channel: Literal["books", "books5", "bbo-tbt"] = Field(
+        "books",
+        description="Book channel: books (400 levels, snapshot + updates with seqId and checksum), "
+        "books5 (top 5, full book each push) or bbo-tbt (top of book, tick by tick).",
+    )
+    funding: bool = Field(
+        True, description="Swaps only: subscribe to funding-rate and mark-price (MarkPrice events)."
+    )
+
+
 class CcxtVenueSettings(_Section):
     """One exchange served through ccxt.pro (venue name ``ccxt_<section name>``)."""
 
@@ -327,6 +439,11 @@ class CcxtVenueSettings(_Section):
 class VenuesSettings(_Section):
     binance_spot: BinanceSpotSettings = Field(default_factory=BinanceSpotSettings)
     binance_usdm: BinanceUsdmSettings = Field(default_factory=BinanceUsdmSettings)
+    bybit_spot: BybitSpotSettings = Field(default_factory=BybitSpotSettings)
+    bybit_linear: BybitLinearSettings = Field(default_factory=BybitLinearSettings)
+    okx_spot: OkxVenueSettings = Field(default_factory=OkxVenueSettings)
+    okx_swap: OkxVenueSettings = Field(default_factory=OkxVenueSettings)
+    okx_futures: OkxVenueSettings = Field(default_factory=OkxVenueSettings)
     ccxt: dict[str, CcxtVenueSettings] = Field(
         default_factory=dict,
         description="Exchanges served by the generic ccxt.pro adapter; [venues.ccxt.kraken] is venue "
@@ -341,18 +458,43 @@ class VenuesSettings(_Section):
                 raise ValueError(f"venue name {name!r} may only use lower-case letters, digits and '_'")
         return value
 
-    def for_venue(self, venue: str) -> BinanceVenueSettings:
-        settings: BinanceVenueSettings = getattr(self, venue)
-        return settings
+    def for_venue(self, venue: str) -> Any:
+        """The settings section of ``venue`` (``BinanceVenueSettings``, ``BybitVenueSettings``
+        or ``OkxVenueSettings``; all carry ``rest_url``, ``maker_fee`` and ``taker_fee``)."""
+        if venue not in VenuesSettings.model_fields:
+            raise ValueError(f"unknown venue {venue!r}")
+        return getattr(self, venue)
 
     def ccxt_venue(self, venue: str) -> CcxtVenueSettings:
         """The ``[venues.ccxt.<name>]`` section of venue ``ccxt_<name>`` (KeyError if absent)."""
         return self.ccxt[venue.removeprefix(CCXT_VENUE_PREFIX)]
 
 
+def check_symbol(venue: str, symbol: str) -> None:
+    """Venue-specific symbol shape: OKX instrument ids have dashes, the others none."""
+    if venue.startswith("okx_"):
+        if "-" not in symbol:
+            raise ValueError(f"OKX instrument ids look like BTC-USDT or BTC-USDT-SWAP, got {symbol!r}")
+        if venue == "okx_swap" and not symbol.endswith("-SWAP"):
+            raise ValueError(f"okx_swap instruments end in -SWAP, got {symbol!r}")
+        if venue == "okx_spot" and symbol.count("-") != 1:
+            raise ValueError(f"okx_spot instruments look like BTC-USDT, got {symbol!r}")
+        if venue == "okx_futures" and (symbol.count("-") != 2 or symbol.endswith("-SWAP")):
+            raise ValueError(f"okx_futures instruments look like BTC-USD-250627, got {symbol!r}")
+    elif "-" in symbol:
+        raise ValueError(f"{venue} symbols have no dashes (e.g. BTCUSDT), got {symbol!r}")
+
+
 class InstrumentRef(_Section):
     venue: AnyVenueName = Field(description="Venue of the market.")
-    symbol: str = Field(pattern=r"^[A-Z0-9]{2,30}$", description="Exchange symbol, e.g. BTCUSDT.")
+    symbol: str = Field(
+        pattern=SYMBOL_PATTERN, description="Exchange symbol, e.g. BTCUSDT (OKX: BTC-USDT-SWAP)."
+    )
+
+    @model_validator(mode="after")
+    def _symbol_shape(self) -> InstrumentRef:
+        check_symbol(self.venue, self.symbol)
+        return self
 
     @property
     def key(self) -> str:
@@ -361,7 +503,7 @@ class InstrumentRef(_Section):
 
 class EngineSettings(_Section):
     venue: AnyVenueName = Field(description="Venue whose book this engine quotes.")
-    symbol: str = Field(pattern=r"^[A-Z0-9]{2,30}$", description="Exchange symbol, e.g. BTCUSDT.")
+    symbol: str = Field(pattern=SYMBOL_PATTERN, description="Exchange symbol, e.g. BTCUSDT (OKX: BTC-USDT).")
     strategy: str = Field(
         "as_default",
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
@@ -369,8 +511,15 @@ class EngineSettings(_Section):
     )
     quote: bool = Field(True, description="Quote this market (false = stream and observe only).")
     hedge: InstrumentRef | None = Field(
-        None, description="Perpetual used to hedge this engine's delta (streamed alongside)."
+        None,
+        description="Perpetual used to hedge this engine's delta (streamed alongside); any venue, "
+        "e.g. quote binance_spot, hedge on bybit_linear.",
     )
+
+    @model_validator(mode="after")
+    def _symbol_shape(self) -> EngineSettings:
+        check_symbol(self.venue, self.symbol)
+        return self
 
     @property
     def key(self) -> str:

@@ -1,8 +1,9 @@
-"""``mmbot emulator``: run the loopback Binance exchange on 127.0.0.1.
+"""``mmbot emulator``: run the loopback exchange on 127.0.0.1.
 
-Serves spot and USD-M websocket streams and REST depth snapshots from real recordings
-(default: the recordings bundled with mmbot) or a synthetic scenario, with optional
-scheduled faults. When ready it prints exactly one line to stdout -- the base URL,
+Serves Binance spot and USD-M websocket streams and REST depth snapshots, Bybit v5
+(``/v5/public/spot``, ``/v5/public/linear``) and OKX (``/ws/v5/public``) websocket
+protocols, from real recordings (default: the Binance recordings bundled with mmbot)
+or a synthetic scenario, with optional scheduled faults. When ready it prints exactly one line to stdout -- the base URL,
 e.g. ``http://127.0.0.1:40123`` -- and logs to stderr. SIGINT/SIGTERM stop it
 cleanly (exit 0).
 
@@ -28,9 +29,9 @@ import structlog
 from bot.config import bundled_replay_files
 from bot.core.instrument import InstrumentSpec
 from bot.emulator.faults import GRAMMAR, ScheduledFault, parse_fault_spec
-from bot.emulator.replay import ReplaySource
 from bot.emulator.server import EmulatorServer
 from bot.emulator.source import MarketSource
+from bot.emulator.sources import load_replay
 from bot.emulator.synthetic_source import FALLBACK_SPECS, SyntheticSource, scenario_names
 from bot.errors import InputError
 
@@ -40,11 +41,13 @@ DEFAULT_INSTRUMENTS = ("binance_spot:BTCUSDT", "binance_usdm:BTCUSDT")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "emulator",
-        help="Run the loopback Binance exchange (replay or synthetic) on 127.0.0.1.",
-        description="Serve Binance-compatible spot and USD-M websocket streams and REST depth "
-        "snapshots from a replay of real recordings (default: the bundled ones) or a synthetic "
+        help="Run the loopback exchange (Binance, Bybit, OKX; replay or synthetic) on 127.0.0.1.",
+        description="Serve Binance spot / USD-M websocket streams and REST depth snapshots and the "
+        "Bybit v5 and OKX websocket protocols (one port, the venues' own paths) from a replay of "
+        "real recordings (default: the bundled Binance ones) or a synthetic "
         "scenario, with optional fault injection. Prints the base URL on one stdout line when ready.",
-        epilog=f"Fault grammar: {GRAMMAR}; kinds: gap, drop, stall, malformed, out_of_order. "
+        epilog=f"Fault grammar: {GRAMMAR}; kinds: gap, drop, stall, malformed, out_of_order, "
+        "checksum (OKX). "
         "SECONDS count replay time from the start, e.g. --fault gap@30 --fault "
         "stall@60,duration=8,venue=binance_usdm --fault drop@10,every=120,duration=3.",
     )
@@ -55,8 +58,9 @@ def register(subparsers: Any) -> None:
         type=Path,
         nargs="+",
         action="extend",
-        help="Recorded Binance stream files (<ts> <json> lines, .gz ok); day files of one "
-        "session in any order. Default: the bundled recordings.",
+        help="Recordings to replay: Binance stream files (<ts> <json> lines, .gz ok; day files "
+        "of one session in any order), Bybit history files (.data.zip) or cryptofeed OKX logs; "
+        "any mix. Default: the bundled Binance recordings.",
     )
     source.add_argument("--scenario", metavar="NAME", help="Synthetic market scenario instead of a replay.")
     parser.add_argument("--seed", type=int, default=1, help="Seed of the synthetic market (default 1).")
@@ -65,7 +69,8 @@ def register(subparsers: Any) -> None:
         metavar="VENUE:SYMBOL",
         action="append",
         help="Synthetic markets to serve (repeatable; default binance_spot:BTCUSDT and "
-        "binance_usdm:BTCUSDT).",
+        "binance_usdm:BTCUSDT; also bybit_spot:BTCUSDT, bybit_linear:BTCUSDT, okx_spot:BTC-USDT, "
+        "okx_swap:BTC-USDT-SWAP).",
     )
     parser.add_argument("--start-price", default="60000", help="Synthetic start price (default 60000).")
     parser.add_argument(
@@ -135,7 +140,7 @@ def build_source(args: argparse.Namespace) -> MarketSource:
     files = args.replay or bundled_replay_files()
     if not files:
         raise InputError("no --replay files given and no bundled recordings found")
-    source = ReplaySource.from_files(files)
+    source = load_replay(files)
     return source if args.full else source.common_window()
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, VenuesSettings, load_settings
 from bot.core.assemble import TradingEngine, build_engine, load_strategy, strategies_dir
 from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
@@ -42,8 +42,9 @@ def register(subparsers: Any) -> None:
         help="Stream the configured markets (live public data, or --offline against the emulator).",
         description="Stream order books for every configured engine, keep them valid (resync on "
         "gaps, reconnect on drops) and log their state. --offline starts the loopback emulator "
-        "in-process with the bundled real Binance recordings and connects to it through the real "
-        "adapters over a real websocket: no internet needed.",
+        "in-process with the bundled real Binance recordings (or the offline.replay files: Binance, "
+        "Bybit and OKX recordings) and connects to it through the real adapters over a real "
+        "websocket: no internet needed.",
     )
     run.add_argument(
         "--config", type=Path, default=None, help="TOML config file (default: config/default.toml)."
@@ -133,7 +134,7 @@ async def run_bot(
     configured: Callable[[], dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Run until the duration elapses or a stop signal arrives; return a summary."""
-    from bot.venues.binance.adapter import BinanceMarketData
+    from bot.venues.registry import create_adapter
 
     profiles = profiles or {}
     data_dir = Path(settings.data_dir)
@@ -167,7 +168,7 @@ async def run_bot(
         for adapter_ccxt, ccxt_keys in ccxt_adapters(settings, specs, keys, runner.sink):
             runner.add_adapter(adapter_ccxt, ccxt_keys)
         for venue, venue_keys in venues.items():
-            adapter = BinanceMarketData(
+            adapter = create_adapter(
                 venue, settings.venues.for_venue(venue), [specs[k] for k in venue_keys], runner.sink
             )
             runner.add_adapter(adapter, venue_keys)
@@ -369,14 +370,23 @@ def _ops_server(
 async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
     """Start the emulator in-process and point every venue at it."""
     from bot.emulator.offline import offline_emulator
+    from bot.emulator.protocol import EMULATED_VENUES
 
     emulator = offline_emulator(settings.offline)
+    served = {f"{venue}:{symbol}" for venue, symbol in emulator.source.markets()}
+    missing = [key for key in settings.instruments() if key not in served and not is_ccxt_key(key)]
+    if missing:
+        raise InputError(
+            f"offline mode: the replay has no data for {', '.join(missing)}; add recordings of them to "
+            f"offline.replay (it serves {', '.join(sorted(served))})"
+        )
     async with emulator:
         # model_copy, not re-validation: MMBOT_* env must not point an offline run elsewhere
         venues = settings.venues.model_copy(
             update={
                 venue: settings.venues.for_venue(venue).model_copy(update=emulator.overrides(venue))
-                for venue in ("binance_spot", "binance_usdm")
+                for venue in VenuesSettings.model_fields
+                if venue in EMULATED_VENUES
             }
         )
         log.info("offline: emulator started", url=emulator.url)

@@ -69,6 +69,7 @@ class Engine:
         self.instruments: dict[str, InstrumentState] = {}
         for spec in instruments:
             sync = sync_factory(spec.venue, OrderBook(spec.key), max_buffer)
+            sync.bind(spec)
             self.instruments[spec.key] = InstrumentState(spec, sync)
         self.handlers: list[Handler] = []
         self.outbox: list[Action] = []

@@ -69,7 +69,7 @@ class Client:
                     self.wakeup.clear()
                     await self.wakeup.wait()
                     continue
-                stalled = stall_remaining(self.venue)
+                stalled = max(stall_remaining(venue) for venue in self.stall_venues())
                 if stalled > 0:
                     await asyncio.sleep(stalled)
                     continue
@@ -82,6 +82,10 @@ class Client:
         except Exception as exc:  # connection gone: the handler cleans up
             log.debug("writer stopped", client=self.id, error=repr(exc))
             self.drained.set()
+
+    def stall_venues(self) -> tuple[str, ...]:
+        """Venues whose stall holds this connection's frames."""
+        return (self.venue,)
 
     def on_control(self, text: str) -> tuple[str, list[str]] | None:
         """Answer a control message; returns (``SUBSCRIBE``|``UNSUBSCRIBE``, streams) for

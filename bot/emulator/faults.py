@@ -4,7 +4,10 @@ Kinds (each counted in the emulator status under ``faults_applied``):
 
 ``gap``
     The next diff of each matching book is applied to the exchange book but not sent:
-    clients see an update-id gap and must resync (the REST snapshot includes it).
+    clients see an update-id gap and must resync (the REST snapshot includes it; on
+    Bybit / OKX the resubscription's snapshot does). On Bybit the ``u`` chain breaks,
+    on OKX the ``seqId`` chain (or, in a recording without sequence ids, the next
+    checksum no longer matches).
 ``out_of_order``
     The next two diffs of each matching book are sent in swapped order (both are
     applied to the exchange book in their true order). Clients see a gap.
@@ -15,6 +18,9 @@ Kinds (each counted in the emulator status under ``faults_applied``):
     Every websocket of the matching venue(s) is aborted without a close frame. With
     ``duration`` > 0, new websocket connections to that venue are refused
     (HTTP 503) for that many seconds, so clients go through their backoff.
+``checksum``
+    OKX only: the next update of each matching book carries a wrong checksum (the
+    book itself is fine); clients must notice, drop the book and resubscribe.
 ``stall``
     Nothing is sent on the matching venue's websockets (existing and new ones) for
     ``duration`` seconds (default 5). The exchange keeps running meanwhile: its book
@@ -29,7 +35,10 @@ Kinds (each counted in the emulator status under ``faults_applied``):
 
 e.g. ``gap@30``, ``drop@60,every=120,duration=3``, ``stall@10,duration=8,venue=binance_usdm``,
 ``malformed@5,symbol=BTCUSDT``. ``symbol`` limits gap / out_of_order / malformed to one
-symbol; ``venue`` (``binance_spot`` | ``binance_usdm``) limits any fault to one venue.
+symbol; ``venue`` (``binance_spot``, ``binance_usdm``, ``bybit_spot``, ``bybit_linear``,
+``okx_spot``, ``okx_swap``, ``okx_futures``) limits any fault to one venue. OKX serves all
+its instrument types on one path: a ``drop`` / ``stall`` for an OKX venue hits every
+connection subscribed to any instrument of that venue.
 """
 
 from __future__ import annotations
@@ -39,9 +48,17 @@ from typing import Any, Literal, cast
 
 from bot.errors import InputError
 
-FaultKind = Literal["gap", "drop", "stall", "malformed", "out_of_order"]
-FAULT_KINDS: tuple[str, ...] = ("gap", "drop", "stall", "malformed", "out_of_order")
-VENUES = ("binance_spot", "binance_usdm")
+FaultKind = Literal["gap", "drop", "stall", "malformed", "out_of_order", "checksum"]
+FAULT_KINDS: tuple[str, ...] = ("gap", "drop", "stall", "malformed", "out_of_order", "checksum")
+VENUES = (
+    "binance_spot",
+    "binance_usdm",
+    "bybit_spot",
+    "bybit_linear",
+    "okx_spot",
+    "okx_swap",
+    "okx_futures",
+)
 DEFAULT_STALL_S = 5.0
 
 GRAMMAR = "KIND@SECONDS[,every=S][,duration=S][,symbol=SYM][,venue=VENUE]"
@@ -154,7 +171,7 @@ def parse_fault_spec(spec: str) -> ScheduledFault:
     if venue is not None and venue not in VENUES:
         raise bad(f"unknown venue {venue!r}; venues: {', '.join(VENUES)}")
     symbol = values.get("symbol")
-    if symbol is not None and not symbol.isalnum():
+    if symbol is not None and not symbol.replace("-", "").isalnum():
         raise bad(f"bad symbol {symbol!r}")
     fault = Fault(
         kind=cast(FaultKind, kind),

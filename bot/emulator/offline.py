@@ -6,24 +6,27 @@
         usdm = settings.venues.binance_usdm.model_copy(update=emulator.overrides("binance_usdm"))
         ...  # BinanceMarketData("binance_spot", spot, specs, sink) etc.
 
-The replay is the configured recordings (``offline.replay``) or, when none are given,
-the real recordings bundled in ``bot/emulator/data``; several markets are clipped to
-their common time window so no venue falls silent while another still plays.
+The replay is the configured recordings (``offline.replay``: Binance, Bybit and OKX
+recordings, any mix -- see :mod:`bot.emulator.sources`) or, when none are given, the
+real Binance recordings bundled in ``bot/emulator/data``; several markets are lined up
+in time and clipped to their common window so no venue falls silent while another
+still plays. The server serves every venue's protocol on one port: point each venue at
+it with ``emulator.overrides(venue)``.
 """
 
 from __future__ import annotations
 
 from bot.config import OfflineSettings, bundled_replay_files
-from bot.emulator.replay import ReplaySource
 from bot.emulator.server import EmulatorServer
+from bot.emulator.sources import CombinedSource, load_replay
 from bot.errors import InputError
 
 
-def offline_source(offline: OfflineSettings) -> ReplaySource:
+def offline_source(offline: OfflineSettings) -> CombinedSource:
     files = list(offline.replay) or bundled_replay_files()
     if not files:
         raise InputError("offline mode: no replay files configured and no bundled recordings found")
-    return ReplaySource.from_files(files).common_window()
+    return load_replay(files).common_window()
 
 
 def offline_emulator(offline: OfflineSettings) -> EmulatorServer:

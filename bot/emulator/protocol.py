@@ -26,12 +26,23 @@ import msgspec
 Route = Literal["spot", "public", "market"]
 Kind = Literal["depth", "trade", "aggTrade", "bookTicker", "markPrice"]
 
-ROUTE_VENUE: dict[str, str] = {"spot": "binance_spot", "public": "binance_usdm", "market": "binance_usdm"}
+ROUTE_VENUE: dict[str, str] = {
+    "spot": "binance_spot",
+    "public": "binance_usdm",
+    "market": "binance_usdm",
+    # subscribe-by-message venues (bot/emulator/opvenues.py); OKX serves all its types on one path
+    "bybit_spot": "bybit_spot",
+    "bybit_linear": "bybit_linear",
+    "okx": "okx",
+}
 
 ROUTE_KINDS: dict[str, frozenset[str]] = {
     "spot": frozenset({"depth", "trade", "aggTrade", "bookTicker"}),
     "public": frozenset({"depth", "bookTicker", "trade"}),
     "market": frozenset({"aggTrade", "markPrice"}),
+    "bybit_spot": frozenset(),
+    "bybit_linear": frozenset(),
+    "okx": frozenset(),
 }
 
 DEPTH_SUFFIXES = frozenset(
@@ -68,8 +79,20 @@ def binance_error(code: int, msg: str) -> dict[str, object]:
     return {"code": code, "msg": msg}
 
 
+EMULATED_VENUES = (
+    "binance_spot",
+    "binance_usdm",
+    "bybit_spot",
+    "bybit_linear",
+    "okx_spot",
+    "okx_swap",
+    "okx_futures",
+)
+"""Venues whose protocol the emulator speaks (:func:`client_overrides` knows them all)."""
+
+
 def client_overrides(http_base: str, venue: str) -> dict[str, str]:
-    """``BinanceVenueSettings`` overrides that point a client at an emulator.
+    """Venue settings overrides that point a client at an emulator (every venue).
 
     ``http_base`` is the emulator's ``http://host:port``.
     """
@@ -79,6 +102,12 @@ def client_overrides(http_base: str, venue: str) -> dict[str, str]:
         return {"ws_url": ws_base, "rest_url": rest}
     if venue == "binance_usdm":
         return {"ws_url": ws_base + "/public", "ws_market_url": ws_base + "/market", "rest_url": rest}
+    if venue == "bybit_spot":
+        return {"ws_url": ws_base + "/v5/public/spot", "rest_url": rest}
+    if venue == "bybit_linear":
+        return {"ws_url": ws_base + "/v5/public/linear", "rest_url": rest}
+    if venue in ("okx_spot", "okx_swap", "okx_futures"):
+        return {"ws_url": ws_base + "/ws/v5/public", "rest_url": rest}
     raise ValueError(f"unknown venue {venue!r}")
 
 

@@ -354,6 +354,10 @@ class ReplaySource:
             return self
         return self._clipped(lambda market: end)
 
+    def clipped_at(self, end_ns: int) -> ReplaySource:
+        """Every market up to receive time ``end_ns``."""
+        return self._clipped(lambda market: end_ns)
+
     def _clipped(self, end_of: Callable[[ReplayMarket], int]) -> ReplaySource:
         markets = []
         for market in self.replay_markets:

@@ -1,7 +1,11 @@
-"""The loopback exchange: an aiohttp server speaking Binance's market-data protocol.
+"""The loopback exchange: an aiohttp server speaking Binance's, Bybit v5's and OKX's
+market-data protocols.
 
-One port serves spot and USD-M websockets and REST (paths in
-:mod:`bot.emulator.protocol`) from a :class:`~bot.emulator.source.MarketSource`. The
+One port serves Binance spot and USD-M websockets and REST (paths in
+:mod:`bot.emulator.protocol`), Bybit ``/v5/public/spot`` and ``/v5/public/linear``
+(:mod:`bot.emulator.bybit_protocol`) and OKX ``/ws/v5/public``
+(:mod:`bot.emulator.okx_protocol`, both on :mod:`bot.emulator.opvenues`) from a
+:class:`~bot.emulator.source.MarketSource`. The
 server *is* the exchange: it keeps an :class:`~bot.emulator.book.ExchangeBook` per
 market, applies every diff of the timeline to it when the diff's time comes,
 broadcasts the messages to subscribers, and answers REST depth snapshots from the
@@ -18,8 +22,9 @@ Control: ``GET /_emulator/status`` (JSON), ``POST /_emulator/fault`` (JSON
 :class:`~bot.emulator.faults.Fault`), :meth:`EmulatorServer.inject` in-process, and
 scheduled faults. In-process use::
 
-    async with EmulatorServer(ReplaySource.from_files(paths), speed=0) as emu:
-        settings = BinanceVenueSettings(**emu.overrides("binance_spot"))
+    async with EmulatorServer(load_replay(paths), speed=0) as emu:
+        settings = BinanceSpotSettings(**emu.overrides("binance_spot"))
+        bybit = BybitLinearSettings(**emu.overrides("bybit_linear"))
 """
 
 from __future__ import annotations
@@ -34,10 +39,14 @@ import msgspec
 import structlog
 from aiohttp import WSCloseCode, web
 
-from bot.emulator.book import ExchangeBook
+from bot.emulator.bybit_protocol import PATHS as BYBIT_PATHS
+from bot.emulator.bybit_protocol import BybitProtocol
 from bot.emulator.clients import ClientHub
 from bot.emulator.exchange_info import add_exchange_info_routes
-from bot.emulator.faults import Fault, ScheduledFault
+from bot.emulator.faults import VENUES, Fault, ScheduledFault
+from bot.emulator.okx_protocol import PATH as OKX_PATH
+from bot.emulator.okx_protocol import OkxProtocol
+from bot.emulator.opvenues import OpClient, OpVenueProtocol
 from bot.emulator.protocol import (
     agg_trade,
     client_overrides,
@@ -87,12 +96,18 @@ class EmulatorServer:
         self.speed = speed
         self.loop = loop
         self.autostart = autostart
-        self.books: dict[tuple[str, str], ExchangeBook] = {}
+        self.books: dict[tuple[str, str], Any] = {}
+        """(venue, SYMBOL) -> ExchangeBook (Binance) or VenueBook (Bybit, OKX)"""
         self._schedule: list[tuple[float, ScheduledFault]] = sorted(
             ((f.at_s, f) for f in faults), key=lambda entry: entry[0]
         )
         self._book_faults: dict[tuple[str, str], _BookFaults] = {}
         self.hub = ClientHub()
+        self.bybit = BybitProtocol(self.hub, self._count_op_fault)
+        self.okx = OkxProtocol(self.hub, self._count_op_fault)
+        self._op: dict[str, OpVenueProtocol] = {
+            venue: handler for handler in (self.bybit, self.okx) for venue in handler.venues
+        }
         self._runner: web.AppRunner | None = None
         self._player: asyncio.Task[None] | None = None
         self._pass: SourcePass | None = None
@@ -113,6 +128,10 @@ class EmulatorServer:
 
     async def start(self) -> None:
         app = web.Application()
+        # the subscribe-by-message venues first: /ws/v5/public must not fall into Binance's /ws/{streams}
+        for path, route in BYBIT_PATHS.items():
+            app.router.add_get(path, self.bybit.endpoint(route))
+        app.router.add_get(OKX_PATH, self.okx.endpoint("okx"))
         for prefix, route in (("", "spot"), ("/public", "public"), ("/market", "market")):
             app.router.add_get(f"{prefix}/stream", self.hub.endpoint(route, combined=True))
             app.router.add_get(f"{prefix}/ws", self.hub.endpoint(route, combined=False))
@@ -175,7 +194,8 @@ class EmulatorServer:
         await self._finished.wait()
 
     def overrides(self, venue: str) -> dict[str, str]:
-        """``BinanceVenueSettings`` overrides pointing a client at this server."""
+        """Venue settings overrides (``ws_url``, ``rest_url``, ...) pointing a client at this
+        server, for every venue it serves."""
         return client_overrides(self.url, venue)
 
     # ---- playback --------------------------------------------------------------------------
@@ -183,7 +203,9 @@ class EmulatorServer:
     def _open_pass(self) -> None:
         self._pass = self.source.open_pass()
         self.books = self._pass.books
-        self._book_faults = {key: _BookFaults() for key in self.books}
+        self._book_faults = {key: _BookFaults() for key in self.books if key[0] not in self._op}
+        for handler in (self.bybit, self.okx):
+            handler.open_pass(self.books)
 
     async def _play_loop(self) -> None:
         try:
@@ -239,6 +261,8 @@ class EmulatorServer:
             if state.held is not None:
                 held, state.held = state.held, None
                 self._broadcast(held)
+        for handler in (self.bybit, self.okx):
+            handler.end_pass()
 
     def _run_schedule(self) -> None:
         while self._schedule and self._schedule[0][0] <= self._elapsed_s:
@@ -249,6 +273,10 @@ class EmulatorServer:
                 self._schedule.sort(key=lambda entry: entry[0])
 
     def _process(self, item: Item) -> None:
+        handler = self._op.get(item.venue)
+        if handler is not None:
+            handler.process(item)
+            return
         if item.kind != "depth":
             self._broadcast(item)
             return
@@ -311,10 +339,16 @@ class EmulatorServer:
                         state.gaps += 1
                     else:
                         state.swap = True
+            for handler in (self.bybit, self.okx):
+                handler.inject(fault)
+        elif fault.kind == "checksum":
+            hit = self.okx.inject(fault)
+            if not hit:
+                self._count_fault("checksum", None, "no matching OKX book", fault)
         elif fault.kind == "malformed":
             hit = 0
             for client in list(self.hub.clients):
-                if not fault.matches(client.venue):
+                if isinstance(client, OpClient) or not fault.matches(client.venue):
                     continue
                 names = [n for n in client.streams if symbol_of(n) is not None]
                 if fault.symbol is not None:
@@ -325,24 +359,41 @@ class EmulatorServer:
                 broken = '{"e":"depthUpdate","E":1,"s":"' + name.partition("@")[0].upper() + '","U":'
                 client.enqueue('{"stream":"' + name + '","data":' + broken if client.combined else broken)
                 hit += 1
+            for handler in (self.bybit, self.okx):
+                hit += handler.inject(fault)
             self._count_fault("malformed", None, f"broken frame sent to {hit} connection(s)", fault)
         elif fault.kind == "drop":
             dropped = 0
             for client in list(self.hub.clients):
-                if fault.matches(client.venue):
+                matches = (
+                    client.matches(fault) if isinstance(client, OpClient) else fault.matches(client.venue)
+                )
+                if matches:
                     self.hub.abort(client)
                     dropped += 1
             if fault.duration_s > 0:
-                for venue in ("binance_spot", "binance_usdm"):
+                for venue in VENUES:
                     if fault.matches(venue):
                         self.hub.refused_until[venue] = loop.time() + fault.duration_s
             self._count_fault("drop", None, f"{dropped} connection(s) aborted", fault)
         elif fault.kind == "stall":
             until = loop.time() + fault.effective_duration_s
-            for venue in ("binance_spot", "binance_usdm"):
+            for venue in VENUES:
                 if fault.matches(venue):
                     self.hub.stalled_until[venue] = max(self.hub.stalled_until.get(venue, 0.0), until)
             self._count_fault("stall", None, f"sending paused for {fault.effective_duration_s:g}s", fault)
+
+    def _count_op_fault(self, kind: str, venue: str, symbol: str, detail: str) -> None:
+        self.faults_applied[kind] = self.faults_applied.get(kind, 0) + 1
+        self.fault_log.append(
+            {
+                "kind": kind,
+                "venue": venue,
+                "symbol": symbol,
+                "sim_s": round(self._elapsed_s, 3),
+                "detail": detail,
+            }
+        )
 
     def _count_fault(self, kind: str, item: Item | None, detail: str, fault: Fault | None = None) -> None:
         self.faults_applied[kind] = self.faults_applied.get(kind, 0) + 1
@@ -402,6 +453,7 @@ class EmulatorServer:
             "rest_requests": self.rest_requests,
             "faults_applied": dict(self.faults_applied),
             "fault_log": list(self.fault_log),
+            "venues": {handler.family: handler.status() for handler in (self.bybit, self.okx)},
             "books": {
                 book.key: {
                     "update_id": book.last_id,

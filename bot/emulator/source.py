@@ -21,8 +21,10 @@ class Item:
     """One exchange message of the timeline."""
 
     __slots__ = (
+        "action",
         "asks",
         "bids",
+        "checksum",
         "data",
         "exch_ms",
         "first_id",
@@ -52,6 +54,8 @@ class Item:
         asks: list[RawLevel] | None = None,
         next_first_id: int | None = None,
         market_trade: bool = True,
+        action: str = "",
+        checksum: int | None = None,
     ) -> None:
         self.ts_ns = ts_ns
         self.venue = venue
@@ -66,6 +70,10 @@ class Item:
         self.asks = asks if asks is not None else []
         self.next_first_id = next_first_id
         self.market_trade = market_trade
+        self.action = action
+        """Bybit / OKX book items: "snapshot" (replaces the book) or "update"."""
+        self.checksum = checksum
+        """OKX book items: the venue checksum after this message, when it has one."""
 
     def __repr__(self) -> str:
         ids = f" {self.first_id}..{self.last_id}" if self.kind == "depth" else ""

@@ -33,6 +33,7 @@ import msgspec
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.emulator.book import ExchangeBook, RawLevel
 from bot.emulator.source import Item, SourcePass
+from bot.emulator.venue_synthetic import StreamRenderer
 from bot.errors import InputError
 
 MarketFactory = Callable[..., Any]
@@ -64,8 +65,63 @@ FALLBACK_SPECS: dict[tuple[str, str], InstrumentSpec] = {
         maker_fee=Decimal("0.0002"),
         taker_fee=Decimal("0.0005"),
     ),
+    ("bybit_spot", "BTCUSDT"): InstrumentSpec(
+        venue="bybit_spot",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.SPOT,
+        base="BTC",
+        quote="USDT",
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.000001"),
+        qty_step=Decimal("0.000001"),
+        min_qty=Decimal("0.000011"),
+        min_notional=Decimal("5"),
+    ),
+    ("bybit_linear", "BTCUSDT"): InstrumentSpec(
+        venue="bybit_linear",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        base="BTC",
+        quote="USDT",
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.001"),
+        qty_step=Decimal("0.001"),
+        min_qty=Decimal("0.001"),
+        min_notional=Decimal("5"),
+        maker_fee=Decimal("0.0001"),
+        taker_fee=Decimal("0.0006"),
+    ),
+    ("okx_spot", "BTC-USDT"): InstrumentSpec(
+        venue="okx_spot",
+        symbol="BTC-USDT",
+        kind=InstrumentKind.SPOT,
+        base="BTC",
+        quote="USDT",
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.00000001"),
+        qty_step=Decimal("0.00000001"),
+        min_qty=Decimal("0.00001"),
+        maker_fee=Decimal("0.001"),
+        taker_fee=Decimal("0.0015"),
+    ),
+    ("okx_swap", "BTC-USDT-SWAP"): InstrumentSpec(
+        venue="okx_swap",
+        symbol="BTC-USDT-SWAP",
+        kind=InstrumentKind.PERP,
+        base="BTC",
+        quote="USDT",
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.1"),
+        qty_step=Decimal("0.1"),
+        min_qty=Decimal("0.1"),
+        contract_size=Decimal("0.01"),
+        maker_fee=Decimal("0.0002"),
+        taker_fee=Decimal("0.0005"),
+    ),
 }
-"""Specs used when no metadata cache is available (Binance's 2024 BTCUSDT rules)."""
+"""Specs used when no metadata cache is available: Binance's 2024 BTCUSDT rules; Bybit's and
+OKX's BTC rules and fees as ccxt's snapshots of their instrument lists show them
+(ccxt/ccxt ts/src/test/static/markets/bybit.json @1f8d53ec, okx.json @3802e1a2)."""
 
 _INITIAL_ID = {"binance_spot": 1_000_000, "binance_usdm": 1_000_000_000}
 
@@ -118,7 +174,7 @@ class SyntheticSource:
         return [(spec.venue, spec.symbol) for spec in self.specs]
 
     def open_pass(self) -> SourcePass:
-        books: dict[tuple[str, str], ExchangeBook] = {}
+        books: dict[tuple[str, str], Any] = {}
         streams: list[Iterator[Item]] = []
         for index, spec in enumerate(self.specs):
             try:
@@ -131,7 +187,11 @@ class SyntheticSource:
                 )
             except (KeyError, ValueError) as exc:
                 raise InputError(f"synthetic market {spec.key}: {exc}") from None
-            renderer = _Renderer(spec, random.Random(self.seed * 7919 + index))
+            renderer: _Renderer | StreamRenderer
+            if spec.venue.startswith(("bybit_", "okx_")):
+                renderer = StreamRenderer(spec)
+            else:
+                renderer = _Renderer(spec, random.Random(self.seed * 7919 + index))
             books[(spec.venue, spec.symbol)] = renderer.initial_book(market.initial_book())
             streams.append(renderer.items(iter(market)))
         return SourcePass(books, heapq.merge(*streams, key=lambda item: item.ts_ns))

@@ -29,6 +29,8 @@ SYNC_COUNTERS = {
     "snapshots": "Snapshots loaded",
     "snapshot_retries": "Snapshots too old for the buffered diffs",
     "overflow": "Diffs lost to a full pre-snapshot buffer",
+    "checksums": "Venue book checksums verified (OKX)",
+    "checksum_failures": "Venue book checksums that did not match (OKX): book resynced",
 }
 
 

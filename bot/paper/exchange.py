@@ -87,7 +87,7 @@ class PaperExchange(Execution):
         self.markets: dict[str, Market] = {
             spec.key: Market(
                 spec,
-                sync_factory(spec.venue, OrderBook(spec.key), 10_000),
+                _bound(sync_factory(spec.venue, OrderBook(spec.key), 10_000), spec),
                 schedule_for(spec, overrides),
                 queue_model,
             )
@@ -380,3 +380,9 @@ class PaperExchange(Execution):
         load_into(self, records, state)
         if replay:
             self.begin_replay()
+
+
+def _bound(sync: BookSync, spec: InstrumentSpec) -> BookSync:
+    """Give the sync rule its instrument (OKX verifies checksums from tick / lot text)."""
+    sync.bind(spec)
+    return sync

@@ -197,6 +197,7 @@ class VenueFetch:
     bad: dict[str, str] = field(default_factory=dict)  # symbol -> why no spec was built
     unlisted: list[str] = field(default_factory=list)  # the venue does not list the symbol
     not_perpetual: list[str] = field(default_factory=list)  # USD-M dated futures
+    refused: dict[str, str] = field(default_factory=dict)  # symbol -> why mmbot cannot use it
     listed_count: int = 0
 
 

@@ -38,7 +38,9 @@ import structlog
 
 from bot.core.instrument import InstrumentSpec
 from bot.errors import InputError, MmbotError
-from bot.venues.binance_markets import VENUES, VenueFetch, fetch_venue
+from bot.venues.binance_markets import VENUES as BINANCE_VENUES
+from bot.venues.binance_markets import VenueFetch
+from bot.venues.binance_markets import fetch_venue as fetch_binance
 from bot.venues.metadata_cache import (
     CACHE_FILENAME,
     SHIPPED_CACHE,
@@ -52,6 +54,32 @@ from bot.venues.metadata_cache import (
 log = structlog.get_logger("bot.venues.metadata")
 
 CACHE_SUBDIR = "cache"
+VENUES: tuple[str, ...] = (
+    *BINANCE_VENUES,
+    "bybit_spot",
+    "bybit_linear",
+    "okx_spot",
+    "okx_swap",
+    "okx_futures",
+)
+"""Venues whose instrument metadata can be fetched (ccxt) or read from the caches."""
+
+
+async def fetch_venue(
+    venue: str, symbols: Sequence[str], timeout_s: float, rest_url: str | None
+) -> VenueFetch:
+    """One venue's specs via ccxt (Binance: exchangeInfo; Bybit, OKX: their instrument lists)."""
+    if venue.startswith("bybit_"):
+        from bot.venues.bybit.rest import fetch_venue as fetch_bybit
+
+        return await fetch_bybit(venue, symbols, timeout_s, rest_url)
+    if venue.startswith("okx_"):
+        from bot.venues.okx.rest import fetch_venue as fetch_okx
+
+        return await fetch_okx(venue, symbols, timeout_s, rest_url)
+    return await fetch_binance(venue, symbols, timeout_s, rest_url)
+
+
 Origin = Literal["exchange", "cache", "shipped"]
 Fees = tuple[Decimal, Decimal]  # (maker, taker); negative = rebate
 
@@ -79,8 +107,10 @@ def parse_key(key: str) -> tuple[str, str]:
         raise InputError(f"instrument {key!r}: expected 'venue:SYMBOL', e.g. 'binance_spot:BTCUSDT'")
     if venue not in VENUES:
         raise InputError(f"instrument {key!r}: unknown venue {venue!r} (known: {', '.join(VENUES)})")
-    if not symbol.replace("_", "").isalnum() or symbol.upper() != symbol:
-        raise InputError(f"instrument {key!r}: symbol must be upper-case letters and digits, e.g. BTCUSDT")
+    if not symbol.replace("_", "").replace("-", "").isalnum() or symbol.upper() != symbol:
+        raise InputError(
+            f"instrument {key!r}: symbol must be upper-case letters and digits, e.g. BTCUSDT (OKX: BTC-USDT)"
+        )
     return venue, symbol
 
 
@@ -173,6 +203,8 @@ async def resolve_instruments(
                     f"{symbol} is not listed on {fetch.venue} "
                     f"(looked in {fetch.url}: {fetch.listed_count} symbols)"
                 )
+            for symbol, why in fetch.refused.items():
+                problems.append(f"{fetch.venue}:{symbol} is {why}")
             for symbol in fetch.not_perpetual:
                 problems.append(
                     f"{fetch.venue}:{symbol} is a dated delivery future, not a perpetual "

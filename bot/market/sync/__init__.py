@@ -1,15 +1,27 @@
-"""Venue book-sync rules, looked up by venue name."""
+"""Venue book-sync rules, looked up by venue name.
+
+Binance (REST snapshot spliced onto a buffered diff stream) in :mod:`.binance`;
+venues that send their snapshot in the stream (Bybit v5, OKX) build on
+:mod:`.stream` with their chain rules in :mod:`.bybit` and :mod:`.okx`.
+"""
 
 from __future__ import annotations
 
 from bot.market.book import OrderBook
 from bot.market.sync.base import BookSync, SyncCounters, SyncState
 from bot.market.sync.binance import BinanceSpotSync, BinanceUsdmSync
+from bot.market.sync.bybit import BybitSync
 from bot.market.sync.image import CcxtImageSync
+from bot.market.sync.okx import OkxSync
 
 SYNC_RULES: dict[str, type[BookSync]] = {
     "binance_spot": BinanceSpotSync,
     "binance_usdm": BinanceUsdmSync,
+    "bybit_spot": BybitSync,
+    "bybit_linear": BybitSync,
+    "okx_spot": OkxSync,
+    "okx_swap": OkxSync,
+    "okx_futures": OkxSync,
 }
 
 

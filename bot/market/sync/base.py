@@ -17,6 +17,7 @@ from collections import deque
 from enum import StrEnum
 
 from bot.core.events import BookDelta, BookSnapshot
+from bot.core.instrument import InstrumentSpec
 from bot.market.book import OrderBook
 
 
@@ -31,6 +32,8 @@ class SyncCounters:
 
     __slots__ = (
         "applied",
+        "checksum_failures",
+        "checksums",
         "crossed",
         "dropped",
         "gaps",
@@ -53,6 +56,8 @@ class SyncCounters:
         self.dropped = 0  # duplicate / out-of-order diffs discarded while live
         self.skipped = 0  # buffered diffs already covered by the snapshot (normal)
         self.overflow = 0  # diffs lost because the pre-snapshot buffer was full
+        self.checksums = 0  # venue book checksums verified equal (OKX)
+        self.checksum_failures = 0  # ... that did not match: book invalid, resync
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -73,6 +78,12 @@ class BookSync:
         self.invalid_reason = "no snapshot yet"
         self.pending_request: str | None = None
         """Why a (new) snapshot is needed; the engine turns it into a resync action."""
+        self.spec: InstrumentSpec | None = None
+
+    def bind(self, spec: InstrumentSpec) -> None:
+        """Give the rule the instrument's spec (the engine calls this once). Rules that
+        need tick / lot sizes (OKX's text checksum) read them from here."""
+        self.spec = spec
 
     # ---- venue rules (override) ------------------------------------------------------
 
@@ -87,6 +98,12 @@ class BookSync:
     def follows(self, delta: BookDelta, last_id: int) -> bool:
         """The delta continues the chain whose last applied update id is ``last_id``."""
         raise NotImplementedError
+
+    def is_duplicate(self, delta: BookDelta, last_id: int) -> bool:
+        """A live delta that does not follow but is already covered (dropped, not a gap).
+        Venues whose ids may restart lower (OKX after maintenance) say False: for them
+        every delta that does not follow is a break."""
+        return delta.last_id <= last_id
 
     # ---- inputs ----------------------------------------------------------------------
 
@@ -140,7 +157,7 @@ class BookSync:
         if state is SyncState.LIVE:
             if self.follows(delta, self.last_id):
                 return self._apply(delta)
-            if delta.last_id <= self.last_id:
+            if self.is_duplicate(delta, self.last_id):
                 self.counters.dropped += 1  # duplicate or late: already covered
                 return False
             self.counters.gaps += 1

@@ -28,8 +28,7 @@ decode to ``None``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Literal
+from decimal import Decimal, InvalidOperation
 
 import msgspec
 
@@ -37,25 +36,16 @@ from bot.core.events import (
     NS_PER_MS,
     BookDelta,
     BookSnapshot,
-    Level,
     MarketEvent,
     MarkPrice,
     Side,
     TopOfBook,
     Trade,
 )
-from bot.core.instrument import ConversionError, DecimalScaler, InstrumentSpec
+from bot.core.instrument import ConversionError, InstrumentSpec
+from bot.venues.decoding import DecodeError, DecodeErrorKind, Scalers, round_ticks
 
-DecodeErrorKind = Literal["malformed", "unknown_stream", "unknown_symbol", "off_tick", "invalid"]
-
-
-class DecodeError(ValueError):
-    """A message that cannot become an event. ``kind`` says which class of problem."""
-
-    def __init__(self, kind: DecodeErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
+__all__ = ["BinanceDecoder", "DecodeError", "DecodeErrorKind", "stream_kind"]
 
 # ---- raw message shapes ----------------------------------------------------------------
 
@@ -181,60 +171,7 @@ def stream_kind(stream: str) -> tuple[str, str]:
     raise DecodeError("unknown_stream", f"unknown stream {stream!r}")
 
 
-_CACHE_LIMIT = 100_000
-
-
-class _Scalers:
-    """Exact converters of one instrument, with memo tables: book prices and sizes
-    repeat constantly, and a dict lookup is several times cheaper than parsing."""
-
-    __slots__ = ("key", "price_cache", "prices", "size_cache", "sizes", "tick")
-
-    def __init__(self, spec: InstrumentSpec) -> None:
-        self.key = spec.key
-        self.prices: DecimalScaler = spec.prices
-        self.sizes: DecimalScaler = spec.sizes
-        self.tick = spec.tick_size
-        self.price_cache: dict[str, int] = {}
-        self.size_cache: dict[str, int] = {}
-
-    def price(self, text: str) -> int:
-        value = self.price_cache.get(text)
-        if value is None:
-            value = self.prices.to_int(text)
-            if len(self.price_cache) >= _CACHE_LIMIT:
-                self.price_cache.clear()
-            self.price_cache[text] = value
-        return value
-
-    def size(self, text: str) -> int:
-        value = self.size_cache.get(text)
-        if value is None:
-            value = self.sizes.to_int(text)
-            if len(self.size_cache) >= _CACHE_LIMIT:
-                self.size_cache.clear()
-            self.size_cache[text] = value
-        return value
-
-    def levels(self, raw: list[RawLevel]) -> list[Level]:
-        prices, sizes = self.price_cache, self.size_cache
-        out: list[Level] = []
-        append = out.append
-        for price_text, size_text in raw:
-            price = prices.get(price_text)
-            if price is None:
-                price = self.prices.to_int(price_text)
-                if len(prices) >= _CACHE_LIMIT:
-                    prices.clear()
-                prices[price_text] = price
-            size = sizes.get(size_text)
-            if size is None:
-                size = self.sizes.to_int(size_text)
-                if len(sizes) >= _CACHE_LIMIT:
-                    sizes.clear()
-                sizes[size_text] = size
-            append((price, size))
-        return out
+_Scalers = Scalers
 
 
 class BinanceDecoder:
@@ -282,6 +219,11 @@ class BinanceDecoder:
                 raise DecodeError("invalid", f"request {envelope.id!r} failed: {error}")
             return None  # {"result": null, "id": 1}: subscription ack
         raise DecodeError("malformed", "message is neither a stream event nor an ack")
+
+    def decode_frame(self, raw: bytes | str, local_ts: int) -> list[MarketEvent]:
+        """The venue template's decoder entry point: one frame -> its events ([] for acks)."""
+        event = self.decode(raw, local_ts)
+        return [] if event is None else [event]
 
     def _scalers(self, symbol: str) -> _Scalers:
         scalers = self._by_symbol.get(symbol)
@@ -384,8 +326,8 @@ class BinanceDecoder:
             instrument=sc.key,
             local_ts=local_ts,
             exch_ts=msg.E * NS_PER_MS,
-            mark_price=_round_ticks(msg.p, tick),
-            index_price=_round_ticks(msg.i, tick) if msg.i else 0,
+            mark_price=round_ticks(msg.p, tick),
+            index_price=round_ticks(msg.i, tick) if msg.i else 0,
             funding_rate=Decimal(msg.r),
             next_funding_ts=msg.T * NS_PER_MS,
         )
@@ -418,8 +360,3 @@ class BinanceDecoder:
             raise DecodeError("off_tick", f"depth snapshot: {exc}") from None
         except ValueError as exc:
             raise DecodeError("invalid", f"invalid depth snapshot: {exc}") from None
-
-
-def _round_ticks(text: str, tick: Decimal) -> int:
-    """Nearest whole number of ticks (half-even) for computed prices (mark/index)."""
-    return int((Decimal(text) / tick).to_integral_value(rounding=ROUND_HALF_EVEN))

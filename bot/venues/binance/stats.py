@@ -1,59 +1,7 @@
-"""Counters of one Binance market-data adapter (logs, status and metrics read them)."""
+"""Counters of the Binance adapter: the venue-neutral :class:`bot.venues.stats.AdapterStats`."""
 
 from __future__ import annotations
 
+from bot.venues.stats import AdapterStats
 
-class AdapterStats:
-    """Monotonic counters of one adapter (exposed to logs, status and metrics)."""
-
-    __slots__ = (
-        "acks",
-        "connect_failures",
-        "connections_opened",
-        "decode_errors",
-        "disconnects",
-        "events",
-        "invalid",
-        "malformed",
-        "messages",
-        "off_tick",
-        "reconnects",
-        "rollovers",
-        "sink_errors",
-        "snapshot_deduped",
-        "snapshot_errors",
-        "snapshot_fetches",
-        "snapshot_requests",
-        "snapshot_skipped",
-        "snapshots_delivered",
-        "snapshots_discarded",
-        "stale_reconnects",
-        "unknown_streams",
-    )
-
-    def __init__(self) -> None:
-        self.messages = 0  # websocket frames received
-        self.events = 0  # events handed to the sink (incl. snapshots and feed status)
-        self.acks = 0  # subscription acks
-        self.decode_errors = 0  # frames that could not be decoded (all kinds below)
-        self.malformed = 0  # ... broken JSON / wrong shape
-        self.unknown_streams = 0  # ... stream or symbol we did not subscribe to
-        self.off_tick = 0  # ... price/size not a multiple of tick/lot
-        self.invalid = 0  # ... well-formed JSON with invalid content
-        self.sink_errors = 0  # exceptions raised by the sink (a core bug; logged)
-        self.connections_opened = 0  # successful websocket handshakes
-        self.connect_failures = 0  # attempts that never completed the handshake
-        self.disconnects = 0  # open connections lost or closed
-        self.reconnects = 0  # reconnect attempts scheduled
-        self.rollovers = 0  # proactive reconnects at max_connection_age_s
-        self.stale_reconnects = 0  # reconnects because nothing arrived for stale_after_s
-        self.snapshot_requests = 0  # request_snapshot() calls
-        self.snapshot_deduped = 0  # ... ignored: a fetch for that instrument was in flight
-        self.snapshot_skipped = 0  # ... ignored: its connection was down (CONNECTED asks again)
-        self.snapshot_fetches = 0  # REST depth requests sent
-        self.snapshot_errors = 0  # ... failed (HTTP status, network, undecodable body); retried
-        self.snapshots_delivered = 0  # snapshots handed to the sink
-        self.snapshots_discarded = 0  # fetched, but the connection changed meanwhile
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+__all__ = ["AdapterStats"]

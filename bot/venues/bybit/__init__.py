@@ -1,0 +1,1 @@
+"""Bybit v5 public market data (spot and linear perpetuals); see :mod:`bot.venues`."""
