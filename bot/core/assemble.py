@@ -177,7 +177,9 @@ def build_engine(
         )
         pipeline_ref.append(pipeline)
         engine.add_handler(pipeline)
-        hedger = build_hedger(name, engine_settings, settings, engine, exchange, record=record)
+        hedger = build_hedger(
+            name, engine_settings, settings, engine, exchange, record=record, journal=journal
+        )
         if hedger is not None:
             hedger_ref.append(hedger)
             engine.add_handler(hedger)

@@ -87,12 +87,14 @@ from bot.paper.ledger import PositionSnapshot
 if TYPE_CHECKING:
     from bot.core.trading import RecordSink, Venue
     from bot.paper.exchange import PaperExchange
+    from bot.store.journal import Journal
 
 log = structlog.get_logger("bot.hedging")
 
 _MAX_ROUNDS = 8
 """Decisions per event at most (each round needs the previous hedge to have finished)."""
 _FAIL_LOG_EVERY = 60
+_MONEY = Decimal("1e-8")
 
 
 class HedgeLedger(Protocol):
@@ -187,6 +189,7 @@ class HedgePipeline:
         id_prefix: str = "hedge",
         first_seq: int = 1,
         orphans: Mapping[str, int] | None = None,
+        start: Mapping[str, Any] | None = None,
     ) -> None:
         self.engine = engine
         self.underlying = underlying
@@ -213,6 +216,18 @@ class HedgePipeline:
         """Hedge orders of an earlier run still open/in flight: client id -> signed lots left."""
         self._orphans_cancelled = False
         self.model = ModelPnl()
+        self._identity: dict[str, Any] = {
+            "deal": None if deal is None else deal.name,
+            "volatility": settings.volatility,
+        }
+        if start is not None and all(start.get(k) == v for k, v in self._identity.items()):
+            self.model.restore_start(
+                int(start["start_ns"]),
+                float(start["price"]),
+                float(start["options_value"]),
+                float(start["lp_value"]),
+            )
+        self._start_recorded = self.model.has_start
         self.last: DeltaBreakdown | None = None
         self.history: deque[HedgeRecord] = deque(maxlen=1000)
         self.orders = 0
@@ -347,6 +362,10 @@ class HedgePipeline:
             funding=perp.funding,
         )
 
+    def model_pnl(self) -> Decimal:
+        """PnL of the positions outside the ledger (deal options + LP value change), for risk."""
+        return Decimal(self.model.off_ledger_pnl).quantize(_MONEY)
+
     def hedge_pnl(self) -> float:
         """The perp hedge's PnL net of fees, without funding (the journaled sample's pnl.hedge)."""
         return float(self.attribution().hedge_pnl)
@@ -408,6 +427,10 @@ class HedgePipeline:
         b = self.breakdown(price, now)
         self.last = b
         self.model.update(self._valuation_ns(now), b)
+        if not self._start_recorded:
+            self._start_recorded = True
+            if self.record is not None:
+                self.record("hedge_start", {**self._identity, **self.model.start_payload()}, now)
         if self.expiry_ns and now >= self.expiry_ns and not self._expired_logged:
             self._expired_logged = True
             self._log.warning("deal expired: its calls are valued at intrinsic value", deal=self.deal.name)  # type: ignore[union-attr]
@@ -544,10 +567,13 @@ def build_hedger(
     exchange: PaperExchange,
     *,
     record: RecordSink | None = None,
+    journal: Journal | None = None,
 ) -> HedgePipeline | None:
     """The hedger of engine ``name``, or ``None`` when the engine has no hedge perpetual.
 
     With ``[hedge] enabled = false`` the hedger still reports the net delta but never trades.
+    ``journal`` (the engine's) gives back the options' and LP's starting values of an
+    earlier run, so their value change keeps its origin across restarts.
     Raises :class:`ConfigError` for a hedge instrument that is not a perpetual on the same
     base and quote, and for a deal file that is invalid or on another token.
     """
@@ -581,6 +607,10 @@ def build_hedger(
     for client_id, command in exchange.inflight.items():
         if command.instrument == ref.key and client_id.startswith(prefix + "-"):
             orphans[client_id] = int(command.side) * command.size
+    start = None
+    if journal is not None:
+        for _id, _ts, _type, _source, payload in journal.events("hedge_start"):
+            start = payload
     return HedgePipeline(
         engine,
         underlying=spot.key,
@@ -593,4 +623,5 @@ def build_hedger(
         id_prefix=prefix,
         first_seq=exchange.commands + 1,
         orphans=orphans,
+        start=start,
     )

@@ -68,6 +68,8 @@ class HedgeView(Protocol):
 
     def hedge_pnl(self) -> float: ...
 
+    def model_pnl(self) -> Decimal: ...
+
 
 class QuotingPipeline:
     """Estimators → risk → quoter → order manager → venue, for one quoted instrument."""
@@ -139,7 +141,10 @@ class QuotingPipeline:
         if type(report) is OrderFilled:
             self.fills += 1
             self.position = self._position()
-            self.risk.on_position(self.position, self.ledger.attribution().total, report.ts)
+            pnl = self.ledger.attribution().total
+            if self.hedge_view is not None:  # deal options / LP the ledger does not hold
+                pnl += self.hedge_view.model_pnl()
+            self.risk.on_position(self.position, pnl, report.ts)
         self._dirty = True
 
     # ---- decisions -------------------------------------------------------------------

@@ -22,6 +22,11 @@ implied one; ``gamma_pnl = gamma_scalping - theta`` is the part earned from move
 Likewise ``lp_hedged = lp_value_change + lp_hedge_pnl`` is the hedged LP's loss (it is
 short gamma: impermanent loss net of the hedge).
 
+``off_ledger_pnl`` (options + LP value change) is what the paper ledger cannot see: the
+risk manager adds it to the ledger's PnL. A restarted process restores the start values
+(:meth:`ModelPnl.restore_start`) so the value changes stay measured from the same
+origin; the path-wise sums restart from zero.
+
 These are model numbers (Black–Scholes, constant product) on the evaluation grid; the
 exact money is in the ledger. No clock: times are arguments.
 """
@@ -38,6 +43,7 @@ class ModelPnl:
     """Accumulates the path-wise attribution of one asset's model positions."""
 
     __slots__ = (
+        "_has_start",
         "_last",
         "_last_ns",
         "evaluations",
@@ -53,6 +59,7 @@ class ModelPnl:
 
     def __init__(self) -> None:
         self._last: DeltaBreakdown | None = None
+        self._has_start = False
         self._last_ns = 0
         self.evaluations = 0
         self.start_ns = 0
@@ -68,15 +75,32 @@ class ModelPnl:
     def last(self) -> DeltaBreakdown | None:
         return self._last
 
+    @property
+    def has_start(self) -> bool:
+        return self._has_start
+
+    def restore_start(self, start_ns: int, price: float, options_value: float, lp_value: float) -> None:
+        """Measure value changes from an earlier run's first evaluation."""
+        self._has_start = True
+        self.start_ns = start_ns
+        self.price_start = price
+        self.options_value_start = options_value
+        self.lp_value_start = lp_value
+
+    def start_payload(self) -> dict[str, float | int]:
+        return {
+            "start_ns": self.start_ns,
+            "price": self.price_start,
+            "options_value": self.options_value_start,
+            "lp_value": self.lp_value_start,
+        }
+
     def update(self, valuation_ns: int, breakdown: DeltaBreakdown) -> None:
         """Book the move since the previous evaluation, then remember this one."""
         last = self._last
-        if last is None:
-            self.start_ns = valuation_ns
-            self.price_start = breakdown.price
-            self.options_value_start = breakdown.options_value
-            self.lp_value_start = breakdown.lp_value
-        else:
+        if not self._has_start:
+            self.restore_start(valuation_ns, breakdown.price, breakdown.options_value, breakdown.lp_value)
+        if last is not None:
             d_price = breakdown.price - last.price
             dt = max(valuation_ns - self._last_ns, 0) / NS_PER_YEAR
             self.options_hedge_pnl -= last.options * d_price
@@ -109,6 +133,11 @@ class ModelPnl:
     def lp_hedged(self) -> float:
         return self.lp_value_change + self.lp_hedge_pnl
 
+    @property
+    def off_ledger_pnl(self) -> float:
+        """Value change of the positions the paper ledger does not hold (options + LP)."""
+        return self.options_value_change + self.lp_value_change
+
     def as_dict(self) -> dict[str, Any]:
         last = self._last
         return {
@@ -129,4 +158,5 @@ class ModelPnl:
                 "hedged": self.lp_hedged,
             },
             "residual_delta_pnl": self.residual_delta_pnl,
+            "off_ledger_pnl": self.off_ledger_pnl,
         }
