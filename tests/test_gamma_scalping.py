@@ -22,6 +22,7 @@ only by the implied volatility the options are valued with (``[hedge] volatility
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,7 +55,9 @@ class Run:
 def run_ranging(tmp_path: Path, implied_vol: float) -> Run:
     deal = tmp_path / "calls.toml"
     deal.write_text(
-        deal_toml(loan_delta="usd_debt", tokens="1", expiry="2023-11-16", calls=(("60000", "5"),), volatility=0.8)
+        deal_toml(
+            loan_delta="usd_debt", tokens="1", expiry="2023-11-16", calls=(("60000", "5"),), volatility=0.8
+        )
     )
     settings = hedged_settings(
         tmp_path / "data",
@@ -99,7 +102,7 @@ def test_rehedges_sell_after_rises_and_buy_after_falls(runs: dict[float, Run], v
     history = list(runs[vol].hedger.history)
     assert len(history) >= 10
     sells = buys = 0
-    for previous, record in zip(history, history[1:], strict=False):
+    for previous, record in itertools.pairwise(history):
         move = record.price_at_decision - previous.price_at_decision
         assert move != 0
         expected = Side.SELL if move > 0 else Side.BUY
@@ -149,4 +152,3 @@ def test_model_attribution_matches_the_ledger(runs: dict[float, Run], vol: float
     attribution = hedger.attribution()
     assert attribution.hedge_fees == perp.fees_paid - perp.rebates > 0
     assert attribution.hedge_cost == attribution.hedge_fees + attribution.hedge_spread
-

@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.core.assemble import build_engine, load_strategy
-from bot.core.events import NS_PER_S, MarkPrice, Side
+from bot.core.events import NS_PER_S, MarkPrice
 from bot.core.orders import FundingPayment, NewOrder, OrderCommand, OrderReport, OrderType
 from bot.emulator.scenarios import Phase
 from bot.emulator.synthetic import synthetic_events
@@ -133,11 +133,10 @@ def test_hedger_keeps_the_band_tracks_the_book_and_is_charged_funding(tmp_path: 
     perp_path: list[float] = []
     announced: MarkPrice | None = None  # last mark announcing the boundary
     qty_at_settlement: int | None = None
-    spot_fills_before = 0
     for event in paired_events(UP, seed=7, start_ts_ns=START_NS):
-        if isinstance(event, MarkPrice) and announced is not None and event.next_funding_ts > FUNDING_NS:
-            if qty_at_settlement is None:
-                qty_at_settlement = ledger.position_qty(SYNTH_PERP.key)
+        settles = isinstance(event, MarkPrice) and event.next_funding_ts > FUNDING_NS
+        if settles and announced is not None and qty_at_settlement is None:
+            qty_at_settlement = ledger.position_qty(SYNTH_PERP.key)
         engine.on_event(event)
         if isinstance(event, MarkPrice) and event.next_funding_ts == FUNDING_NS:
             announced = event
@@ -162,12 +161,11 @@ def test_hedger_keeps_the_band_tracks_the_book_and_is_charged_funding(tmp_path: 
         assert hedger.last is not None and hedger.last.price == price
         assert abs(hedger.last.net - net) < 1e-6
         perp_path.append(perp)
-        spot_fills_before = pipeline.fills
     trading.close()
 
     # a real up-move, a busy quoting engine, and a hedger that kept up
     assert last_price is not None and first_price is not None and last_price > first_price * 1.015
-    assert spot_fills_before > 10, "no spot fills: spot inventory untested"
+    assert pipeline.fills > 10, "no spot fills: spot inventory untested"
     assert settled > 1000
     assert hedger.failed == 0
     assert len(hedger.history) >= 20
@@ -183,7 +181,6 @@ def test_hedger_keeps_the_band_tracks_the_book_and_is_charged_funding(tmp_path: 
     # long calls dominate the LP's short gamma: the hedger sold the perp as price rose
     assert perp_path[-1] < perp_path[0] - 10 * BAND
     assert all(o.order_type is OrderType.MARKET and o.size % SYNTH_PERP.step_lots == 0 for o in hedge_orders)
-    assert {o.side for o in hedge_orders} == {Side.SELL} or perp_path[-1] < perp_path[0]
 
     # funding: one settlement at the boundary, on the position held when the next mark arrived
     assert announced is not None and qty_at_settlement is not None

@@ -240,7 +240,8 @@ class HedgePipeline:
         self._working: _Working | None = None
         self._dirty = True
         self._running = False
-        self._retry_at = 0
+        self.retry_at = 0
+        """No new hedge before this event time (after a hedge that traded nothing)."""
         self._retry_ns = int(settings.retry_after_s * NS_PER_S)
         self._last_price: float | None = None
         self._perp_valid = False
@@ -436,7 +437,7 @@ class HedgePipeline:
             self._log.warning("deal expired: its calls are valued at intrinsic value", deal=self.deal.name)  # type: ignore[union-attr]
         if self.orphans and not self._orphans_cancelled:
             self._cancel_orphans(now)
-        if not self.hedger.enabled or self.busy or now < self._retry_at:
+        if not self.hedger.enabled or self.busy or now < self.retry_at:
             return
         perp = self.perp_state
         bid, ask = perp.book.best_bid, perp.book.best_ask
@@ -523,11 +524,19 @@ class HedgePipeline:
                 price_after=price,
             )
             self.history.append(record)
+            self._log.info(
+                "hedge done",
+                side="buy" if record.side > 0 else "sell",
+                filled=str(record.filled),
+                requested=str(record.requested),
+                reason=record.reason,
+                net_after=round(record.net_after, 10),
+            )
             if self.record is not None:
                 self.record("hedge_done", {"instrument": self.hedge, **record.as_dict()}, now)
         if done.filled_lots == 0:
             self.failed += 1
-            self._retry_at = now + self._retry_ns
+            self.retry_at = now + self._retry_ns
             if self.failed % _FAIL_LOG_EVERY == 1:
                 self._log.warning(
                     "hedge traded nothing; retrying later",
