@@ -32,7 +32,8 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, Side
-from bot.core.hedging import HedgePipeline, build_hedger
+from bot.core.hedge_setup import build_hedger
+from bot.core.hedging import HedgePipeline
 from bot.core.orders import OrderReport
 from bot.hedge.black_scholes import NS_PER_YEAR
 from bot.paper.exchange import PaperExchange

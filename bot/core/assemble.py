@@ -19,7 +19,8 @@ import structlog
 from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
 from bot.core.engine import Engine
 from bot.core.events import Side
-from bot.core.hedging import HedgePipeline, build_hedger
+from bot.core.hedge_setup import build_hedger
+from bot.core.hedging import HedgePipeline
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderReport
 from bot.core.trading import QuotingPipeline

@@ -25,36 +25,27 @@ while it is in flight (order latency) the delta may drift, and the next decision
 follows as soon as it is done. Orders of an earlier run found open on the venue at
 start (restored from the journal) are cancelled first and block new hedges until closed.
 
-PnL attribution (:meth:`HedgePipeline.attribution`, :meth:`HedgePipeline.status`):
-
-- ``spread_capture``: what the quotes earned against the mid (the quoted market's own
-  ``spread_capture`` in the ledger, exact);
-- ``hedge_cost`` = ``hedge_fees`` (perp fees minus rebates) + ``hedge_spread`` (what the
-  hedges paid against the venue's mid at the fill), exact, >= 0 for taker hedges;
-- ``hedge_pnl``: the perp position's realized + unrealized PnL at the ledger's mark, net
-  of its fees, without funding; ``funding``: perp funding received (paid < 0);
-- options / LP (model, floats, since this process started): value change, the share of
-  the hedge that offsets them, theta and the gamma-scalping PnL
-  (:class:`~bot.hedge.attribution.ModelPnl`).
+PnL attribution (:meth:`HedgePipeline.status`): the exact hedge components from the
+ledger (:class:`~bot.hedge.reporting.HedgeAttribution`: spread capture of the quotes,
+hedge fees + spread paid, hedge PnL, funding) and the deal's options and LP on the
+model (:class:`~bot.hedge.attribution.ModelPnl`: value change, hedge share, theta,
+gamma scalping). Building it from the config: :mod:`bot.core.hedge_setup`.
 
 Sans-IO: time is the engine's event clock; nothing here sleeps or reads a clock.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from bot.config import ConfigError, EngineSettings, Settings
 from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, Event, Timer
-from bot.core.instrument import InstrumentKind
 from bot.core.orders import (
     CancelOrder,
     FundingPayment,
@@ -68,7 +59,7 @@ from bot.core.orders import (
     TimeInForce,
 )
 from bot.hedge.attribution import ModelPnl
-from bot.hedge.deal import Deal, load_deal
+from bot.hedge.deal import Deal
 from bot.hedge.dealbook import date_ns, deal_book, valuation_ns
 from bot.hedge.delta import DeltaBook, DeltaBreakdown
 from bot.hedge.execution import CancelOrder as CancelHedge
@@ -81,13 +72,12 @@ from bot.hedge.execution import (
     PlaceTaker,
 )
 from bot.hedge.hedger import HedgeDecision, decide_hedge
+from bot.hedge.reporting import HedgeAttribution, HedgeRecord
 from bot.hedge.settings import EngineHedge
 from bot.paper.ledger import PositionSnapshot
 
 if TYPE_CHECKING:
     from bot.core.trading import RecordSink, Venue
-    from bot.paper.exchange import PaperExchange
-    from bot.store.journal import Journal
 
 log = structlog.get_logger("bot.hedging")
 
@@ -105,63 +95,6 @@ class HedgeLedger(Protocol):
     def spread_capture_of(self, instrument: str) -> Decimal: ...
 
     def position_snapshot(self, instrument: str) -> PositionSnapshot: ...
-
-
-@dataclass(frozen=True, slots=True)
-class HedgeRecord:
-    """One finished hedge order, with the book when it was decided and when it finished."""
-
-    decided_ts: int
-    done_ts: int
-    side: int
-    requested: Decimal
-    """Base-asset units asked for (unsigned)."""
-    filled: Decimal
-    passive: Decimal
-    """Of ``filled``, the part that filled as a resting (maker) order."""
-    reason: str
-    delta_before: float
-    """Net delta the decision saw."""
-    delta_expected: float
-    """Net delta the decision expected once filled (inside the band unless capped by max_order)."""
-    ex_perp_at_decision: float
-    """Everything but the perp at the decision (spot - loan + options + LP)."""
-    perp_after: float
-    net_after: float
-    """Net delta right after the order finished (before the next decision)."""
-    price_at_decision: float
-    price_after: float
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key in ("requested", "filled", "passive"):
-            out[key] = str(out[key])
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class HedgeAttribution:
-    """Exact hedge-related PnL components from the ledger (quote currency)."""
-
-    spread_capture: Decimal
-    hedge_fees: Decimal
-    hedge_spread: Decimal
-    hedge_pnl: Decimal
-    funding: Decimal
-
-    @property
-    def hedge_cost(self) -> Decimal:
-        return self.hedge_fees + self.hedge_spread
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "spread_capture": str(self.spread_capture),
-            "hedge_cost": str(self.hedge_cost),
-            "hedge_fees": str(self.hedge_fees),
-            "hedge_spread": str(self.hedge_spread),
-            "hedge_pnl": str(self.hedge_pnl),
-            "funding": str(self.funding),
-        }
 
 
 @dataclass(slots=True)
@@ -468,29 +401,18 @@ class HedgePipeline:
 
     def _apply(self, actions: list[HedgeAction], now: int) -> None:
         for action in actions:
-            if isinstance(action, PlacePassive):
+            if isinstance(action, PlacePassive | PlaceTaker):
                 self._cum[action.client_id] = 0
+                passive = isinstance(action, PlacePassive)
                 self.venue.submit(
                     NewOrder(
                         client_id=action.client_id,
                         instrument=self.hedge,
                         side=action.side,
                         size=action.lots,
-                        price=action.price,
-                        tif=TimeInForce.GTX,
-                        ts=now,
-                    )
-                )
-            elif isinstance(action, PlaceTaker):
-                self._cum[action.client_id] = 0
-                self.venue.submit(
-                    NewOrder(
-                        client_id=action.client_id,
-                        instrument=self.hedge,
-                        side=action.side,
-                        size=action.lots,
-                        order_type=OrderType.MARKET,
-                        tif=TimeInForce.IOC,
+                        price=action.price if isinstance(action, PlacePassive) else None,
+                        order_type=OrderType.LIMIT if passive else OrderType.MARKET,
+                        tif=TimeInForce.GTX if passive else TimeInForce.IOC,
                         ts=now,
                     )
                 )
@@ -566,71 +488,3 @@ class HedgePipeline:
         if not self.orphans:
             self._dirty = True
             self._run(now)
-
-
-def build_hedger(
-    name: str,
-    engine_settings: EngineSettings,
-    settings: Settings,
-    engine: Engine,
-    exchange: PaperExchange,
-    *,
-    record: RecordSink | None = None,
-    journal: Journal | None = None,
-) -> HedgePipeline | None:
-    """The hedger of engine ``name``, or ``None`` when the engine has no hedge perpetual.
-
-    With ``[hedge] enabled = false`` the hedger still reports the net delta but never trades.
-    ``journal`` (the engine's) gives back the options' and LP's starting values of an
-    earlier run, so their value change keeps its origin across restarts.
-    Raises :class:`ConfigError` for a hedge instrument that is not a perpetual on the same
-    base and quote, and for a deal file that is invalid or on another token.
-    """
-    ref = engine_settings.hedge
-    if ref is None:
-        return None
-    resolved = settings.hedge.resolve(name)
-    spot = engine.instruments[engine_settings.key].spec
-    perp = engine.instruments[ref.key].spec
-    if perp.kind is not InstrumentKind.PERP:
-        raise ConfigError(f"engines.{name}.hedge: {ref.key} is a {perp.kind.value} market, not a perpetual")
-    if (perp.base, perp.quote) != (spot.base, spot.quote):
-        raise ConfigError(
-            f"engines.{name}.hedge: {ref.key} trades {perp.base}/{perp.quote}, the engine quotes "
-            f"{spot.base}/{spot.quote}"
-        )
-    deal = None
-    if resolved.deal is not None:
-        deal = load_deal(resolved.deal, dt.date.min)  # expiry is checked against event time later
-        if deal.token != spot.base or deal.quote != spot.quote:
-            raise ConfigError(
-                f"hedge.deal: {resolved.deal} is a {deal.token}/{deal.quote} deal, engine {name} "
-                f"trades {spot.base}/{spot.quote}"
-            )
-    prefix = f"{name[:12]}-h"
-    orphans = {
-        order.client_id: order.side * order.remaining
-        for order in exchange.open_orders(ref.key)
-        if order.client_id.startswith(prefix + "-")
-    }
-    for client_id, command in exchange.inflight.items():
-        if command.instrument == ref.key and client_id.startswith(prefix + "-"):
-            orphans[client_id] = int(command.side) * command.size
-    start = None
-    if journal is not None:
-        for _id, _ts, _type, _source, payload in journal.events("hedge_start"):
-            start = payload
-    return HedgePipeline(
-        engine,
-        underlying=spot.key,
-        hedge=ref.key,
-        venue=exchange,
-        ledger=exchange.ledger,
-        settings=resolved,
-        deal=deal,
-        record=record,
-        id_prefix=prefix,
-        first_seq=exchange.commands + 1,
-        orphans=orphans,
-        start=start,
-    )
