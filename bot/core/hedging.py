@@ -24,6 +24,8 @@ a band smaller than half the perp's minimum order). One hedge order works at a t
 while it is in flight (order latency) the delta may drift, and the next decision
 follows as soon as it is done. Orders of an earlier run found open on the venue at
 start (restored from the journal) are cancelled first and block new hedges until closed.
+The kill switch pulls the quotes, not the hedger: hedging only reduces risk, and keeps
+going on a halted engine (``[hedge] enabled = false`` stops it).
 
 PnL attribution (:meth:`HedgePipeline.status`): the exact hedge components from the
 ledger (:class:`~bot.hedge.reporting.HedgeAttribution`: spread capture of the quotes,

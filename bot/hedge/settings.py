@@ -83,7 +83,8 @@ class HedgeSettings(HedgerSettings):
     deal: Path | None = Field(
         None,
         description="Deal file (config/deals/*.toml) whose loan (per its loan_delta), call options and "
-        "LP positions join the net delta of the engine trading the deal's token. Unset = no deal.",
+        "LP positions join the net delta of the engine trading the deal's token (a relative path is "
+        "relative to the working directory). Unset = no deal.",
     )
     volatility: float | None = Field(
         None,
