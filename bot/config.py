@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.errors import InputError
+from bot.hedge.settings import HedgeSettings
 from bot.market.estimators.params import EstimatorParams
 from bot.paper.settings import PaperSettings
 from bot.risk.settings import RiskSettings
@@ -593,6 +594,21 @@ class Settings(BaseSettings):
     estimators: EstimatorParams = Field(default_factory=EstimatorParams)
     paper: PaperSettings = Field(default_factory=PaperSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    hedge: HedgeSettings = Field(default_factory=HedgeSettings)
+
+    @model_validator(mode="after")
+    def _hedge_engines(self) -> Settings:
+        for name in self.hedge.engines:
+            engine = self.engines.get(name)
+            if engine is None:
+                raise ValueError(
+                    f"hedge.engines.{name}: no engine named {name!r}; engines: {sorted(self.engines)}"
+                )
+            if engine.hedge is None and self.hedge.resolve(name).enabled:
+                raise ValueError(
+                    f"hedge.engines.{name}: hedging is enabled but engines.{name}.hedge (the perpetual) is not set"
+                )
+        return self
 
     @field_validator("engines")
     @classmethod

@@ -21,9 +21,8 @@ import pytest
 
 import bot.cli
 from bot.core.instrument import InstrumentKind, InstrumentSpec
-from bot.hedge.amm import ConstantProductLP
 from bot.hedge.deal import load_deal
-from bot.hedge.delta import DeltaBook, OptionPosition
+from bot.hedge.dealbook import deal_book, valuation_ns
 from bot.hedge.hedger import HedgerSettings, decide_hedge
 from bot.hedge.planner import date_ns, plan_deal
 
@@ -69,38 +68,54 @@ def test_option_deltas_and_their_hedge(vol: float | None, expected: int) -> None
 
 
 def test_delta_book_after_the_sale_and_the_neutralising_perp() -> None:
+    """abc.toml takes the worked example's view (loan_delta = "usd_debt"): after selling
+    2,300,000 the book holds 200,000 (CEX asks) + 500,000 (LP) + 132,610 (calls)."""
     plan = plan_deal(load_deal(ABC, START), valuation_date=START)
+    assert plan.loan_delta == "usd_debt"
     d = plan.delta_after_sale
     assert d.spot == 200_000.0  # the CEX ask inventory is all the spot left
     assert d.lp == pytest.approx(500_000.0)
+    assert d.loan == 0.0  # a dollar debt carries no token delta
+    assert plan.perp_hedge_linear == pytest.approx(-700_000.0)
+    assert plan.perp_hedge == pytest.approx(-(700_000.0 + plan.options_delta))
+    assert round(plan.perp_hedge) == -832_610
+    # selling only what the quote needs leaves the 1,600,000 idle tokens to hedge as well
+    assert plan.minimal_sale_perp_hedge == pytest.approx(-(2_300_000.0 + plan.options_delta))
+    assert plan.perp_hedge_by_convention["usd_debt"] == pytest.approx(plan.perp_hedge)
+    assert round(plan.perp_hedge_by_convention["tokens"]) == 2_167_390
+
+
+def test_token_loan_convention(tmp_path: Path) -> None:
+    """loan_delta = "tokens": the loan is a short of 3,000,000, so after the same sale the
+    book is short 2,167,390 and the neutralising perp is a long of that size."""
+    path = tmp_path / "abc_tokens.toml"
+    path.write_text(ABC.read_text().replace('loan_delta = "usd_debt"', 'loan_delta = "tokens"'))
+    plan = plan_deal(load_deal(path, START), valuation_date=START)
+    assert plan.initial_sale_tokens == Decimal(2_300_000)  # the sale does not depend on the view
+    d = plan.delta_after_sale
     assert d.loan == -3_000_000.0
-    # selling borrowed tokens is a short sale against the token obligation
     assert plan.perp_hedge_linear == pytest.approx(2_300_000.0)
-    assert plan.perp_hedge == pytest.approx(2_300_000.0 - plan.options_delta)
     assert round(plan.perp_hedge) == 2_167_390
     assert plan.minimal_sale_perp_hedge == pytest.approx(700_000.0 - plan.options_delta)
-    assert plan.dollar_liability_perp_hedge == pytest.approx(-(700_000.0 + plan.options_delta))
+    usd = plan_deal(load_deal(ABC, START), valuation_date=START)
+    assert plan.perp_hedge_by_convention == pytest.approx(usd.perp_hedge_by_convention)
+    # the two views differ by exactly the tokens owed
+    assert plan.perp_hedge - usd.perp_hedge == pytest.approx(3_000_000.0)
 
 
-def test_the_live_hedger_agrees_with_the_plan() -> None:
-    """Apply the plan to a DeltaBook: with the planned perp the hedger wants no trade;
-    without it, the hedger's order is the plan's perp hedge."""
-    deal = load_deal(ABC, START)
+@pytest.mark.parametrize("loan_delta", ["usd_debt", "tokens"])
+def test_the_hedgers_delta_book_agrees_with_the_plan(loan_delta: str, tmp_path: Path) -> None:
+    """The deal's positions as the live hedger builds them (bot.hedge.dealbook, with the
+    spot the plan leaves): without a perp the hedger's order is the plan's perp hedge; with
+    it, no trade -- in either loan_delta convention."""
+    path = tmp_path / "deal.toml"
+    path.write_text(ABC.read_text().replace('loan_delta = "usd_debt"', f'loan_delta = "{loan_delta}"'))
+    deal = load_deal(path, START)
     plan = plan_deal(deal, valuation_date=START)
-    book = DeltaBook()
-    book.set_loan("ABC", deal.loan.tokens)
-    book.set_spot("ABC", deal.loan.tokens - Decimal(500_000) - plan.initial_sale_tokens)
-    book.add_lp("ABC", ConstantProductLP.from_quote_size(deal.lp[0].size, 1.0))
-    for tier in deal.calls:
-        book.add_option(
-            OptionPosition(
-                asset="ABC",
-                strike=tier.strike,
-                quantity=tier.quantity,
-                expiry_ns=date_ns(deal.loan.expiry),
-                volatility=deal.valuation.volatility,
-            )
-        )
+    book = deal_book(deal)  # loan per convention, calls, LP deposited at the reference price
+    spot_after_sale = plan.sell_inventory_tokens - sum(v.tokens for v in plan.deployment if v.kind == "lp")
+    assert spot_after_sale == Decimal(200_000)
+    book.set_spot("ABC", spot_after_sale)
     spec = InstrumentSpec(
         venue="binance_usdm",
         symbol="ABCUSDT",
@@ -112,9 +127,11 @@ def test_the_live_hedger_agrees_with_the_plan() -> None:
         qty_step=Decimal(1),
     )
     settings = HedgerSettings(band=5_000)
-    now = date_ns(START)
+    now = valuation_ns(deal, date_ns(START) - 86_400 * 10**9)  # before the start: valued at the start
+    assert now == date_ns(START)
     first = decide_hedge(book.breakdown("ABC", 1.0, now).net, settings, spec)
-    assert first is not None and first.quantity == Decimal(round(plan.perp_hedge))
+    assert first is not None
+    assert int(first.side) * first.quantity == Decimal(round(plan.perp_hedge))
     book.set_perp("ABC", Decimal(round(plan.perp_hedge)))
     assert decide_hedge(book.breakdown("ABC", 1.0, now).net, settings, spec) is None
 
@@ -147,7 +164,7 @@ def test_other_prices_keep_the_identities() -> None:
 def test_cli_text_and_json(cli: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["deal", "plan", str(ABC), "--date", "2026-12-01"]) == 0
     text = capsys.readouterr().out
-    for needle in ("700,000", "1,600,000", "2,300,000", "132,610", "+2,167,390", "pancakeswap"):
+    for needle in ("700,000", "1,600,000", "2,300,000", "132,610", "-832,610", "+2,167,390", "pancakeswap"):
         assert needle in text
     assert cli(["deal", "plan", str(ABC), "--date", "2026-12-01", "--vol", "1.5", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -161,6 +178,10 @@ def test_cli_text_and_json(cli: Callable[[list[str]], int], capsys: pytest.Captu
     }
     assert round(out["options_total"]["delta"]) == 202_372
     assert out["perp_hedge"]["total"] == pytest.approx(-out["delta_after_sale"]["net"])
+    assert out["loan_delta"] == "usd_debt"
+    by_view = out["alternatives"]["perp_hedge_by_loan_delta"]
+    assert by_view["usd_debt"] == pytest.approx(out["perp_hedge"]["total"])
+    assert by_view["tokens"] - by_view["usd_debt"] == pytest.approx(3_000_000.0)
 
 
 def test_cli_price_override(cli: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]) -> None:

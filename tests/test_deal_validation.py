@@ -59,6 +59,14 @@ CASES = {
         "loan.reference_price",
         "required key is missing",
     ),
+    "unknown loan_delta": (
+        'loan_delta = "usd_debt"',
+        'loan_delta = "dollars"',
+        "loan_delta",
+        "Input should be 'tokens' or 'usd_debt'",
+    ),
+    "missing loan_delta": ('loan_delta = "usd_debt"', "# removed", "loan_delta", "required key is missing"),
+    "loan_delta not a string": ('loan_delta = "usd_debt"', "loan_delta = 1", "loan_delta", "'tokens'"),
     "duplicate exchange": ('exchange = "bitget"', 'exchange = "bybit"', "cex", "listed twice"),
     "TOML syntax": ("tokens = 3_000_000", "tokens = = 3", "invalid TOML", ""),
 }

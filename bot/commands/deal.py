@@ -143,16 +143,20 @@ def format_plan(plan: DealPlan, source: str) -> str:
             f"  SHORTFALL: the obligations need {_n(plan.shortfall_tokens)} {tok} more than was lent "
             f"at this price (bring {quote} or tokens)"
         )
+    view = {
+        "tokens": "the loan is owed back in tokens",
+        "usd_debt": "the loan is a fixed " + quote + " debt, no token delta",
+    }
     lines += [
         "",
-        f"Net delta after the sale ({tok}; the loan is owed in tokens)",
+        f"Net delta after the sale ({tok}; loan_delta = {plan.loan_delta}: {view[plan.loan_delta]})",
         f"  spot inventory (CEX asks){_signed(d.spot):>20}",
         f"  LP delta                 {_signed(d.lp):>20}",
         f"  loan obligation          {_signed(d.loan):>20}",
         f"  call options             {_signed(d.options):>20}",
         f"  net before perp          {_signed(d.net):>20}",
         f"  perp hedge for delta-neutral: {_signed(plan.perp_hedge)} {tok} "
-        f"({_signed(plan.perp_hedge_linear)} for the sale, {_signed(plan.option_hedge)} for the calls)",
+        f"({_signed(plan.perp_hedge_linear)} for spot + LP - loan, {_signed(plan.option_hedge)} for the calls)",
         f"  gamma (calls {_signed(plan.options_gamma)}, LP {_signed(d.gamma - plan.options_gamma)}): "
         f"{_signed(d.gamma)} {tok} per 1 {quote} move",
         "",
@@ -173,7 +177,8 @@ def format_plan(plan: DealPlan, source: str) -> str:
         "Alternatives",
         f"  sell only the {_n(plan.funding_sale_tokens)} {tok} needed for {quote}: "
         f"perp {_signed(plan.minimal_sale_perp_hedge)} {tok}",
-        f"  loan treated as a fixed {quote} debt (the 'sell at the open' view): "
-        f"perp {_signed(plan.dollar_liability_perp_hedge)} {tok}",
     ]
+    for convention, hedge in plan.perp_hedge_by_convention.items():
+        mark = "  (this file)" if convention == plan.loan_delta else ""
+        lines.append(f"  loan_delta = {convention + ':':<10} perp {_signed(hedge)} {tok}{mark}")
     return "\n".join(lines)

@@ -19,6 +19,8 @@ import structlog
 from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
 from bot.core.engine import Engine
 from bot.core.events import Side
+from bot.core.hedge_setup import build_hedger
+from bot.core.hedging import HedgePipeline
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderReport
 from bot.core.trading import QuotingPipeline
@@ -65,6 +67,7 @@ class TradingEngine:
     exchange: PaperExchange | None = None
     journal: Journal | None = None
     pipeline: QuotingPipeline | None = None
+    hedger: HedgePipeline | None = None
 
     def close(self, now: int | None = None) -> None:
         """Cancel every paper order, commit and close the journal (clean shutdown)."""
@@ -93,6 +96,8 @@ class TradingEngine:
             }
             out["open_orders"] = pipeline.order_manager.open_orders()
             out["sample"] = pipeline.sample(now)
+        if self.hedger is not None:
+            out["hedge"] = self.hedger.status(self.engine.clock.now)
         return out
 
 
@@ -120,10 +125,13 @@ def build_engine(
     quoter = build_quoter(profile, spec)
 
     pipeline_ref: list[QuotingPipeline] = []
+    hedger_ref: list[HedgePipeline] = []
 
     def on_report(report: OrderReport) -> None:
         if pipeline_ref:
             pipeline_ref[0].on_report(report)
+        if hedger_ref:
+            hedger_ref[0].on_report(report)
 
     exchange, journal = open_paper(
         engine_specs, settings.paper, data_dir, name, replay=replay, on_report=on_report
@@ -170,8 +178,15 @@ def build_engine(
         )
         pipeline_ref.append(pipeline)
         engine.add_handler(pipeline)
+        hedger = build_hedger(
+            name, engine_settings, settings, engine, exchange, record=record, journal=journal
+        )
+        if hedger is not None:
+            hedger_ref.append(hedger)
+            engine.add_handler(hedger)
+            pipeline.hedge_view = hedger
     except BaseException:
         if journal is not None:
             journal.close()
         raise
-    return TradingEngine(engine, exchange, journal, pipeline)
+    return TradingEngine(engine, exchange, journal, pipeline, hedger)

@@ -61,6 +61,16 @@ class PositionSource(Protocol):
     def equity(self) -> Decimal: ...
 
 
+class HedgeView(Protocol):
+    """What the samples read from the engine's hedger (:class:`bot.core.hedging.HedgePipeline`)."""
+
+    def net_delta(self) -> float | None: ...
+
+    def hedge_pnl(self) -> float: ...
+
+    def model_pnl(self) -> Decimal: ...
+
+
 class QuotingPipeline:
     """Estimators → risk → quoter → order manager → venue, for one quoted instrument."""
 
@@ -98,6 +108,8 @@ class QuotingPipeline:
         self.vetoes = 0
         self.fills = 0
         self._dirty = True
+        self.hedge_view: HedgeView | None = None
+        """Set by the assembly when the engine hedges: fills the samples' net_delta and pnl.hedge."""
         risk.sink = self._on_risk_record
         self._log = log.bind(engine=engine.name, instrument=instrument)
 
@@ -129,7 +141,10 @@ class QuotingPipeline:
         if type(report) is OrderFilled:
             self.fills += 1
             self.position = self._position()
-            self.risk.on_position(self.position, self.ledger.attribution().total, report.ts)
+            pnl = self.ledger.attribution().total
+            if self.hedge_view is not None:  # deal options / LP the ledger does not hold
+                pnl += self.hedge_view.model_pnl()
+            self.risk.on_position(self.position, pnl, report.ts)
         self._dirty = True
 
     # ---- decisions -------------------------------------------------------------------
@@ -226,6 +241,7 @@ class QuotingPipeline:
         bid_quote = desired.bids[0].price if desired.bids else None
         ask_quote = desired.asks[0].price if desired.asks else None
         pnl = self.ledger.attribution()
+        hedge = self.hedge_view
         return {
             "instrument": self.instrument,
             "mid": mid * tick if mid is not None else None,
@@ -236,14 +252,14 @@ class QuotingPipeline:
             "sigma": None if math.isnan(sigma) else sigma * tick,
             "regime": self.decision.regime.value,
             "inventory": float(spec.size(self.position)),
-            "net_delta": None,
+            "net_delta": hedge.net_delta() if hedge is not None else None,
             "equity": float(self.ledger.equity()),
             "pnl": {
                 "spread_capture": float(pnl.spread_capture),
                 "rebates": float(pnl.rebates),
                 "fees": float(pnl.fees),
                 "inventory": float(pnl.inventory),
-                "hedge": 0.0,
+                "hedge": hedge.hedge_pnl() if hedge is not None else 0.0,
                 "funding": float(pnl.funding),
                 "total": float(pnl.total),
             },

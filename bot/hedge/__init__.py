@@ -6,6 +6,11 @@
 - ``hedger``: hedger settings and the pure hedge decision (band, step, minimum size).
 - ``execution``: taker / passive-then-taker state machine for one hedge order.
 - ``deal`` / ``planner``: market-maker deal files and ``mmbot deal plan``.
+- ``dealbook``: a deal's loan, calls and LPs as delta-book positions (planner and hedger).
+- ``settings``: the ``[hedge]`` config section (per-engine overrides).
+- ``attribution``: path-wise PnL of options/LP and of the unhedged delta (gamma scalping).
+- ``reporting``: finished-hedge records and the exact hedge PnL components.
 
+The engine handler that runs the hedger live is :mod:`bot.core.hedging`.
 Sans-IO: no sockets, no clocks; time and prices are arguments.
 """

@@ -1,7 +1,8 @@
 """Market-maker token-loan deal files (``config/deals/*.toml``): model and validation.
 
 Owns the schema of a deal — the contract between a token project and a market maker:
-tokens lent (with the reference price the loan is struck at) for a term, depth
+tokens lent (with the reference price the loan is struck at) for a term, how the loan
+counts in the net delta (``loan_delta``), depth
 obligations on centralised exchanges (a +/- % band around mid with a quote-currency
 size per side), liquidity in constant-product DEX pools (quote value, deposited 50/50),
 and tiers of European call options the market maker receives (strike, quantity),
@@ -19,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -95,6 +96,18 @@ class Valuation(_Strict):
     )
 
 
+LoanDelta = Literal["tokens", "usd_debt"]
+
+LOAN_DELTA_HELP = (
+    "How the loan counts in the net delta (the planner and the live hedger both use it). "
+    '"tokens": the loan is owed back in tokens, so it is a short of loan.tokens (delta -tokens; '
+    "every borrowed token sold is a short sale that needs a long hedge). "
+    '"usd_debt": the loan is treated as a fixed dollar debt of tokens x reference_price (no token '
+    "delta): only the tokens still held, the LP and the calls carry delta -- the 'sell at the open' "
+    "view of the worked example."
+)
+
+
 class Deal(_Strict):
     """One market-maker deal file."""
 
@@ -103,6 +116,7 @@ class Deal(_Strict):
     token: str = Field(pattern=_SYMBOL, description="Token symbol, e.g. ABC.")
     quote: str = Field("USDT", pattern=_SYMBOL, description="Quote currency of sizes and prices.")
     loan: LoanTerms
+    loan_delta: LoanDelta = Field(description=LOAN_DELTA_HELP)
     cex: list[CexObligation] = Field(default_factory=list, description="CEX depth obligations.")
     lp: list[LiquidityPool] = Field(default_factory=list, description="DEX liquidity positions.")
     calls: list[CallTier] = Field(
@@ -140,6 +154,11 @@ class Deal(_Strict):
     @property
     def lp_size(self) -> Decimal:
         return sum((pool.size for pool in self.lp), Decimal(0))
+
+    @property
+    def loan_owed_delta(self) -> Decimal:
+        """Tokens the loan counts as owed in the net delta (0 for a dollar debt)."""
+        return self.loan.tokens if self.loan_delta == "tokens" else Decimal(0)
 
 
 def _cross_check(deal: Deal, valuation_date: dt.date) -> list[str]:

@@ -85,6 +85,13 @@ class DeltaBreakdown:
     option_detail: tuple[tuple[str, float], ...] = ()
     gamma: float = 0.0
     """Options + LP gamma: change of delta per 1.0 move of the price."""
+    options_value: float = 0.0
+    """Model value of the options (Black–Scholes), quote currency."""
+    options_theta: float = 0.0
+    """Options' theta: dV/dt per year of calendar time (negative when long)."""
+    options_gamma: float = 0.0
+    lp_value: float = 0.0
+    """Model value of the LP positions (2 sqrt(K P) each), quote currency."""
 
     @property
     def net(self) -> float:
@@ -107,6 +114,9 @@ class DeltaBreakdown:
             "net": self.net,
             "gamma": self.gamma,
             "option_detail": {name: delta for name, delta in self.option_detail},
+            "options_value": self.options_value,
+            "options_theta": self.options_theta,
+            "lp_value": self.lp_value,
         }
 
 
@@ -179,19 +189,26 @@ class DeltaBook:
         """Net delta of ``asset`` at ``price`` (quote per token) and time ``now_ns``."""
         book = self._book(asset)
         detail: list[tuple[str, float]] = []
-        gamma = 0.0
+        options_gamma = 0.0
         options_total = 0.0
+        options_value = 0.0
+        options_theta = 0.0
         for option in book.options:
             greeks = option.greeks(price, now_ns)
             qty = float(option.quantity)
             delta = qty * greeks.delta
             detail.append((option.name, delta))
             options_total += delta
-            gamma += qty * greeks.gamma
+            options_gamma += qty * greeks.gamma
+            options_value += qty * greeks.price
+            options_theta += qty * greeks.theta
+        gamma = options_gamma
         lp_total = 0.0
+        lp_value = 0.0
         for _label, lp in book.lps:
             lp_total += lp.delta(price)
             gamma += lp.gamma(price)
+            lp_value += lp.value(price)
         return DeltaBreakdown(
             asset=asset,
             price=price,
@@ -202,6 +219,10 @@ class DeltaBook:
             lp=lp_total,
             option_detail=tuple(detail),
             gamma=gamma,
+            options_value=options_value,
+            options_theta=options_theta,
+            options_gamma=options_gamma,
+            lp_value=lp_value,
         )
 
     def breakdowns(self, prices: Mapping[str, float], now_ns: int) -> dict[str, DeltaBreakdown]:

@@ -16,7 +16,9 @@ States::
     CANCELLING --filled (fill raced the cancel)--> IDLE (HedgeDone)
 
 A cancel that is not acknowledged within another timeout is sent again. Updates for
-client ids the executor does not know (stale orders) are ignored. ``filled_lots`` in an
+client ids the executor does not know (stale orders) are ignored. Client ids are
+``{id_prefix}-{p|t}{seq}`` with ``seq`` counting up from ``first_seq`` (a driver
+restarting on a journal passes a number past every id it used before). ``filled_lots`` in an
 update is the order's cumulative fill, as venues report it.
 """
 
@@ -87,12 +89,12 @@ HedgeAction: TypeAlias = PlacePassive | PlaceTaker | CancelOrder | HedgeDone
 class HedgeExecutor:
     """Carries out one hedge decision at a time."""
 
-    def __init__(self, settings: HedgerSettings, id_prefix: str = "hedge") -> None:
+    def __init__(self, settings: HedgerSettings, id_prefix: str = "hedge", *, first_seq: int = 1) -> None:
         self._mode = settings.mode
         self._timeout_ns = int(settings.passive_timeout_s * NS_PER_S)
         self._offset = settings.passive_offset_ticks
         self._prefix = id_prefix
-        self._seq = 0
+        self._seq = first_seq - 1
         self.state = ExecState.IDLE
         self._side = Side.BUY
         self._requested = 0

@@ -8,19 +8,30 @@ greeks with the hedge they need. Exact ``Decimal`` for inventories, floats for m
 
 Delta logic of the deal (all in tokens, price P)
 -------------------------------------------------
-The market maker (MM) receives N tokens for a term and owes N tokens back at expiry,
-except that each call tier i lets it keep q_i of them against paying the strike K_i.
-At expiry it owes ``N * P - sum_i q_i * max(P - K_i, 0)`` in value, so:
+The market maker (MM) receives N tokens for a term; each call tier i lets it keep q_i
+tokens against paying the strike K_i at expiry. Its net delta is the hedger's formula
+(DESIGN.md), built by :func:`bot.hedge.dealbook.deal_book` for both this planner and the
+live hedger:
 
-* holding the borrowed tokens:  +H     (spot, CEX ask inventory, LP delta x)
-* the loan obligation:          -N     (it is a debt in tokens, not in dollars)
-* the calls:                    +sum_i q_i * N(d1_i)   (Black–Scholes delta)
-* the perp:                     +perp
+* tokens held:        +H     (spot / CEX ask inventory, plus the LP's token side x)
+* the loan:           -L     (``loan_delta``: L = N for "tokens", L = 0 for "usd_debt")
+* the calls:          +sum_i q_i * N(d1_i)   (Black–Scholes delta)
+* the perp:           +perp
 
-which is the hedger's formula (DESIGN.md): ``net = spot - loan + perp + options + LP``.
-On delivery H = N, so the loan itself carries no delta: the only delta the deal gives
-the MM is that of its calls (132,610 tokens for 100,000 each at 1.25/1.50/2.00 with
-S = 1, sigma = 0.8, T = 1 year, r = 0); hedging that means selling ~132,610.
+The deal file says which view of the loan it takes (``loan_delta``):
+
+* ``"usd_debt"`` -- the worked example's view (below): the loan is a fixed dollar debt
+  of N x reference price, so selling borrowed tokens *removes* delta. After the
+  2,300,000 sale the MM holds 200,000 tokens of CEX asks and a 500,000-token LP, plus
+  132,610 of call delta (sigma 0.8, T = 1 year): the neutralising perp is a short of
+  832,610, and the book is then delta-neutral in the same convention.
+* ``"tokens"`` -- the loan is repaid in tokens: it is a short of N, each borrowed token
+  sold is a short sale, and after the same sale the book is short 2,167,390 tokens, so
+  the neutralising perp is *long* 2,167,390 (the sale then only converts idle tokens
+  into quote for margin and bids).
+
+The plan reports the file's convention as its main perp hedge (what the live hedger
+will trade for the same file), and both conventions' figures for comparison.
 
 The worked example (issue 6) follows the "call-option model" analysis by @agintender,
 "Death spiral peaks at the open: the inevitability of altcoin liquidity exhaustion from
@@ -31,20 +42,6 @@ inventory (200,000 on the asks, 500,000 in the pool) and 700,000 USDT (bids and 
 pool's quote side), raised by selling 700,000 tokens. The remaining 1,600,000 tokens
 are what the article calls unhedged, and the MM sells them too: 2,300,000 tokens are
 sold at the open. The planner reproduces these numbers exactly from the deal file.
-
-That article counts held tokens as exposure and the loan as a fixed liability at the
-reference price (a dollar debt); in that frame the sale plus a perp short of the
-700,000 held tokens and of the call delta is "neutral". A token loan is repaid in
-tokens, though, so each borrowed token sold is a short sale against the obligation:
-after the 2,300,000 sale the MM's book (formula above) is short
-2,300,000 - 132,610 = 2,167,390 tokens, which is the directional bet the article
-describes (the calls only cap 300,000 of the 3,000,000 owed). The planner therefore
-reports, besides the article's sale, the perp hedge that makes the book neutral under
-the token obligation — long ``initial sale`` (buying back the sold delta synthetically;
-the sale still converts idle tokens into quote for margin and bids) minus the option
-delta — and, for comparison, the minimal plan (sell only the 700,000 needed for quote:
-perp +700,000 - option delta) and the article's dollar-liability perp figure. The live
-hedger uses the token obligation, so the planner's main figure is what it will trade.
 """
 
 from __future__ import annotations
@@ -54,19 +51,14 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from bot.hedge.amm import ConstantProductLP
 from bot.hedge.black_scholes import NS_PER_YEAR, call_greeks
-from bot.hedge.deal import Deal
-from bot.hedge.delta import DeltaBook, DeltaBreakdown, OptionKind, OptionPosition
+from bot.hedge.deal import Deal, LoanDelta
+from bot.hedge.dealbook import date_ns, deal_book
+from bot.hedge.delta import DeltaBreakdown
+
+__all__ = ["DealPlan", "OptionLine", "VenueDeployment", "date_ns", "plan_deal"]
 
 TOKEN_QUANTUM = Decimal("0.00000001")
-_EPOCH = dt.date(1970, 1, 1)
-_NS_PER_DAY = NS_PER_YEAR // 365
-
-
-def date_ns(day: dt.date) -> int:
-    """Midnight UTC of ``day`` in ns since the epoch (the planner's valuation instants)."""
-    return (day - _EPOCH).days * _NS_PER_DAY
 
 
 def _tokens(value: Decimal) -> Decimal:
@@ -150,13 +142,18 @@ class DealPlan:
     initial_sale_tokens: Decimal
     """Spot sold at the start: the funding sale plus the idle tokens."""
     delta_after_sale: DeltaBreakdown
+    """Net delta book after the sale, in the deal's ``loan_delta`` convention."""
     perp_hedge_linear: float
-    """Perp that neutralises spot + LP - loan after the sale (= + initial sale at start)."""
+    """Perp that neutralises spot + LP - loan after the sale (without the calls)."""
     options: tuple[OptionLine, ...]
     minimal_sale_perp_hedge: float
-    """Perp for neutrality if only ``funding_sale_tokens`` are sold."""
-    dollar_liability_perp_hedge: float
-    """The article's frame: perp hedge if the loan were a fixed dollar debt."""
+    """Perp for neutrality if only ``funding_sale_tokens`` are sold (same convention)."""
+    perp_hedge_by_convention: dict[LoanDelta, float]
+    """The neutralising perp after the initial sale under each ``loan_delta`` convention."""
+
+    @property
+    def loan_delta(self) -> LoanDelta:
+        return self.deal.loan_delta
 
     @property
     def options_delta(self) -> float:
@@ -198,6 +195,7 @@ class DealPlan:
             "volatility": self.volatility,
             "rate": self.rate,
             "valuation_date": self.valuation_date.isoformat(),
+            "loan_delta": self.loan_delta,
             "years_to_expiry": self.years_to_expiry,
             "loan": {
                 "tokens": str(deal.loan.tokens),
@@ -233,7 +231,7 @@ class DealPlan:
                     "spot_sale_tokens": str(self.funding_sale_tokens),
                     "perp_hedge": self.minimal_sale_perp_hedge,
                 },
-                "loan_as_dollar_liability": {"perp_hedge": self.dollar_liability_perp_hedge},
+                "perp_hedge_by_loan_delta": dict(self.perp_hedge_by_convention),
             },
         }
 
@@ -289,26 +287,11 @@ def plan_deal(
     idle = max(idle, Decimal(0))
     initial_sale = funding_sale + idle
 
-    book = DeltaBook()
     token = deal.token
-    book.set_loan(token, deal.loan.tokens)
+    book = deal_book(deal, volatility=sigma, lp_price=p)
     book.set_spot(token, deal.loan.tokens - lp_tokens - initial_sale)
-    for pool in deal.lp:
-        book.add_lp(token, ConstantProductLP.from_quote_size(pool.size, p), label=pool.venue)
     lines: list[OptionLine] = []
     for tier in deal.calls:
-        book.add_option(
-            OptionPosition(
-                asset=token,
-                strike=tier.strike,
-                quantity=tier.quantity,
-                expiry_ns=expiry_ns,
-                volatility=sigma,
-                rate=rate,
-                kind=OptionKind.CALL,
-                label=f"call {tier.strike}",
-            )
-        )
         greeks = call_greeks(float(p), float(tier.strike), years, sigma, rate)
         qty = float(tier.quantity)
         lines.append(
@@ -326,6 +309,11 @@ def plan_deal(
     after = book.breakdown(token, float(p), now_ns)
     linear = -(after.spot + after.loan + after.lp)
     options_delta = after.options
+    unowed = after.spot + after.lp + options_delta  # net delta if the loan carried none
+    by_convention: dict[LoanDelta, float] = {
+        "tokens": -(unowed - float(deal.loan.tokens)),
+        "usd_debt": -unowed,
+    }
     return DealPlan(
         deal=deal,
         price=p,
@@ -344,5 +332,5 @@ def plan_deal(
         perp_hedge_linear=linear,
         options=tuple(lines),
         minimal_sale_perp_hedge=linear - float(idle) - options_delta,
-        dollar_liability_perp_hedge=-(after.spot + after.lp + options_delta),
+        perp_hedge_by_convention=by_convention,
     )

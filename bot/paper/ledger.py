@@ -159,6 +159,7 @@ class _Position:
         "rebates",
         "sold",
         "spec",
+        "spread",
         "start_qty",
         "tick",
         "unit",
@@ -179,6 +180,7 @@ class _Position:
         self.fees_paid = _ZERO
         self.rebates = _ZERO
         self.funding = _ZERO
+        self.spread = _ZERO
         self.mark: Decimal | None = None
         self.fills = 0
         self.bought = 0
@@ -320,7 +322,9 @@ class Ledger:
             size = lots * position.unit
             price = position.tick * fill.price
             fee = fill.fee
-            self.spread_capture += (mid - price) * size
+            spread = (mid - price) * size
+            self.spread_capture += spread
+            position.spread += spread
             self.inventory += (mark - mid) * size
             if fee < 0:
                 self.rebates -= fee
@@ -386,6 +390,14 @@ class Ledger:
 
     def mark(self, instrument: str) -> Decimal | None:
         return self.positions[instrument].mark
+
+    def spread_capture_of(self, instrument: str) -> Decimal:
+        """The ``spread_capture`` attribution component of ``instrument``'s fills alone."""
+        return self.positions[instrument].spread
+
+    def position_snapshot(self, instrument: str) -> PositionSnapshot:
+        """One position's snapshot (what :meth:`snapshot` lists for it)."""
+        return self.positions[instrument].snapshot(self.leverage)
 
     def equity(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
         """Equity in the quote asset at the ledger's marks (or at ``marks`` where given)."""
