@@ -271,6 +271,8 @@ def _engine_summary(trading: TradingEngine) -> dict[str, Any]:
         },
         open_orders=len(exchange.orders),
     )
+    if trading.hedger is not None:
+        out["hedge"] = trading.hedger.status(trading.engine.clock.now)
     return out
 
 
@@ -413,6 +415,9 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f"(spread {pnl['spread_capture']}, rebates {pnl['rebates']}, fees {pnl['fees']}, "
                 f"inventory {pnl['inventory']}, funding {pnl['funding']}), open orders {row['open_orders']}"
             )
+        hedge = row.get("hedge")
+        if hedge:
+            lines.append(f"  {row['engine']} hedge: " + json.dumps(hedge, default=str)[:400])
     for venue, stats in summary["adapters"].items():
         lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     return "\n".join(lines)
