@@ -317,7 +317,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     execution: Literal["paper", "testnet"] = Field(
         "paper",
-        description='paper = orders go to the paper exchange only; testnet = also mirrored to the '
+        description="paper = orders go to the paper exchange only; testnet = also mirrored to the "
         "exchange testnet through ccxt (keys from the environment) and reconciled. Mainnet order "
         "endpoints are always refused.",
     )

@@ -59,7 +59,7 @@ class PaperStub:
 class EngineStub:
     name = "btc"
 
-    class clock:  # noqa: N801 - mimics engine.clock.now
+    class clock:  # mimics engine.clock.now
         now = 1_723_075_200_000_000_000
 
 
@@ -85,13 +85,22 @@ def new(cid: str, side: Side, price: str, size: str) -> NewOrder:
 
 def accepted(order: NewOrder) -> OrderAccepted:
     return OrderAccepted(
-        client_id=order.client_id, instrument=INSTRUMENT, ts=2, side=order.side, price=order.price, size=order.size
+        client_id=order.client_id,
+        instrument=INSTRUMENT,
+        ts=2,
+        side=order.side,
+        price=order.price,
+        size=order.size,
     )
 
 
 def cancelled(order: NewOrder, remaining: int) -> OrderCancelled:
     return OrderCancelled(
-        client_id=order.client_id, instrument=INSTRUMENT, ts=3, reason=CancelReason.REQUESTED, remaining=remaining
+        client_id=order.client_id,
+        instrument=INSTRUMENT,
+        ts=3,
+        reason=CancelReason.REQUESTED,
+        remaining=remaining,
     )
 
 
@@ -183,7 +192,12 @@ async def test_orders_are_mirrored_mapped_reconciled_and_differences_recorded(fa
         assert {o["type"] for o in sent.values()} == {"LIMIT_MAKER"}
         assert {o["side"] for o in sent.values()} == {"BUY", "SELL"}
         posted = [p for m, path, p in fake.requests if m == "POST"]
-        assert [p["newClientOrderId"] for p in posted] == ["mmt3st_btc-1", "mmt3st_btc-3", "mmt3st_btc-4", "mmt3st_btc-5"]
+        assert [p["newClientOrderId"] for p in posted] == [
+            "mmt3st_btc-1",
+            "mmt3st_btc-3",
+            "mmt3st_btc-4",
+            "mmt3st_btc-5",
+        ]
         assert executor.counters.not_sent == 1 and executor.counters.rejected == 1
         assert all(h.get("X-MBX-APIKEY") == KEY for h in fake.headers_seen[1:])
 
@@ -241,7 +255,11 @@ async def test_orders_are_mirrored_mapped_reconciled_and_differences_recorded(fa
 async def test_network_failure_is_looked_up_and_bad_keys_are_reported_not_fatal(fake: FakeTestnet) -> None:
     settings = TestnetSettings(orders_per_second=50)
     exchange = make_testnet_exchange(
-        "binance_spot", TestnetVenueSettings(rest_url=fake.url), SecretStr(KEY), SecretStr(SECRET), timeout_s=5
+        "binance_spot",
+        TestnetVenueSettings(rest_url=fake.url),
+        SecretStr(KEY),
+        SecretStr(SECRET),
+        timeout_s=5,
     )
     client = TestnetClient("binance_spot", exchange, {INSTRUMENT: SPOT_BTC}, (KEY, SECRET))
     mirror = MirrorVenue(PaperStub())
@@ -274,7 +292,11 @@ async def test_network_failure_is_looked_up_and_bad_keys_are_reported_not_fatal(
 async def test_backlog_overflow_cancels_everything_on_the_testnet(fake: FakeTestnet) -> None:
     settings = TestnetSettings(orders_per_second=50, max_queue=10)
     exchange = make_testnet_exchange(
-        "binance_spot", TestnetVenueSettings(rest_url=fake.url), SecretStr(KEY), SecretStr(SECRET), timeout_s=5
+        "binance_spot",
+        TestnetVenueSettings(rest_url=fake.url),
+        SecretStr(KEY),
+        SecretStr(SECRET),
+        timeout_s=5,
     )
     client = TestnetClient("binance_spot", exchange, {INSTRUMENT: SPOT_BTC}, (KEY, SECRET))
     mirror = MirrorVenue(PaperStub(), max_queue=settings.max_queue)

@@ -378,7 +378,9 @@ class TestnetExecutor:
                 self.queue.append(
                     (
                         binding,
-                        CancelOrder(client_id=client_id, instrument=binding.instrument, ts=paper.closed_ts or 0),
+                        CancelOrder(
+                            client_id=client_id, instrument=binding.instrument, ts=paper.closed_ts or 0
+                        ),
                         order,
                     )
                 )

@@ -122,7 +122,9 @@ class FakeTestnet:
                     order["status"] = "CANCELED"
                     cancelled.append(self._view(order, spot))
             if spot:
-                return web.json_response(cancelled) if cancelled else _error(-2011, "Unknown order sent.", 400)
+                return (
+                    web.json_response(cancelled) if cancelled else _error(-2011, "Unknown order sent.", 400)
+                )
             return web.json_response({"code": 200, "msg": "The operation of cancel all open order is done."})
         return _error(-1000, f"fake testnet: no route {request.method} {path}", 404)
 
