@@ -34,6 +34,7 @@ from bot.core.assemble import TradingEngine
 from bot.core.instrument import InstrumentSpec
 from bot.core.mirror import MirrorVenue
 from bot.errors import InputError
+from bot.ops.logging import register_secrets
 from bot.ops.testnet import Binding, TestnetExecutor
 from bot.venues.testnet import TestnetClient, make_testnet_exchange
 
@@ -76,6 +77,7 @@ def plan_execution(settings: Settings) -> ExecutionPlan | None:
     for venue in venues:
         venue_settings = settings.testnet.for_venue(venue)
         key, secret = venue_settings.credentials(venue)
+        register_secrets(key, secret)  # masked in every log line from now on
         exchanges[venue] = make_testnet_exchange(
             venue, venue_settings, key, secret, timeout_s=settings.testnet.timeout_s
         )
