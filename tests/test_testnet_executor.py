@@ -252,7 +252,7 @@ async def test_orders_are_mirrored_mapped_reconciled_and_differences_recorded(fa
         await client.close()
 
 
-async def test_network_failure_is_looked_up_and_bad_keys_are_reported_not_fatal(fake: FakeTestnet) -> None:
+async def test_network_failure_is_looked_up_and_bad_keys_pause_mirroring(fake: FakeTestnet) -> None:
     settings = TestnetSettings(orders_per_second=50)
     exchange = make_testnet_exchange(
         "binance_spot",
@@ -264,7 +264,12 @@ async def test_network_failure_is_looked_up_and_bad_keys_are_reported_not_fatal(
     client = TestnetClient("binance_spot", exchange, {INSTRUMENT: SPOT_BTC}, (KEY, SECRET))
     mirror = MirrorVenue(PaperStub())
     binding = Binding(EngineStub(), INSTRUMENT, SPOT_BTC, mirror, None)  # type: ignore[arg-type]
-    executor = TestnetExecutor({"binance_spot": client}, [binding], settings, tag="n3t0")
+    clock = FakeClock()
+    executor = TestnetExecutor({"binance_spot": client}, [binding], settings, tag="n3t0", clock=clock)
+
+    def posts() -> int:
+        return sum(1 for method, _, _ in fake.requests if method == "POST")
+
     try:
         await executor._start()
         order = new("btc-1", Side.BUY, "60000", "0.001")
@@ -279,12 +284,66 @@ async def test_network_failure_is_looked_up_and_bad_keys_are_reported_not_fatal(
         assert binding.testnet["btc-1"].state == "rejected"
         # wrong secret: the testnet refuses the signature; paper trading carries on
         exchange.secret = "not-the-secret"
-        second = new("btc-2", Side.BUY, "60000", "0.001")
-        mirror.submit(second)
+        mirror.submit(new("btc-2", Side.BUY, "60000", "0.001"))
         await drain(executor)
         assert binding.testnet["btc-2"].state == "rejected"
         assert executor.auth_failed is not None and "-1022" in executor.auth_failed
         assert "not-the-secret" not in repr(executor.status())
+        # while authentication fails, orders are not sent at all (no request storm)
+        before = posts()
+        mirror.submit(new("btc-3", Side.BUY, "60000", "0.001"))
+        await drain(executor)
+        assert posts() == before and binding.testnet["btc-3"].state == "rejected"
+        assert "authentication failing" in binding.testnet["btc-3"].reason
+        # keys fixed (e.g. the secret file replaced and the testnet back): mirroring resumes
+        exchange.secret = SECRET
+        clock.t += 61
+        await executor.reconcile()
+        assert executor.auth_failed is None
+        mirror.submit(new("btc-4", Side.BUY, "60000", "0.001"))
+        await drain(executor)
+        assert posts() == before + 1 and binding.testnet["btc-4"].state == "open"
+    finally:
+        await client.close()
+
+
+async def test_usdm_demo_trading_orders_go_to_fapi_post_only_and_reduce_only(fake: FakeTestnet) -> None:
+    from tests.specs import USDM_BTC
+
+    exchange = make_testnet_exchange(
+        "binance_usdm",
+        TestnetVenueSettings(rest_url=fake.url),
+        SecretStr(KEY),
+        SecretStr(SECRET),
+        timeout_s=5,
+    )
+    assert exchange.options["enableDemoTrading"]
+    client = TestnetClient("binance_usdm", exchange, {USDM_BTC.key: USDM_BTC}, (KEY, SECRET))
+    try:
+        await client.start()
+        assert client.symbols == {USDM_BTC.key: "BTC/USDT:USDT"}
+        order = NewOrder(
+            client_id="p-1",
+            instrument=USDM_BTC.key,
+            side=Side.SELL,
+            size=USDM_BTC.sizes.to_int("0.002"),
+            price=USDM_BTC.prices.to_int("61000.5"),
+            tif=TimeInForce.GTX,
+            reduce_only=True,
+            ts=1,
+        )
+        remote = await client.place(order, "mmusdm_p-1")
+        assert remote.state == "open" and remote.exchange_id
+        (_method, path, params) = next(r for r in fake.requests if r[0] == "POST")
+        assert path == "/fapi/v1/order"
+        assert (params["timeInForce"], params["reduceOnly"], params["side"]) == ("GTX", "true", "SELL")
+        assert (params["price"], params["quantity"]) == ("61000.5", "0.002")
+        fake.fill("mmusdm_p-1", "0.001")
+        opened = await client.open_orders(USDM_BTC.key)
+        assert opened["mmusdm_p-1"].filled == USDM_BTC.sizes.to_int("0.001")
+        cancelled = await client.cancel(USDM_BTC.key, "mmusdm_p-1")
+        assert cancelled.state == "cancelled" and cancelled.filled == USDM_BTC.sizes.to_int("0.001")
+        assert await client.fetch(USDM_BTC.key, "unknown-id") is None
     finally:
         await client.close()
 

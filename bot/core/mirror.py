@@ -12,6 +12,9 @@ with what the testnet says (:mod:`bot.core.reconcile`).
 If the executor falls behind by more than ``max_queue`` commands the backlog is
 dropped and :attr:`overflowed` is set: the executor must then cancel every testnet
 order of the instrument (it can no longer follow the paper book command by command).
+Closed orders the executor has not reconciled yet (it may be down for a while) are kept
+up to ``4 * max_queue`` orders; beyond that the oldest closed ones are forgotten
+(counted in :attr:`forgotten`), so memory stays bounded.
 
 Sans-IO: no sockets, no clock; times are the commands' and reports' event times.
 """
@@ -86,6 +89,7 @@ class MirrorVenue:
         """Mirrored orders by client id (the executor prunes settled ones)."""
         self.commands = 0
         self.dropped = 0
+        self.forgotten = 0
         self.overflowed = False
 
     @property
@@ -104,12 +108,21 @@ class MirrorVenue:
                 command.price,
                 command.ts,
             )
+            if len(self.orders) > 4 * self.max_queue:
+                self._forget_closed(2 * self.max_queue)
         if len(self.outbox) >= self.max_queue:
             self.dropped += len(self.outbox) + 1
             self.outbox.clear()
             self.overflowed = True
             return
         self.outbox.append(command)
+
+    def _forget_closed(self, keep: int) -> None:
+        for client_id in [c for c, o in self.orders.items() if o.final]:
+            if len(self.orders) <= keep:
+                break
+            del self.orders[client_id]
+            self.forgotten += 1
 
     def drain(self) -> list[OrderCommand]:
         """Every queued command, oldest first (the executor's side)."""

@@ -130,6 +130,7 @@ class Totals:
     matched: int = 0
     differences: int = 0
     not_sent: int = 0
+    forgotten: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     paper_bought: int = 0
     paper_sold: int = 0
@@ -150,6 +151,7 @@ class Totals:
             "matched": self.matched,
             "differences": self.differences,
             "not_sent": self.not_sent,
+            "forgotten": self.forgotten,
             "by_kind": dict(self.by_kind),
             "paper_filled": {"buy": size(self.paper_bought), "sell": size(self.paper_sold)},
             "testnet_filled": {"buy": size(self.testnet_bought), "sell": size(self.testnet_sold)},
@@ -188,6 +190,10 @@ class Reconciler:
                 differences.append(difference)
             del paper[client_id]
             testnet.pop(client_id, None)
+        for client_id, remote in list(testnet.items()):
+            if client_id not in paper and remote.final:  # the mirror forgot its paper side
+                del testnet[client_id]
+                self.totals.forgotten += 1
         return differences
 
     def live_divergence(

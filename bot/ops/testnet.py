@@ -48,6 +48,7 @@ T = TypeVar("T")
 
 RecordSink = Callable[[str, dict[str, Any], int], None]
 MAX_LOOKUPS_PER_PASS = 20
+AUTH_RETRY_S = 60.0
 RECENT_DIFFERENCES = 10
 
 
@@ -134,6 +135,8 @@ class TestnetExecutor:
         self.counters = Counters()
         self.started = False
         self.auth_failed: str | None = None
+        self.auth_retry_at = 0.0
+        """While authentication fails, new orders are not sent (rejected locally) until then."""
         self.last_error: str | None = None
         self.next_reconcile = 0.0
         self.poll_s = 0.05
@@ -254,6 +257,11 @@ class TestnetExecutor:
         if type(command) is NewOrder:
             if order.state != TestnetState.QUEUED:
                 return
+            if self.auth_failed is not None and self.clock() < self.auth_retry_at:
+                order.state = TestnetState.REJECTED
+                order.reason = f"not sent: testnet authentication failing ({self.auth_failed})"
+                self.counters.rejected += 1
+                return
             order.state = TestnetState.SENT
             self.counters.orders_sent += 1
             try:
@@ -300,8 +308,16 @@ class TestnetExecutor:
         self.counters.errors += 1
         self.last_error = str(exc)
         if exc.auth:
+            if self.auth_failed is None or self.clock() >= self.auth_retry_at:
+                log.error(
+                    "testnet authentication failed: orders are not mirrored until it works again",
+                    venue=venue,
+                    error=str(exc),
+                    during=during or None,
+                    retry_in_s=AUTH_RETRY_S,
+                )
             self.auth_failed = str(exc)
-            log.error("testnet authentication failed", venue=venue, error=str(exc), during=during or None)
+            self.auth_retry_at = self.clock() + AUTH_RETRY_S
         else:
             log.warning("testnet call failed", venue=venue, error=str(exc), during=during or None)
 
@@ -330,6 +346,9 @@ class TestnetExecutor:
         client = self.clients[binding.venue]
         venue = binding.venue
         open_orders = await self._call(venue, partial(client.open_orders, binding.instrument))
+        if self.auth_failed is not None:
+            log.info("testnet authentication works again", venue=venue)
+            self.auth_failed = None
         ours = {o.testnet_id: o for o in binding.testnet.values()}
         binding.untracked_open = sum(1 for cid in open_orders if cid.startswith("mm") and cid not in ours)
         lookups = 0
