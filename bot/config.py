@@ -35,6 +35,7 @@ from bot.hedge.settings import HedgeSettings
 from bot.market.estimators.params import EstimatorParams
 from bot.paper.settings import PaperSettings
 from bot.risk.settings import RiskSettings
+from bot.venues.testnet_settings import TestnetSettings
 
 ENV_PREFIX = "MMBOT_"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -594,6 +595,13 @@ class Settings(BaseSettings):
     estimators: EstimatorParams = Field(default_factory=EstimatorParams)
     paper: PaperSettings = Field(default_factory=PaperSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    execution: Literal["paper", "testnet"] = Field(
+        "paper",
+        description="paper = orders go to the paper exchange only; testnet = also mirrored to the "
+        "exchange testnet through ccxt (keys from the environment) and reconciled. Mainnet order "
+        "endpoints are always refused.",
+    )
+    testnet: TestnetSettings = Field(default_factory=TestnetSettings)
     hedge: HedgeSettings = Field(default_factory=HedgeSettings)
 
     @model_validator(mode="after")
@@ -717,17 +725,26 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
-SECRET_FIELDS = (("http", "token"),)
+SECRET_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("http", "token"),
+    ("testnet", "binance_spot", "api_key"),
+    ("testnet", "binance_spot", "api_secret"),
+    ("testnet", "binance_usdm", "api_key"),
+    ("testnet", "binance_usdm", "api_secret"),
+)
 """Fields that may only come from the environment or secret files, never a config file."""
 
 
 def _refuse_secrets_in_file(data: dict[str, Any], source: str) -> None:
-    for section, field in SECRET_FIELDS:
-        if isinstance(data.get(section), dict) and field in data[section]:
-            env = _env_name((section, field))
+    for path in SECRET_FIELDS:
+        node: Any = data
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            dotted = ".".join(path)
             raise ConfigError(
-                f"{source}: {section}.{field}: secrets may not be stored in config files; "
-                f"set {env} or use {section}.{field}_file"
+                f"{source}: {dotted}: secrets may not be stored in config files; "
+                f"set {_env_name(path)} or use {dotted}_file"
             )
 
 

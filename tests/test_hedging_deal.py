@@ -87,7 +87,9 @@ def test_first_live_hedge_is_the_plans_perp_hedge(tmp_path: Path, loan_delta: st
     engine.add_handler(hedger)
 
     start = date_ns(deal.loan.start) - 60 * NS_PER_S
-    for event in paired_events("calm", seed=3, start_ts_ns=start, spot=SPOT, perp=PERP, start_price=Decimal(1)):
+    for event in paired_events(
+        "calm", seed=3, start_ts_ns=start, spot=SPOT, perp=PERP, start_price=Decimal(1)
+    ):
         engine.on_event(event)
         if event.local_ts > start + 30 * NS_PER_S:
             break

@@ -59,6 +59,9 @@ class Bot:
             "MMBOT_HTTP__TOKEN": TOKEN,
             "BINANCE_API_KEY": FAKE_KEY,
             "MMBOT_TESTNET_API_SECRET": FAKE_KEY,
+            # real key settings (loaded as SecretStr even in paper mode): must not leak either
+            "MMBOT_TESTNET__BINANCE_SPOT__API_KEY": FAKE_KEY,
+            "MMBOT_TESTNET__BINANCE_SPOT__API_SECRET": FAKE_KEY,
         }
         self.log_path = tmp_path / log_name
         self.log = self.log_path.open("w")

@@ -25,6 +25,7 @@ from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
 from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
 from bot.ops.control import Controller, pid_path, running_pid, take_request
+from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
@@ -140,6 +141,9 @@ async def run_bot(
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
+        plan = plan_execution(settings)  # refuses mainnet order endpoints and missing keys (exit 2)
+        if plan is not None:
+            stack.push_async_callback(plan.close)
         if offline:
             settings = await stack.enter_async_context(_offline_emulator(settings))
         keys = settings.instruments()
@@ -162,6 +166,10 @@ async def run_bot(
             configured=configured,
         )
         controller.apply_pending(source="cli")
+        testnet = TestnetExecution.attach(plan, settings, trading, specs) if plan is not None else None
+        if testnet is not None:
+            runner.spawn("testnet", testnet.executor.run)
+            stack.push_async_callback(testnet.stop)
         venues: dict[str, list[str]] = {}
         for key in native:
             venues.setdefault(key.split(":", 1)[0], []).append(key)
@@ -173,7 +181,7 @@ async def run_bot(
             )
             runner.add_adapter(adapter, venue_keys)
         if settings.http.enabled:
-            ops = _ops_server(settings, runner, trading, controller)
+            ops = _ops_server(settings, runner, trading, controller, testnet)
             await ops.start()
             stack.push_async_callback(ops.stop)
         runner.spawn("profile-watch", lambda: _watch_profiles(controller))
@@ -190,6 +198,8 @@ async def run_bot(
             strategies={n: p.name for n, p in profiles.items()},
         )
         await runner.run(duration_s)
+        if testnet is not None:
+            await testnet.stop()  # cancels testnet orders, journals final totals: before journals close
         for t in trading:
             t.close()
         return {
@@ -197,6 +207,7 @@ async def run_bot(
             "engines": [_engine_summary(t) for t in trading],
             "adapters": {venue: adapter_stats(adapter) for venue, adapter in runner.adapters.items()},
             "task_restarts": runner.task_restarts,
+            "execution": testnet.status() if testnet is not None else {"mode": "paper"},
         }
 
 
@@ -304,15 +315,23 @@ async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> d
 
 
 def _ops_server(
-    settings: Settings, runner: LiveRunner, trading: list[TradingEngine], controller: Controller
+    settings: Settings,
+    runner: LiveRunner,
+    trading: list[TradingEngine],
+    controller: Controller,
+    testnet: TestnetExecution | None = None,
 ) -> OpsServer:
     host, port = settings.http.host_port
+    registry = build_registry(runner, time.time_ns)
+    if testnet is not None:
+        registry.register(testnet.collector())
     ops = OpsServer(
-        registry=build_registry(runner, time.time_ns),
+        registry=registry,
         status=lambda: {
             "instruments": runner.status_lines(),
             "engines": [t.status() for t in trading],
             "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
+            "execution": testnet.status() if testnet is not None else {"mode": "paper"},
         },
         host=host,
         port=port,

@@ -110,8 +110,10 @@ class QuotingPipeline:
         self._dirty = True
         self.hedge_view: HedgeView | None = None
         """Set by the assembly when the engine hedges: fills the samples' net_delta and pnl.hedge."""
+        self.report_observers: list[Callable[[OrderReport], None]] = []
+        """Also told every report of this instrument (e.g. the testnet order mirror)."""
         risk.sink = self._on_risk_record
-        self._log = log.bind(engine=engine.name, instrument=instrument)
+        self._log = log.bind(engine=engine.name, instrument=instrument, regime=self.decision.regime.value)
 
     # ---- events ----------------------------------------------------------------------
 
@@ -136,6 +138,8 @@ class QuotingPipeline:
         """Every venue report for our orders (called synchronously by the venue)."""
         if getattr(report, "instrument", None) != self.instrument:
             return
+        for observer in self.report_observers:
+            observer(report)
         self.order_manager.on_report(report)
         self.risk.on_report(report)
         if type(report) is OrderFilled:
@@ -219,6 +223,7 @@ class QuotingPipeline:
         if self.record is not None:
             self.record(record_type(record), payload, record.ts)
         if isinstance(record, RegimeTransition):
+            self._log = self._log.bind(regime=str(record.to_state.value))
             self._log.info(
                 "regime transition",
                 **{k: payload[k] for k in ("from_state", "to_state", "rule") if k in payload},

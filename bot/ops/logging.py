@@ -2,9 +2,13 @@
 
 Logs go to stderr (stdout stays free for command output): human-readable on a
 terminal, one JSON object per line otherwise (Docker, files, CI). Optionally also to
-a size-rotated JSON file. Context such as ``engine``, ``instrument`` and ``regime``
-is bound with ``structlog.contextvars`` or ``log.bind``. A redaction processor masks
-anything that looks like a credential, so a key can never reach a log line.
+a size-rotated JSON file (``logging.file``, ``max_bytes``, ``backups``; unset = the
+stream only, Docker's default). Context such as ``engine``, ``instrument`` and ``regime``
+is bound with ``structlog.contextvars`` or ``log.bind`` (the quoting pipeline binds its
+engine, instrument and current regime). Two redaction passes keep credentials out of every
+line: values under credential-like key names and every ``SecretStr`` are masked, and the
+values registered with :func:`register_secrets` (the exchange keys) are masked wherever
+they appear -- in messages, fields and rendered exception tracebacks.
 """
 
 from __future__ import annotations
@@ -23,13 +27,38 @@ from bot.config import LoggingSettings
 
 _SECRET_KEY = re.compile(r"(secret|token|password|passwd|api[_-]?key|private[_-]?key|signature)", re.I)
 REDACTED = "**********"
+_SECRET_VALUES: set[str] = set()
+MIN_SECRET_LEN = 6
+
+
+def register_secrets(*values: str | SecretStr | None) -> None:
+    """Mask these exact values in every later log line (keys, tokens; short values ignored)."""
+    for value in values:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text and len(text) >= MIN_SECRET_LEN:
+            _SECRET_VALUES.add(text)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        for secret in _SECRET_VALUES:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_mask(v) for v in value)
+    return value
 
 
 def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """Mask values whose key names a credential, and every ``SecretStr``."""
+    """Mask values whose key names a credential, every ``SecretStr`` and every registered secret."""
     for key, value in event_dict.items():
         if isinstance(value, SecretStr) or (_SECRET_KEY.search(key) and value not in (None, "")):
             event_dict[key] = REDACTED
+        elif _SECRET_VALUES:
+            event_dict[key] = _mask(value)
     return event_dict
 
 
@@ -73,6 +102,7 @@ def configure_logging(settings: LoggingSettings, *, stream: TextIO | None = None
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_secrets,  # again: tracebacks are rendered only now
                 console_renderer if use_console else json_renderer,
             ],
             foreign_pre_chain=shared,
@@ -90,6 +120,7 @@ def configure_logging(settings: LoggingSettings, *, stream: TextIO | None = None
                 processors=[
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
+                    redact_secrets,
                     json_renderer,
                 ],
                 foreign_pre_chain=shared,
