@@ -548,6 +548,11 @@ class QuotingSettings(_Section):
         description="Keep a resting quote while its size is within this fraction of the desired size.",
     )
     max_order_age_s: float = Field(0.0, ge=0, description="Refresh quotes older than this (0 = never).")
+    reject_cooldown_s: float = Field(
+        1.0,
+        ge=0,
+        description="After the venue rejects an order, place nothing new on that side for this long.",
+    )
     sample_interval_s: float = Field(
         1.0, gt=0, description="Journal a market/quotes/PnL sample this often (event time); reports read it."
     )

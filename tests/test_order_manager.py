@@ -208,3 +208,19 @@ def test_never_more_than_one_order_per_slot(script: list[tuple[int, int, int]]) 
         assert len(slots) == len(set(slots))
         # every order still open at the venue is tracked (no orphan)
         assert set(open_at_venue) <= set(om.orders)
+
+
+def test_a_reject_pauses_new_orders_on_that_side_only() -> None:
+    from bot.core.orders import OrderRejected, RejectReason
+
+    om = OrderManager(KEY, id_prefix="x", reject_cooldown_ns=1_000)
+    bid, ask = om.reconcile(quotes([(100, 5)], [(102, 5)]), now=0)
+    om.on_report(
+        OrderRejected(
+            client_id=ask.client_id, instrument=KEY, ts=10, reason=RejectReason.INSUFFICIENT_BALANCE, text=""
+        )
+    )
+    accept(om, bid)
+    assert om.reconcile(quotes([(100, 5)], [(102, 5)]), now=500) == []  # no retry storm on the ask
+    (again,) = om.reconcile(quotes([(100, 5)], [(102, 5)]), now=1_010)
+    assert again.side is Side.SELL and om.stats.rejects == 1

@@ -152,6 +152,7 @@ def build_engine(
             size_tolerance=settings.quoting.size_tolerance,
             max_age_ns=int(settings.quoting.max_order_age_s * 1e9),
             first_seq=exchange.commands + 1,
+            reject_cooldown_ns=int(settings.quoting.reject_cooldown_s * 1e9),
         )
         for resting in exchange.open_orders(spec.key):
             order_manager.adopt(

@@ -111,6 +111,7 @@ class OrderManager:
         max_age_ns: int = 0,
         post_only: bool = True,
         first_seq: int = 1,
+        reject_cooldown_ns: int = 1_000_000_000,
     ) -> None:
         if refresh_ticks < 0:
             raise ValueError("refresh_ticks must be >= 0")
@@ -126,6 +127,10 @@ class OrderManager:
         self.orders: dict[str, TrackedOrder] = {}
         self._slots: dict[tuple[Side, int], TrackedOrder] = {}
         self.stats = OrderManagerStats()
+        self.reject_cooldown_ns = reject_cooldown_ns
+        self._blocked_until: dict[Side, int] = {}
+        """After a venue reject, a side places nothing new until then (no retry storms on
+        e.g. an insufficient balance); cancels are never blocked."""
 
     # ---- decisions -------------------------------------------------------------------
 
@@ -148,10 +153,12 @@ class OrderManager:
     def _reconcile_side(self, side: Side, quotes: Iterable[Quote], now: int, out: list[OrderCommand]) -> None:
         slots = self._slots
         wanted = list(quotes)
+        blocked = now < self._blocked_until.get(side, 0)
         for level, quote in enumerate(wanted):
             order = slots.get((side, level))
             if order is None:
-                out.append(self._new(side, level, quote, now))
+                if not blocked:
+                    out.append(self._new(side, level, quote, now))
             elif order.state is SlotState.LIVE and (order.doomed or not self._keeps(order, quote, now)):
                 out.append(self._cancel(order, now))
             # PENDING_NEW / PENDING_CANCEL: wait for the venue's answer
@@ -211,6 +218,8 @@ class OrderManager:
         elif isinstance(report, OrderRejected):
             self.stats.rejects += 1
             self._forget(order)
+            if self.reject_cooldown_ns:
+                self._blocked_until[order.side] = report.ts + self.reject_cooldown_ns
         elif isinstance(report, CancelRejected):
             self.stats.cancel_rejects += 1
             if report.reason is CancelRejectReason.UNKNOWN_ORDER and not order.acked:
