@@ -195,7 +195,17 @@ class RawMarketReader:
                         if exc.kind == "unknown_stream":
                             self.skipped[str(exc)] = self.skipped.get(str(exc), 0) + 1
                             continue
-                        raise InputError(f"{path}:{source.line}: {exc}") from None
+                        hint = ""
+                        if exc.kind == "off_tick":
+                            hint = (
+                                " (the instrument spec does not fit this recording: "
+                                + ", ".join(
+                                    f"{spec.key} tick {spec.tick_size} lot {spec.lot_size}"
+                                    for spec in self.specs
+                                )
+                                + ")"
+                            )
+                        raise InputError(f"{path}:{source.line}: {exc}{hint}") from None
                     if event is not None:
                         yield event
             finally:

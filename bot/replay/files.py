@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, cast
 
 from bot.errors import InputError
 
@@ -30,7 +30,16 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 NPZ_COLUMNS = ("ts", "kind", "side", "price", "qty")
 
-TARDIS_BOOK_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp", "is_snapshot", "side", "price", "amount")
+TARDIS_BOOK_COLUMNS = (
+    "exchange",
+    "symbol",
+    "timestamp",
+    "local_timestamp",
+    "is_snapshot",
+    "side",
+    "price",
+    "amount",
+)
 TARDIS_TRADE_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp", "id", "side", "price", "amount")
 
 _HEAD_BYTES = 4096
@@ -77,7 +86,9 @@ class LineFile:
         self._raw = _raw_open(path)
         self.compressed = self._raw.read(2) == GZIP_MAGIC
         self._raw.seek(0)
-        self._handle: IO[bytes] = gzip.GzipFile(fileobj=self._raw, mode="rb") if self.compressed else self._raw
+        self._handle: IO[bytes] = (
+            cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb")) if self.compressed else self._raw
+        )
 
     def __iter__(self) -> Iterator[bytes]:
         """Lines without their line terminator (empty lines included)."""

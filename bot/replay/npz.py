@@ -81,7 +81,9 @@ class _Column:
         except (KeyError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise InputError(f"{path}: array {name!r} unreadable: {exc}") from None
         if len(shape) != 1 or fortran or dtype.hasobject:
-            raise InputError(f"{path}: array {name!r} must be a flat numeric column, got shape {shape} {dtype}")
+            raise InputError(
+                f"{path}: array {name!r} must be a flat numeric column, got shape {shape} {dtype}"
+            )
         self.length = int(shape[0])
         self.dtype = dtype
         self.itemsize = dtype.itemsize
@@ -93,7 +95,9 @@ class _Column:
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise InputError(f"{self.path}: row {row}: array {self.name!r} is corrupt: {exc}") from None
         if len(data) != want:
-            raise InputError(f"{self.path}: row {row + len(data) // self.itemsize}: array {self.name!r} ends early")
+            raise InputError(
+                f"{self.path}: row {row + len(data) // self.itemsize}: array {self.name!r} ends early"
+            )
         return np.frombuffer(data, dtype=self.dtype)
 
     def close(self) -> None:
@@ -150,7 +154,7 @@ class NpzReader:
         spec: InstrumentSpec,
         *,
         feed_latency_ns: int = DEFAULT_FEED_LATENCY_NS,
-        chunk: int = DEFAULT_CHUNK,
+        chunk: int | None = None,
     ) -> None:
         symbol, tick, lot, rows = npz_metadata(path)
         if spec.tick_size != tick or spec.lot_size != lot:
@@ -160,6 +164,7 @@ class NpzReader:
             )
         if feed_latency_ns < 0:
             raise InputError(f"feed latency must be >= 0 ns, got {feed_latency_ns}")
+        chunk = DEFAULT_CHUNK if chunk is None else chunk
         if chunk < 1:
             raise ValueError("chunk must be >= 1")
         self.path = path
@@ -190,7 +195,9 @@ class NpzReader:
             )
         return ints.astype(np.int64)
 
-    def _check(self, ts: np.ndarray, kind: np.ndarray, side: np.ndarray, qty: np.ndarray, start: int, last_ts: int) -> None:
+    def _check(
+        self, ts: np.ndarray, kind: np.ndarray, side: np.ndarray, qty: np.ndarray, start: int, last_ts: int
+    ) -> None:
         problems = (
             (np.flatnonzero((kind < 0) | (kind > 2)), "kind must be 0, 1 or 2"),
             (np.flatnonzero((side != 1) & (side != -1)), "side must be +1 or -1"),
@@ -200,14 +207,18 @@ class NpzReader:
         for rows, message in problems:
             if rows.size:
                 i = int(rows[0])
-                raise InputError(f"{self.path}: row {start + i}: {message} (got kind {kind[i]}, side {side[i]}, qty {qty[i]})")
+                raise InputError(
+                    f"{self.path}: row {start + i}: {message} (got kind {kind[i]}, side {side[i]}, qty {qty[i]})"
+                )
         if ts.size:
             back = np.flatnonzero(np.diff(ts) < 0)
             if ts[0] < last_ts:
                 back = np.concatenate(([-1], back))
             if back.size:
                 i = int(back[0]) + 1
-                raise InputError(f"{self.path}: row {start + i}: time goes backwards ({ts[i]} after a later row)")
+                raise InputError(
+                    f"{self.path}: row {start + i}: time goes backwards ({ts[i]} after a later row)"
+                )
 
     # ---- events --------------------------------------------------------------------------
 
@@ -256,8 +267,12 @@ class NpzReader:
                     not_snapshot = np.flatnonzero(kind != 0)
                     offset = int(not_snapshot[0]) if not_snapshot.size else count
                     if start == 0 and offset == 0:
-                        raise InputError(f"{self.path}: row 0: the stream does not start with snapshot rows (kind 0)")
-                    for s, p, q in zip(side[:offset].tolist(), ticks[:offset].tolist(), lots[:offset].tolist(), strict=True):
+                        raise InputError(
+                            f"{self.path}: row 0: the stream does not start with snapshot rows (kind 0)"
+                        )
+                    for s, p, q in zip(
+                        side[:offset].tolist(), ticks[:offset].tolist(), lots[:offset].tolist(), strict=True
+                    ):
                         if q:
                             (snap_bids if s > 0 else snap_asks).append((p, q))
                     if offset:
@@ -294,7 +309,9 @@ class NpzReader:
                     # go through the slow path once; the rest through the loop below.
                     first_delta = False
                     at = int(np.flatnonzero(is_delta)[0]) + 1
-                    for event in _convert(key, t_list[:at], l_list[:at], k_list[:at], p_list[:at], q_list[:at], i_list[:at]):
+                    for event in _convert(
+                        key, t_list[:at], l_list[:at], k_list[:at], p_list[:at], q_list[:at], i_list[:at]
+                    ):
                         if type(event) is BookDelta:
                             event = msgspec.structs.replace(event, first_id=1)
                         yield event
@@ -304,18 +321,35 @@ class NpzReader:
                 for t, lt, k, p, q, i in zip(t_list, l_list, k_list, p_list, q_list, i_list):  # noqa: B905
                     if k == 0:
                         yield BookDelta(
-                            instrument=key, local_ts=lt, exch_ts=t, first_id=i, last_id=i, prev_id=i - 1,
-                            bids=[(p, q)], asks=[],
+                            instrument=key,
+                            local_ts=lt,
+                            exch_ts=t,
+                            first_id=i,
+                            last_id=i,
+                            prev_id=i - 1,
+                            bids=[(p, q)],
+                            asks=[],
                         )
                     elif k == 1:
                         yield BookDelta(
-                            instrument=key, local_ts=lt, exch_ts=t, first_id=i, last_id=i, prev_id=i - 1,
-                            bids=[], asks=[(p, q)],
+                            instrument=key,
+                            local_ts=lt,
+                            exch_ts=t,
+                            first_id=i,
+                            last_id=i,
+                            prev_id=i - 1,
+                            bids=[],
+                            asks=[(p, q)],
                         )
                     else:
                         yield Trade(
-                            instrument=key, local_ts=lt, exch_ts=t, price=p, size=q,
-                            side=buy if k == 2 else sell, trade_id=i,
+                            instrument=key,
+                            local_ts=lt,
+                            exch_ts=t,
+                            price=p,
+                            size=q,
+                            side=buy if k == 2 else sell,
+                            trade_id=i,
                         )
             if in_snapshot and (snap_bids or snap_asks):
                 yield self._snapshot(snap_bids, snap_asks, snap_ts)
@@ -362,5 +396,11 @@ def _convert(
             )
         else:
             yield Trade(
-                instrument=key, local_ts=lt, exch_ts=t, price=p, size=q, side=Side.BUY if k == 2 else Side.SELL, trade_id=i
+                instrument=key,
+                local_ts=lt,
+                exch_ts=t,
+                price=p,
+                size=q,
+                side=Side.BUY if k == 2 else Side.SELL,
+                trade_id=i,
             )

@@ -36,7 +36,7 @@ from bot.core.events import MarketEvent
 from bot.core.instrument import InstrumentSpec
 from bot.errors import InputError
 from bot.replay import binance_raw, npz, synthetic, tardis
-from bot.replay.files import Format, detect_format
+from bot.replay.files import TARDIS_BOOK_COLUMNS, TARDIS_TRADE_COLUMNS, Format, detect_format
 
 ReplayFormat = Literal["auto", "binance", "tardis", "npz", "synthetic"]
 FORMATS: tuple[str, ...] = ("auto", "binance", "tardis", "npz", "synthetic")
@@ -72,7 +72,9 @@ def shipped_spec(key: str) -> InstrumentSpec:
     return entry.spec
 
 
-def _normalise_specs(specs: SpecSource | None) -> tuple[list[InstrumentSpec], Callable[[str], InstrumentSpec]]:
+def _normalise_specs(
+    specs: SpecSource | None,
+) -> tuple[list[InstrumentSpec], Callable[[str], InstrumentSpec]]:
     """(explicit specs, lookup by key) -- explicit specs first, then ``fallback``."""
     explicit: list[InstrumentSpec] = []
     fallback: Callable[[str], InstrumentSpec] = shipped_spec
@@ -213,7 +215,9 @@ def open_replay(
     explicit, lookup = _normalise_specs(specs)
     if synthetic.is_synthetic(source) or fmt == "synthetic":
         if not synthetic.is_synthetic(source):
-            raise InputError(f"{source}: synthetic input is written 'synthetic:<scenario>[?seed=N&duration=S]'")
+            raise InputError(
+                f"{source}: synthetic input is written 'synthetic:<scenario>[?seed=N&duration=S]'"
+            )
         assert isinstance(source, str)
         return _open_synthetic(source, explicit, lookup)
     paths = _paths(source)
@@ -234,12 +238,15 @@ def open_replay(
     return _open_npz(paths[0], explicit, npz_venue, feed_latency_ns)
 
 
-def _open_binance(paths: list[Path], lookup: Callable[[str], InstrumentSpec], venue: str | None) -> ReplayInput:
+def _open_binance(
+    paths: list[Path], lookup: Callable[[str], InstrumentSpec], venue: str | None
+) -> ReplayInput:
     markets = binance_raw.group_files(paths, venue)
     readers = [binance_raw.RawMarketReader(market, lookup) for market in markets]
     specs = {spec.key: spec for reader in readers for spec in reader.specs}
     parts = [
-        f"{', '.join(market.keys)} ({' + '.join(scan.path.name for scan in market.files)})" for market in markets
+        f"{', '.join(market.keys)} ({' + '.join(scan.path.name for scan in market.files)})"
+        for market in markets
     ]
     return ReplayInput("binance", paths, specs, readers, "Binance recording: " + "; ".join(parts))
 
@@ -252,14 +259,16 @@ def _open_tardis(
 ) -> ReplayInput:
     scans: dict[Path, list[tuple[str, str]]] = {}
     for path in paths:
-        columns = tardis.TARDIS_BOOK_COLUMNS if detected[path] == "tardis_book" else tardis.TARDIS_TRADE_COLUMNS
+        columns = TARDIS_BOOK_COLUMNS if detected[path] == "tardis_book" else TARDIS_TRADE_COLUMNS
         scans[path] = tardis.scan_symbols(path, columns)
     pairs = list(dict.fromkeys(pair for found in scans.values() for pair in found))
     resolved = tardis.resolve_instruments(pairs, explicit, lookup, paths[0])
     table = tardis.instrument_table(resolved)
     ordered = sorted(paths, key=lambda p: detected[p] != "tardis_book")  # book files first: they win ties
     sources: list[_Source] = [
-        tardis.TardisBookReader(path, table) if detected[path] == "tardis_book" else tardis.TardisTradesReader(path, table)
+        tardis.TardisBookReader(path, table)
+        if detected[path] == "tardis_book"
+        else tardis.TardisTradesReader(path, table)
         for path in ordered
     ]
     specs = {spec.key: spec for spec in resolved.values()}
@@ -273,10 +282,14 @@ def _open_npz(path: Path, explicit: list[InstrumentSpec], venue: str, feed_laten
     if len(matches) > 1:
         matches = [spec for spec in matches if spec.venue == venue] or matches
     if len(matches) > 1:
-        raise InputError(f"{path}: several instrument specs match symbol {symbol}: {[s.key for s in matches]}")
+        raise InputError(
+            f"{path}: several instrument specs match symbol {symbol}: {[s.key for s in matches]}"
+        )
     spec = matches[0] if matches else npz.bench_spec(symbol, tick, lot, venue)
     reader = npz.NpzReader(path, spec, feed_latency_ns=feed_latency_ns)
-    return ReplayInput("npz", [path], {spec.key: spec}, [_NpzSource(reader)], f"NPZ stream {path.name} ({spec.key})")
+    return ReplayInput(
+        "npz", [path], {spec.key: spec}, [_NpzSource(reader)], f"NPZ stream {path.name} ({spec.key})"
+    )
 
 
 class _NpzSource:

@@ -59,7 +59,9 @@ def parse_request(text: str) -> SyntheticRequest:
         raise InputError(f"{text}: bad query string: {exc}") from None
     unknown = sorted(set(params) - {"seed", "duration", "instrument"})
     if unknown:
-        raise InputError(f"{text}: unknown parameter(s) {', '.join(unknown)}; expected seed, duration, instrument")
+        raise InputError(
+            f"{text}: unknown parameter(s) {', '.join(unknown)}; expected seed, duration, instrument"
+        )
     for name, values in params.items():
         if len(values) != 1:
             raise InputError(f"{text}: parameter {name} given {len(values)} times")
@@ -127,7 +129,9 @@ class SyntheticReader:
     def _events(self) -> Iterator[MarketEvent]:
         repeat = self.duration_s > self.pass_s
         try:
-            stream = synthetic_events(self.request.scenario, seed=self.request.seed, spec=self.spec, repeat=repeat)
+            stream = synthetic_events(
+                self.request.scenario, seed=self.request.seed, spec=self.spec, repeat=repeat
+            )
             first = next(stream)
         except ValueError as exc:
             raise InputError(f"{self.request.text}: {exc}") from None

@@ -166,7 +166,9 @@ class _CsvReader:
     def _instrument(self, exchange: str, symbol: str) -> TardisInstrument:
         instrument = self._instruments.get((exchange, symbol))
         if instrument is None:
-            raise InputError(f"{self.path}:{self.line}: {exchange} {symbol} was not seen when the file was scanned")
+            raise InputError(
+                f"{self.path}:{self.line}: {exchange} {symbol} was not seen when the file was scanned"
+            )
         return instrument
 
     def _bad(self, exc: Exception, row: list[str]) -> InputError:
@@ -299,7 +301,9 @@ class TardisTradesReader(_CsvReader):
             except (ConversionError, InvalidOperation, ValueError) as exc:
                 raise self._bad(exc, row) from None
         if self.unknown_side:
-            log.warning("tardis trades without aggressor side skipped", path=str(self.path), rows=self.unknown_side)
+            log.warning(
+                "tardis trades without aggressor side skipped", path=str(self.path), rows=self.unknown_side
+            )
 
 
 def resolve_instruments(
@@ -323,7 +327,9 @@ def resolve_instruments(
             out[(exchange, symbol)] = matches[0]
             continue
         if len(matches) > 1:
-            raise InputError(f"{path}: several instrument specs match {exchange} {symbol}: {[s.key for s in matches]}")
+            raise InputError(
+                f"{path}: several instrument specs match {exchange} {symbol}: {[s.key for s in matches]}"
+            )
         try:
             key = instrument_key(exchange, symbol)
         except KeyError:
