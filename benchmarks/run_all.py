@@ -90,6 +90,8 @@ class Measured:
     peak_rss_mb: float | None
     result: dict[str, Any] | None
     output: str
+    """stdout + stderr (stderr includes the /usr/bin/time report)."""
+    stdout: str = ""
 
 
 def measure(cmd: Sequence[str], *, timeout: float | None = None) -> Measured:
@@ -115,7 +117,7 @@ def measure(cmd: Sequence[str], *, timeout: float | None = None) -> Measured:
             except json.JSONDecodeError:
                 continue
             break
-    return Measured(rc, wall, int(rss.group(1)) / 1024 if rss else None, result, stdout + stderr)
+    return Measured(rc, wall, int(rss.group(1)) / 1024 if rss else None, result, stdout + stderr, stdout)
 
 
 @dataclass
@@ -230,9 +232,16 @@ def ensure_venv(name: str, log: list[str]) -> tuple[Path | None, str]:
     done = subprocess.run(probe, capture_output=True, text=True)
     version = done.stdout.strip()
     log.append(
-        f"- {name} {version}: virtualenv {venv.relative_to(REPO)} installed in {time.perf_counter() - start:.0f} s"
+        f"- {name} {version}: virtualenv {_shown(venv)} installed in {time.perf_counter() - start:.0f} s"
     )
     return python, version
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def _version(module: str) -> str:
@@ -323,14 +332,15 @@ def components(npz_1m: Path | None, runs: int, log: list[str]) -> list[str]:
             ["--runs", str(runs)] + (["--npz", str(npz_1m)] if npz_1m else ["--npz", "/nonexistent"]),
         ),
         ("bench_risk.py", ["--runs", str(runs)]),
-        ("bench_synthetic.py", ["--runs", str(runs)]),
+        ("bench_synthetic.py", ["--runs", str(runs), "--json"]),
     ]
     lines = []
     for script, args in scripts:
         cmd = [sys.executable, str(BENCH / script), *args]
         print(f"  running {script} ...", file=sys.stderr, flush=True)
         measured = measure(cmd)
-        rows = [line for line in measured.output.splitlines() if line.startswith("|")]
+        # rows may be printed to stdout and stderr both: keep each once, in order
+        rows = list(dict.fromkeys(line for line in measured.output.splitlines() if line.startswith("|")))
         lines.append(
             f"`{shlex.join(['python', f'benchmarks/{script}', *args])}` (rc {measured.rc}, {measured.wall_s:.0f} s):"
         )
@@ -339,7 +349,7 @@ def components(npz_1m: Path | None, runs: int, log: list[str]) -> list[str]:
             lines.extend(rows)
         else:
             result = measured.result or {}
-            lines.append("    " + (json.dumps(result) if result else measured.output.strip()[-300:]))
+            lines.append("    " + (json.dumps(result) if result else measured.stdout.strip()[-300:]))
         lines.append("")
         if measured.rc != 0:
             log.append(f"- {script} exited with {measured.rc}")
@@ -380,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     inputs = {size: reference_npz(size, shared) for size in args.sizes}
     for size, (path, origin) in inputs.items():
-        log.append(f"- stream {size:,}: {origin} -> {path.relative_to(REPO)}")
+        log.append(f"- stream {size:,}: {origin} -> {_shown(path)}")
     cases: list[Case] = []
 
     def run_case(case: Case, make: Any) -> None:

@@ -628,3 +628,17 @@ def test_reader_input_is_single_pass_and_closes() -> None:
         iter(replay)
     replay.close()
     assert next(iterator, None) is None
+
+
+def test_tardis_header_only_and_short_rows_are_input_errors(tmp_path: Path) -> None:
+    header = TARDIS_TRADES.read_text().splitlines()[0]
+    only_header = tmp_path / "trades.csv"
+    only_header.write_text(header + "\n")
+    with pytest.raises(InputError, match=r"trades.csv: no data rows after the header"):
+        open_replay(only_header)
+    rows = TARDIS_TRADES.read_text().splitlines()[:20]
+    rows[12] = ",".join(rows[12].split(",")[:6])  # a row cut short
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match=r"short.csv:13: expected 8 fields, got 6"):
+        list(open_replay(short, specs=USDM_BTC_2020))
