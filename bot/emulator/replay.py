@@ -212,7 +212,9 @@ def _detect_venue(content: _FileContent, explicit: str | None) -> str:
     )
 
 
-def detect_venue(path: Path, *, has_pu: bool | None, snapshot_has_e: bool | None, explicit: str | None) -> str:
+def detect_venue(
+    path: Path, *, has_pu: bool | None, snapshot_has_e: bool | None, explicit: str | None
+) -> str:
     """The venue of one recording (rules in the module doc). ``has_pu``: whether its
     diffs carry ``pu`` (None: no diff seen); ``snapshot_has_e``: whether its snapshot
     line carries ``E`` (None: no snapshot). Also used by :mod:`bot.replay`."""
