@@ -135,6 +135,12 @@ def test_binance_several_markets_merge_by_receive_time() -> None:
     assert spot[0].local_ts == _lines(SPOT_HEAD)[0][0]
     snapshots = [event for event in events if isinstance(event, BookSnapshot)]
     assert sorted(s.instrument for s in snapshots) == sorted(replay.instruments)
+    # one engine over the three markets: every book syncs (ETH starts exactly at U = L+1)
+    engine = Engine("t", replay.specs.values())
+    for event in events:
+        engine.on_event(event)
+    for state in engine.instruments.values():
+        assert state.sync.valid and state.sync.counters.gaps == 0 and state.sync.counters.applied > 0
 
 
 def test_binance_venue_is_forced_or_detected_and_specs_are_checked() -> None:
