@@ -207,21 +207,32 @@ def _parse_file(path: Path) -> _FileContent:
 
 
 def _detect_venue(content: _FileContent, explicit: str | None) -> str:
+    return detect_venue(
+        content.path, has_pu=content.has_pu, snapshot_has_e=content.snapshot_has_e, explicit=explicit
+    )
+
+
+def detect_venue(
+    path: Path, *, has_pu: bool | None, snapshot_has_e: bool | None, explicit: str | None
+) -> str:
+    """The venue of one recording (rules in the module doc). ``has_pu``: whether its
+    diffs carry ``pu`` (None: no diff seen); ``snapshot_has_e``: whether its snapshot
+    line carries ``E`` (None: no snapshot). Also used by :mod:`bot.replay`."""
     if explicit is not None:
         if explicit not in VENUES:
             raise InputError(f"unknown venue {explicit!r}; expected one of {', '.join(VENUES)}")
         return explicit
-    if content.has_pu is not None:
-        return "binance_usdm" if content.has_pu else "binance_spot"
-    if content.snapshot_has_e:
+    if has_pu is not None:
+        return "binance_usdm" if has_pu else "binance_spot"
+    if snapshot_has_e:
         return "binance_usdm"
-    name = content.path.name.lower() + " " + content.path.parent.name.lower()
+    name = path.name.lower() + " " + path.parent.name.lower()
     if any(hint in name for hint in ("usdm", "futures", "fapi", "perp")):
         return "binance_usdm"
     if "spot" in name:
         return "binance_spot"
     raise InputError(
-        f"{content.path}: cannot tell whether this is a Binance spot or USD-M recording "
+        f"{path}: cannot tell whether this is a Binance spot or USD-M recording "
         "(no diff-depth messages and no hint in the file name)"
     )
 

@@ -22,6 +22,9 @@ SYNC_RULES: dict[str, type[BookSync]] = {
     "okx_spot": OkxSync,
     "okx_swap": OkxSync,
     "okx_futures": OkxSync,
+    # the reference benchmark stream (gen_l2.py NPZ) and explicit-spec Tardis replays carry
+    # synthetic contiguous ids that satisfy the Binance spot rule
+    "bench": BinanceSpotSync,
 }
 
 

@@ -1,0 +1,55 @@
+"""``mmbot report RUN_DIR [RUN_DIR ...] [--out FILE.html]``: plots and summary of runs.
+
+Reads each run directory (``mmbot replay --out`` or an ``mmbot run`` data dir)
+read-only and writes one self-contained HTML file plus its PNG figures next to it.
+Several run directories are compared side by side (one table column per run and
+overlaid PnL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    report = subparsers.add_parser(
+        "report",
+        help="Write an HTML report (plots + summary) of one or more run directories.",
+        description="Read the journal of each RUN_DIR (written by 'mmbot replay --out' or an 'mmbot run' "
+        "data dir) and write one self-contained HTML file with embedded plots -- mid price with our "
+        "quotes and fills, regimes, inventory and net delta, PnL split, spread vs volatility -- and a "
+        "summary table (PnL, Sharpe, drawdown, fills, fill rate, inventory, regimes, markouts). The PNGs "
+        "are written next to the HTML. Several RUN_DIRs are compared side by side.",
+    )
+    report.add_argument(
+        "run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="Run directory (one or more)."
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE.html",
+        help="Output HTML file (default: RUN_DIR/report.html for one run, ./report.html for several).",
+    )
+    report.add_argument("--json", action="store_true", help="Print the summary numbers as JSON.")
+    report.set_defaults(func=start_report)
+
+
+def start_report(args: argparse.Namespace) -> int:
+    from bot.report.html import build_report
+
+    out, pngs, summaries = build_report(list(args.run_dirs), args.out)
+    if args.json:
+        print(json.dumps({"html": str(out), "png": [str(p) for p in pngs], "runs": summaries}, indent=2))
+        return 0
+    print(f"wrote {out} ({len(pngs)} figures next to it)")
+    for summary in summaries:
+        pnl = summary["pnl"]["total"]
+        print(
+            f"  {summary['label']}: {summary['instrument']} PnL {pnl:+,.4f} {summary['quote']}, "
+            f"{summary['fills']} fills / {summary['orders']} orders, "
+            f"max drawdown {summary['max_drawdown']:,.4f}"
+        )
+    return 0
