@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "bot.commands.regimes",
     "bot.commands.ledger",
     "bot.commands.kill",
+    "bot.commands.replay",
     "bot.commands.report",
 ]
 

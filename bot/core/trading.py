@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import structlog
 
 from bot.core.engine import Engine
-from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, Event, Timer, Trade
+from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, Event, Timer, TopOfBook, Trade
 from bot.core.orders import NewOrder, OrderCommand, OrderFilled, OrderReport
 from bot.market.estimators import Estimators
 from bot.paper.ledger import Attribution
@@ -118,17 +118,21 @@ class QuotingPipeline:
     # ---- events ----------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
-        if self.venue.catching_up:
-            return  # replaying journaled input: our reactions to it are already in the journal
         kind = type(event)
+        if self.venue.catching_up:
+            # replaying journaled input: our reactions to it are already in the journal, but
+            # the estimators must see the market they would have seen
+            if kind is not Timer and event.instrument == self.instrument:  # type: ignore[union-attr]
+                self.estimators.on_event(event, self.book)
+            return
         if kind is Timer:
             self._decide(self.engine.clock.now)
         elif event.instrument == self.instrument:  # type: ignore[union-attr]
             self.estimators.on_event(event, self.book)
             if kind is BookDelta or kind is BookSnapshot or self._dirty:
                 self._decide(self.engine.clock.now)
-            elif kind is Trade:
-                pass  # trades move estimators; quotes follow on the next book change
+            elif kind is Trade or kind is TopOfBook:
+                pass  # they move estimators, not the book: quotes follow on the next book change
             else:
                 self._decide(self.engine.clock.now)
         if self.record is not None and self.engine.clock.now >= self.next_sample_ts:
@@ -234,7 +238,8 @@ class QuotingPipeline:
     def _sample(self, now: int) -> None:
         self.next_sample_ts = now + self.sample_interval_ns
         assert self.record is not None
-        self.record("sample", self.sample(now), now)
+        if self.book.mid() is not None:  # no market yet: nothing to sample
+            self.record("sample", self.sample(now), now)
 
     def sample(self, now: int) -> dict[str, Any]:
         """Market, quotes, position and PnL now (journaled; also /status)."""

@@ -1,0 +1,182 @@
+"""``mmbot replay FILE ...``: the live engine core at full speed over a recorded input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bot.config import load_settings
+from bot.core.assemble import load_strategy, strategies_dir
+from bot.core.instrument import InstrumentSpec
+from bot.errors import EXIT_INTERRUPTED, InputError
+from bot.ops.logging import configure_logging
+from bot.replay import open_replay
+from bot.replay.readers import shipped_spec
+from bot.replay.run import MinimalMM, ReplayRun, check_run_dir
+
+
+def register(subparsers: Any) -> None:
+    replay = subparsers.add_parser(
+        "replay",
+        help="Run the engine core at full speed over a recorded file (no sockets).",
+        description="Replay a recorded input through the same engine core as `mmbot run` (book sync, "
+        "paper exchange, estimators, risk, quoter, order manager, hedger) at full speed, with event "
+        "time as the clock. Inputs: raw Binance recordings (gzip, several day files chain), Tardis "
+        "incremental_book_L2 + trades CSV, the reference NPZ stream of shared/bench/gen_l2.py, or "
+        "synthetic:<scenario>[?seed=N&duration=S]. Writes RUN_DIR with the journal, config.json and "
+        "summary.json; `mmbot report RUN_DIR` renders it. Same input + config + seed = identical journal.",
+    )
+    replay.add_argument("files", nargs="+", help="Input file(s) or synthetic:<scenario>.")
+    replay.add_argument(
+        "--config", type=Path, default=None, help="TOML config (default: config/default.toml)."
+    )
+    replay.add_argument(
+        "--strategy",
+        default=None,
+        metavar="NAME",
+        help="Strategy profile (config/strategies/NAME.toml), or 'minimal' for the shared "
+        "benchmark's minimal market maker (throughput comparisons).",
+    )
+    replay.add_argument("--instrument", default=None, metavar="VENUE:SYMBOL", help="Instrument to quote.")
+    replay.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="Run directory (must not exist; default runs/<input>-<strategy>-<time>).",
+    )
+    replay.add_argument("--resume", action="store_true", help="Continue an interrupted run in --out.")
+    replay.add_argument(
+        "--tick-size",
+        type=Decimal,
+        default=None,
+        metavar="D",
+        help="Override the instruments' tick size (e.g. historical data recorded under an "
+        "older tick: Binance BTCUSDT perp was 0.01 in 2020).",
+    )
+    replay.add_argument(
+        "--lot-size",
+        type=Decimal,
+        default=None,
+        metavar="D",
+        help="Override the instruments' size resolution (and order step, if coarser).",
+    )
+    replay.add_argument("--seed", type=int, default=None, help="Paper-exchange seed (latency draws).")
+    replay.add_argument(
+        "--commit-every",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="Journal commit every N events (default 1000; 1 = every event).",
+    )
+    replay.add_argument("--no-journal", action="store_true", help="Do not write a journal (benchmarks).")
+    replay.add_argument(
+        "--progress",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="Progress bar on stderr: auto = only on a terminal.",
+    )
+    replay.add_argument("--json", action="store_true", help="Print the summary as JSON.")
+    replay.set_defaults(func=start_replay)
+
+
+def start_replay(args: argparse.Namespace) -> int:
+    if args.commit_every < 1:
+        raise InputError(f"--commit-every must be >= 1, got {args.commit_every}")
+    overrides: dict[str, Any] = {"http": {"enabled": False}}
+    paper: dict[str, Any] = {"journal": {"commit_every": args.commit_every}}
+    if args.no_journal:
+        paper["journal"]["enabled"] = False
+    if args.seed is not None:
+        paper["seed"] = args.seed
+    minimal = args.strategy == "minimal"
+    if minimal:  # the shared benchmark's latencies: 200 us order entry and cancel
+        paper["latency"] = {"order_entry": {"ms": 0.2}, "cancel": {"ms": 0.2}, "market_data": {"ms": 0.0}}
+    overrides["paper"] = paper
+    settings = load_settings(args.config, **overrides)
+    configure_logging(settings.logging)
+    inputs: list[str] | str = args.files if len(args.files) > 1 else args.files[0]
+    replay = open_replay(inputs, specs=_spec_overrides(args.tick_size, args.lot_size))
+    name = args.strategy or next(iter(settings.engines.values())).strategy
+    profile = None if minimal else load_strategy(strategies_dir(settings, args.config), name)
+    out = args.out or Path("runs") / f"{_stem(args.files[0])}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_run_dir(out, resume=args.resume)
+    run = ReplayRun(
+        settings.model_copy(update={"data_dir": out}),
+        replay,
+        out=out,
+        profile=profile,
+        instrument=args.instrument,
+        minimal=MinimalMM() if minimal else None,
+        resume=args.resume,
+    )
+    run.write_config({"input": args.files, "argv": sys.argv[1:]})
+    show = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
+    try:
+        result = run.run(progress=_progress if show else None)
+    finally:
+        replay.close()
+        if show:
+            sys.stderr.write("\n")
+    summary = result.summary
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(
+            f"{out}: {summary['status']}, {summary['events']:,} events in {summary['loop_s']:.2f}s "
+            f"({summary['events_per_s'] or 0:,} events/s), orders {summary.get('orders', 0):,}, "
+            f"fills {summary.get('fills', 0):,}, PnL {summary.get('pnl', {}).get('total', '0')}"
+        )
+    return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+
+
+def _progress(run: ReplayRun, elapsed: float) -> None:
+    exchange = run.trading.exchange
+    pnl = exchange.ledger.attribution().total if exchange is not None else Decimal(0)
+    sim = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run.trading.engine.clock.now / 1e9))
+    rate = run.events / elapsed if elapsed > 0 else 0.0
+    done = run.replay.fraction_done() * 100
+    sys.stderr.write(
+        f"\r{done:5.1f}%  {run.events:>12,} events  {rate:>10,.0f} ev/s  sim {sim}  PnL {pnl:.2f}   "
+    )
+    sys.stderr.flush()
+
+
+def _spec_overrides(tick: Decimal | None, lot: Decimal | None) -> Callable[[str], InstrumentSpec] | None:
+    """Specs from the shipped cache with the command line's tick/lot sizes applied."""
+    if tick is None and lot is None:
+        return None
+    for name, value in (("--tick-size", tick), ("--lot-size", lot)):
+        if value is not None and value <= 0:
+            raise InputError(f"{name} must be positive, got {value}")
+
+    def lookup(key: str) -> InstrumentSpec:
+        spec = shipped_spec(key)
+        changes: dict[str, Decimal] = {}
+        if tick is not None:
+            changes["tick_size"] = tick
+        if lot is not None:
+            changes["lot_size"] = lot
+            if spec.qty_step % lot:
+                changes["qty_step"] = lot
+        try:
+            return msgspec.structs.replace(spec, **changes)
+        except ValueError as exc:
+            raise InputError(f"{key}: {exc}") from None
+
+    return lookup
+
+
+def _stem(name: str) -> str:
+    stem = Path(name.split("?")[0].replace(":", "_")).name
+    for suffix in (".gz", ".npz", ".csv", ".dat"):
+        stem = stem.removesuffix(suffix)
+    return stem or "replay"

@@ -1,0 +1,289 @@
+"""Full-speed replay: the live engine core driven straight from a recorded input.
+
+No sockets and no asyncio in the loop: events come from :func:`bot.replay.open_replay`
+in file order, their recorded receive time is the clock, and :class:`Timer` events are
+injected every ``timer_interval`` of event time exactly as the live driver does from
+the wall clock. The engine is the one ``mmbot run`` builds (:func:`build_engine`:
+paper exchange, estimators, risk, quoter, order manager, hedger), or -- for
+like-for-like throughput comparisons -- the minimal reference market maker of the
+shared benchmark (:class:`bot.paper.refmm.ReferenceMarketMaker`) on the same paper
+exchange.
+
+A run directory holds ``journal/<engine>.sqlite``, ``config.json`` (the effective
+settings and strategy) and ``summary.json`` (status, counts, PnL, timing). Runs are
+deterministic: the same input, config and seed give byte-identical journals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from bot.config import EngineSettings, Settings
+from bot.core.assemble import TradingEngine, build_engine
+from bot.core.engine import Engine
+from bot.core.events import NS_PER_S, Timer
+from bot.errors import InputError
+from bot.paper.refmm import ReferenceMarketMaker
+from bot.replay.readers import ReplayInput
+from bot.store.recovery import open_paper
+from bot.strategy.profile import StrategyProfile
+
+log = structlog.get_logger("bot.replay")
+
+SUMMARY = "summary.json"
+CONFIG = "config.json"
+
+
+@dataclass
+class MinimalMM:
+    """The shared benchmark's minimal market maker (``shared/bench/README.md``), in base units."""
+
+    size: Decimal = Decimal("0.01")
+    half_spread_ticks: float = 8.0
+    skew_ticks: float = 4.0
+    skew_unit: Decimal = Decimal("0.01")
+    max_inventory: Decimal = Decimal("0.2")
+
+
+@dataclass
+class ReplayResult:
+    status: str
+    events: int
+    loop_s: float
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def check_run_dir(out: Path, *, resume: bool) -> None:
+    """Refuse to overwrite a run; ``resume`` only continues an incomplete one."""
+    summary = out / SUMMARY
+    if not out.exists():
+        if resume:
+            raise InputError(f"{out}: no such run directory to resume")
+        return
+    if not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    if not resume:
+        if any(out.iterdir()):
+            raise InputError(
+                f"{out}: run directory already exists; choose another --out (or --resume an incomplete run)"
+            )
+        return
+    try:
+        previous = json.loads(summary.read_text())
+    except (OSError, ValueError):
+        previous = {"status": "incomplete"}
+    if previous.get("complete"):
+        raise InputError(f"{out}: the run is complete; nothing to resume")
+
+
+def choose_engine(
+    settings: Settings, instruments: list[str], instrument: str | None
+) -> tuple[str, EngineSettings]:
+    """The engine to replay: ``instrument`` if given, else the config's first engine whose
+    instruments are all in the input, else the input's first instrument."""
+    if instrument is not None:
+        if instrument not in instruments:
+            raise InputError(f"--instrument {instrument}: not in the replay input ({', '.join(instruments)})")
+        for name, engine in settings.engines.items():
+            if engine.key == instrument:
+                return name, _restrict_hedge(engine, instruments)
+        return "replay", _engine_for(instrument)
+    for name, engine in settings.engines.items():
+        if engine.key in instruments:
+            return name, _restrict_hedge(engine, instruments)
+    return "replay", _engine_for(instruments[0])
+
+
+def _engine_for(instrument: str) -> EngineSettings:
+    """An engine quoting ``instrument``; replay-only venues (``bench``, Tardis exchanges with
+    explicit specs) are not config venues, so the settings are built without validation."""
+    venue, _, symbol = instrument.partition(":")
+    default = EngineSettings.model_fields
+    return EngineSettings.model_construct(
+        venue=venue, symbol=symbol, strategy=default["strategy"].default, quote=True, hedge=None
+    )
+
+
+def _restrict_hedge(engine: EngineSettings, instruments: list[str]) -> EngineSettings:
+    if engine.hedge is not None and engine.hedge.key not in instruments:
+        log.warning("hedge instrument not in the replay input; replaying without it", hedge=engine.hedge.key)
+        return engine.model_copy(update={"hedge": None})
+    return engine
+
+
+class ReplayRun:
+    """One replay into a run directory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        replay: ReplayInput,
+        *,
+        out: Path,
+        profile: StrategyProfile | None,
+        instrument: str | None = None,
+        minimal: MinimalMM | None = None,
+        resume: bool = False,
+        timer_interval_s: float = 0.1,
+    ) -> None:
+        self.settings = settings
+        self.replay = replay
+        self.out = out
+        self.resume = resume
+        self.minimal = minimal
+        self.timer_ns = int(timer_interval_s * NS_PER_S)
+        self.name, self.engine_settings = choose_engine(settings, replay.instruments, instrument)
+        specs = replay.specs
+        keys = self.engine_settings.instruments()
+        self.quote_key = self.engine_settings.key
+        self.refmm: ReferenceMarketMaker | None = None
+        if minimal is not None:
+            engine = Engine(
+                self.name,
+                [specs[k] for k in keys],
+                stale_after_s=settings.market.stale_after_s,
+                max_buffer=settings.market.max_buffer,
+            )
+            exchange, journal = open_paper(
+                [specs[k] for k in keys], settings.paper, out, self.name, replay=resume
+            )
+            engine.add_handler(exchange.on_event)
+            spec = specs[self.quote_key]
+            self.refmm = ReferenceMarketMaker(
+                exchange,
+                self.quote_key,
+                book=engine.book(self.quote_key),
+                size=int(minimal.size / spec.lot_size),
+                half_spread=minimal.half_spread_ticks,
+                skew=minimal.skew_ticks,
+                skew_unit=int(minimal.skew_unit / spec.lot_size),
+                max_inventory=int(minimal.max_inventory / spec.lot_size),
+                prefix="mm",
+            )
+            engine.add_handler(self.refmm.on_event)
+            self.trading = TradingEngine(engine, exchange, journal, None)
+        else:
+            self.trading = build_engine(
+                self.name, self.engine_settings, settings, specs, profile=profile, data_dir=out, replay=resume
+            )
+        self.profile = profile
+        self.events = 0
+
+    # ---- the loop ----------------------------------------------------------------------
+
+    def run(
+        self, progress: Callable[[ReplayRun, float], None] | None = None, progress_every: int = 1 << 16
+    ) -> ReplayResult:
+        engine = self.trading.engine
+        on_event = engine.on_event
+        timer_ns = self.timer_ns
+        next_timer = 0
+        events = 0
+        status = "complete"
+        error: str | None = None
+        start = time.perf_counter()
+        iterator = iter(self.replay)
+        try:
+            while True:
+                chunk_end = events + progress_every
+                for event in iterator:
+                    ts = event.local_ts
+                    if ts >= next_timer:
+                        if next_timer:
+                            while ts >= next_timer:
+                                on_event(Timer(local_ts=next_timer))
+                                next_timer += timer_ns
+                        else:
+                            next_timer = ts + timer_ns
+                    on_event(event)
+                    events += 1
+                    if events >= chunk_end:
+                        break
+                else:
+                    break
+                self.events = events
+                if progress is not None:
+                    progress(self, time.perf_counter() - start)
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except InputError as exc:
+            status, error = "failed", str(exc)
+        loop_s = time.perf_counter() - start
+        self.events = events
+        summary = self._finish(status, loop_s, error)
+        if status == "failed":
+            raise InputError(error or "replay failed")
+        return ReplayResult(status, events, loop_s, summary)
+
+    # ---- the run directory --------------------------------------------------------------
+
+    def write_config(self, extra: dict[str, Any]) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        data = {
+            "settings": self.settings.model_dump(mode="json"),
+            "engine": {"name": self.name, **self.engine_settings.model_dump(mode="json")},
+            "strategy": self.profile.model_dump(mode="json") if self.profile is not None else None,
+            "minimal": {k: str(v) for k, v in vars(self.minimal).items()} if self.minimal else None,
+            **extra,
+        }
+        _write_json(self.out / CONFIG, data)
+        _write_json(self.out / SUMMARY, {"status": "running", "complete": False})
+
+    def _finish(self, status: str, loop_s: float, error: str | None) -> dict[str, Any]:
+        trading = self.trading
+        exchange = trading.exchange
+        engine = trading.engine
+        summary: dict[str, Any] = {
+            "status": status,
+            "complete": status == "complete",
+            "error": error,
+            "input": [str(p) for p in self.replay.paths] or [self.replay.description],
+            "format": self.replay.fmt,
+            "position": self.replay.location() if status != "complete" else None,
+            "engine": self.name,
+            "instrument": self.quote_key,
+            "strategy": "minimal" if self.minimal else (self.profile.name if self.profile else None),
+            "seed": self.settings.paper.seed,
+            "events": self.events,
+            "loop_s": round(loop_s, 6),
+            "events_per_s": round(self.events / loop_s) if loop_s > 0 else None,
+            "sim_start_ns": None,
+            "sim_end_ns": engine.clock.now,
+        }
+        if exchange is not None:
+            ledger = exchange.ledger
+            pnl = ledger.attribution()
+            summary.update(
+                orders=exchange.commands,
+                fills=ledger.snapshot().fills,
+                open_orders=len(exchange.orders),
+                pnl={
+                    k: str(getattr(pnl, k))
+                    for k in ("spread_capture", "rebates", "fees", "inventory", "funding", "total")
+                },
+                equity=str(ledger.equity()),
+            )
+            if trading.pipeline is not None:
+                summary["order_manager"] = trading.pipeline.order_manager.stats.as_dict()
+                summary["regime"] = trading.pipeline.decision.regime.value
+            exchange.flush()
+        if trading.journal is not None:
+            trading.journal.close()
+            trading.journal = None
+        _write_json(self.out / SUMMARY, summary)
+        return summary
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
