@@ -87,6 +87,7 @@ class EmulatorServer:
         loop: bool = True,
         faults: Sequence[ScheduledFault] = (),
         autostart: bool = True,
+        start_on_snapshot: bool = False,
     ) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0 (0 = as fast as possible)")
@@ -96,6 +97,10 @@ class EmulatorServer:
         self.speed = speed
         self.loop = loop
         self.autostart = autostart
+        self.start_on_snapshot = start_on_snapshot
+        """Hold each pass until a client has fetched a REST snapshot: every client then
+        starts from the first recorded diff, so runs are reproducible (tests, comparisons)."""
+        self._snapshot_served = asyncio.Event()
         self.books: dict[tuple[str, str], Any] = {}
         """(venue, SYMBOL) -> ExchangeBook (Binance) or VenueBook (Bybit, OKX)"""
         self._schedule: list[tuple[float, ScheduledFault]] = sorted(
@@ -213,6 +218,9 @@ class EmulatorServer:
                 assert self._pass is not None
                 if self.speed == 0:
                     await self.hub.has_clients.wait()  # "as fast as clients read": wait for one
+                if self.start_on_snapshot:
+                    await self._snapshot_served.wait()
+                    self._snapshot_served.clear()
                 await self._play_pass(self._pass)
                 self.passes += 1
                 self._elapsed_before_s = self._elapsed_s
@@ -412,7 +420,10 @@ class EmulatorServer:
     def _rest_depth(self, venue: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
             self.rest_requests += 1
-            return depth_response(self.books, venue, request.query)
+            response = depth_response(self.books, venue, request.query)
+            if response.status == 200:
+                self._snapshot_served.set()
+            return response
 
         return handler
 
