@@ -295,7 +295,24 @@ def replay_available() -> bool:
 
 
 def replay_command(npz: Path, strategy: str, out: Path) -> list[str]:
-    return [sys.executable, "-m", "bot", "replay", str(npz), "--strategy", strategy, "--out", str(out)]
+    """The minimal MM runs without a journal (like the anchors); the full pipeline journals
+    every order and fill (commit every 1000 events, the replay default)."""
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "replay",
+        str(npz),
+        "--strategy",
+        strategy,
+        "--out",
+        str(out),
+        "--progress",
+        "off",
+    ]
+    if strategy == "minimal":
+        command.append("--no-journal")
+    return command
 
 
 def measure_replay(npz: Path, strategy: str, timeout: float) -> Measured:
@@ -333,6 +350,8 @@ def components(npz_1m: Path | None, runs: int, log: list[str]) -> list[str]:
         ),
         ("bench_risk.py", ["--runs", str(runs)]),
         ("bench_synthetic.py", ["--runs", str(runs), "--json"]),
+        ("bench_tick_to_quote.py", ["--runs", str(runs), "--n", "1000000"]),
+        ("bench_loopback_latency.py", ["--runs", str(runs), "--seconds", "60"]),
     ]
     lines = []
     for script, args in scripts:
@@ -372,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--engines", default="pydict,hftbacktest,nautilus_trader", help="anchors to run")
     parser.add_argument(
-        "--full-strategy", default="avellaneda_stoikov", help="strategy of the full-pipeline replay"
+        "--full-strategy", default="bench_as", help="strategy profile of the full-pipeline replay"
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per process")
     parser.add_argument("--no-append", action="store_true", help="print the section instead of appending it")
