@@ -30,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-from bot.core.instrument import InstrumentKind, InstrumentSpec
+from bot.core.instrument import InstrumentSpec
 from bot.emulator.book import ExchangeBook, RawLevel
 from bot.emulator.source import Item, SourcePass
 from bot.emulator.venue_synthetic import StreamRenderer
@@ -38,90 +38,32 @@ from bot.errors import InputError
 
 MarketFactory = Callable[..., Any]
 
-FALLBACK_SPECS: dict[tuple[str, str], InstrumentSpec] = {
-    ("binance_spot", "BTCUSDT"): InstrumentSpec(
-        venue="binance_spot",
-        symbol="BTCUSDT",
-        kind=InstrumentKind.SPOT,
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.01"),
-        lot_size=Decimal("0.00000001"),
-        qty_step=Decimal("0.00001"),
-        min_qty=Decimal("0.00001"),
-        min_notional=Decimal("5"),
-    ),
-    ("binance_usdm", "BTCUSDT"): InstrumentSpec(
-        venue="binance_usdm",
-        symbol="BTCUSDT",
-        kind=InstrumentKind.PERP,
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.001"),
-        qty_step=Decimal("0.001"),
-        min_qty=Decimal("0.001"),
-        min_notional=Decimal("100"),
-        maker_fee=Decimal("0.0002"),
-        taker_fee=Decimal("0.0005"),
-    ),
-    ("bybit_spot", "BTCUSDT"): InstrumentSpec(
-        venue="bybit_spot",
-        symbol="BTCUSDT",
-        kind=InstrumentKind.SPOT,
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.000001"),
-        qty_step=Decimal("0.000001"),
-        min_qty=Decimal("0.000011"),
-        min_notional=Decimal("5"),
-    ),
-    ("bybit_linear", "BTCUSDT"): InstrumentSpec(
-        venue="bybit_linear",
-        symbol="BTCUSDT",
-        kind=InstrumentKind.PERP,
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.001"),
-        qty_step=Decimal("0.001"),
-        min_qty=Decimal("0.001"),
-        min_notional=Decimal("5"),
-        maker_fee=Decimal("0.0001"),
-        taker_fee=Decimal("0.0006"),
-    ),
-    ("okx_spot", "BTC-USDT"): InstrumentSpec(
-        venue="okx_spot",
-        symbol="BTC-USDT",
-        kind=InstrumentKind.SPOT,
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.00000001"),
-        qty_step=Decimal("0.00000001"),
-        min_qty=Decimal("0.00001"),
-        maker_fee=Decimal("0.001"),
-        taker_fee=Decimal("0.0015"),
-    ),
-    ("okx_swap", "BTC-USDT-SWAP"): InstrumentSpec(
-        venue="okx_swap",
-        symbol="BTC-USDT-SWAP",
-        kind=InstrumentKind.PERP,
-        base="BTC",
-        quote="USDT",
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.1"),
-        qty_step=Decimal("0.1"),
-        min_qty=Decimal("0.1"),
-        contract_size=Decimal("0.01"),
-        maker_fee=Decimal("0.0002"),
-        taker_fee=Decimal("0.0005"),
-    ),
-}
-"""Specs used when no metadata cache is available: Binance's 2024 BTCUSDT rules; Bybit's and
-OKX's BTC rules and fees as ccxt's snapshots of their instrument lists show them
-(ccxt/ccxt ts/src/test/static/markets/bybit.json @1f8d53ec, okx.json @3802e1a2)."""
+SYNTHETIC_MARKETS = (
+    ("binance_spot", "BTCUSDT"),
+    ("binance_usdm", "BTCUSDT"),
+    ("bybit_spot", "BTCUSDT"),
+    ("bybit_linear", "BTCUSDT"),
+    ("okx_spot", "BTC-USDT"),
+    ("okx_swap", "BTC-USDT-SWAP"),
+)
+
+
+def _shipped_specs() -> dict[tuple[str, str], InstrumentSpec]:
+    from bot.venues.metadata_cache import SHIPPED_CACHE, CacheFile
+
+    cache = CacheFile.read(SHIPPED_CACHE)
+    specs = {}
+    for venue, symbol in SYNTHETIC_MARKETS:
+        entry = cache.get(f"{venue}:{symbol}") if cache is not None else None
+        if entry is None:  # a packaging bug: the shipped cache must hold every synthetic market
+            raise RuntimeError(f"{SHIPPED_CACHE} lacks {venue}:{symbol}")
+        specs[(venue, symbol)] = entry.spec
+    return specs
+
+
+FALLBACK_SPECS: dict[tuple[str, str], InstrumentSpec] = _shipped_specs()
+"""Specs of the synthetic markets, from the market cache shipped with mmbot (its provenance
+says where each value comes from)."""
 
 _INITIAL_ID = {"binance_spot": 1_000_000, "binance_usdm": 1_000_000_000}
 
