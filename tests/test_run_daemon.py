@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.specs import SPOT_BTC
 from tests.trading_kit import FAST_AS, FAST_FIXED, write_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -212,6 +213,27 @@ def test_daemon_lifecycle_switch_kill_fill_stop_restart(tmp_path: Path) -> None:
             for (p,) in db.execute("SELECT payload FROM events WHERE type='risk_kill'")
         ]
     assert "strategy_switch" in types and "sample" in types
+    # every order the bot sent respects the instrument's rules; its quotes never crossed
+    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
+        news = [json.loads(p) for (p,) in db.execute("SELECT payload FROM records WHERE kind = 'new'")]
+        samples = [json.loads(p) for (p,) in db.execute("SELECT payload FROM events WHERE type = 'sample'")]
+    assert news
+    for order in news:
+        assert order["size"] % SPOT_BTC.step_lots == 0
+        assert SPOT_BTC.notional(order["price"], order["size"]) >= SPOT_BTC.min_notional
+    quoted = [x for x in samples if x["bid_quote"] is not None and x["ask_quote"] is not None]
+    assert quoted and all(x["bid_quote"] < x["ask_quote"] for x in quoted)
+    # /metrics: trading counters and latency histograms
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    value = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    assert value[("mmbot_fills_total", (("engine", "btc"),))] > 0
+    assert value[("mmbot_orders_total", (("engine", "btc"), ("kind", "new")))] > 0
+    assert sum(v for (n, labels), v in value.items() if n == "mmbot_regime") == 1.0
+    assert any(n == "mmbot_tick_to_quote_seconds_count" and v > 0 for (n, _), v in value.items())
+    assert any(n == "mmbot_queue_lag_seconds_count" and v > 0 for (n, _), v in value.items())
+    assert ("mmbot_pnl", (("component", "total"), ("engine", "btc"))) in value
     assert sources == ["http", "http", "signal", "signal"]
     # a restart resumes the same ledger
     ledger_before = json.loads(

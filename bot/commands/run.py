@@ -29,7 +29,7 @@ from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
-from bot.ops.metrics import adapter_stats, build_registry
+from bot.ops.metrics import LatencyMetrics, TradingCollector, adapter_stats, build_registry
 from bot.strategy.profile import StrategyProfile
 from bot.venues.ccxtpro.wiring import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.venues.ccxtpro.wiring import offline_settings as ccxt_offline_settings
@@ -323,6 +323,8 @@ def _ops_server(
 ) -> OpsServer:
     host, port = settings.http.host_port
     registry = build_registry(runner, time.time_ns)
+    registry.register(TradingCollector(trading))
+    runner.observe = LatencyMetrics(registry, trading).observe
     if testnet is not None:
         registry.register(testnet.collector())
     ops = OpsServer(

@@ -21,7 +21,7 @@ import structlog
 
 from bot.core.actions import RequestSnapshot
 from bot.core.engine import Engine
-from bot.core.events import NS_PER_S, MarketEvent, Timer
+from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, MarketEvent, Timer
 
 log = structlog.get_logger("bot.live")
 
@@ -73,6 +73,8 @@ class LiveRunner:
         self._closing = False
         self._running = False
         self._extra: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.observe: Callable[[MarketEvent, str, int, int, bool], None] | None = None
+        """Optional latency hook (metrics): (event, engine, queue lag ns, handling ns, book event)."""
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -85,10 +87,22 @@ class LiveRunner:
         """Adapters call this for every decoded event (synchronously)."""
         if self._closing:
             return  # our own shutdown (closing connections) is not market information
+        observe = self.observe
+        if observe is None:
+            for engine in self.routes.get(event.instrument, ()):
+                engine.on_event(event)
+                if engine.outbox:
+                    self._dispatch(engine)
+            return
+        lag = self.clock() - event.local_ts
+        book_event = type(event) is BookDelta or type(event) is BookSnapshot
         for engine in self.routes.get(event.instrument, ()):
+            start = time.perf_counter_ns()
             engine.on_event(event)
+            elapsed = time.perf_counter_ns() - start
             if engine.outbox:
                 self._dispatch(engine)
+            observe(event, engine.name, lag, elapsed, book_event)
 
     def _dispatch(self, engine: Engine) -> None:
         for action in engine.drain_actions():

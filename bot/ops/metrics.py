@@ -110,3 +110,115 @@ def build_registry(runner: LiveRunner, clock: Callable[[], int]) -> CollectorReg
     registry = CollectorRegistry()
     registry.register(RunnerCollector(runner, clock))
     return registry
+
+
+# ---- trading: orders, fills, regime, inventory, PnL, latencies -----------------------------
+
+LATENCY_BUCKETS = (
+    5e-6,
+    10e-6,
+    20e-6,
+    50e-6,
+    100e-6,
+    200e-6,
+    500e-6,
+    1e-3,
+    2e-3,
+    5e-3,
+    10e-3,
+    50e-3,
+    0.1,
+    0.5,
+    1.0,
+)
+
+
+class TradingCollector(Collector):
+    """Orders, fills, rejects, quotes, regime, inventory and PnL of the quoting engines."""
+
+    def __init__(self, trading: list[Any]) -> None:
+        self.trading = trading
+
+    def collect(self) -> Iterator[Metric]:
+        orders = CounterMetricFamily(
+            "mmbot_orders", "Order commands and venue answers", labels=["engine", "kind"]
+        )
+        fills = CounterMetricFamily("mmbot_fills", "Fills of our orders", labels=["engine"])
+        quotes = GaugeMetricFamily("mmbot_quotes", "Desired quote levels now", labels=["engine", "side"])
+        open_orders = GaugeMetricFamily(
+            "mmbot_open_orders", "Our orders resting or in flight", labels=["engine"]
+        )
+        regime = GaugeMetricFamily(
+            "mmbot_regime", "1 for the current risk regime", labels=["engine", "regime"]
+        )
+        inventory = GaugeMetricFamily("mmbot_inventory", "Position vs start, base units", labels=["engine"])
+        net_delta = GaugeMetricFamily("mmbot_net_delta", "Hedger's net delta, base units", labels=["engine"])
+        pnl = GaugeMetricFamily("mmbot_pnl", "PnL attribution, quote asset", labels=["engine", "component"])
+        for trading in self.trading:
+            pipeline, exchange = trading.pipeline, trading.exchange
+            if pipeline is None or exchange is None:
+                continue
+            name = trading.engine.name
+            stats = pipeline.order_manager.stats
+            for kind, value in (
+                ("new", stats.new_orders),
+                ("cancel", stats.cancels),
+                ("reject", stats.rejects),
+                ("cancel_reject", stats.cancel_rejects),
+                ("veto", pipeline.vetoes),
+            ):
+                orders.add_metric([name, kind], value)
+            fills.add_metric([name], pipeline.fills)
+            quotes.add_metric([name, "bid"], len(pipeline.desired.bids))
+            quotes.add_metric([name, "ask"], len(pipeline.desired.asks))
+            open_orders.add_metric([name], len(pipeline.order_manager.orders))
+            current = pipeline.decision.regime.value
+            for state in ("calm", "ranging", "trending", "crisis", "halted"):
+                regime.add_metric([name, state], 1.0 if state == current else 0.0)
+            inventory.add_metric([name], float(pipeline.spec.size(pipeline.position)))
+            hedger = getattr(trading, "hedger", None)
+            if hedger is not None:
+                net_delta.add_metric([name], float(hedger.net_delta()))
+            attribution = exchange.ledger.attribution()
+            for component in ("spread_capture", "rebates", "fees", "inventory", "funding", "total"):
+                pnl.add_metric([name, component], float(getattr(attribution, component)))
+        yield from (orders, fills, quotes, open_orders, regime, inventory, net_delta, pnl)
+
+
+class LatencyMetrics:
+    """Histograms the live driver feeds (``LiveRunner.observe``): time from an event handed to
+    its engine to the engine being done with it -- split by whether it produced order commands
+    (tick-to-quote) -- and the queue lag from the adapter's receipt stamp to processing."""
+
+    def __init__(self, registry: CollectorRegistry, trading: list[Any]) -> None:
+        from prometheus_client import Histogram
+
+        self.tick_to_quote = Histogram(
+            "mmbot_tick_to_quote_seconds",
+            "Book event handed to the engine -> engine done (incl. order commands)",
+            ["engine", "quoted"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.queue_lag = Histogram(
+            "mmbot_queue_lag_seconds",
+            "Adapter receipt stamp -> event processing starts",
+            ["instrument"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._exchanges = {t.engine.name: t.exchange for t in trading if t.exchange is not None}
+        self._commands = {name: ex.commands for name, ex in self._exchanges.items()}
+
+    def observe(self, event: Any, engine_name: str, lag_ns: int, elapsed_ns: int, book_event: bool) -> None:
+        self.queue_lag.labels(event.instrument).observe(max(0, lag_ns) / 1e9)
+        if not book_event:
+            return
+        exchange = self._exchanges.get(engine_name)
+        quoted = "no"
+        if exchange is not None:
+            commands = exchange.commands
+            if commands != self._commands[engine_name]:
+                quoted = "yes"
+                self._commands[engine_name] = commands
+        self.tick_to_quote.labels(engine_name, quoted).observe(elapsed_ns / 1e9)
