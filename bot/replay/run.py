@@ -153,8 +153,10 @@ class ReplayRun:
                 stale_after_s=settings.market.stale_after_s,
                 max_buffer=settings.market.max_buffer,
             )
+            # the reference MM reads the exchange's state, not its reports: discard them (else the
+            # report outbox grows with every order)
             exchange, journal = open_paper(
-                [specs[k] for k in keys], settings.paper, out, self.name, replay=resume
+                [specs[k] for k in keys], settings.paper, out, self.name, replay=resume, on_report=_discard
             )
             engine.add_handler(exchange.on_event)
             spec = specs[self.quote_key]
@@ -281,6 +283,10 @@ class ReplayRun:
             trading.journal = None
         _write_json(self.out / SUMMARY, summary)
         return summary
+
+
+def _discard(_report: object) -> None:
+    """A report consumer for engines that read the venue's state instead."""
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
