@@ -171,8 +171,6 @@ def test_discrepancies_persist_with_many_paths() -> None:
 
 
 def test_research_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    if "bot.commands.research" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "bot.commands.research"])
     assert cli.main(["research", "as-table", "--paths", "100", "--seed", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["config"]["paths"] == 100 and len(out["rows"]) == 6

@@ -1,4 +1,4 @@
-"""benchmarks/run_all.py without ../shared/bench (a fresh clone): the anchors are skipped
+"""benchmarks/run_all.py without the shared bench folder (a fresh clone): the anchors are skipped
 with a note, the mmbot cases run on mmbot's own synthetic stream, and each case is a
 real measured process (wall time, peak RSS, the engine's JSON line)."""
 

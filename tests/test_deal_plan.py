@@ -33,8 +33,6 @@ START = dt.date(2026, 12, 1)
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
     """``bot.cli.main`` with the deal command registered (the lead adds it to COMMAND_MODULES)."""
-    if "bot.commands.deal" not in bot.cli.COMMAND_MODULES:
-        monkeypatch.setattr(bot.cli, "COMMAND_MODULES", [*bot.cli.COMMAND_MODULES, "bot.commands.deal"])
     return bot.cli.main
 
 

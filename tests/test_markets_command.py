@@ -16,8 +16,6 @@ from bot import cli
 @pytest.fixture(autouse=True)
 def markets_command_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # bot/cli.py lists its command modules; the lead adds this one there.
-    if "bot.commands.markets" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "bot.commands.markets"])
     yield
     structlog.reset_defaults()  # the command routes logs to stderr if nobody configured them
 

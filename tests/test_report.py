@@ -184,7 +184,6 @@ def test_report_command_through_the_cli(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "bot.commands.report"])
     out = tmp_path / "one.html"
     assert cli.main(["report", str(runs[0]), "--out", str(out), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
