@@ -21,16 +21,21 @@ becomes exactly ``Decimal("0.0002")`` and a rebate stays negative.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 import structlog
 
 from bot.core.instrument import InstrumentKind, InstrumentSpec
+from bot.venues.ccxt_markets import (
+    MarketDataError,
+    VenueFetch,
+    exact_decimal,
+    fetch_markets,
+)
 
 log = structlog.get_logger("bot.venues.binance_markets")
 
@@ -52,42 +57,7 @@ VENUES: dict[str, VenueInfo] = {
 }
 
 
-class MarketDataError(ValueError):
-    """The exchange's market description lacks something a spec needs (schema change?)."""
-
-
 # --------------------------------------------------------------------------- spec building
-
-
-def exact_decimal(value: Any, what: str) -> Decimal:
-    """An exact ``Decimal`` from an exchange string, or from a ccxt float via its shortest repr."""
-    if isinstance(value, bool) or value is None:
-        raise MarketDataError(f"{what} is missing")
-    if isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        number = Decimal(repr(value))
-    elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise MarketDataError(f"{what} = {value!r} is not a decimal number") from None
-    else:
-        raise MarketDataError(f"{what} = {value!r} is not a number")
-    if not number.is_finite():
-        raise MarketDataError(f"{what} = {value!r} is not finite")
-    return _tidy(number)
-
-
-def _tidy(number: Decimal) -> Decimal:
-    """Drop trailing zeros without switching to exponent form: "0.01000000" -> 0.01, "100" -> 100."""
-    normal = number.normalize()
-    exponent = normal.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:
-        return normal.quantize(Decimal(1))
-    return normal
 
 
 def _fraction_digits(number: Decimal) -> int:
@@ -186,21 +156,6 @@ def _cross_check(spec: InstrumentSpec, market: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- fetching
 
 
-@dataclass(slots=True)
-class VenueFetch:
-    """What one venue's ``exchangeInfo`` fetch produced (specs, or why not)."""
-
-    venue: str
-    url: str
-    specs: dict[str, InstrumentSpec] = field(default_factory=dict)
-    error: str | None = None  # whole-venue failure (network, timeout, HTTP error)
-    bad: dict[str, str] = field(default_factory=dict)  # symbol -> why no spec was built
-    unlisted: list[str] = field(default_factory=list)  # the venue does not list the symbol
-    not_perpetual: list[str] = field(default_factory=list)  # USD-M dated futures
-    refused: dict[str, str] = field(default_factory=dict)  # symbol -> why mmbot cannot use it
-    listed_count: int = 0
-
-
 def make_exchange(venue: str, *, timeout_s: float, rest_url: str | None = None) -> Any:
     """A ccxt async exchange limited to the one market type ``venue`` needs."""
     info = VENUES[venue]
@@ -221,56 +176,28 @@ def exchange_info_url(exchange: Any, venue: str) -> str:
     return str(exchange.urls["api"][VENUES[venue].url_key]) + "/exchangeInfo"
 
 
+def _refusal(venue: str, market: Mapping[str, Any]) -> str | None:
+    """Why mmbot cannot use this Binance market, or None."""
+    if VENUES[venue].kind is InstrumentKind.PERP and not market.get("swap"):
+        return "a dated delivery future, not a perpetual (mmbot supports perpetuals only)"
+    return None
+
+
+def _spec_checked(venue: str, market: Mapping[str, Any]) -> InstrumentSpec:
+    """The spec, with a warning when Binance lists the market as not trading."""
+    spec = spec_from_market(venue, market)
+    info = market.get("info") or {}
+    status = info.get("status") or info.get("contractStatus")
+    if status not in (None, "TRADING"):
+        log.warning("instrument_not_trading", instrument=spec.key, status=status)
+    return spec
+
+
 async def fetch_venue(
     venue: str, symbols: Sequence[str], timeout_s: float, rest_url: str | None
 ) -> VenueFetch:
     """Load ``venue``'s markets (one request) and build specs for ``symbols``; never raises
     for network trouble: failures are reported in :attr:`VenueFetch.error`."""
     exchange = make_exchange(venue, timeout_s=timeout_s, rest_url=rest_url)
-    result = VenueFetch(venue=venue, url=exchange_info_url(exchange, venue))
-    try:
-        await asyncio.wait_for(exchange.load_markets(), timeout=timeout_s)
-    except TimeoutError:
-        result.error = f"no answer within {timeout_s:g} s"
-        return result
-    except Exception as exc:  # network edge: any failure means "use the cache"
-        result.error = f"{type(exc).__name__}: {_short(exc)}"
-        return result
-    finally:
-        try:
-            await exchange.close()
-        except Exception as exc:  # closing must never mask the result
-            log.debug("ccxt_close_failed", venue=venue, error=repr(exc))
-    markets_by_id = exchange.markets_by_id or {}
-    result.listed_count = len(markets_by_id)
-    if not markets_by_id:  # an empty answer (proxy, maintenance page) is not authoritative
-        result.error = "the exchange answered with no markets"
-        return result
-    for symbol in symbols:
-        candidates = markets_by_id.get(symbol) or []
-        if not candidates:
-            result.unlisted.append(symbol)
-            continue
-        market = candidates[0]
-        if VENUES[venue].kind is InstrumentKind.PERP and not market.get("swap"):
-            result.not_perpetual.append(symbol)
-            continue
-        try:
-            spec = spec_from_market(venue, market)
-        except (MarketDataError, ValueError) as exc:
-            result.bad[symbol] = str(exc)
-            continue
-        status = (market.get("info") or {}).get("status") or (market.get("info") or {}).get("contractStatus")
-        if status not in (None, "TRADING"):
-            log.warning("instrument_not_trading", instrument=spec.key, status=status)
-        result.specs[symbol] = spec
-    return result
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    """One line: the error plus its cause (ccxt wraps e.g. DNS or connection errors)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    cause = exc.__cause__ or exc.__context__
-    if cause is not None and str(cause) and str(cause) not in text:
-        text += f" ({type(cause).__name__}: {' '.join(str(cause).split())})"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    url = exchange_info_url(exchange, venue)
+    return await fetch_markets(venue, symbols, timeout_s, exchange, url, _spec_checked, _refusal)

@@ -7,22 +7,83 @@ by the venue's own id, asks the venue's rule whether the instrument is acceptabl
 (``refuse``) and builds the spec with the venue's builder (``build``), which reads the
 exchange's *raw* instrument fields as exact decimal strings. Each venue's
 ``rest.py`` supplies the exchange object, the builder and the rule (Bybit:
-:mod:`bot.venues.bybit.rest`, OKX: :mod:`bot.venues.okx.rest`; Binance keeps its own
-:mod:`bot.venues.binance_markets`).
+:mod:`bot.venues.bybit.rest`, OKX: :mod:`bot.venues.okx.rest`, Binance: :mod:`bot.venues.binance_markets`). The types and
+helpers every venue's metadata code shares live here too: :class:`VenueFetch`,
+:class:`MarketDataError`, :func:`exact_decimal`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
 
 from bot.core.instrument import InstrumentSpec
-from bot.venues.binance_markets import MarketDataError, VenueFetch, _short
 
 log = structlog.get_logger("bot.venues.metadata")
+
+
+class MarketDataError(ValueError):
+    """The exchange's market description lacks something a spec needs (schema change?)."""
+
+
+@dataclass(slots=True)
+class VenueFetch:
+    """What one venue's ``exchangeInfo`` fetch produced (specs, or why not)."""
+
+    venue: str
+    url: str
+    specs: dict[str, InstrumentSpec] = field(default_factory=dict)
+    error: str | None = None  # whole-venue failure (network, timeout, HTTP error)
+    bad: dict[str, str] = field(default_factory=dict)  # symbol -> why no spec was built
+    unlisted: list[str] = field(default_factory=list)  # the venue does not list the symbol
+    refused: dict[str, str] = field(default_factory=dict)  # symbol -> why mmbot cannot use it
+    listed_count: int = 0
+
+
+def exact_decimal(value: Any, what: str) -> Decimal:
+    """An exact ``Decimal`` from an exchange string, or from a ccxt float via its shortest repr."""
+    if isinstance(value, bool) or value is None:
+        raise MarketDataError(f"{what} is missing")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise MarketDataError(f"{what} = {value!r} is not a decimal number") from None
+    else:
+        raise MarketDataError(f"{what} = {value!r} is not a number")
+    if not number.is_finite():
+        raise MarketDataError(f"{what} = {value!r} is not finite")
+    return _tidy(number)
+
+
+def _tidy(number: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent form: "0.01000000" -> 0.01, "100" -> 100."""
+    normal = number.normalize()
+    exponent = normal.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        return normal.quantize(Decimal(1))
+    return normal
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    """One line: the error plus its cause (ccxt wraps e.g. DNS or connection errors)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" ({type(cause).__name__}: {' '.join(str(cause).split())})"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 SpecBuilder = Callable[[str, Mapping[str, Any]], InstrumentSpec]
 Refusal = Callable[[str, Mapping[str, Any]], str | None]

@@ -39,8 +39,8 @@ import structlog
 from bot.core.instrument import InstrumentSpec
 from bot.errors import InputError, MmbotError
 from bot.venues.binance_markets import VENUES as BINANCE_VENUES
-from bot.venues.binance_markets import VenueFetch
 from bot.venues.binance_markets import fetch_venue as fetch_binance
+from bot.venues.ccxt_markets import VenueFetch
 from bot.venues.metadata_cache import (
     CACHE_FILENAME,
     SHIPPED_CACHE,
@@ -205,11 +205,6 @@ async def resolve_instruments(
                 )
             for symbol, why in fetch.refused.items():
                 problems.append(f"{fetch.venue}:{symbol} is {why}")
-            for symbol in fetch.not_perpetual:
-                problems.append(
-                    f"{fetch.venue}:{symbol} is a dated delivery future, not a perpetual "
-                    "(mmbot supports perpetuals only)"
-                )
             for spec in fetch.specs.values():
                 resolved[spec.key] = ResolvedSpec(spec, "exchange", fetch.url, fetched_at)
                 new_entries[spec.key] = spec_to_entry(spec, fetched_at=fetched_at, source=fetch.url)

@@ -24,8 +24,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from bot.core.instrument import InstrumentKind, InstrumentSpec
-from bot.venues.binance_markets import MarketDataError, VenueFetch, exact_decimal
-from bot.venues.ccxt_markets import fetch_markets, raw
+from bot.venues.ccxt_markets import MarketDataError, VenueFetch, exact_decimal, fetch_markets, raw
 
 CATEGORY = {"bybit_spot": "spot", "bybit_linear": "linear"}
 LISTING_PATH = "/v5/market/instruments-info"

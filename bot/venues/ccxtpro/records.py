@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.core.events import MarkPrice, Side, Trade
-from bot.venues.binance_markets import MarketDataError, exact_decimal
+from bot.venues.ccxt_markets import MarketDataError, exact_decimal
 from bot.venues.ccxtpro.convert import BadValue, Converter
 
 NS_PER_MS = 1_000_000

@@ -21,8 +21,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from bot.core.instrument import InstrumentKind, InstrumentSpec
-from bot.venues.binance_markets import MarketDataError, VenueFetch, exact_decimal
-from bot.venues.ccxt_markets import fetch_markets
+from bot.venues.ccxt_markets import MarketDataError, VenueFetch, exact_decimal, fetch_markets
 from bot.venues.okx.endpoints import INST_TYPE
 
 CCXT_TYPE = {"okx_spot": "spot", "okx_swap": "swap", "okx_futures": "future"}
