@@ -44,7 +44,34 @@ AnyVenueName = Annotated[str, AfterValidator(_check_venue_name)]
 """A native venue (:data:`VenueName`) or ``ccxt_<name>``."""
 
 
-class BinanceVenueSettings(_Section):
+class _VenuePolicy(_Section):
+    """Reconnect backoff and per-account fee overrides, shared by every venue's settings."""
+
+    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay (exponential backoff).")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Reconnect delay cap.")
+    maker_fee: Decimal | None = Field(
+        None,
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="Maker fee rate for this account (e.g. 0.0002; negative = rebate). Unset = from metadata.",
+    )
+    taker_fee: Decimal | None = Field(
+        None,
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="Taker fee rate for this account. Unset = from metadata.",
+    )
+
+    @model_validator(mode="after")
+    def _check_venue_policy(self) -> _VenuePolicy:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if (self.maker_fee is None) != (self.taker_fee is None):
+            raise ValueError("set both maker_fee and taker_fee, or neither")
+        return self
+
+
+class BinanceVenueSettings(_VenuePolicy):
     """Endpoints and connection policy of one Binance market (spot or USD-M)."""
 
     network: Literal["mainnet", "testnet"] = Field(
@@ -78,29 +105,7 @@ class BinanceVenueSettings(_Section):
         gt=0,
         description="Reconnect proactively before Binance's 24 h connection limit.",
     )
-    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay (exponential backoff).")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Reconnect delay cap.")
     connect_timeout_s: float = Field(10.0, gt=0, description="Websocket / REST connect timeout.")
-    maker_fee: Decimal | None = Field(
-        None,
-        ge=Decimal("-0.01"),
-        le=Decimal("0.01"),
-        description="Maker fee rate for this account (e.g. 0.0002; negative = rebate). Unset = from metadata.",
-    )
-    taker_fee: Decimal | None = Field(
-        None,
-        ge=Decimal("-0.01"),
-        le=Decimal("0.01"),
-        description="Taker fee rate for this account. Unset = from metadata.",
-    )
-
-    @model_validator(mode="after")
-    def _check_backoff(self) -> BinanceVenueSettings:
-        if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
-        if (self.maker_fee is None) != (self.taker_fee is None):
-            raise ValueError("set both maker_fee and taker_fee, or neither")
-        return self
 
 
 class BinanceSpotSettings(BinanceVenueSettings):
@@ -135,7 +140,7 @@ class BinanceUsdmSettings(BinanceVenueSettings):
         return value
 
 
-class StreamVenueSettings(_Section):
+class StreamVenueSettings(_VenuePolicy):
     """Endpoints and connection policy shared by venues whose book snapshot comes in the
     websocket stream (Bybit v5, OKX): subscribe by message, resubscribe to resync."""
 
@@ -158,8 +163,6 @@ class StreamVenueSettings(_Section):
         gt=0,
         description="Reconnect proactively after this long (a fresh connection, a fresh book).",
     )
-    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay (exponential backoff).")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Reconnect delay cap.")
     connect_timeout_s: float = Field(10.0, gt=0, description="Websocket / REST connect timeout.")
     snapshot_timeout_s: float = Field(
         10.0,
@@ -169,25 +172,9 @@ class StreamVenueSettings(_Section):
     max_subscriptions_per_connection: int = Field(
         100, ge=1, le=1000, description="Split the subscriptions over several connections beyond this many."
     )
-    maker_fee: Decimal | None = Field(
-        None,
-        ge=Decimal("-0.01"),
-        le=Decimal("0.01"),
-        description="Maker fee rate for this account (e.g. 0.0002; negative = rebate). Unset = from metadata.",
-    )
-    taker_fee: Decimal | None = Field(
-        None,
-        ge=Decimal("-0.01"),
-        le=Decimal("0.01"),
-        description="Taker fee rate for this account. Unset = from metadata.",
-    )
 
     @model_validator(mode="after")
     def _check_policy(self) -> StreamVenueSettings:
-        if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
-        if (self.maker_fee is None) != (self.taker_fee is None):
-            raise ValueError("set both maker_fee and taker_fee, or neither")
         if self.stale_after_s <= self.ping_interval_s:
             raise ValueError("stale_after_s must be greater than ping_interval_s")
         return self
@@ -241,7 +228,7 @@ class OkxVenueSettings(StreamVenueSettings):
     )
 
 
-class CcxtVenueSettings(_Section):
+class CcxtVenueSettings(_VenuePolicy):
     """One exchange served through ccxt.pro (venue name ``ccxt_<section name>``)."""
 
     exchange: str = Field(
@@ -287,21 +274,7 @@ class CcxtVenueSettings(_Section):
     stale_after_s: float = Field(
         30.0, gt=0, description="No book update for this long: the book is invalid and ccxt reconnects."
     )
-    reconnect_min_s: float = Field(0.5, gt=0, description="First retry delay (exponential backoff).")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Retry delay cap.")
     timeout_s: float = Field(10.0, gt=0, le=120, description="REST / connect timeout handed to ccxt.")
-    maker_fee: Decimal | None = Field(
-        None,
-        ge=Decimal("-0.01"),
-        le=Decimal("0.01"),
-        description="Maker fee rate override; unset = metadata.",
-    )
-    taker_fee: Decimal | None = Field(
-        None,
-        ge=Decimal("-0.01"),
-        le=Decimal("0.01"),
-        description="Taker fee rate override; unset = metadata.",
-    )
 
     @field_validator("urls")
     @classmethod
@@ -325,10 +298,6 @@ class CcxtVenueSettings(_Section):
     def _check(self) -> CcxtVenueSettings:
         if self.sandbox and self.demo:
             raise ValueError("set sandbox or demo, not both")
-        if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
-        if (self.maker_fee is None) != (self.taker_fee is None):
-            raise ValueError("set both maker_fee and taker_fee, or neither")
         from bot.venues.ccxtpro.exchange import check_settings  # imports ccxt only when configured
 
         check_settings(self)
