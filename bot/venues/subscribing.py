@@ -17,8 +17,10 @@ what those venues share:
   is resubscribed by the adapter itself (``snapshot_timeouts``): the engine does not ask
   again for a book that is already waiting.
 
-A venue supplies its frames (:meth:`_subscribe_frames`, :meth:`_unsubscribe_frames`)
-and which subscription carries an instrument's book (``self._book_subscription``).
+A venue supplies its frames (:meth:`_subscribe_frames`, :meth:`_unsubscribe_frames`),
+the subscriptions of one instrument (:meth:`_subscriptions`: the one carrying its book
+and the others), ``endpoints.ws`` and a ``decoder`` whose per-symbol state is reset on
+each new connection.
 """
 
 from __future__ import annotations
@@ -26,20 +28,31 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection
 
 from bot.core.events import BookSnapshot, MarketEvent
 from bot.core.instrument import InstrumentSpec
-from bot.venues.base import Connection, Sink, StreamingAdapter
+from bot.venues.base import Connection, FrameDecoder, Sink, StreamingAdapter
+
+
+class _ResettableDecoder(FrameDecoder, Protocol):
+    def reset(self, symbols: Iterable[str]) -> None: ...
+
+
+class _WsEndpoints(Protocol):
+    @property
+    def ws(self) -> str: ...
 
 
 class SubscribingAdapter(StreamingAdapter):
     """Subscribe-by-message venue adapter (see module doc)."""
 
     ws_pings = False
+    decoder: _ResettableDecoder
+    endpoints: _WsEndpoints
 
     def __init__(
         self,
@@ -69,8 +82,21 @@ class SubscribingAdapter(StreamingAdapter):
     def _unsubscribe_frames(self, subscriptions: list[Any]) -> list[str]:
         raise NotImplementedError
 
+    def _subscriptions(self, spec: InstrumentSpec) -> tuple[Any, list[Any]]:
+        """(the subscription carrying ``spec``'s book, the instrument's other subscriptions)."""
+        raise NotImplementedError
+
+    def _plan_connections(self) -> list[Connection]:
+        per_instrument: list[tuple[str, list[Any]]] = []
+        for spec in self.specs:
+            book, others = self._subscriptions(spec)
+            self._book_subscription[spec.key] = book
+            per_instrument.append((spec.key, [book, *others]))
+        return self._pack_connections(self.endpoints.ws, per_instrument)
+
     def _on_connected(self, conn: Connection) -> None:
-        """Called after the handshake, before subscribing (e.g. reset decoder state)."""
+        """After the handshake, before subscribing: a new connection starts every book afresh."""
+        self.decoder.reset(key.partition(":")[2] for key in conn.book_instruments)
 
     def _pack_connections(self, url: str, per_instrument: list[tuple[str, list[Any]]]) -> list[Connection]:
         """Connections on ``url`` carrying ``(instrument key, subscriptions)`` entries, each

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.core.instrument import InstrumentSpec
-from bot.venues.base import Connection, Sink, check_ws_url
+from bot.venues.base import Sink, check_ws_url
 from bot.venues.bybit.endpoints import (
     PING,
     VENUES,
@@ -68,22 +68,13 @@ class BybitMarketData(SubscribingAdapter):
         self.decoder = BybitDecoder(venue, self.specs)
         self._install_connections(self._plan_connections())
 
-    def _plan_connections(self) -> list[Connection]:
-        settings = self.settings
-        per_instrument: list[tuple[str, list[str]]] = []
-        for spec in self.specs:
-            book = book_topic(settings.depth, spec.symbol)
-            self._book_subscription[spec.key] = book
-            topics = [book]
-            if settings.trades:
-                topics.append(trade_topic(spec.symbol))
-            if self.venue == "bybit_linear" and settings.tickers:
-                topics.append(ticker_topic(spec.symbol))
-            per_instrument.append((spec.key, topics))
-        return self._pack_connections(self.endpoints.ws, per_instrument)
-
-    def _on_connected(self, conn: Connection) -> None:
-        self.decoder.reset(key.partition(":")[2] for key in conn.book_instruments)
+    def _subscriptions(self, spec: InstrumentSpec) -> tuple[str, list[str]]:
+        topics = []
+        if self.settings.trades:
+            topics.append(trade_topic(spec.symbol))
+        if self.venue == "bybit_linear" and self.settings.tickers:
+            topics.append(ticker_topic(spec.symbol))
+        return book_topic(self.settings.depth, spec.symbol), topics
 
     def _subscribe_frames(self, subscriptions: list[Any]) -> list[str]:
         return [

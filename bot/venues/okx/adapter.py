@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.core.instrument import InstrumentSpec
-from bot.venues.base import Connection, Sink, check_ws_url
+from bot.venues.base import Sink, check_ws_url
 from bot.venues.okx.endpoints import PING, VENUES, Arg, channel_arg, chunks, request, resolve_endpoints
 from bot.venues.okx.messages import OkxDecoder
 from bot.venues.subscribing import SubscribingAdapter
@@ -60,23 +60,14 @@ class OkxMarketData(SubscribingAdapter):
         self.decoder = OkxDecoder(venue, self.specs)
         self._install_connections(self._plan_connections())
 
-    def _plan_connections(self) -> list[Connection]:
-        settings = self.settings
-        per_instrument: list[tuple[str, list[Arg]]] = []
-        for spec in self.specs:
-            book = channel_arg(settings.channel, spec.symbol)
-            self._book_subscription[spec.key] = book
-            args = [book]
-            if settings.trades:
-                args.append(channel_arg("trades", spec.symbol))
-            if self.venue == "okx_swap" and settings.funding:
-                args.append(channel_arg("funding-rate", spec.symbol))
-                args.append(channel_arg("mark-price", spec.symbol))
-            per_instrument.append((spec.key, args))
-        return self._pack_connections(self.endpoints.ws, per_instrument)
-
-    def _on_connected(self, conn: Connection) -> None:
-        self.decoder.reset(key.partition(":")[2] for key in conn.book_instruments)
+    def _subscriptions(self, spec: InstrumentSpec) -> tuple[Arg, list[Arg]]:
+        args = []
+        if self.settings.trades:
+            args.append(channel_arg("trades", spec.symbol))
+        if self.venue == "okx_swap" and self.settings.funding:
+            args.append(channel_arg("funding-rate", spec.symbol))
+            args.append(channel_arg("mark-price", spec.symbol))
+        return channel_arg(self.settings.channel, spec.symbol), args
 
     def _subscribe_frames(self, subscriptions: list[Any]) -> list[str]:
         return [request("subscribe", chunk) for chunk in chunks(subscriptions)]
