@@ -23,7 +23,6 @@ from bot.core.events import BookDelta, BookSnapshot, Event, FeedStatus, MarketEv
 from bot.core.instrument import InstrumentSpec
 from bot.market.book import Level
 from bot.venues.ccxtpro.adapter import CcxtProMarketData
-from bot.venues.ccxtpro.sync import make_venue_sync
 
 TOP = 100
 """Levels per side compared at every sampled update id."""
@@ -46,7 +45,7 @@ class CcxtHarness:
     ) -> None:
         self.spec = spec
         self.key = spec.key
-        self.engine = Engine("ccxt", [spec], stale_after_s=3600.0, sync_factory=make_venue_sync)
+        self.engine = Engine("ccxt", [spec], stale_after_s=3600.0)
         self.adapter = CcxtProMarketData(spec.venue, settings, [spec], self.sink, rng=random.Random(11))
         self.sync = self.engine.instruments[self.key].sync
         self.book = self.engine.book(self.key)

@@ -30,7 +30,6 @@ from bot.emulator.server import EmulatorServer
 from bot.market.book import OrderBook
 from bot.ops.live import LiveRunner
 from bot.venues.ccxtpro.loopback import emulator_venue_settings
-from bot.venues.ccxtpro.sync import make_venue_sync
 from bot.venues.ccxtpro.wiring import ccxt_adapters, ccxt_specs, offline_settings
 from tests.ccxt_harness import TOP, CcxtHarness, LoopProblems, ccxt_spec
 from tests.market_harness import (
@@ -317,7 +316,7 @@ async def test_runs_under_the_live_runner_from_a_config_file(tmp_path: Path) -> 
             SPOT_BTC.lot_size,
             SPOT_BTC.qty_step,
         )
-        engine = Engine("btc", [spec], stale_after_s=5.0, sync_factory=make_venue_sync)
+        engine = Engine("btc", [spec], stale_after_s=5.0)
         runner = LiveRunner([engine], timer_interval_s=0.05)
         [(adapter, venue_keys)] = ccxt_adapters(settings, specs, keys, runner.sink)
         runner.add_adapter(adapter, venue_keys)

@@ -17,12 +17,12 @@ from bot.core.events import BookDelta, BookSnapshot
 from bot.core.instrument import InstrumentSpec
 from bot.errors import InputError
 from bot.market.book import OrderBook
-from bot.market.sync import BinanceSpotSync
+from bot.market.sync import BinanceSpotSync, make_sync
+from bot.market.sync.image import CcxtImageSync
 from bot.venues.ccxtpro.convert import BadValue, Converter, decimal_text, side_changes, side_image
 from bot.venues.ccxtpro.exchange import apply_url_overrides, build_exchange, find_market, normalized
 from bot.venues.ccxtpro.loopback import emulator_venue_settings, offline_venue_settings
 from bot.venues.ccxtpro.markets import DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE, spec_from_ccxt_market
-from bot.venues.ccxtpro.sync import CcxtImageSync, make_venue_sync
 from tests.ccxt_harness import ccxt_spec
 from tests.market_harness import BUNDLED, SPOT_BTC, USDM_BTC
 
@@ -100,9 +100,9 @@ def delta(first: int, last: int, bids: list[tuple[int, int]]) -> BookDelta:
 
 
 def test_an_image_is_valid_at_once_and_diffs_chain_by_id() -> None:
-    sync = make_venue_sync("ccxt_binance", OrderBook(SPEC.key))
+    sync = make_sync("ccxt_binance", OrderBook(SPEC.key))
     assert isinstance(sync, CcxtImageSync)
-    assert isinstance(make_venue_sync("binance_spot", OrderBook("binance_spot:BTCUSDT")), BinanceSpotSync)
+    assert isinstance(make_sync("binance_spot", OrderBook("binance_spot:BTCUSDT")), BinanceSpotSync)
     assert sync.on_snapshot(snapshot(100, [(10, 1)], [(12, 1)]))
     assert sync.valid and sync.book.best_bid == 10
     assert sync.on_delta(delta(101, 105, [(11, 2)]))  # last_id may jump (coalesced nonce)
@@ -113,7 +113,7 @@ def test_an_image_is_valid_at_once_and_diffs_chain_by_id() -> None:
 
 
 def test_a_crossed_image_is_refused_and_another_requested() -> None:
-    sync = make_venue_sync("ccxt_binance", OrderBook(SPEC.key))
+    sync = make_sync("ccxt_binance", OrderBook(SPEC.key))
     assert not sync.on_snapshot(snapshot(5, [(12, 1)], [(11, 1)]))
     assert not sync.valid and sync.counters.crossed == 1
     assert sync.pending_request is not None and "crossed image 5" in sync.pending_request

@@ -11,7 +11,7 @@ book after each update, not the raw diffs. The adapter sends a :class:`BookSnaps
 (:meth:`request_snapshot` -> the next image), otherwise a :class:`BookDelta` of the
 levels changed since the previous image, with contiguous ids
 (:mod:`bot.venues.ccxtpro.images`), checked by the engine's
-:class:`~bot.venues.ccxtpro.sync.CcxtImageSync`. Costs, documented rather than hidden:
+:class:`~bot.market.sync.image.CcxtImageSync`. Costs, documented rather than hidden:
 diffing is O(levels ccxt holds) per update (float images compared; only changed
 levels converted to ticks/lots); updates arriving while we are busy are coalesced by
 ccxt (one delta may cover several venue updates); ccxt caps depth (``book_depth``;

@@ -7,7 +7,7 @@ Meant to be called from ``bot/commands/run.py`` next to the native Binance wirin
     native = [k for k in keys if not is_ccxt_key(k)]
     specs = await load_specs(settings, native, offline=offline) if native else {}
     specs.update(await ccxt_specs(settings, keys, offline=offline))
-    engines = [Engine(..., sync_factory=make_venue_sync) ...]
+    engines = [Engine(...) ...]  # make_sync picks the image rule for ccxt_* venues
     for adapter, venue_keys in ccxt_adapters(settings, specs, keys, runner.sink):
         runner.add_adapter(adapter, venue_keys)
 """
