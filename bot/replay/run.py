@@ -179,6 +179,7 @@ class ReplayRun:
             )
         self.profile = profile
         self.events = 0
+        self.first_ts: int | None = None
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -206,6 +207,7 @@ class ReplayRun:
                                 next_timer += timer_ns
                         else:
                             next_timer = ts + timer_ns
+                            self.first_ts = ts
                     on_event(event)
                     events += 1
                     if events >= chunk_end:
@@ -258,7 +260,7 @@ class ReplayRun:
             "events": self.events,
             "loop_s": round(loop_s, 6),
             "events_per_s": round(self.events / loop_s) if loop_s > 0 else None,
-            "sim_start_ns": None,
+            "sim_start_ns": self.first_ts,
             "sim_end_ns": engine.clock.now,
         }
         if exchange is not None:
