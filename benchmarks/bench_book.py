@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Book-update benchmark: L2 level updates per second applied to ``bot.market.book.OrderBook``.
 
-Input: the reference stream of ``../shared/bench/gen_l2.py`` (seed 42), or mmbot's own synthetic
+Input: the reference stream of ``benchmarks/reference/gen_l2.py`` (seed 42), or mmbot's own synthetic
 generator when that is absent (a fresh clone); see ``benchmarks/streams.py``.
 
 Measured in one process, median of ``--runs`` runs each:

@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.config import Settings  # noqa: E402
-from bot.core.assemble import build_engine, load_strategy  # noqa: E402
 from bot.emulator.replay import ReplaySource  # noqa: E402
 from bot.emulator.server import EmulatorServer  # noqa: E402
+from bot.engine.assemble import build_engine, load_strategy  # noqa: E402
 from bot.ops.live import LiveRunner  # noqa: E402
 from bot.venues.binance.adapter import BinanceMarketData  # noqa: E402
 from bot.venues.metadata import load_instruments_async  # noqa: E402

@@ -3,10 +3,10 @@
     python benchmarks/bench_paper.py [--npz /tmp/l2_1000000_s42.npz] [--n N] [--runs 5]
                                      [--fills 200000] [--profile]
 
-1. **Stream benchmark**: the shared reference L2 stream (``shared/bench/gen_l2.py``
+1. **Stream benchmark**: the shared reference L2 stream (``benchmarks/reference/gen_l2.py``
    NPZ; when absent, ``bot.paper.synthetic`` generates a stream of the same size)
    through ``PaperExchange`` (its own venue book, queues, fills, ledger) and the
-   reference market maker of ``shared/bench/README.md`` (one bid and one ask,
+   reference market maker of ``benchmarks/reference/README.md`` (one bid and one ask,
    re-quoted on every book change, post-only 0.01 lots, 200 us feed and order-entry
    latency). Journal off, then on (SQLite WAL, synchronous=normal, one transaction per
    input event with records). Events/s = events / loop time, median of ``--runs``.

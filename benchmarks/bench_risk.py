@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import structlog
 
-from bot.core.engine import Engine
 from bot.core.events import MarketEvent
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.emulator.synthetic import synthetic_events
+from bot.engine.loop import Engine
 from bot.market.estimators import EstimatorParams, Estimators
 from bot.risk import RiskManager, RiskSettings
 

@@ -5,7 +5,7 @@ BTCUSDT-like spot spec and reports, median of R runs:
 
 - core events/s: ``synthetic_events`` objects (BookSnapshot, Trade, BookDelta, MarkPrice)
 - L2 records/s: level updates + trades inside ``SyntheticStep`` s (the unit the
-  reference stream ``shared/bench/gen_l2.py`` counts as an "event")
+  reference stream ``benchmarks/reference/gen_l2.py`` counts as an "event")
 - steps/s (one step = one 100 ms exchange update batch)
 
 Usage: python benchmarks/bench_synthetic.py [--events 1000000] [--runs 3] [--json]

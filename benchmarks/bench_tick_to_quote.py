@@ -2,7 +2,7 @@
 """Tick-to-quote latency inside the core: from a book event handed to the engine to the order
 commands it emits (paper exchange, estimators, risk manager, quoter, order manager all running).
 
-Input: the reference stream (``benchmarks/streams.py``: ``../shared/bench/gen_l2.py`` seed 42, or
+Input: the reference stream (``benchmarks/streams.py``: ``benchmarks/reference/gen_l2.py`` seed 42, or
 mmbot's synthetic generator when absent), turned into core events: the snapshot rows into one
 ``BookSnapshot``, each level update into a one-level ``BookDelta``, each trade into a ``Trade``.
 Every book event is timed (``perf_counter_ns`` around ``engine.on_event``); the report gives
@@ -30,9 +30,9 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.streams import load_stream  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.core.assemble import build_engine  # noqa: E402
 from bot.core.events import BookDelta, BookSnapshot, Side, Trade  # noqa: E402
 from bot.core.instrument import InstrumentKind, InstrumentSpec  # noqa: E402
+from bot.engine.assemble import build_engine  # noqa: E402
 from bot.strategy.profile import StrategyProfile  # noqa: E402
 
 SPEC = InstrumentSpec(

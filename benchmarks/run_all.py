@@ -7,11 +7,11 @@
 What runs (each measured case is a separate process, ``--runs`` times; the table gives
 medians, and the largest peak RSS):
 
-- **Reference streams**: ``shared/bench/gen_l2.py --n N --seed 42`` (cached in
-  ``benchmarks/.cache/``). Where ``shared/bench`` is absent (a fresh clone) the anchors are
+- **Reference streams**: ``benchmarks/reference/gen_l2.py --n N --seed 42`` (cached in
+  ``benchmarks/.cache/``). Where ``benchmarks/reference`` is absent (a fresh clone) the anchors are
   skipped, saying so, and the mmbot cases run on an NPZ written from mmbot's own
   synthetic generator (labelled as such).
-- **Anchors** (``shared/bench``): ``baseline_pydict.py --bbo`` (plain Python floor, this
+- **Anchors** (``benchmarks/reference``): ``baseline_pydict.py --bbo`` (plain Python floor, this
   interpreter), ``anchor_hftbacktest.py`` and ``anchor_nautilus.py``, each in its own
   virtualenv created here on first use (``benchmarks/.cache/venv_hbt``: ``pip install
   "hftbacktest>=2,<3"``; ``venv_nt``: ``pip install nautilus_trader``). Reported:
@@ -26,7 +26,7 @@ medians, and the largest peak RSS):
 
 Peak RSS and wall time come from ``/usr/bin/time -v`` when it exists, else from a small
 launcher process that reads ``getrusage(RUSAGE_CHILDREN)`` after its only child exits.
-``shared/bench`` is found at ``<repo>/../shared/bench`` unless ``MMBOT_SHARED_BENCH`` names
+The reference scripts are ``benchmarks/reference/`` (copied from the team's shared bench) unless ``MMBOT_REFERENCE_BENCH`` names
 another directory. The machine may be shared with other jobs: the load average at the
 start and end is recorded; compare ratios measured in the same run, not absolutes.
 """
@@ -55,7 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 CACHE = BENCH / ".cache"
 RESULTS = BENCH / "RESULTS.md"
-SHARED_ENV = "MMBOT_SHARED_BENCH"
+SHARED_ENV = "MMBOT_REFERENCE_BENCH"
 TIME = Path("/usr/bin/time")
 SEED = 42
 
@@ -76,7 +76,7 @@ _LAUNCHER = (
 
 
 def shared_bench() -> Path | None:
-    path = Path(os.environ.get(SHARED_ENV) or REPO.parent / "shared" / "bench")
+    path = Path(os.environ.get(SHARED_ENV) or BENCH / "reference")
     return path if (path / "gen_l2.py").is_file() else None
 
 
@@ -181,7 +181,7 @@ def reference_npz(size: int, shared: Path | None) -> tuple[Path, str]:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        return path, f"shared/bench/gen_l2.py --n {size} --seed {SEED}"
+        return path, f"benchmarks/reference/gen_l2.py --n {size} --seed {SEED}"
     path = CACHE / f"mmbot_synthetic_{size}_s{SEED}.npz"
     if not path.exists():
         import numpy as np
@@ -201,7 +201,7 @@ def reference_npz(size: int, shared: Path | None) -> tuple[Path, str]:
             lot_size=np.float64(0.001),
             symbol=np.str_("BTCUSDT"),
         )
-    return path, f"mmbot synthetic 'regimes' seed {SEED}, {size} rows (shared/bench absent)"
+    return path, f"mmbot synthetic 'regimes' seed {SEED}, {size} rows (benchmarks/reference absent)"
 
 
 def ensure_venv(name: str, log: list[str]) -> tuple[Path | None, str]:
@@ -404,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     if shared is None:
         log.append(
-            f"- shared/bench not found ({SHARED_ENV} or {REPO.parent / 'shared' / 'bench'}): anchors skipped; "
+            f"- benchmarks/reference not found ({SHARED_ENV} or {REPO.parent / 'shared' / 'bench'}): anchors skipped; "
             "mmbot cases run on mmbot's own synthetic stream"
         )
     inputs = {size: reference_npz(size, shared) for size in args.sizes}

@@ -1,9 +1,9 @@
 """Reference event streams for the benchmarks, as plain integer columns.
 
 ``load_stream(n)`` returns ``(ts_ns, kind, side, price_ticks, qty_lots, origin)`` lists with the
-column meaning of ``../shared/bench/gen_l2.py`` (kind 0 snapshot level, 1 level update, 2 trade;
+column meaning of ``benchmarks/reference/gen_l2.py`` (kind 0 snapshot level, 1 level update, 2 trade;
 side +1 bid / buy aggressor, -1 ask / sell aggressor; qty 0 deletes a level). The stream is the
-shared reference one (seed 42) when ``../shared/bench/gen_l2.py`` exists — the common ground for
+shared reference one (seed 42) when ``benchmarks/reference/gen_l2.py`` exists — the common ground for
 comparisons with hftbacktest and nautilus_trader — and otherwise mmbot's own synthetic generator
 (``bot.emulator.synthetic``, "regimes" scenario), labelled as such in ``origin``.
 """
@@ -95,5 +95,7 @@ def load_stream(n: int, data: Path | None = None) -> tuple[Columns, str]:
         return npz_columns(data)[0], f"{data}"
     path = reference_npz(n)
     if path is not None:
-        return npz_columns(path)[0], f"shared/bench/gen_l2.py --n {n} --seed 42"
-    return synthetic_columns(n), f"mmbot synthetic 'regimes' seed 42 ({n} events; shared/bench absent)"
+        return npz_columns(path)[0], f"benchmarks/reference/gen_l2.py --n {n} --seed 42"
+    return synthetic_columns(
+        n
+    ), f"mmbot synthetic 'regimes' seed 42 ({n} events; benchmarks/reference absent)"

@@ -12,8 +12,6 @@ values.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +24,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.config_venues import (  # re-exported: bot.config is the settings namespace
+from bot.emulator.settings import BUNDLED_REPLAY_DIR, OfflineSettings, bundled_replay_files
+from bot.errors import ConfigError
+from bot.hedge.settings import HedgeSettings
+from bot.market.estimators.params import EstimatorParams
+from bot.paper.settings import PaperSettings
+from bot.risk.settings import RiskSettings
+from bot.tomlfile import ENV_PREFIX, env_name, format_validation_error, read_toml
+from bot.venues.settings import (  # re-exported: bot.config is the settings namespace
     CCXT_VENUE_PREFIX,
     SYMBOL_PATTERN,
     AnyVenueName,
@@ -44,11 +49,6 @@ from bot.config_venues import (  # re-exported: bot.config is the settings names
     _Section,
     check_symbol,
 )
-from bot.errors import InputError
-from bot.hedge.settings import HedgeSettings
-from bot.market.estimators.params import EstimatorParams
-from bot.paper.settings import PaperSettings
-from bot.risk.settings import RiskSettings
 from bot.venues.testnet_settings import TestnetSettings
 
 __all__ = [
@@ -86,14 +86,8 @@ __all__ = [
     "read_toml",
 ]
 
-ENV_PREFIX = "MMBOT_"
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = PACKAGE_DIR.parent / "config" / "default.toml"
-BUNDLED_REPLAY_DIR = PACKAGE_DIR / "emulator" / "data"
-
-
-class ConfigError(InputError):
-    """Bad configuration; the message is meant for the user as is."""
 
 
 class LoggingSettings(_Section):
@@ -241,18 +235,6 @@ class QuotingSettings(_Section):
     )
 
 
-class OfflineSettings(_Section):
-    replay: list[Path] = Field(
-        default_factory=list,
-        description="Recordings the in-process emulator replays for `mmbot run --offline`; "
-        "empty = the bundled real Binance recordings.",
-    )
-    speed: float = Field(1.0, gt=0, le=10_000, description="Replay speed (1 = recorded pace).")
-    host: str = Field("127.0.0.1", description="Emulator bind address.")
-    port: int = Field(0, ge=0, le=65535, description="Emulator port; 0 = any free port.")
-    loop: bool = Field(True, description="Restart the replay when it ends (connections drop, books resync).")
-
-
 class Settings(BaseSettings):
     """Everything `mmbot` reads from config files and ``MMBOT_*`` variables."""
 
@@ -346,48 +328,6 @@ class Settings(BaseSettings):
         return keys
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file, turning I/O and syntax failures into :class:`ConfigError`."""
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
-    except PermissionError:
-        raise ConfigError(f"{path}: permission denied") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
-
-
-def _env_name(location: tuple[int | str, ...]) -> str:
-    return ENV_PREFIX + "__".join(str(part).upper() for part in location)
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One message naming the source, each bad field and the problem."""
-    lines = []
-    for error in exc.errors():
-        location = tuple(error["loc"])
-        field = ".".join(str(part) for part in location) or "(top level)"
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            problem = "unknown key"
-        elif kind == "missing":
-            problem = "required key is missing"
-        else:
-            problem = error["msg"].removeprefix("Value error, ")
-            if kind != "value_error" and "input" in error and not isinstance(error["input"], dict | list):
-                problem += f" (got {error['input']!r})"
-        env = _env_name(location)
-        origin = f" [from environment {env}]" if env in os.environ else ""
-        lines.append(f"{source}: {field}: {problem}{origin}")
-    return "\n".join(lines)
-
-
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Load ``path`` (default ``config/default.toml`` if present) plus env overrides.
 
@@ -428,7 +368,7 @@ def _refuse_secrets_in_file(data: dict[str, Any], source: str) -> None:
             dotted = ".".join(path)
             raise ConfigError(
                 f"{source}: {dotted}: secrets may not be stored in config files; "
-                f"set {_env_name(path)} or use {dotted}_file"
+                f"set {env_name(path)} or use {dotted}_file"
             )
 
 
@@ -438,8 +378,3 @@ def _deep_merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
             _deep_merge(target[key], value)
         else:
             target[key] = value
-
-
-def bundled_replay_files() -> list[Path]:
-    """The real Binance recordings shipped with the package, in replay order."""
-    return sorted(BUNDLED_REPLAY_DIR.glob("binance_*.gz"))

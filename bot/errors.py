@@ -23,3 +23,7 @@ class InputError(MmbotError):
     """Bad input: config, command-line arguments, data files."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class ConfigError(InputError):
+    """Bad configuration; the message is meant for the user as is."""

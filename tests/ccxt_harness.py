@@ -18,9 +18,9 @@ from typing import Any
 import msgspec
 
 from bot.config import CcxtVenueSettings
-from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, Event, FeedStatus, MarketEvent
 from bot.core.instrument import InstrumentSpec
+from bot.engine.loop import Engine
 from bot.market.book import Level
 from bot.venues.ccxtpro.adapter import CcxtProMarketData
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import BinanceSpotSettings, BinanceUsdmSettings, BinanceVenueSettings
-from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, Event, FeedStatus, MarketEvent, Timer, TopOfBook
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.emulator.replay import ReplaySource
+from bot.engine.loop import Engine
 from bot.venues.binance.adapter import BinanceMarketData
 
 SPOT_BTC = InstrumentSpec(

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.core.engine import Engine
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.emulator.synthetic import SyntheticMarket, synthetic_events
+from bot.engine.loop import Engine
 from bot.market.estimators import EstimatorParams, Estimators
 from bot.market.estimators.state import MarketState
 from bot.risk import RegimeTransition, RiskManager, RiskRecord, RiskSettings

@@ -23,7 +23,7 @@ def test_run_all_skips_the_anchors_cleanly_without_shared_bench(
     assert run_all.main(["--sizes", "3000", "--runs", "1", "--only", "anchors,reader,mmbot"]) == 0
     text = results.read_text()
     assert text.startswith("# Benchmark results\n\n## run_all.py: replay throughput and anchors (")
-    assert "shared/bench not found" in text and "anchors skipped" in text
+    assert "benchmarks/reference not found" in text and "anchors skipped" in text
     assert "mmbot synthetic 'regimes' seed 42, 3000 rows" in text
     assert "hftbacktest" not in text.split("| engine |", 1)[1]  # no anchor rows
     (row,) = [line for line in text.splitlines() if line.startswith("| mmbot replay reader only")]

@@ -20,17 +20,17 @@ from typing import Any
 from aiohttp import WSMessage, WSMsgType
 
 from bot.config import load_settings
-from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, FeedStatus, MarkPrice, Trade
 from bot.core.instrument import InstrumentSpec
 from bot.emulator.book import ExchangeBook
 from bot.emulator.faults import Fault
 from bot.emulator.replay import ReplaySource
 from bot.emulator.server import EmulatorServer
+from bot.engine.loop import Engine
 from bot.market.book import OrderBook
+from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, offline_settings
 from bot.ops.live import LiveRunner
 from bot.venues.ccxtpro.loopback import emulator_venue_settings
-from bot.venues.ccxtpro.wiring import ccxt_adapters, ccxt_specs, offline_settings
 from tests.ccxt_harness import TOP, CcxtHarness, LoopProblems, ccxt_spec
 from tests.market_harness import (
     BUNDLED,

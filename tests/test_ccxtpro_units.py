@@ -324,7 +324,7 @@ def test_offline_mode_redirects_only_binance_protocol_venues() -> None:
 
 
 def test_offline_wiring_redirects_the_ccxt_venues_engines_use(tmp_path: Path) -> None:
-    from bot.venues.ccxtpro.wiring import ccxt_venues, offline_settings
+    from bot.ops.ccxt_venues import ccxt_venues, offline_settings
 
     text = """
 [venues.ccxt.bin]

@@ -13,8 +13,8 @@ import tracemalloc
 
 import pytest
 
-from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, Side, Timer, Trade
+from bot.engine.loop import Engine
 from bot.market.book import OrderBook
 from bot.market.estimators import EstimatorParams, Estimators, MarketState
 from tests.quant_helpers import btcusdt_spec

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, Side
-from bot.core.hedge_setup import build_hedger
-from bot.core.hedging import HedgePipeline
 from bot.core.orders import OrderReport
+from bot.engine.hedge_setup import build_hedger
+from bot.engine.hedging import HedgePipeline
+from bot.engine.loop import Engine
 from bot.hedge.black_scholes import NS_PER_YEAR
 from bot.paper.exchange import PaperExchange
 from tests.hedge_kit import SYNTH_PERP, SYNTH_SPOT, deal_toml, hedged_settings, paired_events

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_settings
-from bot.core.assemble import build_engine, load_strategy
+from bot.engine.assemble import build_engine, load_strategy
 from bot.hedge.settings import HedgeSettings
 from tests.test_hedging_pipeline import SPECS, real_events
 from tests.trading_kit import FAST_AS, REPO, write_profile

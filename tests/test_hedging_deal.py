@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, Side
-from bot.core.hedge_setup import build_hedger
-from bot.core.hedging import HedgePipeline
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.core.orders import OrderReport
+from bot.engine.hedge_setup import build_hedger
+from bot.engine.hedging import HedgePipeline
+from bot.engine.loop import Engine
 from bot.hedge.deal import load_deal
 from bot.hedge.dealbook import date_ns
 from bot.hedge.planner import plan_deal

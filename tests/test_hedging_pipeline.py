@@ -16,7 +16,6 @@ import msgspec
 import pytest
 
 from bot.config import ConfigError
-from bot.core.assemble import TradingEngine, build_engine, load_strategy
 from bot.core.events import Event, Side
 from bot.core.orders import (
     CancelOrder,
@@ -28,6 +27,7 @@ from bot.core.orders import (
     OrderType,
     TimeInForce,
 )
+from bot.engine.assemble import TradingEngine, build_engine, load_strategy
 from tests.hedge_kit import hedged_settings, with_timers
 from tests.specs import SPOT_BTC, USDM_BTC
 from tests.trading_kit import BUNDLED_SPOT, FAST_AS, REPO, recorded_events, write_profile

@@ -28,11 +28,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from bot.core.assemble import build_engine, load_strategy
 from bot.core.events import NS_PER_S, MarkPrice
 from bot.core.orders import FundingPayment, NewOrder, OrderCommand, OrderReport, OrderType
 from bot.emulator.scenarios import Phase
 from bot.emulator.synthetic import synthetic_events
+from bot.engine.assemble import build_engine, load_strategy
 from bot.hedge.dealbook import date_ns
 from tests.hedge_kit import (
     FUNDING_NS,

@@ -16,7 +16,7 @@ import pytest
 import structlog
 
 from bot.config import LoggingSettings
-from bot.core.assemble import build_engine, load_strategy
+from bot.engine.assemble import build_engine, load_strategy
 from bot.ops import logging as ops_logging
 from bot.ops.logging import REDACTED, configure_logging, register_secrets
 from bot.strategy.profile import build_quoter

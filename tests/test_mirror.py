@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from bot.core.assemble import build_engine, load_strategy
 from bot.core.events import Side
-from bot.core.mirror import MirrorVenue, PaperOrder, PaperState
 from bot.core.orders import (
     CancelOrder,
     CancelReason,
@@ -21,7 +19,9 @@ from bot.core.orders import (
     OrderCommand,
     TimeInForce,
 )
-from bot.core.reconcile import Reconciler, TestnetOrder, TestnetState, compare
+from bot.engine.assemble import build_engine, load_strategy
+from bot.engine.mirror import MirrorVenue, PaperOrder, PaperState
+from bot.engine.reconcile import Reconciler, TestnetOrder, TestnetState, compare
 from bot.paper.records import FillRecord
 from tests.specs import SPOT_BTC
 from tests.trading_kit import FAST_AS, fast_settings, recorded_events, write_profile

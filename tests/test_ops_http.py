@@ -6,8 +6,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot
+from bot.engine.loop import Engine
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.metrics import build_registry

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, MarkPrice, Side, TopOfBook, Trade
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.emulator.synthetic import SyntheticMarket, synthetic_events
+from bot.engine.loop import Engine
 from bot.errors import InputError
 from bot.market.book import OrderBook
 from bot.market.sync.binance import BinanceSpotSync

@@ -16,9 +16,9 @@ import sqlite3
 from pathlib import Path
 
 from bot.config import Settings
-from bot.core.assemble import build_engine, load_strategy
 from bot.emulator.replay import ReplaySource
 from bot.emulator.server import EmulatorServer
+from bot.engine.assemble import build_engine, load_strategy
 from bot.ops.live import LiveRunner
 from bot.replay import open_replay
 from bot.replay.run import ReplayRun

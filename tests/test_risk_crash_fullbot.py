@@ -21,10 +21,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from bot.core.assemble import build_engine, load_strategy
 from bot.core.events import Timer
 from bot.emulator.scenarios import CRASH_PHASES
 from bot.emulator.synthetic import SyntheticMarket, synthetic_events
+from bot.engine.assemble import build_engine, load_strategy
 from tests.specs import USDM_BTC as SPEC
 from tests.trading_kit import fast_settings, write_profile
 

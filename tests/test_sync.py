@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.actions import RequestSnapshot
-from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, FeedState, FeedStatus, Level, Timer
+from bot.engine.loop import Engine
 from bot.market.book import OrderBook
 from bot.market.sync import SyncState, make_sync
 from tests.specs import SPOT_BTC, USDM_BTC

@@ -18,8 +18,8 @@ from decimal import Decimal
 import pytest
 
 from bot.core.actions import RequestSnapshot
-from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, FeedState, FeedStatus, Level
+from bot.engine.loop import Engine
 from bot.market.book import OrderBook
 from bot.market.sync import SyncState, make_sync
 from bot.market.sync.okx import increment_text, okx_checksum

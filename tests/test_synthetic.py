@@ -16,7 +16,6 @@ import msgspec
 import numpy as np
 import pytest
 
-from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, MarkPrice, Side, Trade
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.emulator.scenarios import Phase, scale_durations, with_durations
@@ -28,6 +27,7 @@ from bot.emulator.synthetic import (
     scenario_names,
     synthetic_events,
 )
+from bot.engine.loop import Engine
 from bot.market.book import OrderBook
 
 SPOT = InstrumentSpec(

@@ -19,7 +19,6 @@ import pytest
 from pydantic import SecretStr
 
 from bot.core.events import Side
-from bot.core.mirror import MirrorVenue
 from bot.core.orders import (
     CancelOrder,
     CancelReason,
@@ -31,6 +30,7 @@ from bot.core.orders import (
     OrderFilled,
     TimeInForce,
 )
+from bot.engine.mirror import MirrorVenue
 from bot.ops.testnet import Binding, TestnetExecutor
 from bot.venues.testnet import TestnetClient, make_testnet_exchange
 from bot.venues.testnet_settings import TestnetSettings, TestnetVenueSettings

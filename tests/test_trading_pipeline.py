@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError
-from bot.core.assemble import build_engine, load_strategy
 from bot.core.events import BookDelta, BookSnapshot, Side
 from bot.core.orders import NewOrder, OrderCommand
+from bot.engine.assemble import build_engine, load_strategy
 from bot.ops.control import Controller
 from bot.risk.explain import Regime
 from tests.specs import SPOT_BTC

@@ -19,9 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.core.engine import Engine
 from bot.core.events import BookDelta, BookSnapshot, Event, MarketEvent, Timer
 from bot.core.instrument import InstrumentKind, InstrumentSpec
+from bot.engine.loop import Engine
 
 DATA = Path(__file__).resolve().parent / "data"
 BYBIT_FILE = DATA / "xrpusdt-ob500.data.zip"

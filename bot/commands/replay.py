@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 
 from bot.config import load_settings
-from bot.core.assemble import load_strategy, strategies_dir
 from bot.core.instrument import InstrumentSpec
+from bot.engine.assemble import load_strategy, strategies_dir
 from bot.errors import EXIT_INTERRUPTED, InputError
 from bot.ops.logging import configure_logging
 from bot.replay import open_replay
@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
         description="Replay a recorded input through the same engine core as `mmbot run` (book sync, "
         "paper exchange, estimators, risk, quoter, order manager, hedger) at full speed, with event "
         "time as the clock. Inputs: raw Binance recordings (gzip, several day files chain), Tardis "
-        "incremental_book_L2 + trades CSV, the reference NPZ stream of shared/bench/gen_l2.py, or "
+        "incremental_book_L2 + trades CSV, the reference NPZ stream of benchmarks/reference/gen_l2.py, or "
         "synthetic:<scenario>[?seed=N&duration=S]. Writes RUN_DIR with the journal, config.json and "
         "summary.json; `mmbot report RUN_DIR` renders it. Same input + config + seed = identical journal.",
     )

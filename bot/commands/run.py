@@ -20,10 +20,12 @@ from typing import Any
 import structlog
 
 from bot.config import Settings, VenuesSettings, load_settings
-from bot.core.assemble import TradingEngine, build_engine, load_strategy, strategies_dir
 from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
+from bot.engine.assemble import TradingEngine, build_engine, load_strategy, strategies_dir
 from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
+from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
+from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, pid_path, running_pid, take_request
 from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.http import OpsServer
@@ -31,8 +33,6 @@ from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
 from bot.ops.metrics import LatencyMetrics, TradingCollector, adapter_stats, build_registry
 from bot.strategy.profile import StrategyProfile
-from bot.venues.ccxtpro.wiring import ccxt_adapters, ccxt_specs, is_ccxt_key
-from bot.venues.ccxtpro.wiring import offline_settings as ccxt_offline_settings
 
 log = structlog.get_logger("bot.run")
 

@@ -9,18 +9,58 @@ docstring of :mod:`bot.emulator.synthetic`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 
 from bot.core.events import NS_PER_S
+from bot.core.instrument import InstrumentSpec
 from bot.emulator._synthbook import BookSide, Ladder, Level, Rand
 from bot.emulator.scenarios import Phase
 
-if TYPE_CHECKING:
-    from bot.emulator.synthetic import SyntheticMarket
+
+class MarketParams(Protocol):
+    """What one pass reads of a :class:`~bot.emulator.synthetic.SyntheticMarket`
+    (a protocol, so this module does not import the market that imports it)."""
+
+    @property
+    def spec(self) -> InstrumentSpec: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def phases(self) -> Sequence[Phase]: ...
+
+    @property
+    def phase_steps(self) -> list[int]: ...
+
+    @property
+    def start_ticks(self) -> int: ...
+
+    @property
+    def start_ts_ns(self) -> int: ...
+
+    @property
+    def step_ns(self) -> int: ...
+
+    @property
+    def mark_every(self) -> int: ...
+
+    @property
+    def marks(self) -> bool: ...
+
+    @property
+    def level_notional(self) -> float: ...
+
+    @property
+    def top_gap_bps(self) -> float: ...
+
+    @property
+    def repeat(self) -> bool: ...
+
 
 FUNDING_INTERVAL_NS = 8 * 3600 * NS_PER_S
 _INSIDE_CANCEL = 0.35  # per-step cancel probability of a level inside the target spread
@@ -45,7 +85,7 @@ class SyntheticStep(msgspec.Struct, frozen=True):
 class Simulation:
     """The mutable state of one pass; see the module docstring for the model."""
 
-    def __init__(self, market: SyntheticMarket) -> None:
+    def __init__(self, market: MarketParams) -> None:
         self.m = market
         spec = market.spec
         self.rng = Rand(market.seed)

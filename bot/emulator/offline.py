@@ -16,8 +16,8 @@ it with ``emulator.overrides(venue)``.
 
 from __future__ import annotations
 
-from bot.config import OfflineSettings, bundled_replay_files
 from bot.emulator.server import EmulatorServer
+from bot.emulator.settings import OfflineSettings, bundled_replay_files
 from bot.emulator.sources import CombinedSource, load_replay
 from bot.errors import InputError
 

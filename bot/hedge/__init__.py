@@ -11,6 +11,6 @@
 - ``attribution``: path-wise PnL of options/LP and of the unhedged delta (gamma scalping).
 - ``reporting``: finished-hedge records and the exact hedge PnL components.
 
-The engine handler that runs the hedger live is :mod:`bot.core.hedging`.
+The engine handler that runs the hedger live is :mod:`bot.engine.hedging`.
 Sans-IO: no sockets, no clocks; time and prices are arguments.
 """

@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.config import ConfigError, format_validation_error, read_toml
+from bot.errors import ConfigError
+from bot.tomlfile import format_validation_error, read_toml
 
 _SYMBOL = r"^[A-Z0-9]{2,20}$"
 _NAME = r"^[a-z0-9][a-z0-9_.-]{0,39}$"

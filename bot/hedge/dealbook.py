@@ -2,7 +2,7 @@
 
 Owns the one translation from a :class:`~bot.hedge.deal.Deal` to
 :class:`~bot.hedge.delta.DeltaBook` positions, shared by the deal planner
-(``mmbot deal plan``) and the live hedger (:mod:`bot.core.hedging`), so that both
+(``mmbot deal plan``) and the live hedger (:mod:`bot.engine.hedging`), so that both
 count the same delta for the same file:
 
 - the loan obligation: ``deal.loan_owed_delta`` tokens (``loan_delta = "tokens"``: all

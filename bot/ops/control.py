@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from bot.core.assemble import TradingEngine, load_strategy
+from bot.engine.assemble import TradingEngine, load_strategy
 from bot.errors import InputError, MmbotError
 from bot.strategy.profile import build_quoter
 

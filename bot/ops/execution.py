@@ -14,7 +14,7 @@ The lead-facing API::
 
 :func:`plan_execution` builds each venue's ccxt client (no network yet) and checks the
 URLs ccxt will really use (:func:`bot.venues.testnet.check_order_endpoints`).
-:meth:`TestnetExecution.attach` puts a :class:`~bot.core.mirror.MirrorVenue` between each
+:meth:`TestnetExecution.attach` puts a :class:`~bot.engine.mirror.MirrorVenue` between each
 quoting pipeline and its paper exchange and registers the mirror for the pipeline's
 venue reports.
 """
@@ -30,9 +30,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot.config import Settings
-from bot.core.assemble import TradingEngine
 from bot.core.instrument import InstrumentSpec
-from bot.core.mirror import MirrorVenue
+from bot.engine.assemble import TradingEngine
+from bot.engine.mirror import MirrorVenue
 from bot.errors import InputError
 from bot.ops.logging import register_secrets
 from bot.ops.testnet import Binding, TestnetExecutor

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 import structlog
 
 from bot.core.actions import RequestSnapshot
-from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, MarketEvent, Timer
+from bot.engine.loop import Engine
 
 log = structlog.get_logger("bot.live")
 

@@ -4,7 +4,7 @@ One supervised task (``runner.spawn("testnet", executor.run)``) per process:
 
 1. **Start**: load each testnet's markets, cancel orders left over from an earlier run
    (``testnet.cancel_on_start``).
-2. **Send**: commands from every :class:`~bot.core.mirror.MirrorVenue` are queued in order
+2. **Send**: commands from every :class:`~bot.engine.mirror.MirrorVenue` are queued in order
    and sent one at a time, throttled to ``testnet.orders_per_second`` per venue. A new
    order cancelled on paper before it was sent is never sent (both are dropped and the
    order counts as ``not_sent``). Client ids are mapped: paper ``btc-17`` becomes
@@ -12,7 +12,7 @@ One supervised task (``runner.spawn("testnet", executor.run)``) per process:
 3. **Reconcile** every ``testnet.reconcile_interval_s``: fetch open orders, look up the
    orders that left that list, cancel testnet orders that stay open longer than
    ``testnet.settle_grace_s`` after their paper order closed (the testnet follows the
-   paper ledger), and compare closed orders (:class:`~bot.core.reconcile.Reconciler`).
+   paper ledger), and compare closed orders (:class:`~bot.engine.reconcile.Reconciler`).
    Each pass that compared orders is journaled in the engine's journal as a typed
    ``reconciliation`` event (counts, totals, differences); differences are also logged.
 
@@ -35,11 +35,11 @@ from typing import Any, TypeVar
 import structlog
 from asyncio_throttle import Throttler  # type: ignore[attr-defined]
 
-from bot.core.engine import Engine
 from bot.core.instrument import InstrumentSpec
-from bot.core.mirror import MirrorVenue
 from bot.core.orders import CancelOrder, NewOrder
-from bot.core.reconcile import Difference, Reconciler, TestnetOrder, TestnetState
+from bot.engine.loop import Engine
+from bot.engine.mirror import MirrorVenue
+from bot.engine.reconcile import Difference, Reconciler, TestnetOrder, TestnetState
 from bot.venues.testnet import CLIENT_ID, Failure, RemoteOrder, TestnetClient
 from bot.venues.testnet_settings import TestnetSettings
 

@@ -10,11 +10,12 @@ venue's current marks. See :mod:`bot.paper.validation` for the rules' wording.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, localcontext
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot.core.orders import NewOrder
-from bot.paper.ledger import EXACT
+from bot.paper.ledger import EXACT, Ledger
 from bot.paper.matching import Market
 from bot.paper.validation import (
     Rejection,
@@ -27,12 +28,20 @@ from bot.paper.validation import (
 
 _ZERO = Decimal(0)
 
-if TYPE_CHECKING:
-    from bot.paper.execution import Execution
+
+class Account(Protocol):
+    """What the funds checks read of the executing exchange
+    (:class:`~bot.paper.execution.Execution`, which imports this module)."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def markets(self) -> Mapping[str, Market]: ...
 
 
 def check_account(
-    exchange: Execution, market: Market, order: NewOrder, taken: list[tuple[int, int]]
+    exchange: Account, market: Market, order: NewOrder, taken: list[tuple[int, int]]
 ) -> Rejection | None:
     side = int(order.side)
     ledger = exchange.ledger

@@ -1,6 +1,6 @@
 """The reference market maker of the shared benchmark, driving a PaperExchange.
 
-The minimal strategy every engine in ``shared/bench/README.md`` runs, so throughput
+The minimal strategy every engine in ``benchmarks/reference/README.md`` runs, so throughput
 figures compare like with like: on every depth update, reservation = mid - ``skew``
 ticks x (inventory / ``skew_unit`` lots); bid = floor(reservation - ``half_spread``),
 ask = ceil(reservation + ``half_spread``), kept passive (post-only); a side is

@@ -10,20 +10,53 @@ restored exchange answers exactly like the original would have.
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from bot.core.orders import FundingPayment, NewOrder, OrderCancelled, OrderRejected, RejectReason
+from bot.core.orders import (
+    FundingPayment,
+    NewOrder,
+    OrderCancelled,
+    OrderCommand,
+    OrderRejected,
+    OrderReport,
+    RejectReason,
+)
 from bot.errors import MmbotError
-from bot.paper.ledger import MarkSample
-from bot.paper.matching import RestingOrder
+from bot.paper.ledger import Ledger, MarkSample
+from bot.paper.matching import Market, RestingOrder
 from bot.paper.records import STATE_VERSION, ExchangeState, FillRecord, JournalRecord
 
-if TYPE_CHECKING:
-    from bot.paper.exchange import PaperExchange
+
+class Restorable(Protocol):
+    """The state of a :class:`~bot.paper.exchange.PaperExchange` that a restore resets
+    (a protocol, so this module does not import the exchange that imports it)."""
+
+    ledger: Ledger
+    markets: dict[str, Market]
+    orders: dict[str, RestingOrder]
+    inflight: dict[str, NewOrder]
+    cancels_inflight: dict[str, int]
+    closed: OrderedDict[str, str]
+    _pending: list[tuple[int, int, OrderCommand]]
+    reports: list[OrderReport]
+    _dirty: bool
+    version: int
+    position: int
+    _skip_until: int
+    now: int
+    clock: int
+    commands: int
+    fill_seq: int
+    next_sample_ts: int
+
+    def _new_ledger(self) -> Ledger: ...
+
+    def _close(self, client_id: str, state: str) -> None: ...
 
 
-def load_into(exchange: PaperExchange, records: Iterable[JournalRecord], state: ExchangeState | None) -> None:
+def load_into(exchange: Restorable, records: Iterable[JournalRecord], state: ExchangeState | None) -> None:
     """Reset ``exchange`` (books aside) to what the journal committed; input continues
     after ``state.position``."""
     ledger = exchange.ledger = exchange._new_ledger()

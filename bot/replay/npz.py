@@ -1,4 +1,4 @@
-"""Reader of the reference NPZ stream (``shared/bench/gen_l2.py``), streamed in chunks.
+"""Reader of the reference NPZ stream (``benchmarks/reference/gen_l2.py``), streamed in chunks.
 
 Columns (one row per event): ``ts`` (int64 ns, exchange time), ``kind`` (0 snapshot
 level, 1 level update, 2 trade), ``side`` (+1 bid / buy aggressor, -1 ask / sell

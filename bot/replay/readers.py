@@ -14,7 +14,7 @@ Formats (``fmt``; ``"auto"`` detects):
   may be given -- day files of one market are chained, markets are merged by time.
 - ``tardis``: Tardis ``incremental_book_L2`` and/or ``trades`` CSV (plain or gzip;
   :mod:`bot.replay.tardis`), merged by receive time.
-- ``npz``: the reference benchmark stream of ``shared/bench/gen_l2.py``
+- ``npz``: the reference benchmark stream of ``benchmarks/reference/gen_l2.py``
   (:mod:`bot.replay.npz`), streamed in chunks; its instrument is built from the file
   (venue ``npz_venue``, default ``bench``) unless an explicit spec matches its symbol.
 - ``synthetic``: ``"synthetic:<scenario>[?seed=N&duration=S]"`` (:mod:`bot.replay.synthetic`).

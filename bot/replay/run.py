@@ -28,9 +28,9 @@ from typing import Any
 import structlog
 
 from bot.config import EngineSettings, Settings
-from bot.core.assemble import TradingEngine, build_engine
-from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, Timer
+from bot.engine.assemble import TradingEngine, build_engine
+from bot.engine.loop import Engine
 from bot.errors import InputError
 from bot.paper.refmm import ReferenceMarketMaker
 from bot.replay.readers import ReplayInput
@@ -45,7 +45,7 @@ CONFIG = "config.json"
 
 @dataclass
 class MinimalMM:
-    """The shared benchmark's minimal market maker (``shared/bench/README.md``), in base units."""
+    """The shared benchmark's minimal market maker (``benchmarks/reference/README.md``), in base units."""
 
     size: Decimal = Decimal("0.01")
     half_spread_ticks: float = 8.0

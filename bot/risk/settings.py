@@ -320,7 +320,7 @@ class RiskSettings(_Section):
 
 def check_horizons(settings: RiskSettings, horizons_s: tuple[float, ...], source: str = "risk") -> None:
     """ConfigError unless the horizons the risk manager reads are estimator horizons."""
-    from bot.config import ConfigError
+    from bot.errors import ConfigError
 
     regimes = settings.regimes
     have = [float(h) for h in horizons_s]

@@ -26,8 +26,8 @@ from typing import Literal, Protocol
 
 from pydantic import Field, ValidationError, model_validator
 
-from bot.config import ConfigError, format_validation_error, read_toml
 from bot.core.instrument import InstrumentSpec
+from bot.errors import ConfigError
 from bot.market.estimators.state import MarketState
 from bot.strategy.avellaneda_stoikov import AvellanedaStoikovQuoter
 from bot.strategy.fixed_spread import FixedSpreadQuoter
@@ -44,6 +44,7 @@ from bot.strategy.params import (
 )
 from bot.strategy.spread_optimizer import SpreadOptimizerQuoter
 from bot.strategy.types import NO_ADJUSTMENT, DesiredQuotes, QuoteAdjustments, Theo
+from bot.tomlfile import format_validation_error, read_toml
 
 QuoterName = Literal["avellaneda_stoikov", "glft", "fixed_spread", "spread_optimizer"]
 

@@ -51,7 +51,7 @@ books a connection carries, decode errors counted by kind, a sink that may raise
 Adding a venue: copy ``bot/venues/bybit`` (or ``binance`` for a REST-snapshot venue),
 write its rules in the modules above, then register it in four places:
 ``bot.venues.registry.ADAPTERS`` (adapter factory), ``bot.market.sync.SYNC_RULES``
-(sync rule), ``bot.config`` (``VenueName`` and a ``VenuesSettings`` section) and
+(sync rule), ``bot.venues.settings`` (``VenueName`` and a ``VenuesSettings`` section) and
 ``bot.venues.metadata.fetch_venue`` (metadata). Its tests drive the real adapter
 through the emulator over a real websocket on 127.0.0.1, replaying a real recording.
 

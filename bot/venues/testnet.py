@@ -14,7 +14,7 @@ the URL and the host: an order can never reach a mainnet endpoint by configurati
 
 :class:`TestnetClient` wraps the few calls the executor needs (place, cancel, fetch one,
 open orders, cancel all) and translates both ways: integer ticks/lots <-> exact decimal
-strings, Binance order states -> :class:`~bot.core.reconcile.TestnetState`, ccxt errors
+strings, Binance order states -> :class:`~bot.venues.testnet_states.TestnetState`, ccxt errors
 -> rejections (final) or transient failures (looked up again later). Error texts are
 scrubbed of query strings (signatures) and of the credentials themselves.
 """
@@ -35,9 +35,9 @@ from pydantic import SecretStr
 
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import NewOrder, OrderType, TimeInForce
-from bot.core.reconcile import TestnetState
 from bot.errors import InputError
 from bot.venues.testnet_settings import TestnetVenueSettings
+from bot.venues.testnet_states import TestnetState
 
 log = structlog.get_logger("bot.venues.testnet")
 

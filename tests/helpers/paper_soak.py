@@ -25,7 +25,7 @@ from pathlib import Path
 
 import msgspec
 
-from bot.core.engine import Engine
+from bot.engine.loop import Engine
 from bot.paper.exchange import PaperExchange
 from bot.paper.refmm import ReferenceMarketMaker
 from bot.paper.settings import JournalSettings, LatencySettings, PaperLatencySettings, PaperSettings

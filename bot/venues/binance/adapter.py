@@ -38,7 +38,6 @@ from collections.abc import Callable, Sequence
 
 import aiohttp
 
-from bot.config import BinanceVenueSettings
 from bot.core.instrument import InstrumentSpec
 from bot.venues.base import Connection, Sink, StreamingAdapter, check_ws_url
 from bot.venues.binance.endpoints import (
@@ -54,6 +53,7 @@ from bot.venues.binance.endpoints import (
 )
 from bot.venues.binance.messages import BinanceDecoder, DecodeError
 from bot.venues.binance.rest import SnapshotHttpError, get_depth
+from bot.venues.settings import BinanceVenueSettings
 from bot.venues.throttle import WeightedThrottler
 
 __all__ = ["BinanceMarketData", "Sink"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.config import BinanceVenueSettings
+from bot.venues.settings import BinanceVenueSettings
 
 Route = Literal["public", "market"]
 StreamKind = Literal["depth", "trade", "aggTrade", "bookTicker", "markPrice"]

@@ -46,7 +46,6 @@ from typing import Any
 import ccxt  # type: ignore[import-untyped]
 import structlog
 
-from bot.config import CcxtVenueSettings
 from bot.core.events import (
     BookSnapshot,
     FeedState,
@@ -57,11 +56,12 @@ from bot.core.instrument import InstrumentSpec
 from bot.errors import InputError
 from bot.venues.backoff import backoff_delays
 from bot.venues.ccxtpro.convert import BadValue, Converter
-from bot.venues.ccxtpro.exchange import build_exchange, find_market, is_ccxt_venue
+from bot.venues.ccxtpro.exchange import build_exchange, find_market
 from bot.venues.ccxtpro.guard import guard_clients
 from bot.venues.ccxtpro.images import BookImages
 from bot.venues.ccxtpro.records import mark_event, trade_event
 from bot.venues.ccxtpro.stats import CcxtStats
+from bot.venues.settings import CcxtVenueSettings, is_ccxt_venue
 
 log = structlog.get_logger("bot.venues.ccxtpro")
 

@@ -23,19 +23,32 @@ import copy
 import difflib
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bot.config import CCXT_VENUE_PREFIX
 from bot.errors import InputError
-
-if TYPE_CHECKING:
-    from bot.config import CcxtVenueSettings
 
 _SEPARATORS = re.compile(r"[^A-Z0-9]")
 
 
-def is_ccxt_venue(venue: str) -> bool:
-    return venue.startswith(CCXT_VENUE_PREFIX)
+class CcxtVenueSettings(Protocol):
+    """What building an exchange reads of a ``[venues.ccxt.<name>]`` section
+    (:class:`bot.venues.settings.CcxtVenueSettings`, whose validator calls
+    :func:`check_settings`: a Protocol keeps the dependency one way)."""
+
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def market_type(self) -> str: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def sandbox(self) -> bool: ...
+    @property
+    def demo(self) -> bool: ...
+    @property
+    def urls(self) -> dict[str, str]: ...
 
 
 def _ccxt_pro() -> Any:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bot.config import CcxtVenueSettings
 from bot.errors import InputError
+from bot.venues.settings import CcxtVenueSettings
 
 EMULATED: dict[str, str] = {"binance": "spot", "binanceusdm": "swap"}
 """ccxt exchange ids whose protocol the emulator speaks, with the market type it serves."""

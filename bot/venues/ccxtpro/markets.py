@@ -33,12 +33,12 @@ from typing import Any
 import msgspec
 import structlog
 
-from bot.config import CcxtVenueSettings
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.errors import InputError, MmbotError
 from bot.venues.ccxt_markets import MarketDataError, exact_decimal
 from bot.venues.ccxtpro.exchange import build_exchange, find_market
 from bot.venues.metadata_cache import CACHE_FILENAME, CacheError, CacheFile, spec_to_entry, write_cache_atomic
+from bot.venues.settings import CcxtVenueSettings
 
 log = structlog.get_logger("bot.venues.ccxtpro")
 

@@ -31,7 +31,7 @@ PnL attribution (:meth:`HedgePipeline.status`): the exact hedge components from 
 ledger (:class:`~bot.hedge.reporting.HedgeAttribution`: spread capture of the quotes,
 hedge fees + spread paid, hedge PnL, funding) and the deal's options and LP on the
 model (:class:`~bot.hedge.attribution.ModelPnl`: value change, hedge share, theta,
-gamma scalping). Building it from the config: :mod:`bot.core.hedge_setup`.
+gamma scalping). Building it from the config: :mod:`bot.engine.hedge_setup`.
 
 Sans-IO: time is the engine's event clock; nothing here sleeps or reads a clock.
 """
@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, Event, Timer
 from bot.core.orders import (
     CancelOrder,
@@ -60,6 +59,7 @@ from bot.core.orders import (
     OrderType,
     TimeInForce,
 )
+from bot.engine.loop import Engine
 from bot.hedge.attribution import ModelPnl
 from bot.hedge.deal import Deal
 from bot.hedge.dealbook import date_ns, deal_book, valuation_ns
@@ -79,7 +79,7 @@ from bot.hedge.settings import EngineHedge
 from bot.paper.ledger import PositionSnapshot
 
 if TYPE_CHECKING:
-    from bot.core.trading import RecordSink, Venue
+    from bot.engine.trading import RecordSink, Venue
 
 log = structlog.get_logger("bot.hedging")
 

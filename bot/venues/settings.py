@@ -1,6 +1,7 @@
 """Venue settings: endpoints, connection policy and fees of every market data venue.
 
-Part of the configuration (see :mod:`bot.config`, which re-exports everything here): one
+Owned by the venues layer and part of the configuration (:mod:`bot.config` re-exports
+everything here, so ``bot.config`` stays the settings namespace): one
 section per native venue (Binance spot / USD-M, Bybit spot / linear, OKX spot / swap /
 futures) and the ``[venues.ccxt.<name>]`` sections of the generic ccxt.pro adapter.
 """
@@ -26,6 +27,10 @@ SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,39}$"
 
 CCXT_VENUE_PREFIX = "ccxt_"
 """Venue names ``ccxt_<name>`` are served by the generic ccxt.pro adapter per ``[venues.ccxt.<name>]``."""
+
+
+def is_ccxt_venue(venue: str) -> bool:
+    return venue.startswith(CCXT_VENUE_PREFIX)
 
 
 def _check_venue_name(value: str) -> str:

@@ -7,7 +7,7 @@ each event to its registered handlers (estimators, paper exchange, risk, quoter,
 in registration order. Handlers are plain synchronous callables; whatever needs the
 outside world goes to :attr:`Engine.outbox` for the driver.
 
-This module and ``bot/cli.py`` are the only places that wire components together.
+The :mod:`bot.engine` package is the only place that wires components together.
 """
 
 from __future__ import annotations

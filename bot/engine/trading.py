@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from bot.core.engine import Engine
 from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, Event, Timer, TopOfBook, Trade
 from bot.core.orders import NewOrder, OrderCommand, OrderFilled, OrderReport
+from bot.engine.loop import Engine
 from bot.market.estimators import Estimators
 from bot.paper.ledger import Attribution
 from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, record_type, to_payload
@@ -62,7 +62,7 @@ class PositionSource(Protocol):
 
 
 class HedgeView(Protocol):
-    """What the samples read from the engine's hedger (:class:`bot.core.hedging.HedgePipeline`)."""
+    """What the samples read from the engine's hedger (:class:`bot.engine.hedging.HedgePipeline`)."""
 
     def net_delta(self) -> float | None: ...
 

@@ -20,10 +20,10 @@ from bot.config import Settings
 from bot.core.events import MarketEvent
 from bot.core.instrument import InstrumentSpec
 from bot.venues.ccxtpro.adapter import CcxtProMarketData
-from bot.venues.ccxtpro.exchange import is_ccxt_venue
 from bot.venues.ccxtpro.loopback import offline_venue_settings
 from bot.venues.ccxtpro.markets import resolve_ccxt_instruments
 from bot.venues.metadata import cache_dir_for
+from bot.venues.settings import is_ccxt_venue
 
 
 def is_ccxt_key(key: str) -> bool:

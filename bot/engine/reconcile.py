@@ -26,23 +26,10 @@ from typing import Any
 
 from bot.core.events import Side
 from bot.core.instrument import InstrumentSpec
-from bot.core.mirror import PaperOrder, PaperState
+from bot.engine.mirror import PaperOrder, PaperState
+from bot.venues.testnet_states import TestnetState
 
-
-class TestnetState:
-    """The life of an order at the testnet (string constants)."""
-
-    __test__ = False  # not a pytest class
-
-    QUEUED = "queued"  # waiting for the throttle
-    NOT_SENT = "not_sent"  # the paper order was cancelled before it was sent
-    SENT = "sent"  # request sent, answer unknown (timeout): looked up by client id
-    OPEN = "open"
-    FILLED = "filled"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-    FINAL = frozenset({"not_sent", "filled", "cancelled", "rejected"})
-    NEVER_LIVE = frozenset({"not_sent", "rejected"})
+__all__ = ["Difference", "Reconciler", "TestnetOrder", "TestnetState", "compare", "quantity"]
 
 
 @dataclass(slots=True)

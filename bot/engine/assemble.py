@@ -17,13 +17,13 @@ from typing import Any
 import structlog
 
 from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
-from bot.core.engine import Engine
 from bot.core.events import Side
-from bot.core.hedge_setup import build_hedger
-from bot.core.hedging import HedgePipeline
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderReport
-from bot.core.trading import QuotingPipeline
+from bot.engine.hedge_setup import build_hedger
+from bot.engine.hedging import HedgePipeline
+from bot.engine.loop import Engine
+from bot.engine.trading import QuotingPipeline
 from bot.market.estimators import Estimators
 from bot.paper.exchange import PaperExchange
 from bot.risk.explain import from_payload

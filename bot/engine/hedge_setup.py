@@ -1,10 +1,10 @@
-"""Building an engine's hedger from the configuration (called by :func:`bot.core.assemble.build_engine`).
+"""Building an engine's hedger from the configuration (called by :func:`bot.engine.assemble.build_engine`).
 
 :func:`build_hedger` resolves the engine's ``[hedge]`` settings, checks that the hedge
 instrument is a perpetual on the quoted market's base and quote, loads the deal file
 (``config/deals/*.toml``) and checks its token, finds hedge orders an earlier run left
 open on the restored paper venue (to be cancelled first) and the options' starting
-values it journaled, and returns the :class:`~bot.core.hedging.HedgePipeline`.
+values it journaled, and returns the :class:`~bot.engine.hedging.HedgePipeline`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, EngineSettings, Settings
-from bot.core.engine import Engine
-from bot.core.hedging import HedgePipeline
 from bot.core.instrument import InstrumentKind
+from bot.engine.hedging import HedgePipeline
+from bot.engine.loop import Engine
 from bot.hedge.deal import load_deal
 
 if TYPE_CHECKING:
-    from bot.core.trading import RecordSink
+    from bot.engine.trading import RecordSink
     from bot.paper.exchange import PaperExchange
     from bot.store.journal import Journal
 

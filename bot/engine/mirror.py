@@ -7,7 +7,7 @@ and then appends it to :attr:`MirrorVenue.outbox`, which an async executor at th
 
 It also follows each mirrored order's *paper* life from the venue's reports
 (:meth:`on_report`): accepted, filled lots, closed, rejected. The executor compares that
-with what the testnet says (:mod:`bot.core.reconcile`).
+with what the testnet says (:mod:`bot.engine.reconcile`).
 
 If the executor falls behind by more than ``max_queue`` commands the backlog is
 dropped and :attr:`overflowed` is set: the executor must then cancel every testnet
