@@ -99,7 +99,8 @@ async def test_gap_is_detected_and_resynced() -> None:
     # the chain broke exactly at the diff the emulator withheld
     withheld = status["fault_log"][0]["detail"]  # "diff U..u not sent"
     first_missing = int(withheld.split()[1].split("..")[0])
-    expected_after = int(reason.split("continuation of ")[1].split(",")[0])
+    expected_after = int(reason.split("continuation of ")[1].split()[0])
+    assert f"(U == {first_missing}), got U=" in reason  # the rule that failed, with the numbers
     assert expected_after + 1 == first_missing
     assert counters["gaps"] == 1 and counters["resyncs"] == 1
     assert counters["adapter.snapshot_fetches"] == 2
