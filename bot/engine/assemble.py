@@ -114,7 +114,11 @@ def build_engine(
     keys = engine_settings.instruments()
     engine_specs = [specs[key] for key in keys]
     engine = Engine(
-        name, engine_specs, stale_after_s=settings.market.stale_after_s, max_buffer=settings.market.max_buffer
+        name,
+        engine_specs,
+        stale_after_s=settings.market.stale_after_s,
+        max_buffer=settings.market.max_buffer,
+        checks=settings.market,
     )
     if not engine_settings.quote or profile is None:
         return TradingEngine(engine)
