@@ -171,7 +171,7 @@ class SubscribingAdapter(StreamingAdapter):
 
     # ---- resync ----------------------------------------------------------------------------
 
-    def request_snapshot(self, instrument: str, reason: str = "") -> None:
+    def request_snapshot(self, instrument: str, reason: str = "", attempt: int = 1) -> None:
         """Resubscribe ``instrument``'s book so the venue sends a fresh snapshot.
         Must be called on the event loop."""
         self.stats.snapshot_requests += 1
