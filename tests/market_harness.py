@@ -114,7 +114,7 @@ class Harness:
         self.events.append(event)
         self.engine.on_event(event)
         for action in self.engine.drain_actions():
-            self.adapter.request_snapshot(action.instrument, action.reason)
+            self.adapter.request_snapshot(action.instrument, action.reason, action.attempt)
 
     def _after_engine(self, event: Event) -> None:
         valid = self.sync.valid
@@ -186,7 +186,7 @@ class Harness:
             await asyncio.sleep(self.timer_interval_s)
             self.engine.on_event(Timer(local_ts=time.time_ns()))
             for action in self.engine.drain_actions():
-                self.adapter.request_snapshot(action.instrument, action.reason)
+                self.adapter.request_snapshot(action.instrument, action.reason, action.attempt)
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
