@@ -74,7 +74,12 @@ def test_checks_never_fire_on_the_real_recordings() -> None:
         run = Run(path)
         run.feed(run.events)
         counters = run.state.health.counters.as_dict()
-        assert counters == {"behind": 0, "depth_silences": 0, "top_mismatches": 0, "trade_mismatches": 0}
+        assert counters == {
+            "behind_episodes": 0,
+            "depth_silences": 0,
+            "top_mismatches": 0,
+            "trade_mismatches": 0,
+        }
         assert run.invalid == [] and run.untradeable == []
         assert run.state.quotable and run.requests == 0
         # the exchange-time lag stayed far below the limit: the learned offset absorbed the recorder's
@@ -245,9 +250,9 @@ def test_backlog_delivered_late_makes_the_book_untradeable_until_caught_up() -> 
     (when, reason), *more = run.untradeable
     assert more == []
     assert when == resume and reason.startswith("falling behind: depth update 3.")
-    assert "late (max 1.00s)" in reason
+    assert reason.endswith("s now (max 1.00s)")
     health = run.state.health
-    assert health.counters.behind == 1 and health.behind is None  # recovered
+    assert health.counters.behind_episodes == 1 and health.behind is None  # recovered
     assert run.invalid == []  # the chain was intact: nothing to resync
     assert run.state.quotable
 
@@ -259,9 +264,10 @@ def test_recovery_waits_for_lag_recovery_s_of_calm() -> None:
     health = run.state.health
     now = run.engine.clock.now
     health.on_queue_lag(2 * NS_PER_S, now)
-    assert health.behind == "falling behind: event queued 2.00s late (max 1.00s)"
+    assert health.behind == "falling behind: event queued 2.00s late at worst, 2.00s now (max 1.00s)"
     assert not run.state.quotable and run.state.reason == health.behind
     health.on_queue_lag(int(0.6 * NS_PER_S), now + NS_PER_S)  # below the limit, above half: not calm
+    assert health.behind == "falling behind: event queued 2.00s late at worst, 0.60s now (max 1.00s)"
     health.on_queue_lag(int(0.4 * NS_PER_S), now + 2 * NS_PER_S)  # calm from here
     run.engine.on_event(Timer(local_ts=now + int(3.4 * NS_PER_S)))
     assert health.behind is not None
@@ -275,7 +281,7 @@ def test_queue_lag_from_the_driver_marks_the_book_untradeable() -> None:
     middle = len(events) // 2
     run.feed(events, lags={middle: int(1.5 * NS_PER_S)})
     (_, reason), *_ = run.untradeable
-    assert reason == "falling behind: event queued 1.50s late (max 1.00s)"
+    assert reason == "falling behind: event queued 1.50s late at worst, 1.50s now (max 1.00s)"
     assert run.state.health.behind is None  # later events were processed promptly: recovered
 
 

@@ -30,7 +30,7 @@ from bot.venues.binance.endpoints import stream_name
 from bot.venues.binance.rest import WeightLimit, parse_weight_limit
 from bot.venues.okx.adapter import OkxMarketData
 from bot.venues.throttle import WeightedThrottler
-from tests.market_harness import SPOT_BTC, USDM_BTC, Harness, settings_for, spot_source_30s, wait_until
+from tests.market_harness import SPOT_BTC, Harness, settings_for, spot_source_30s, wait_until
 from tests.venue_harness import OKX_FILE, OKX_SPECS, VenueHarness
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -24,9 +24,10 @@ connection stays up, nor a bot that falls seconds behind the exchange. One
 - **falling behind**: each depth diff's lag by exchange time against the learned clock
   offset (:class:`~bot.market.lag.ExchangeLag`), and each event's queue lag from socket
   receipt to processing (measured by the driver, handed in), above ``max_lag_s`` make
-  the book *untradeable* (:attr:`FeedHealth.behind`): quotes are pulled, nothing is
-  resynced (the chain is intact, only late). It is tradeable again once the lag has
-  stayed below half the limit for ``lag_recovery_s``.
+  the book *untradeable* (:attr:`FeedHealth.behind`, which names the worst lag of the
+  episode and the lag now): quotes are pulled, nothing is resynced (the chain is intact,
+  only late). It is tradeable again once the lag has stayed below half the limit for
+  ``lag_recovery_s``.
 
 These clocks count only while the instrument's streams keep delivering: when all of them
 pause for more than half the smallest tolerance (a stalled link, a stopped process), a
@@ -58,13 +59,13 @@ from bot.market.lag import ExchangeLag
 class HealthCounters:
     """Monotonic counters of the cross-checks (logs, /status, /metrics)."""
 
-    __slots__ = ("behind", "depth_silences", "top_mismatches", "trade_mismatches")
+    __slots__ = ("behind_episodes", "depth_silences", "top_mismatches", "trade_mismatches")
 
     def __init__(self) -> None:
         self.top_mismatches = 0  # books invalidated by the top-of-book check
         self.trade_mismatches = 0  # ... by the trade check
         self.depth_silences = 0  # ... because depth went silent while other streams flowed
-        self.behind = 0  # episodes of falling behind (book untradeable)
+        self.behind_episodes = 0  # episodes of falling behind (book untradeable)
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -82,6 +83,8 @@ class FeedHealth:
         "_gap",
         "_last_any_ts",
         "_max_lag",
+        "_peak_lag",
+        "_peak_what",
         "_recovery",
         "_silence",
         "_top_ask",
@@ -137,6 +140,8 @@ class FeedHealth:
         self.deadline = 0
         """Earliest local time (ns) at which a pending check expires; 0 = nothing pending."""
         self._calm_since = 0
+        self._peak_lag = 0
+        self._peak_what = ""
         self._top_since = 0
         self._top_id = 0
         self._top_bid = 0
@@ -334,13 +339,11 @@ class FeedHealth:
         limit = self._max_lag
         if lag > limit:
             if self.behind is None:
-                self.counters.behind += 1
-            if measured_now:
-                if self.lag_ns >= self.queue_lag_ns:
-                    what, measured = "depth update", self.lag_ns
-                else:
-                    what, measured = "event queued", self.queue_lag_ns
-                self.behind = f"falling behind: {what} {_s(measured):.2f}s late (max {_s(limit):.2f}s)"
+                self.counters.behind_episodes += 1
+                self._peak_lag = 0
+            if lag > self._peak_lag:
+                self._peak_lag = lag
+                self._peak_what = "depth update" if self.lag_ns >= self.queue_lag_ns else "event queued"
             self._calm_since = 0
         elif self.behind is not None:
             if lag * 2 > limit:
@@ -350,6 +353,14 @@ class FeedHealth:
             if self._calm_since and now - self._calm_since >= self._recovery:
                 self.behind = None
                 self._calm_since = 0
+                return
+        else:
+            return
+        if measured_now or self.behind is None:
+            self.behind = (
+                f"falling behind: {self._peak_what} {_s(self._peak_lag):.2f}s late at worst, "
+                f"{_s(lag):.2f}s now (max {_s(limit):.2f}s)"
+            )
 
     def _refresh_deadline(self) -> None:
         deadline = 0

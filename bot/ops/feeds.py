@@ -23,7 +23,7 @@ HEALTH_COUNTERS = {
     "top_mismatches": "Books invalidated because the venue's top of book contradicted them",
     "trade_mismatches": "Books invalidated because trades contradicted them",
     "depth_silences": "Books invalidated because depth went silent while other streams flowed",
-    "behind": "Times a book became untradeable by falling behind (exchange-time or queue lag)",
+    "behind_episodes": "Times a book became untradeable by falling behind (exchange-time or queue lag)",
 }
 
 
@@ -41,6 +41,7 @@ def feed_fields(state: InstrumentState, now: int, waiting: str | None) -> dict[s
     return {
         "tradeable": state.quotable,
         "reason": reason or None,
+        "last_break": state.sync.last_break or None,
         "behind": health.behind,
         "stream_age_s": {k: _round(v) for k, v in health.stream_ages(now).items()},
         "depth_exchange_age_s": _round(health.depth_exchange_age(now)),

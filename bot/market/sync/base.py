@@ -85,6 +85,9 @@ class BookSync:
         self._snapshot_id = -1
         self.last_id = -1
         self.invalid_reason = "no snapshot yet"
+        self.last_break = ""
+        """Why the book was last invalidated (kept while it resyncs: the reason moves on to
+        what the resync waits for)."""
         self.pending_request: str | None = None
         """Why a (new) snapshot is needed; the engine turns it into a resync action."""
         self.request_attempt = 0
@@ -266,7 +269,7 @@ class BookSync:
             self.counters.resyncs += 1
         self.state = SyncState.AWAITING_SNAPSHOT
         self.book.valid = False
-        self.invalid_reason = reason
+        self.invalid_reason = self.last_break = reason
         self.pending_request = None
         if request_snapshot:
             self._request(reason)
