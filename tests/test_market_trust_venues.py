@@ -247,3 +247,37 @@ async def test_okx_frozen_book_channel_with_trades_flowing_is_caught() -> None:
             await emu.wait_finished()
             assert harness.transitions[key][-1][0]  # valid again once the stream came back
             assert harness.crossed_while_valid == []
+
+
+# ---- settings ------------------------------------------------------------------------------------
+
+
+def test_offline_replay_slower_than_real_time_widens_the_clock_drift_allowance() -> None:
+    from bot.market.feed_settings import FeedCheckSettings
+    from bot.ops.feeds import for_replay_speed
+
+    market = FeedCheckSettings()
+    assert for_replay_speed(market, 1.0) == {} and for_replay_speed(market, 50.0) == {}
+    assert for_replay_speed(market, 0.5) == {"exchange_clock_drift": 0.51}
+    assert for_replay_speed(FeedCheckSettings(exchange_clock_drift=0.9), 0.5) == {}
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ("rest_weight_per_minute = 20", "below the weight of one depth snapshot (50 at snapshot_limit 1000)"),
+        (
+            "snapshot_retry_min_s = 5\nsnapshot_retry_max_s = 1",
+            "snapshot_retry_max_s must be >= snapshot_retry_min_s",
+        ),
+    ],
+)
+def test_binance_budget_settings_are_validated(tmp_path: Path, section: str, problem: str) -> None:
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    path = tmp_path / "c.toml"
+    path.write_text(f"[venues.binance_spot]\n{section}\n")
+    with pytest.raises(ConfigError, match=r"venues\.binance_spot") as caught:
+        load_settings(path)
+    assert problem in str(caught.value)

@@ -28,7 +28,7 @@ from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, pid_path, running_pid, take_request
 from bot.ops.execution import TestnetExecution, plan_execution
-from bot.ops.feeds import FeedCollector, feeds_current
+from bot.ops.feeds import FeedCollector, feeds_current, for_replay_speed
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
@@ -416,7 +416,10 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
             }
         )
         log.info("offline: emulator started", url=emulator.url)
-        yield ccxt_offline_settings(settings.model_copy(update={"venues": venues}), emulator.url)
+        market = settings.market.model_copy(update=for_replay_speed(settings.market, settings.offline.speed))
+        yield ccxt_offline_settings(
+            settings.model_copy(update={"venues": venues, "market": market}), emulator.url
+        )
 
 
 def format_summary(summary: dict[str, Any]) -> str:

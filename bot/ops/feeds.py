@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from bot.core.events import NS_PER_S
 from bot.engine.loop import InstrumentState
+from bot.market.feed_settings import FeedCheckSettings
 
 if TYPE_CHECKING:
     from bot.ops.live import LiveRunner
@@ -50,6 +51,16 @@ def feed_fields(state: InstrumentState, now: int, waiting: str | None) -> dict[s
         "snapshot_wait": waiting,
         **health.counters.as_dict(),
     }
+
+
+def for_replay_speed(market: FeedCheckSettings, speed: float) -> dict[str, float]:
+    """Settings updates for an emulator replaying at ``speed`` x real time (``run --offline``):
+    slower than real time, exchange time falls behind by ``1 - speed`` per second, which the
+    learned clock offset must absorb (bot/market/lag.py)."""
+    if speed >= 1.0:
+        return {}
+    needed = min(1.0, 1.0 - speed + 0.01)
+    return {"exchange_clock_drift": needed} if needed > market.exchange_clock_drift else {}
 
 
 def snapshot_wait(runner: LiveRunner, instrument: str) -> str | None:
