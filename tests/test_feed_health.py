@@ -176,6 +176,26 @@ def _live_prefix(run: Run, seconds: int) -> list[MarketEvent]:
     return events[: last + 1]
 
 
+def test_frozen_depth_on_a_quiet_market_is_still_caught() -> None:
+    """Trades only every 1.5 s (longer than the pause that holds the checks): the pending clock is
+    not restarted by each trade, so the silence rule still fires within a trade interval or so."""
+    run = Run(USDM_2023)
+    events = run.events
+    freeze = events[0].local_ts + 30 * NS_PER_S
+    quiet: list[MarketEvent] = []
+    last_trade = 0
+    for event in events:
+        if event.local_ts < freeze:
+            quiet.append(event)
+        elif type(event) is Trade and event.local_ts - last_trade >= int(1.5 * NS_PER_S):
+            quiet.append(event)
+            last_trade = event.local_ts
+    run.feed([e for e in quiet if e.local_ts < freeze + 10 * NS_PER_S])
+    (when, reason), *_ = run.invalid
+    assert when <= freeze + 4 * NS_PER_S, (when - freeze) / NS_PER_S
+    assert reason.startswith(("depth stream silent for", "trade contradicts the book"))
+
+
 def test_book_ticker_disagreeing_at_the_same_update_id_invalidates_at_once() -> None:
     """bookTicker.u is the book's own update id: at an equal id the tops must be equal (on the
     bundled 2024 USD-M recording 126 of 126 such pairs are; a broken book is caught at once)."""

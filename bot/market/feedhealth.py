@@ -29,11 +29,13 @@ connection stays up, nor a bot that falls seconds behind the exchange. One
   only late). It is tradeable again once the lag has stayed below half the limit for
   ``lag_recovery_s``.
 
-These clocks count only while the instrument's streams keep delivering: when all of them
-pause for more than half the smallest tolerance (a stalled link, a stopped process), a
-pending check waits, and restarts when data flows again -- the backlog of a pause holds the
-depth messages that answer it, a few milliseconds behind the others. Total silence is the
-any-stream staleness rule's (``stale_after_s``) and the lag check's business.
+A check fires only while the instrument's streams keep delivering: when all of them pause
+for more than half the smallest tolerance (a stalled link, a stopped process), a pending
+check waits, and once data flows again it waits a short grace more (a quarter second at
+most) -- the backlog of a pause holds the depth messages that answer it, a few
+milliseconds behind the others. The clocks are not restarted, so on a quiet market (a
+trade every second or two) a frozen depth stream is still caught on time. Total silence
+is the any-stream staleness rule's (``stale_after_s``) and the lag check's business.
 
 The measured recordings (``bot/emulator/data``, ``tests/data``): a top-of-book message
 ahead of the book is caught up within 106 ms (spot, ``depth@100ms``) and 66 ms (USD-M,
@@ -81,6 +83,8 @@ class FeedHealth:
     __slots__ = (
         "_calm_since",
         "_gap",
+        "_grace",
+        "_grace_until",
         "_last_any_ts",
         "_max_lag",
         "_peak_lag",
@@ -121,7 +125,9 @@ class FeedHealth:
         self._recovery = int(settings.lag_recovery_s * NS_PER_S)
         tolerances = [t for t in (self._top_tol, self._trade_tol, self._silence) if t]
         self._gap = min(tolerances) // 2 if tolerances else 0
-        """A pause of every stream longer than this restarts the pending checks' clocks."""
+        """A pause of every stream longer than this holds the pending checks (see module doc)."""
+        self._grace = min(self._gap, NS_PER_S // 4)
+        self._grace_until = 0
         self._last_any_ts = 0
         self.exchange = ExchangeLag(settings.exchange_clock_drift)
         self.counters = HealthCounters()
@@ -246,8 +252,14 @@ class FeedHealth:
         (only while the book is valid); also lets a book that fell behind recover in silence."""
         if self.behind is not None:
             self._update_behind(now, False)
-        if not valid or not self.deadline or now < self.deadline or now - self._last_any_ts > self._gap:
-            return None  # nothing due, or every stream is paused: wait for data (see module doc)
+        if (
+            not valid
+            or not self.deadline
+            or now < self.deadline
+            or now - self._last_any_ts > self._gap
+            or now < self._grace_until
+        ):
+            return None  # nothing due, or every stream paused or just resumed: wait (see module doc)
         problem = None
         if self._top_since and now - self._top_since > self._top_tol:
             self.counters.top_mismatches += 1
@@ -310,15 +322,9 @@ class FeedHealth:
     # ---- internals ---------------------------------------------------------------------------
 
     def _arrival(self, now: int) -> None:
-        """Any message of the instrument: after a pause of every stream, pending clocks restart."""
-        if self.deadline and now - self._last_any_ts > self._gap:
-            if self._top_since:
-                self._top_since = now
-            if self._trade_since:
-                self._trade_since = now
-            if self._unanswered_since:
-                self._unanswered_since = now
-            self._refresh_deadline()
+        """Any message of the instrument: after a pause of every stream, a short grace."""
+        if now - self._last_any_ts > self._gap:
+            self._grace_until = now + self._grace
         self._last_any_ts = now
 
     def _top_caught_up(self, book: OrderBook) -> str | None:

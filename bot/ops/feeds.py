@@ -7,18 +7,28 @@ adapters (``snapshot_wait``, ``rest_budget``); nothing here runs on the hot path
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot.core.events import NS_PER_S
-from bot.engine.loop import InstrumentState
+from bot.engine.loop import Engine, InstrumentState
 from bot.market.feed_settings import FeedCheckSettings
 
-if TYPE_CHECKING:
-    from bot.ops.live import LiveRunner
+
+class LiveRunner(Protocol):
+    """What is read here of :class:`bot.ops.live.LiveRunner` (a Protocol: live imports this module)."""
+
+    @property
+    def engines(self) -> Sequence[Engine]: ...
+
+    @property
+    def adapters(self) -> Mapping[str, Any]: ...
+
+    def adapter_of(self, instrument: str) -> Any: ...
+
 
 HEALTH_COUNTERS = {
     "top_mismatches": "Books invalidated because the venue's top of book contradicted them",

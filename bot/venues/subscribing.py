@@ -189,6 +189,13 @@ class SubscribingAdapter(StreamingAdapter):
             return
         self._resubscribe(conn, instrument, reason)
 
+    def snapshot_wait(self, instrument: str) -> str | None:
+        """A book (re)subscribed and still waiting for the venue's snapshot, in words."""
+        sent = self._awaiting.get(instrument)
+        if sent is None:
+            return None
+        return f"waiting for the book snapshot after subscribing, {asyncio.get_running_loop().time() - sent:.1f} s"
+
     def _resubscribe(self, conn: Connection, instrument: str, reason: str) -> None:
         self._awaiting[instrument] = asyncio.get_running_loop().time()
         self.stats.resubscribes += 1
