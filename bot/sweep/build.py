@@ -76,16 +76,19 @@ class TrialBuilder:
             raise InputError(f"{self.spec.path}: {what}: {exc}") from None
         return strip_secrets(settings)
 
-    def profile(self, name: str) -> StrategyProfile:
+    def profile(self, name: str, where: str = "base.strategy") -> StrategyProfile:
         cached = self._profiles.get(name)
         if cached is not None:
             return cached
-        if name.endswith(".toml") or "/" in name:
-            path = Path(name).expanduser()
-            path = path if path.is_absolute() else self.spec.directory / path
-            profile = load_profile(path)
-        else:
-            profile = load_strategy(strategies_dir(self.base_settings, self.spec.config), name)
+        try:
+            if name.endswith(".toml") or "/" in name:
+                path = Path(name).expanduser()
+                path = path if path.is_absolute() else self.spec.directory / path
+                profile = load_profile(path)
+            else:
+                profile = load_strategy(strategies_dir(self.base_settings, self.spec.config), name)
+        except ConfigError as exc:
+            raise InputError(f"{self.spec.path}: {where}: {exc}") from None
         self._profiles[name] = profile
         return profile
 
@@ -102,7 +105,7 @@ class TrialBuilder:
             else self.base_settings
         )
         name = str(params.get("strategy", self.base_strategy))
-        profile = self.profile(name)
+        profile = self.profile(name, "params.strategy" if "strategy" in params else "base.strategy")
         changes = {n: v for n, v in (*self.spec.fixed.items(), *params.items()) if n.startswith("strategy.")}
         if changes:
             data = profile.model_dump(mode="python", exclude_unset=True)
