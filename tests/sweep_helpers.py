@@ -22,7 +22,9 @@ def write_spec(path: Path, body: str) -> Path:
     return path
 
 
-def sweep(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def sweep(
+    *args: str | Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """The real `mmbot sweep` (python -m bot) in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "bot", "sweep", *map(str, args)],

@@ -58,7 +58,7 @@ objective = "pnl"
 [base]
 strategy = "as_default"
 [[recordings]]
-synthetic = "calm?seed=3&duration=45"
+synthetic = "calm?seed=3&duration=60"
 [params]
 "strategy.avellaneda_stoikov.gamma" = [1e-7, 1e-5, 1e-4]
 "strategy.ladder.levels" = [1, 2]
@@ -76,7 +76,21 @@ def _one_by_one(tmp: Path, gamma: float, levels: int) -> Path:
     profile = re.sub(r"(?m)^levels = \d+", f"levels = {levels}", profile)
     (base / "strategies" / "as_default.toml").write_text(profile)
     out = base / "run"
-    assert main(["replay", str(DAY), "--config", str(base / "config.toml"), "--out", str(out), "--progress", "off"]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                str(DAY),
+                "--config",
+                str(base / "config.toml"),
+                "--out",
+                str(out),
+                "--progress",
+                "off",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -88,10 +102,15 @@ def test_grid_on_real_recording_equals_replays_one_by_one(tmp_path: Path) -> Non
     document = results(out)
     assert document["complete"] and document["runs_done"] == 4 and not document["failed"]
     points = {p["label"]: p for p in document["points"]}
-    assert points["p0001"]["params"] == {"strategy.avellaneda_stoikov.gamma": 1e-7, "strategy.ladder.levels": 3}
+    assert points["p0001"]["params"] == {
+        "strategy.avellaneda_stoikov.gamma": 1e-7,
+        "strategy.ladder.levels": 3,
+    }
     for label, point in points.items():
         params = point["params"]
-        alone = _one_by_one(tmp_path / "alone", params["strategy.avellaneda_stoikov.gamma"], params["strategy.ladder.levels"])
+        alone = _one_by_one(
+            tmp_path / "alone", params["strategy.avellaneda_stoikov.gamma"], params["strategy.ladder.levels"]
+        )
         trial_id = f"{label}-day"
         assert journal(out, trial_id) == (alone / "journal" / "btcusdt.sqlite").read_bytes(), trial_id
         record = trial(out, trial_id)
@@ -103,7 +122,10 @@ def test_grid_on_real_recording_equals_replays_one_by_one(tmp_path: Path) -> Non
         assert expected is not None and abs(record["objective"] - expected) <= 1e-9 * abs(expected)
         assert point["objective"] == record["objective"]  # one recording: mean = the value
         config = json.loads((out / "trials" / trial_id / "config.json").read_text())
-        assert config["sweep"]["params"] == params and config["strategy"]["ladder"]["levels"] == params["strategy.ladder.levels"]
+        assert (
+            config["sweep"]["params"] == params
+            and config["strategy"]["ladder"]["levels"] == params["strategy.ladder.levels"]
+        )
     ranked = [p["objective"] for p in document["points"]]
     assert ranked == sorted(ranked, reverse=True)
     assert document["best"]["label"] == document["points"][0]["label"]
@@ -113,7 +135,9 @@ def test_grid_on_real_recording_equals_replays_one_by_one(tmp_path: Path) -> Non
     assert len(csv_lines) == 5 and csv_lines[0].startswith("trial,point,recording,status,objective,param:")
     page = (out / "summary.html").read_text()
     assert page.count("data:image/png;base64,") == 2 and "Pareto front" in page
-    embedded = json.loads(re.search(r'id="mmbot-sweep">(.*?)</script>', page, re.S).group(1).replace("<\\/", "</"))
+    embedded = json.loads(
+        re.search(r'id="mmbot-sweep">(.*?)</script>', page, re.S).group(1).replace("<\\/", "</")
+    )
     assert embedded["points"] == document["points"]
     # any trial is an ordinary run directory: `mmbot report` opens it
     report = tmp_path / "report.html"
@@ -179,7 +203,9 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path) 
     assert workers, "the sweep started no worker process"
     deadline = time.monotonic() + 30
     while any(_alive(pid) for pid in workers):
-        assert time.monotonic() < deadline, f"orphan workers still running: {[p for p in workers if _alive(p)]}"
+        assert time.monotonic() < deadline, (
+            f"orphan workers still running: {[p for p in workers if _alive(p)]}"
+        )
         time.sleep(0.1)
     finished = {p.parent.name: p.stat() for p in out.glob("trials/*/trial.json")}
     assert 2 <= len(finished) < 6, "the kill did not land mid-way"
@@ -192,18 +218,55 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path) 
         after = (out / "trials" / trial_id / "trial.json").stat()
         assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), trial_id
     assert "sweep trial finished" in resumed.stderr  # not a terminal: one log line per trial
-    assert not list((out / "trials" / ".partial").iterdir())
+    assert not (out / "trials" / ".partial").exists()
 
     reference = tmp_path / "reference"
     assert sweep(spec, "--out", reference, "--workers", "1").returncode == 0
     got, want = results(out), results(reference)
     assert got["complete"] and got["runs_done"] == 6
+    assert sum(run["fills"] for run in got["runs"]) > 0 and len({run["pnl_total"] for run in got["runs"]}) > 1
     assert got["points"] == want["points"] and got["runs"] == want["runs"]
     for run in want["runs"]:
         assert deterministic(trial(out, run["trial"])) == deterministic(trial(reference, run["trial"]))
     # a complete sweep resumes to a no-op (no worker needed: in-process)
     assert main(["sweep", str(spec), "--out", str(out), "--resume", "--progress", "off"]) == 0
     assert results(out)["points"] == want["points"]
+
+
+def test_ctrl_c_stops_workers_and_keeps_finished_trials(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "synth.toml", SYNTH)
+    out = tmp_path / "sweep"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sweep", str(spec), "--out", str(out), "--workers", "2"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("trials/*/trial.json")):
+            assert process.poll() is None and time.monotonic() < deadline
+            workers |= _descendants(process.pid)
+            time.sleep(0.02)
+        workers |= _descendants(process.pid)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert "sweep interrupted; finished trials are kept" in stderr and "--resume" in stderr
+    assert "interrupted" in stdout
+    assert not any(_alive(pid) for pid in workers)
+    document = results(out)
+    finished = sorted(p.parent.name for p in out.glob("trials/*/trial.json"))
+    assert not document["complete"] and [r["trial"] for r in document["runs"]] == finished
+    assert "Incomplete:" in (out / "summary.html").read_text()
+    assert not (out / "trials" / ".partial").exists()
 
 
 TPE = """
@@ -217,7 +280,7 @@ seed = 11
 [base]
 strategy = "as_default"
 [[recordings]]
-synthetic = "calm?seed=5&duration=30"
+synthetic = "calm?seed=5&duration=60"
 [params]
 "strategy.avellaneda_stoikov.gamma" = { low = 1e-8, high = 1e-3, log = true }
 "strategy.ladder.levels" = { low = 1, high = 3 }
@@ -235,9 +298,12 @@ def test_tpe_points_do_not_depend_on_workers_and_resume(tmp_path: Path) -> None:
         assert 1e-8 <= point["params"]["strategy.avellaneda_stoikov.gamma"] <= 1e-3
         assert point["params"]["strategy.ladder.levels"] in (1, 2, 3)
     assert len({json.dumps(p["params"], sort_keys=True) for p in a["points"]}) == 4
+    assert len({p["objective"] for p in a["points"]}) > 1  # the sampler saw different results
     # lose the second round (as if interrupted after the first): resume re-proposes the same points
     for trial_dir in (one / "trials").glob("p000[23]-*"):
         shutil.rmtree(trial_dir)
-    resumed = sweep(spec, "--out", one, "--resume", "--workers", "2")
+    resumed = sweep(spec, "--out", one, "--resume", "--workers", "2", "--progress", "on")
     assert resumed.returncode == 0 and "(2 run now, 2 kept from before)" in resumed.stdout
+    bar = resumed.stderr.split("\r")[-1]  # the bar redraws one line
+    assert "4/4 trials" in bar and "ETA" in bar and "best " in bar
     assert results(one)["points"] == b["points"]

@@ -8,6 +8,7 @@ Marked ``ray``; skipped with a reason when Ray is not installed (``pip install '
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -84,15 +85,11 @@ def cluster() -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         head.send_signal(signal.SIGTERM)  # `ray start --block` stops the processes it started
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             head.wait(60)
-        except subprocess.TimeoutExpired:
-            pass
         time.sleep(1)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)  # anything of our cluster's session left behind
-        except ProcessLookupError:
-            pass
         head.wait()
 
 

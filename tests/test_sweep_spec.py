@@ -59,11 +59,20 @@ def run(tmp_path: Path, body: str, *extra: str) -> int:
             "no key 'avellaneda_stoikov.gamma.x' (keys here: none: not a table)",
         ),
         (("[1e-7, 1e-5]", "[]"), "params.strategy.avellaneda_stoikov.gamma: empty list of values"),
-        (("[1e-7, 1e-5]", "1e-7"), "params.strategy.avellaneda_stoikov.gamma: expected a list of values or a range"),
+        (
+            ("[1e-7, 1e-5]", "1e-7"),
+            "params.strategy.avellaneda_stoikov.gamma: expected a list of values or a range",
+        ),
         (("[1e-7, 1e-5]", "{ low = 1e-5, high = 1e-7 }"), "low (1e-05) must be below high"),
-        (("[1e-7, 1e-5]", "{ low = 1e-7, high = 1e-5 }"), "a grid needs a list of values or a range with step or num"),
+        (
+            ("[1e-7, 1e-5]", "{ low = 1e-7, high = 1e-5 }"),
+            "a grid needs a list of values or a range with step or num",
+        ),
         (("binance_spot_btcusdt_20240808.gz", "no_such_day.gz"), "recordings[0].files[0]:"),
-        (('objective = "pnl"', 'objective = "pnl_per_moon"'), "sweep.objective: unknown objective 'pnl_per_moon'"),
+        (
+            ('objective = "pnl"', 'objective = "pnl_per_moon"'),
+            "sweep.objective: unknown objective 'pnl_per_moon'",
+        ),
         (('objective = "pnl"', 'method = "random"'), "sweep.trials: required for method 'random'"),
         (('objective = "pnl"', 'method = "anneal"'), "sweep.method:"),
         (("[sweep]", "[sweeps]"), "sweeps: unknown key"),
@@ -83,7 +92,9 @@ def test_bad_specs_exit_2_naming_the_field(
     assert err.count("mmbot: error:") == 1
 
 
-def test_no_parameters_and_no_recordings_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_parameters_and_no_recordings_are_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(tmp_path, GOOD.split("[params]")[0]) == 2
     assert "params: no parameter to vary" in capsys.readouterr().err
     body = GOOD.replace(f'[[recordings]]\nname = "day"\nfiles = ["{DAY}"]\n', "")
@@ -99,8 +110,18 @@ def test_environment_override_of_a_swept_key_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MMBOT_PAPER__SEED", "3")
-    assert run(tmp_path, GOOD.replace("strategy.avellaneda_stoikov.gamma", "config.paper.seed").replace("1e-7, 1e-5", "1, 2")) == 2
-    assert "config.paper.seed: the environment variable MMBOT_PAPER__SEED overrides" in capsys.readouterr().err
+    assert (
+        run(
+            tmp_path,
+            GOOD.replace("strategy.avellaneda_stoikov.gamma", "config.paper.seed").replace(
+                "1e-7, 1e-5", "1, 2"
+            ),
+        )
+        == 2
+    )
+    assert (
+        "config.paper.seed: the environment variable MMBOT_PAPER__SEED overrides" in capsys.readouterr().err
+    )
 
 
 def test_out_dir_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,10 +184,10 @@ def test_grid_and_random_points() -> None:
     assert min(decades) > 25
 
 
-@given(
-    st.floats(-1e4, 1e4), st.floats(0.01, 1e4), st.floats(0, 1e3), st.floats(0, 1e3)
-)
-def test_pnl_per_risk_never_ranks_a_dominated_point_higher(pnl: float, risk: float, less: float, more: float) -> None:
+@given(st.floats(-1e4, 1e4), st.floats(0.01, 1e4), st.floats(0, 1e3), st.floats(0, 1e3))
+def test_pnl_per_risk_never_ranks_a_dominated_point_higher(
+    pnl: float, risk: float, less: float, more: float
+) -> None:
     """If p has at least q's PnL and at most q's risk, p scores at least as well."""
     p = pnl_per_risk(pnl + less, risk)
     q = pnl_per_risk(pnl, risk + more)
@@ -192,5 +213,9 @@ def test_pareto_front() -> None:
     assert {p.point for p in points if p.pareto} == {0, 1, 3}
     # brute force: on the front exactly when nothing is at least as good on both, better on one
     for p, q in itertools.permutations(points[:6], 2):
-        if q.pnl >= p.pnl and q.inventory_risk <= p.inventory_risk and (q.pnl, q.inventory_risk) != (p.pnl, p.inventory_risk):
+        if (
+            q.pnl >= p.pnl
+            and q.inventory_risk <= p.inventory_risk
+            and (q.pnl, q.inventory_risk) != (p.pnl, p.inventory_risk)
+        ):
             assert not p.pareto

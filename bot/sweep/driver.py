@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import signal
 import time
 from collections import deque
@@ -278,6 +279,7 @@ class SweepRun:
             self.progress.close()
             if self.backend is not None:
                 self.backend.close(abort=aborted)
+            shutil.rmtree(self.store.partial, ignore_errors=True)  # workers are stopped: nothing runs there
             document = self._write(force=True, complete=status == "complete")
         assert document is not None
         html = write_html(self.options.out, self.spec, document)
