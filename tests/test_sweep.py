@@ -174,6 +174,15 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _gone(pids: set[int], within_s: float = 30) -> None:
+    deadline = time.monotonic() + within_s
+    while any(_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, (
+            f"orphan processes still running: {[p for p in pids if _alive(p)]}"
+        )
+        time.sleep(0.1)
+
+
 def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "synth.toml", SYNTH)
     out = tmp_path / "sweep"
@@ -201,12 +210,7 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path) 
             process.wait()
     assert process.returncode == -signal.SIGKILL
     assert workers, "the sweep started no worker process"
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in workers):
-        assert time.monotonic() < deadline, (
-            f"orphan workers still running: {[p for p in workers if _alive(p)]}"
-        )
-        time.sleep(0.1)
+    _gone(workers)
     finished = {p.parent.name: p.stat() for p in out.glob("trials/*/trial.json")}
     assert 2 <= len(finished) < 6, "the kill did not land mid-way"
     assert not (out / "results.json").exists() or not results(out)["complete"]
@@ -261,7 +265,7 @@ def test_ctrl_c_stops_workers_and_keeps_finished_trials(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert "sweep interrupted; finished trials are kept" in stderr and "--resume" in stderr
     assert "interrupted" in stdout
-    assert not any(_alive(pid) for pid in workers)
+    _gone(workers)  # the workers, and the forkserver and resource tracker, exit with the driver
     document = results(out)
     finished = sorted(p.parent.name for p in out.glob("trials/*/trial.json"))
     assert not document["complete"] and [r["trial"] for r in document["runs"]] == finished

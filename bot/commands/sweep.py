@@ -67,6 +67,14 @@ def register(subparsers: Any) -> None:
     sweep.set_defaults(func=start_sweep)
 
 
+def _cores() -> int:
+    """The cores this process may use (a container's or taskset's limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def start_sweep(args: argparse.Namespace) -> int:
     from bot.config import LoggingSettings
     from bot.ops.logging import configure_logging
@@ -95,7 +103,7 @@ def start_sweep(args: argparse.Namespace) -> int:
                 print("  " + ", ".join(f"{k}={v}" for k, v in point.items()))
         return 0
     configure_logging(LoggingSettings(level="info"))
-    workers = args.workers if args.workers is not None else (0 if args.ray else os.cpu_count() or 1)
+    workers = args.workers if args.workers is not None else (0 if args.ray else _cores())
     options = SweepOptions(
         out=args.out or Path("runs") / f"sweep-{spec.name}",
         workers=workers,

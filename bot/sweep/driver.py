@@ -32,7 +32,7 @@ from bot.sweep.build import TrialBuilder, describe
 from bot.sweep.html import write_html
 from bot.sweep.progress import Progress
 from bot.sweep.ray_backend import mmbot_version
-from bot.sweep.results import points_of, write_results
+from bot.sweep.results import combine, write_results
 from bot.sweep.space import ListPlanner, Planner, Point, TpePlanner, make_planner
 from bot.sweep.spec import Choice, SweepSpec
 from bot.sweep.store import SweepDir
@@ -136,6 +136,9 @@ class SweepRun:
         self.ran = 0
         self._last_write = 0.0
         self.progress = Progress(self.total, self.kept, bar=options.bar)
+        self.best: tuple[str, float] | None = None
+        for index in sorted({int(r["point"]) for r in self.records.values()}):
+            self._note_best(index)
 
     # ---- tasks and records ----------------------------------------------------------
 
@@ -173,11 +176,25 @@ class SweepRun:
         self.store.commit(task_id, record)
         self.records[task_id] = record
 
-    def _best(self) -> tuple[str, float] | None:
-        for point in points_of(self.spec, self.records):
-            if point.objective is not None:
-                return point.label, point.objective
-        return None
+    def _point_objective(self, point: int) -> float | None:
+        """The objective of a point whose trials all finished (None: not all, or undefined)."""
+        label = f"p{point:04d}"
+        records = [self.records.get(f"{label}-{r.name}") for r in self.spec.recordings]
+        if any(r is None or r["status"] != "complete" for r in records):
+            return None
+        return combine([r["objective"] for r in records if r is not None], self.spec.aggregate)
+
+    def _note_best(self, point: int) -> None:
+        value = self._point_objective(point)
+        if value is None:
+            return
+        sign = 1.0 if self.spec.direction == "maximize" else -1.0
+        if (
+            self.best is None
+            or sign * value > sign * self.best[1]
+            or (value == self.best[1] and f"p{point:04d}" < self.best[0])
+        ):
+            self.best = (f"p{point:04d}", value)
 
     def _write(self, *, force: bool, complete: bool = False) -> dict[str, Any] | None:
         now = time.monotonic()
@@ -244,16 +261,17 @@ class SweepRun:
                 self._record(task.trial_id, points[task.trial_id], task.recording, outcome.row, outcome.error)
                 self._write(force=False)
                 record = self.records[task.trial_id]
+                self._note_best(task.point)
                 self.progress.update(
                     len(self.records),
                     running=running,
-                    best=self._best(),
+                    best=self.best,
                     trial=task.trial_id,
                     objective=record["objective"],
                     status=record["status"],
                 )
             if not outcomes and self.options.bar:
-                self.progress.update(len(self.records), running=running, best=self._best())
+                self.progress.update(len(self.records), running=running, best=self.best)
 
     def run(self) -> SweepOutcome:
         status = "interrupted"
@@ -270,7 +288,7 @@ class SweepRun:
             with _sigterm_interrupts():
                 while batch := self.planner.next_batch():
                     self._run_batch(batch)
-                    self.planner.tell([(p, self._point_objective(p)) for p in batch])
+                    self.planner.tell([(p, self._point_objective(p.index)) for p in batch])
                 status = "complete"
                 aborted = False
         except KeyboardInterrupt:
@@ -292,12 +310,6 @@ class SweepRun:
             kept=self.kept,
             failed=list(document["failed"]),
         )
-
-    def _point_objective(self, point: Point) -> float | None:
-        for result in points_of(self.spec, self.records):
-            if result.point == point.index:
-                return result.objective
-        return None
 
 
 def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepOutcome:

@@ -81,12 +81,8 @@ def params_figure(spec: SweepSpec, points: list[dict[str, Any]]) -> bytes:
             ax.set_xticks(range(len(categories)), categories, rotation=20)
         ys = [float(p["objective"]) for p in scored]
         ax.scatter(xs, ys, s=22, color="#1971c2", alpha=0.8)
-        if best is not None:
-            bx = best["params"].get(name)
-            bxv = float(bx) if numeric else float(xs[0] if not xs else xs[scored.index(best)])
-            ax.scatter(
-                [bxv], [float(best["objective"])], s=120, marker="*", color="#e03131", zorder=3, label="best"
-            )
+        if best is not None:  # points come ranked: the best is the first scored one
+            ax.scatter([xs[0]], [ys[0]], s=120, marker="*", color="#e03131", zorder=3, label="best")
         positive = numeric and xs and min(xs) > 0
         if positive and ((isinstance(domain, Range) and domain.log) or (max(xs) / min(xs) >= 100)):
             ax.set_xscale("log")

@@ -1,9 +1,8 @@
 """Sweep progress: a one-line bar on a terminal (runs done, ETA, best so far, running),
 one log line per finished trial otherwise.
 
-The ETA is the mean wall time per trial finished in this session times the trials left,
-divided by nothing more: trials run ``slots`` at a time, so the mean already includes
-the parallelism.
+The ETA is the wall time elapsed in this session per trial finished in it, times the
+trials left; trials run several at a time, so that rate already includes the parallelism.
 """
 
 from __future__ import annotations
