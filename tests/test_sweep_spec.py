@@ -135,6 +135,9 @@ def test_out_dir_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "no sweep to resume here" in capsys.readouterr().err
     assert main(["sweep", str(spec), "--workers", "0"]) == 2
     assert "--workers must be >= 1" in capsys.readouterr().err
+    # nobody listens there: refused at once (Ray itself would retry for minutes), nothing created
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "r"), "--ray", "127.0.0.1:1"]) == 2
+    assert "--ray 127.0.0.1:1: " in capsys.readouterr().err and not (tmp_path / "r").exists()
     # a sweep directory whose spec has changed cannot be resumed
     started = tmp_path / "started"
     started.mkdir()

@@ -127,12 +127,19 @@ class SweepRun:
         check_points(spec, self.builder, self.planner)
         self.version = mmbot_version()
         self.store = SweepDir(options.out)
-        self.records = self.store.prepare(
-            spec, fingerprint(spec, self.builder), resume=options.resume, version=self.version
-        )
+        self.backend: Backend | None = None
+        if options.ray is not None:  # connect first: a wrong address must not leave a sweep directory
+            self._backend()
+        try:
+            self.records = self.store.prepare(
+                spec, fingerprint(spec, self.builder), resume=options.resume, version=self.version
+            )
+        except BaseException:
+            if self.backend is not None:
+                self.backend.close(abort=True)
+            raise
         self.kept = len(self.records)
         self.total = self.planner.total * len(spec.recordings)
-        self.backend: Backend | None = None
         self.ran = 0
         self._last_write = 0.0
         self.progress = Progress(self.total, self.kept, bar=options.bar)

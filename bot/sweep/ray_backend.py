@@ -21,6 +21,7 @@ import io
 import logging
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
 from pathlib import Path
@@ -106,6 +107,19 @@ def untar(data: bytes, dest: Path) -> None:
         archive.extractall(dest, filter="data")
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (Ray itself retries for minutes)."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--ray {address}: expected host:port, ray://host:port, auto or local")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise InputError(f"--ray {address}: cannot reach {host}:{port}: {exc.strerror or exc}") from None
+
+
 class RayBackend:
     """Trials as Ray tasks (see module doc)."""
 
@@ -119,6 +133,7 @@ class RayBackend:
         self.ray: Any = ray
         self.partial = partial
         self.shared_fs = shared_fs
+        check_reachable(address)
         options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
         try:
             if address == "local":
