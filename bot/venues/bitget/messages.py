@@ -127,11 +127,16 @@ class BitgetDecoder:
         self.venue = venue
         self.inst_type = INST_TYPE[venue]
         self._by_inst: dict[str, Scalers] = {}
+        self._trade_scalers: dict[str, Scalers] = {}
+        """Trades convert with caches of their own: Bitget writes trade prices canonically
+        (``"113.4"``), and the book's caches must only ever hold book text (the guard below
+        checks each book string when it first enters the cache)."""
         self._digits: dict[str, tuple[int, int]] = {}
         for spec in specs:
             if spec.venue != venue:
                 raise ValueError(f"instrument {spec.key} does not belong to venue {venue}")
             self._by_inst[spec.symbol] = Scalers(spec)
+            self._trade_scalers[spec.symbol] = Scalers(spec)
             self._digits[spec.symbol] = (decimals_of(spec.tick_size), decimals_of(spec.lot_size))
         self.checksum_disabled: set[str] = set()
         """Instruments whose checksums are no longer passed on (a number in another shape seen)."""
@@ -263,7 +268,8 @@ class BitgetDecoder:
                 raise DecodeError("invalid", f"book message with unknown action {action!r}")
         return events
 
-    def _trades(self, sc: Scalers, frame: _Frame, local_ts: int) -> list[MarketEvent]:
+    def _trades(self, book_scalers: Scalers, frame: _Frame, local_ts: int) -> list[MarketEvent]:
+        sc = self._trade_scalers[book_scalers.spec.symbol]
         trades = _TRADES.decode(frame.data)
         if frame.action == "snapshot":
             return []  # the venue's recent history at subscription time (see module doc)
