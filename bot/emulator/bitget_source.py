@@ -90,7 +90,7 @@ class BitgetRenderer(StreamRenderer):
         super().__init__(spec)
         self.family = "bitget"
         self.last_id = FIRST_SEQ
-        self.arg = {"instType": INST_TYPE[spec.venue], "instId": spec.symbol}
+        self.inst_type = INST_TYPE[spec.venue]
 
     def price(self, ticks: int) -> str:
         return fixed(self._tick * ticks, self._tick)
@@ -133,7 +133,7 @@ class BitgetRenderer(StreamRenderer):
             "side": "buy" if side > 0 else "sell",
             "tradeId": trade_id,
         }
-        return _dumps({"action": "update", "arg": {**self.arg, "channel": "trade"}, "data": [fill], "ts": ms})
+        return _dumps({"action": "update", "arg": self._arg("trade"), "data": [fill], "ts": ms})
 
     def _ticker_frame(self, mark: tuple[int, Decimal, int], ms: int) -> str:
         mark_ticks, rate, next_funding_ns = mark
@@ -148,8 +148,10 @@ class BitgetRenderer(StreamRenderer):
             "symbolType": 1,
             "ts": str(ms),
         }
-        arg = {**self.arg, "channel": "ticker"}
-        return _dumps({"action": "snapshot", "arg": arg, "data": [fields], "ts": ms})
+        return _dumps({"action": "snapshot", "arg": self._arg("ticker"), "data": [fields], "ts": ms})
+
+    def _arg(self, channel: str) -> dict[str, str]:
+        return {"instType": self.inst_type, "channel": channel, "instId": self.symbol}
 
 
 # ---- recordings -----------------------------------------------------------------------------------
