@@ -132,7 +132,7 @@ def pareto_figure(points: list[dict[str, Any]], quote: str = "quote") -> bytes:
     return _png(figure)
 
 
-def _points_table(spec: SweepSpec, points: list[dict[str, Any]], document: dict[str, Any]) -> str:
+def _points_table(spec: SweepSpec, points: list[dict[str, Any]]) -> str:
     names = list(spec.params)
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
     body = []
@@ -191,9 +191,9 @@ def write_html(out: Path, spec: SweepSpec, document: dict[str, Any]) -> Path:
         f'<p class="note">method {escape(spec.method)}; objective {escape(spec.objective.name)} '
         f"({escape(spec.direction)}; {escape(spec.objective.description)}; reads {escape(spec.objective.needs)}); "
         f"{document['runs_done']} of {document['runs_total']} trials; recordings:</p><ul>{recordings}</ul>"
-        f"{best_text}<h2>Best points</h2>{_points_table(spec, points[:TOP], document)}"
+        f"{best_text}<h2>Best points</h2>{_points_table(spec, points[:TOP])}"
         + "".join(f"<h2>{escape(t)}</h2>{_img(png, t)}" for t, png in figures)
-        + f'<h2>All points</h2><p class="note">* = on the Pareto front.</p>{_points_table(spec, points, document)}'
+        + f'<h2>All points</h2><p class="note">* = on the Pareto front.</p>{_points_table(spec, points)}'
         f"{failed}"
         f'<script type="application/json" id="mmbot-sweep">{data}</script></body></html>\n'
     )
