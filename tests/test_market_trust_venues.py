@@ -281,3 +281,33 @@ def test_binance_budget_settings_are_validated(tmp_path: Path, section: str, pro
     with pytest.raises(ConfigError, match=r"venues\.binance_spot") as caught:
         load_settings(path)
     assert problem in str(caught.value)
+
+
+async def test_bitget_frozen_book_channel_with_trades_flowing_is_caught() -> None:
+    """Bitget (books + trade channels): the same per-stream rules apply, on a synthetic market."""
+    from bot.config import BitgetVenueSettings
+    from bot.venues.bitget.adapter import BitgetMarketData
+    from tests.test_bitget_protocol import SPOT as BITGET_SPOT
+    from tests.test_bitget_protocol import source as bitget_source
+
+    key = BITGET_SPOT.key
+    fault = ScheduledFault(Fault(kind="stall_depth", venue="bitget_spot", duration_s=4.0), at_s=3.0)
+    async with EmulatorServer(
+        bitget_source(BITGET_SPOT, seconds=12.0), speed=1.0, loop=False, faults=[fault]
+    ) as emu:
+        settings = BitgetVenueSettings(
+            **emu.overrides("bitget_spot"), reconnect_min_s=0.02, reconnect_max_s=0.2
+        )
+        harness = VenueHarness(
+            BitgetMarketData, "bitget_spot", settings, [BITGET_SPOT], timer_interval_s=0.05
+        )
+        async with harness:
+            await wait_until(lambda: emu.faults_applied.get("stall_depth") == 1, timeout=10, what="fault")
+            await wait_until(
+                lambda: any(not valid for valid, _, _ in harness.transitions[key]), timeout=5, what="invalid"
+            )
+            _, reason, _ = next(t for t in harness.transitions[key] if not t[0])
+            assert reason.startswith(("depth stream silent for 2.", "trade contradicts the book")), reason
+            await emu.wait_finished()
+            await wait_until(lambda: harness.sync(key).valid, timeout=5, what="valid again")
+            assert harness.crossed_while_valid == []
