@@ -6,8 +6,9 @@ against the trade and top-of-book streams, per-stream staleness, falling behind)
 instrument, keeps the event clock, applies the staleness rules on :class:`Timer`
 events, and then hands each event to its registered handlers (estimators, paper
 exchange, risk, quoter, ...) in registration order. A book is *quotable* when its sync
-is live and its feed is not behind (:attr:`InstrumentState.quotable`). Handlers are plain synchronous callables; whatever needs the
-outside world goes to :attr:`Engine.outbox` for the driver.
+is live and its feed is not behind (:attr:`InstrumentState.quotable`). Handlers are plain
+synchronous callables; whatever needs the outside world goes to :attr:`Engine.outbox` for
+the driver.
 
 The :mod:`bot.engine` package is the only place that wires components together.
 """

@@ -19,11 +19,11 @@ A venue adapter subclasses it and supplies its rules:
   list[MarketEvent]``; an empty list is a control frame such as an ack or a pong);
 - :meth:`StreamingAdapter.request_snapshot` -- how a book is resynchronised (Binance:
   REST snapshot; Bybit / OKX: resubscribe the book channel);
+- the class attributes :attr:`app_ping` / :attr:`app_ping_when_idle` /
+  :attr:`ws_pings` -- the venue's keep-alive.
 
 Every message is stamped with the time it was received by the process, before it is
 decoded (:mod:`bot.venues.receipt`): that stamp is the events' ``local_ts``.
-- the class attributes :attr:`app_ping` / :attr:`app_ping_when_idle` /
-  :attr:`ws_pings` -- the venue's keep-alive.
 
 Settings come from the venue's config section; every venue section has the
 connection-policy fields read here (:class:`ConnectionPolicy`).
