@@ -226,11 +226,11 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     report = {}
-    for risk, check in modes:
-        rows = []
-        for _ in range(args.runs):
-            all_ns, quoting_ns, commands = run_once(evs, risk, check)
-            rows.append(
+    rows: dict[tuple[bool, bool], list[tuple[float, ...]]] = {mode: [] for mode in modes}
+    for _ in range(args.runs):
+        for mode in modes:  # interleaved, so that a change of machine load hits every variant alike
+            all_ns, quoting_ns, commands = run_once(evs, *mode)
+            rows[mode].append(
                 (
                     pct(all_ns, 0.5),
                     pct(all_ns, 0.99),
@@ -242,7 +242,8 @@ def main() -> None:
                     commands,
                 )
             )
-        med = [statistics.median(r[k] for r in rows) for k in range(8)]
+    for (risk, check), measured in rows.items():
+        med = [statistics.median(r[k] for r in measured) for k in range(8)]
         name = f"risk {'on' if risk else 'off'}, checks {'on' if check else 'off'}"
         print(
             f"| {'on' if risk else 'off'} | {'on' if check else 'off'} | {int(med[6]):,} | {med[0]:.1f} | "
