@@ -85,6 +85,9 @@ class SyntheticMarket:
 
     ``initial_book()`` gives the book the stream starts from; iterating yields the
     steps (each iteration starts afresh from the seed, so the market is re-iterable).
+    ``price_seed`` (default: ``seed``) drives the fair price alone: markets with the same
+    ``price_seed`` and scenario follow the same price path (one token on several venues)
+    while ``seed`` makes their books and order flow their own.
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class SyntheticMarket:
         level_notional: float = 6000.0,
         top_gap_bps: float = 0.04,
         repeat: bool = False,
+        price_seed: int | None = None,
     ) -> None:
         self.phases = resolve_scenario(scenario)
         self.scenario = scenario if isinstance(scenario, str) else "custom"
@@ -118,6 +122,9 @@ class SyntheticMarket:
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, got {value}")
         self.seed = seed
+        if price_seed is not None and (isinstance(price_seed, bool) or price_seed < 0):
+            raise ValueError(f"price_seed must be a non-negative integer, got {price_seed!r}")
+        self.price_seed = price_seed
         self.spec = spec
         self.start_price = start_price
         self.start_ts_ns = int(start_ts_ns)

@@ -18,7 +18,7 @@ them (to the paper exchange) and feeds every report back through :meth:`on_repor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from enum import StrEnum
 
 from bot.core.events import Side
@@ -137,8 +137,19 @@ class OrderManager:
     def reconcile(self, desired: DesiredQuotes, now: int) -> list[OrderCommand]:
         """Commands that move our resting orders toward ``desired``."""
         commands: list[OrderCommand] = []
-        self._reconcile_side(Side.BUY, desired.bids, now, commands)
-        self._reconcile_side(Side.SELL, desired.asks, now, commands)
+        self._reconcile_side(Side.BUY, dict(enumerate(desired.bids)), now, commands)
+        self._reconcile_side(Side.SELL, dict(enumerate(desired.asks)), now, commands)
+        return commands
+
+    def reconcile_slots(
+        self, bids: Mapping[int, Quote], asks: Mapping[int, Quote], now: int
+    ) -> list[OrderCommand]:
+        """Like :meth:`reconcile` with the slots named by the caller: ``{slot: quote}`` per
+        side, any slot numbers; a slot missing from the mapping is emptied. Lets a caller
+        keep an order on its slot while other slots come and go (the obligation lane)."""
+        commands: list[OrderCommand] = []
+        self._reconcile_side(Side.BUY, bids, now, commands)
+        self._reconcile_side(Side.SELL, asks, now, commands)
         return commands
 
     def cancel_all(self, now: int) -> list[OrderCommand]:
@@ -150,11 +161,12 @@ class OrderManager:
                 commands.append(self._cancel(order, now))
         return commands
 
-    def _reconcile_side(self, side: Side, quotes: Iterable[Quote], now: int, out: list[OrderCommand]) -> None:
+    def _reconcile_side(
+        self, side: Side, wanted: Mapping[int, Quote], now: int, out: list[OrderCommand]
+    ) -> None:
         slots = self._slots
-        wanted = list(quotes)
         blocked = now < self._blocked_until.get(side, 0)
-        for level, quote in enumerate(wanted):
+        for level, quote in wanted.items():
             order = slots.get((side, level))
             if order is None:
                 if not blocked:
@@ -163,7 +175,7 @@ class OrderManager:
                 out.append(self._cancel(order, now))
             # PENDING_NEW / PENDING_CANCEL: wait for the venue's answer
         for (slot_side, level), order in list(slots.items()):
-            if slot_side is side and order.state is SlotState.LIVE and (level >= len(wanted) or order.doomed):
+            if slot_side is side and order.state is SlotState.LIVE and (level not in wanted or order.doomed):
                 out.append(self._cancel(order, now))
 
     def _keeps(self, order: TrackedOrder, quote: Quote, now: int) -> bool:
@@ -237,9 +249,19 @@ class OrderManager:
 
     # ---- state -----------------------------------------------------------------------
 
-    def adopt(self, client_id: str, side: Side, price: int, remaining: int, created_ts: int) -> None:
-        """Track an order restored from the journal (recovery) in the first free slot."""
-        level = 0
+    def adopt(
+        self,
+        client_id: str,
+        side: Side,
+        price: int,
+        remaining: int,
+        created_ts: int,
+        *,
+        first_slot: int = 0,
+    ) -> None:
+        """Track an order restored from the journal (recovery) in the first free slot from
+        ``first_slot`` on."""
+        level = first_slot
         while (side, level) in self._slots:
             level += 1
         order = TrackedOrder(client_id, side, level, price, remaining, created_ts)
