@@ -64,6 +64,9 @@ class MarketParams(Protocol):
     @property
     def price_seed(self) -> int | None: ...
 
+    @property
+    def trade_scale(self) -> float: ...
+
 
 FUNDING_INTERVAL_NS = 8 * 3600 * NS_PER_S
 _INSIDE_CANCEL = 0.35  # per-step cancel probability of a level inside the target spread
@@ -160,7 +163,7 @@ class Simulation:
             self.m.level_notional * math.exp(self.ln_depth[0]) / unit,
             self.m.level_notional * math.exp(self.ln_depth[1]) / unit,
         ]
-        trade = self.phase.trade_notional / unit
+        trade = self.phase.trade_notional * self.m.trade_scale / unit
         buy_frac = self.phase.buy_frac
         self.t_scale = (trade * 2.0 * (1.0 - buy_frac), trade * 2.0 * buy_frac)  # (sell, buy)
         self.grow_k = 1e4 / (fair * 5.0)

@@ -2,7 +2,8 @@
 
 A :class:`TokenMarket` says what the synthetic generator needs beyond a scenario to
 render a token's markets: its start price, how deep each venue's book is (the size of
-a level at the touch, quote currency) and how tight the levels behind the touch sit.
+a level at the touch, quote currency), how tight the levels behind the touch sit, and
+how heavy each venue's market orders are (in proportion to its depth).
 Every market of the token follows **one fair-price path** (the generator's
 ``price_seed`` is the run's seed), so arbitrage-tight prices on every venue, while each
 venue's book and order flow are its own (``seed`` is offset per venue).
@@ -34,11 +35,17 @@ class TokenMarket:
     level_notional: dict[str, float] = field(default_factory=dict)
     """Quote-currency size of a level at the touch, per venue (deeper levels grow)."""
     default_level_notional: float = 300.0
+    flow_reference: float = 320.0
+    """The level size the scenarios' market-order sizes are written for: a venue's flow is
+    scaled by its level size over this (half the depth, half the flow)."""
     top_gap_bps: float = 1.0
     """Typical first gap behind the touch, bps (1 tick at 1 USDT and tick 0.0001)."""
 
     def notional(self, venue: str) -> float:
         return self.level_notional.get(venue, self.default_level_notional)
+
+    def flow(self, venue: str) -> float:
+        return min(2.0, self.notional(venue) / self.flow_reference)
 
 
 ABC = TokenMarket(
@@ -78,4 +85,5 @@ def market_options(spec: InstrumentSpec, seed: int) -> dict[str, Any]:
         "start_price": token.start_price,
         "level_notional": token.notional(spec.venue),
         "top_gap_bps": token.top_gap_bps,
+        "trade_scale": token.flow(spec.venue),
     }

@@ -74,18 +74,21 @@ class TradingEngine:
 
     def close(self, now: int | None = None) -> None:
         """Cancel every paper order, commit and close the journal (clean shutdown)."""
-        if self.obligation is not None and self.exchange is not None and self.exchange.failed is None:
+        healthy = self.exchange is not None and self.exchange.failed is None
+        if self.obligation is not None and healthy:
+            self.obligation.stopping()  # the cancels below open a breach: say why
+        if self.exchange is not None and self.exchange.failed is None:
+            cancelled = self.exchange.cancel_all()
+            self.exchange.flush()
+            if cancelled:
+                log.info("paper orders cancelled at shutdown", engine=self.engine.name, count=cancelled)
+        if self.obligation is not None and healthy:
             try:
                 self.obligation.close(self.engine.clock.now)
             except Exception as exc:  # the journal may be the thing that failed: never block shutdown
                 log.error(
                     "obligation accounting not saved at shutdown", engine=self.engine.name, error=str(exc)
                 )
-        if self.exchange is not None and self.exchange.failed is None:
-            cancelled = self.exchange.cancel_all()
-            self.exchange.flush()
-            if cancelled:
-                log.info("paper orders cancelled at shutdown", engine=self.engine.name, count=cancelled)
         if self.journal is not None:
             self.journal.close()
             self.journal = None

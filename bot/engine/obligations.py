@@ -124,6 +124,7 @@ class ObligationDesk:
         self.prefix = lane.id_prefix
         self._terms_written = False
         self._closed = False
+        self._stopping = False
 
     # ---- overlay (called by the quoting pipeline) ------------------------------------
 
@@ -231,6 +232,10 @@ class ObligationDesk:
     def _venue_now(self) -> int:
         return self.venue.now
 
+    def stopping(self) -> None:
+        """The bot is shutting down: the quotes it cancels now are not a market event."""
+        self._stopping = True
+
     def close(self, now: int) -> None:
         """Shutdown: account up to ``now`` and journal the final sample (once)."""
         if not self._closed:
@@ -294,6 +299,8 @@ class ObligationDesk:
 
     def _context(self) -> tuple[str, str]:
         """Why the obligation may not be met right now (label, text)."""
+        if self._stopping:
+            return "stopping", "mmbot stopping: quotes cancelled"
         pipeline = self.pipeline
         if pipeline is not None and pipeline.decision.pull_all:
             reasons = "; ".join(pipeline.decision.reasons[:2]) or "risk manager HALTED"

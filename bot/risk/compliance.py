@@ -265,6 +265,9 @@ class ComplianceMeter:
         self.breaches = int(sample.get("breaches", 0))
         self.day_breaches = int(sample.get("day_breaches", 0))
         if open_breach is not None:
+            if sample.get("breach_since") != open_breach["start"]:  # opened after the last sample
+                self.breaches += 1
+                self.day_breaches += 1
             self.breach = Breach(start=min(ts, int(open_breach["start"])))
             self.breach.causes = list(open_breach.get("causes") or [open_breach.get("cause", "")])
             self.breach.keys = list(self.breach.causes)
