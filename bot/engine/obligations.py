@@ -58,6 +58,7 @@ ADOPTED_SLOT0 = 1000
 """Lane orders restored from an earlier run sit on slots the layer never names: cancelled."""
 ALERT_MIN_GAP_NS = 30_000_000_000
 _ZERO = Decimal(0)
+_MET = ("", "")
 ALERT_CHANGE = 0.05
 
 
@@ -119,6 +120,10 @@ class ObligationDesk:
         self._funds: tuple[int, Decimal] | None = None
         self._caps = (0, 0)
         self._resting: dict[str, tuple[int, int, int]] = {}
+        self._reconciled: tuple[int, int, int] | None = None
+        self._view_version = -1
+        self._view: tuple[LaneOrder, ...] = ()
+        self._venue_version = -1
         """Our resting orders (side, price, remaining) by client id, as the reports say."""
         self._log = log.bind(engine=engine.name, instrument=spec.key)
         self.prefix = lane.id_prefix
@@ -146,7 +151,13 @@ class ObligationDesk:
         )
         plan = self.plan = self.layer.plan(desired, ctx)
         self._alerts(plan.shortfalls, now)
-        return plan.inner, self.lane.reconcile_slots(plan.lane_bids, plan.lane_asks, now)
+        lane = self.lane
+        key = (id(plan.lane_bids), id(plan.lane_asks), lane.version)
+        if key == self._reconciled and not lane.blocked(now):
+            return plan.inner, []  # same plan, same lane, nothing was sent last time: nothing to do
+        commands = lane.reconcile_slots(plan.lane_bids, plan.lane_asks, now)
+        self._reconciled = key if not commands else None
+        return plan.inner, commands
 
     def cancel_all(self, now: int) -> list[OrderCommand]:
         return self.lane.cancel_all(now)
@@ -224,10 +235,16 @@ class ObligationDesk:
         measurement = None
         if seen != self._seen:
             self._seen = seen
-            # the venue's own view is the truth: re-sync the report-built set with it
-            self._resting = {o.client_id: (o.side, o.price, o.remaining) for o in venue.open_orders(self.key)}
+            if venue.version != self._venue_version:
+                # the venue's own view is the truth: re-sync the report-built set with it
+                self._venue_version = venue.version
+                self._resting = {
+                    o.client_id: (o.side, o.price, o.remaining) for o in venue.open_orders(self.key)
+                }
             measurement = measure(self.terms, self._resting.values(), bid, ask)
-        self.meter.update(now, measurement, self._context())
+        current = measurement if measurement is not None else self.meter.last
+        context = self._context() if current is None or not current.met else _MET
+        self.meter.update(now, measurement, context)
 
     def _venue_now(self) -> int:
         return self.venue.now
@@ -245,10 +262,14 @@ class ObligationDesk:
     # ---- internals -------------------------------------------------------------------
 
     def _lane_view(self) -> tuple[LaneOrder, ...]:
-        return tuple(
-            LaneOrder(o.level, o.side, o.price, o.remaining, o.state is SlotState.LIVE)
-            for o in self.lane.orders.values()
-        )
+        lane = self.lane
+        if lane.version != self._view_version:
+            self._view_version = lane.version
+            self._view = tuple(
+                LaneOrder(o.level, o.side, o.price, o.remaining, o.state is SlotState.LIVE)
+                for o in lane.orders.values()
+            )
+        return self._view
 
     def _budgets(self) -> tuple[SideBudget, SideBudget]:
         """What all our bids (tick-lots) and asks (lots) may use: the account's holdings less

@@ -131,6 +131,8 @@ class OrderManager:
         self._blocked_until: dict[Side, int] = {}
         """After a venue reject, a side places nothing new until then (no retry storms on
         e.g. an insufficient balance); cancels are never blocked."""
+        self.version = 0
+        """Incremented whenever an order is added, changes state or goes: cheap change detection."""
 
     # ---- decisions -------------------------------------------------------------------
 
@@ -186,7 +188,12 @@ class OrderManager:
         tolerance = self.size_tolerance * quote.size
         return abs(order.remaining - quote.size) <= tolerance
 
+    def blocked(self, now: int) -> bool:
+        """Whether a side places nothing new now (after a reject)."""
+        return any(now < until for until in self._blocked_until.values())
+
     def _new(self, side: Side, level: int, quote: Quote, now: int) -> NewOrder:
+        self.version += 1
         client_id = f"{self.id_prefix}{self._seq}"
         self._seq += 1
         order = TrackedOrder(client_id, side, level, quote.price, quote.size, now)
@@ -204,6 +211,7 @@ class OrderManager:
         )
 
     def _cancel(self, order: TrackedOrder, now: int) -> CancelOrder:
+        self.version += 1
         order.state = SlotState.PENDING_CANCEL
         self.stats.cancels += 1
         return CancelOrder(client_id=order.client_id, instrument=self.instrument, ts=now)
@@ -216,6 +224,7 @@ class OrderManager:
             if isinstance(report, CancelRejected) and report.client_id.startswith(self.id_prefix):
                 self.stats.cancel_rejects += 1  # e.g. the cancel lost the race with a fill
             return
+        self.version += 1
         if isinstance(report, OrderAccepted):
             order.acked = True
             if order.state is SlotState.PENDING_NEW:
@@ -261,6 +270,7 @@ class OrderManager:
     ) -> None:
         """Track an order restored from the journal (recovery) in the first free slot from
         ``first_slot`` on."""
+        self.version += 1
         level = first_slot
         while (side, level) in self._slots:
             level += 1
