@@ -113,7 +113,7 @@ def show(data_dir: Path) -> list[dict[str, Any]]:
 def test_abc_market_meets_obligations_offline_and_survives_kill_9(tmp_path: Path) -> None:
     bot = Bot(tmp_path, "run1")
     try:
-        status = bot.wait_met(seconds=25)
+        status = bot.wait_met(seconds=15)
         assert {row["venue"] for row in status["obligations"]} == set(VENUES)
         for row in status["engines"]:
             ob = row["obligation"]
