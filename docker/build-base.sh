@@ -15,6 +15,7 @@
 #                            /usr/local/share/ca-certificates, the host's locally added CAs, so
 #                            pip in `docker build` works behind a TLS-intercepting proxy);
 #                            EXTRA_CA_DIR= adds none
+#   BASE_BUILDER             mmdebstrap or debootstrap (default: mmdebstrap if installed)
 # Needs root (or mmdebstrap's unshare mode), mmdebstrap or debootstrap, and a Docker engine.
 set -euo pipefail
 
@@ -61,7 +62,8 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 TARBALL="$WORK/rootfs.tar"
 
-if command -v mmdebstrap >/dev/null 2>&1; then
+BASE_BUILDER="${BASE_BUILDER:-$(command -v mmdebstrap >/dev/null 2>&1 && echo mmdebstrap || echo debootstrap)}"
+if [ "$BASE_BUILDER" = mmdebstrap ] && command -v mmdebstrap >/dev/null 2>&1; then
     HOOKS=()
     if [ "${#CERTS[@]}" -gt 0 ]; then
         HOOKS+=(--customize-hook="mkdir -p \"\$1/usr/local/share/ca-certificates\"")
@@ -80,9 +82,13 @@ if command -v mmdebstrap >/dev/null 2>&1; then
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
         "${HOOKS[@]}" \
         "$SUITE" "$TARBALL" "${SOURCES[@]}"
-elif command -v debootstrap >/dev/null 2>&1; then
+elif [ "$BASE_BUILDER" = debootstrap ] && command -v debootstrap >/dev/null 2>&1; then
     ROOT="$WORK/rootfs"
-    read -r _ mirror _ <<<"${SOURCES[0]}"
+    mirror=""
+    for line in "${SOURCES[@]}"; do
+        read -r _ uri suite _ <<<"$line"
+        [ "$suite" = "$SUITE" ] && mirror="$uri"
+    done
     debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOT" "$mirror"
     printf '%s\n' "${SOURCES[@]}" >"$ROOT/etc/apt/sources.list"
     chroot "$ROOT" apt-get update
@@ -96,7 +102,7 @@ elif command -v debootstrap >/dev/null 2>&1; then
         "$ROOT"/usr/share/locale/*
     tar --numeric-owner --xattrs -C "$ROOT" -cf "$TARBALL" .
 else
-    echo "build-base: needs mmdebstrap or debootstrap (apt-get install mmdebstrap)" >&2
+    echo "build-base: needs mmdebstrap or debootstrap (apt-get install mmdebstrap); BASE_BUILDER=$BASE_BUILDER" >&2
     exit 2
 fi
 
