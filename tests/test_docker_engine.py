@@ -257,7 +257,7 @@ def duration_run(mmbot_image: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        sh("docker", "rm", "-f", name)
+        sh("docker", "rm", "-f", "-v", name)
 
 
 @dataclass
@@ -322,7 +322,7 @@ def first_run(mmbot_image: str, duration_run: str) -> Iterator[FirstRun]:
         record.stdout, record.stderr = logs.stdout, logs.stderr
         yield record
     finally:
-        sh("docker", "rm", "-f", name)
+        sh("docker", "rm", "-f", "-v", name)
         sh("docker", "volume", "rm", "-f", volume)
 
 
