@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import structlog
 
 from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
@@ -26,11 +27,13 @@ from bot.engine.loop import Engine
 from bot.engine.trading import QuotingPipeline
 from bot.market.estimators import Estimators
 from bot.paper.exchange import PaperExchange
+from bot.paper.fees import schedule_for
 from bot.risk.explain import from_payload
 from bot.risk.manager import RiskManager
 from bot.risk.settings import check_horizons as check_risk_horizons
 from bot.store.journal import Journal
 from bot.store.recovery import open_paper
+from bot.strategy.costs import FeeRates
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.profile import StrategyProfile, build_quoter, check_horizons, load_profile
 
@@ -48,6 +51,24 @@ def strategies_dir(settings: Settings, config_path: Path | None) -> Path:
     if candidate.is_dir():
         return candidate
     return Path("config") / "strategies"
+
+
+def with_account_fees(settings: Settings, spec: InstrumentSpec) -> InstrumentSpec:
+    """``spec`` with the venue's configured fee tier / fee override applied (``mmbot run``
+    applies them to the metadata already; replays and directly given specs get them here),
+    so the paper exchange charges -- and the quoter quotes against -- the account's fees."""
+    rates = settings.venues.fee_rates(spec.venue)
+    if rates is None or (spec.maker_fee, spec.taker_fee) == rates:
+        return spec
+    return msgspec.structs.replace(spec, maker_fee=rates[0], taker_fee=rates[1])
+
+
+def quote_fees(settings: Settings, spec: InstrumentSpec) -> FeeRates:
+    """The fees the paper exchange will charge on ``spec`` (its schedule: the spec's rates,
+    i.e. the venue fee tier or metadata, unless ``[paper.fees]`` overrides them): quoters
+    quote against exactly these."""
+    schedule = schedule_for(spec, settings.paper.fee_overrides())
+    return FeeRates(maker=float(schedule.maker), taker=float(schedule.taker))
 
 
 def load_strategy(directory: Path, name: str) -> StrategyProfile:
@@ -112,6 +133,7 @@ def build_engine(
     replay: bool = False,
 ) -> TradingEngine:
     keys = engine_settings.instruments()
+    specs = {key: with_account_fees(settings, specs[key]) for key in keys}
     engine_specs = [specs[key] for key in keys]
     engine = Engine(
         name, engine_specs, stale_after_s=settings.market.stale_after_s, max_buffer=settings.market.max_buffer
@@ -122,7 +144,7 @@ def build_engine(
     horizons = settings.estimators.vol_horizons_s
     check_horizons(profile, horizons)
     check_risk_horizons(settings.risk, horizons)
-    quoter = build_quoter(profile, spec)
+    quoter = build_quoter(profile, spec, quote_fees(settings, spec))
 
     pipeline_ref: list[QuotingPipeline] = []
     hedger_ref: list[HedgePipeline] = []

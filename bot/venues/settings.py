@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.venues.fee_tiers import tier_rates
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -66,6 +68,14 @@ class _VenuePolicy(_Section):
         le=Decimal("0.01"),
         description="Taker fee rate for this account. Unset = from metadata.",
     )
+    fee_tier: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="The account's published fee tier (e.g. vip0, vip3, lp1, mm2; see bot/venues/fee_tiers.py "
+        "and `mmbot markets show`): its maker/taker rates apply to every instrument of the venue. "
+        "Unset = maker_fee/taker_fee, else the metadata's rates.",
+    )
 
     @model_validator(mode="after")
     def _check_venue_policy(self) -> _VenuePolicy:
@@ -73,6 +83,8 @@ class _VenuePolicy(_Section):
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
         if (self.maker_fee is None) != (self.taker_fee is None):
             raise ValueError("set both maker_fee and taker_fee, or neither")
+        if self.fee_tier is not None and self.maker_fee is not None:
+            raise ValueError("set fee_tier or maker_fee/taker_fee, not both")
         return self
 
 
@@ -330,6 +342,37 @@ class VenuesSettings(_Section):
             if not (name and name.replace("_", "").isalnum() and name.islower()):
                 raise ValueError(f"venue name {name!r} may only use lower-case letters, digits and '_'")
         return value
+
+    @model_validator(mode="after")
+    def _fee_tiers(self) -> VenuesSettings:
+        for venue in get_args(VenueName):
+            tier = getattr(self, venue).fee_tier
+            if tier is not None:
+                try:
+                    tier_rates(venue, tier)
+                except ValueError as exc:
+                    raise ValueError(f"{venue}.fee_tier: {exc}") from None
+        for name, section in self.ccxt.items():
+            if section.fee_tier is not None:
+                raise ValueError(
+                    f"ccxt.{name}.fee_tier: no published tiers for ccxt venues; set maker_fee/taker_fee"
+                )
+        return self
+
+    def fee_rates(self, venue: str) -> tuple[Decimal, Decimal] | None:
+        """(maker, taker) this account pays on ``venue`` per the settings, or None (metadata's)."""
+        if is_ccxt_venue(venue):
+            section: Any = self.ccxt.get(venue.removeprefix(CCXT_VENUE_PREFIX))
+        else:
+            section = getattr(self, venue, None)
+        if section is None:
+            return None
+        if section.maker_fee is not None and section.taker_fee is not None:
+            return section.maker_fee, section.taker_fee
+        if section.fee_tier is not None:
+            tier = tier_rates(venue, section.fee_tier)
+            return tier.maker, tier.taker
+        return None
 
     def for_venue(self, venue: str) -> Any:
         """The settings section of ``venue`` (``BinanceVenueSettings``, ``BybitVenueSettings``
