@@ -18,7 +18,7 @@ import msgspec
 import structlog
 
 from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
-from bot.core.events import Side
+from bot.core.events import NS_PER_S, Side
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderReport
 from bot.engine.hedge_setup import build_hedger
@@ -28,12 +28,15 @@ from bot.engine.trading import QuotingPipeline
 from bot.market.estimators import Estimators
 from bot.paper.exchange import PaperExchange
 from bot.paper.fees import schedule_for
+from bot.paper.records import FillRecord
 from bot.risk.explain import from_payload
 from bot.risk.manager import RiskManager
 from bot.risk.settings import check_horizons as check_risk_horizons
 from bot.store.journal import Journal
 from bot.store.recovery import open_paper
 from bot.strategy.costs import FeeRates
+from bot.strategy.markouts import MarkoutTracker
+from bot.strategy.markouts import from_payload as markout_from_payload
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.profile import StrategyProfile, build_quoter, check_horizons, load_profile
 
@@ -117,9 +120,28 @@ class TradingEngine:
             }
             out["open_orders"] = pipeline.order_manager.open_orders()
             out["sample"] = pipeline.sample(now)
+            out["markouts"] = pipeline.markout_summary()
         if self.hedger is not None:
             out["hedge"] = self.hedger.status(self.engine.clock.now)
         return out
+
+
+def restore_markouts(tracker: MarkoutTracker, journal: Journal, instrument: str, now: int) -> None:
+    """After a restart: the journaled markouts back into the statistics, and our fills of the
+    last minute (venue time ``now``) waiting again for the horizons they had not reached."""
+    done: dict[int, list[int]] = {}
+    for _id, _ts, _type, _source, payload in journal.events("markout"):
+        if payload.get("instrument") == instrument:
+            markout = markout_from_payload(payload)
+            tracker.record(markout)
+            done.setdefault(markout.fill_id, []).append(markout.horizon_s)
+    since = now - max(tracker.horizons_s) * NS_PER_S
+    for _seq, _position, ts, record in journal.records():
+        if ts >= since and isinstance(record, FillRecord) and record.fill.instrument == instrument:
+            fill = record.fill
+            tracker.on_fill(
+                fill.fill_id, fill.ts, int(fill.side), fill.price, fill.size, skip=done.get(fill.fill_id, ())
+            )
 
 
 def build_engine(
@@ -187,6 +209,9 @@ def build_engine(
             def record(type_: str, payload: dict[str, Any], ts: int) -> None:
                 append(type_, payload, ts, source=name)
 
+        markouts = MarkoutTracker(ewma_fills=settings.quoting.markout_ewma_fills)
+        if journal is not None:
+            restore_markouts(markouts, journal, spec.key, exchange.now)
         pipeline = QuotingPipeline(
             engine,
             spec.key,
@@ -198,6 +223,7 @@ def build_engine(
             order_manager=order_manager,
             record=record,
             sample_interval_s=settings.quoting.sample_interval_s,
+            markouts=markouts,
         )
         pipeline_ref.append(pipeline)
         engine.add_handler(pipeline)

@@ -279,6 +279,7 @@ class ReplayRun:
             if trading.pipeline is not None:
                 summary["order_manager"] = trading.pipeline.order_manager.stats.as_dict()
                 summary["regime"] = trading.pipeline.decision.regime.value
+                summary["markouts"] = trading.pipeline.markout_summary()
             exchange.flush()
         if trading.journal is not None:
             trading.journal.close()
