@@ -1,7 +1,18 @@
 """The numbers the regime machine and the market triggers read, kept per event in O(1).
 
 :class:`SignalTracker` turns each :class:`~bot.market.estimators.MarketState` snapshot
-into scale-free signals (volatilities in bps of the price per sqrt(second)):
+into scale-free signals (volatilities in bps of the price per sqrt(second)), and the
+regime machine reads the volatilities **relative to the instrument's own baseline**:
+
+- ``baseline``: the instrument's long-run 1-second volatility. Its variance is
+  ``(w0 * prior^2 + sum_i d_i r_i^2) / (w0 + sum_i d_i dt_i)`` over the mid's 1-second
+  log returns ``r_i`` (bps), with EWMA weights ``d_i`` of time constant
+  ``baseline_window_s`` and a prior ``baseline_vol_bps`` (the instrument's typical
+  volatility, e.g. from ``mmbot regimes calibrate``) worth ``w0 = baseline_prior_s``
+  seconds of data: a new instrument starts at its prior and the baseline becomes its own
+  history as data accumulates;
+- ``short_ratio`` / ``medium_ratio`` / ``long_ratio``: short, medium and lagged-return
+  ("long-horizon") volatility over the baseline -- the regime thresholds are these;
 
 - ``sigma_short`` / ``sigma_medium`` / ``sigma_long_ref``: the estimators' realized vol
   at the configured horizons (EWMAs of 1 s mid increments over ~10 s, ~5 min, ~1 h);
@@ -53,6 +64,11 @@ class SignalTracker:
     """Per-instrument signal state; feed :meth:`update` every event."""
 
     __slots__ = (
+        "_b_m2",
+        "_b_prior2",
+        "_b_tau",
+        "_b_w",
+        "_b_w0",
         "_base_ask",
         "_base_bid",
         "_depth_base_ns",
@@ -84,6 +100,7 @@ class SignalTracker:
         "_settings",
         "_sigma_seen",
         "_trend_seen",
+        "baseline",
         "depth_ask",
         "depth_bid",
         "flow",
@@ -91,8 +108,11 @@ class SignalTracker:
         "jump_sigma",
         "known",
         "last_jump_ts",
+        "long_ratio",
         "long_vol",
+        "medium_ratio",
         "mid",
+        "short_ratio",
         "sigma_long_ref",
         "sigma_medium",
         "sigma_short",
@@ -101,8 +121,15 @@ class SignalTracker:
         "volume_rate",
     )
 
-    def __init__(self, regimes: RegimeSettings, triggers: TriggerSettings) -> None:
+    def __init__(self, regimes: RegimeSettings, triggers: TriggerSettings, instrument: str = "") -> None:
         self._settings = regimes
+        prior = regimes.baseline_for(instrument)
+        self._b_prior2 = prior * prior
+        self._b_w0 = regimes.baseline_prior_s
+        self._b_tau = regimes.baseline_window_s
+        self._b_m2 = self._b_w = 0.0
+        self.baseline = prior
+        self.short_ratio = self.medium_ratio = self.long_ratio = NAN
         self._horizons: tuple[float, ...] | None = None
         self._sigma_seen: tuple[float, ...] = ()
         self._trend_seen: tuple[float, ...] = ()
@@ -182,6 +209,9 @@ class SignalTracker:
             self.trend_z = trend[i] if warm[i] else NAN
             i = self._i_long
             self.sigma_long_ref = sigma[i] * scale if i >= 0 and warm[i] else NAN
+            base = self.baseline
+            self.short_ratio = self.sigma_short / base
+            self.medium_ratio = self.sigma_medium / base
         volume = state.volume_rate
         self.volume_rate = volume
         self.flow = (state.buy_rate - state.sell_rate) / volume if volume > 0.0 else 0.0
@@ -239,6 +269,16 @@ class SignalTracker:
         ring_mid = self._ring_mid
         if self._sample_ts > 0:
             dt = (now - self._sample_ts) * _NS
+            # -- the baseline: the instrument's own 1 s variance over baseline_window_s, on its prior
+            step = (log_mid - ring_mid[-1]) * _BPS
+            fade = math.exp(-dt / self._b_tau)
+            self._b_m2 = self._b_m2 * fade + step * step
+            self._b_w = self._b_w * fade + dt
+            base = math.sqrt((self._b_w0 * self._b_prior2 + self._b_m2) / (self._b_w0 + self._b_w))
+            self.baseline = base
+            self.short_ratio = self.sigma_short / base
+            self.medium_ratio = self.sigma_medium / base
+            self.long_ratio = self.long_vol / base
             # the oldest sample at least one lag back
             lag_ns = self._lag_ns
             while len(ring_ts) > 1 and now - ring_ts[1] >= lag_ns:
@@ -255,6 +295,7 @@ class SignalTracker:
                 if self._lv_n >= self._min_samples:
                     mean = self._lv_m1 / self._lv_w
                     self.long_vol = math.sqrt(max(self._lv_m2 / self._lv_w - mean * mean, 0.0))
+                    self.long_ratio = self.long_vol / self.baseline
         ring_ts.append(now)
         ring_mid.append(log_mid)
         self._sample_ts = now
@@ -280,4 +321,8 @@ class SignalTracker:
             "depth_ratio_bid": v(self.depth_bid),
             "depth_ratio_ask": v(self.depth_ask),
             "jump_sigma_bps": v(self.jump_sigma),
+            "baseline_bps": v(self.baseline),
+            "short_ratio": v(self.short_ratio),
+            "medium_ratio": v(self.medium_ratio),
+            "long_ratio": v(self.long_ratio),
         }
