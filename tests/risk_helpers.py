@@ -30,22 +30,21 @@ SPOT_ETH = InstrumentSpec(
 """An ETHUSDT-like spot spec (run at a 3000 USDT price: same thresholds, other scale)."""
 HORIZONS = (10.0, 300.0, 3600.0)
 
-ABSOLUTE = RiskSettings(
-    regimes=RegimeSettings(
-        baseline_vol_bps=1.0,
-        baseline_prior_s=1e12,
-        crisis_enter_short=3.0,
-        crisis_enter_medium=2.2,
-        crisis_exit_short=2.0,
-        crisis_exit_medium=1.6,
-        ranging_enter_long=2.0,
-        ranging_exit_long=1.4,
-        trend_enter_z=7.0,
-        trend_enter_flow=0.4,
-        trend_exit_z=4.0,
-        trend_exit_flow=0.25,
-    )
-)
+ABSOLUTE_THRESHOLDS = {
+    "baseline_vol_bps": 1.0,
+    "baseline_prior_s": 1e12,
+    "crisis_enter_short": 3.0,
+    "crisis_enter_medium": 2.2,
+    "crisis_exit_short": 2.0,
+    "crisis_exit_medium": 1.6,
+    "ranging_enter_long": 2.0,
+    "ranging_exit_long": 1.4,
+    "trend_enter_z": 7.0,
+    "trend_enter_flow": 0.4,
+    "trend_exit_z": 4.0,
+    "trend_exit_flow": 0.25,
+}
+ABSOLUTE = RiskSettings(regimes=RegimeSettings(**ABSOLUTE_THRESHOLDS))
 """Regime thresholds that read as absolute bps/sqrt(s): a baseline fixed at 1 bps/sqrt(s)
 (its prior outweighs any history), so a ratio threshold of 3.0 is a vol of 3.0 bps/sqrt(s).
 The state-machine tests below feed hand-made vols in bps and test the machine's mechanics

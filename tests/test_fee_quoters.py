@@ -260,8 +260,15 @@ def test_every_tier_is_a_sane_rate_with_a_source() -> None:
 def test_unknown_tier_is_a_config_error_naming_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"binance_spot.fee_tier: unknown fee tier 'gold'.*vip0, vip1"):
         Settings(venues={"binance_spot": {"fee_tier": "gold"}})
-    with pytest.raises(ValueError, match="fee_tier or maker_fee/taker_fee, not both"):
-        Settings(venues={"binance_spot": {"fee_tier": "vip0", "maker_fee": "0", "taker_fee": "0"}})
+    # explicit rates override the tier; "metadata" = the venue metadata's own rates
+    both = Settings(venues={"binance_spot": {"fee_tier": "vip0", "maker_fee": "0", "taker_fee": "0.0001"}})
+    assert both.venues.fee_rates("binance_spot") == (Decimal(0), Decimal("0.0001"))
+    assert (
+        Settings(venues={"binance_spot": {"fee_tier": "metadata"}}).venues.fee_rates("binance_spot") is None
+    )
+    # the defaults (= config/default.toml): Binance spot on the market-maker programme
+    assert Settings().venues.fee_rates("binance_spot") == (Decimal(0), Decimal("0.001"))
+    assert Settings().venues.fee_rates("binance_usdm") == (Decimal("0.0002"), Decimal("0.0005"))
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def settings(data_dir: Path, overrides: dict[str, str] | None = None) -> Setting
             "latency": {"order_entry": zero, "cancel": zero, "market_data": zero},
             "trade_window_ms": 0.0,
         },
-        venues={"binance_spot": overrides or {}},
+        venues={"binance_spot": {"fee_tier": "lp1", **(overrides or {})}},
     )
 
 

@@ -51,6 +51,10 @@ AnyVenueName = Annotated[str, AfterValidator(_check_venue_name)]
 """A native venue (:data:`VenueName`) or ``ccxt_<name>``."""
 
 
+METADATA_TIER = "metadata"
+"""``fee_tier = "metadata"``: the rates the venue's metadata states (ccxt: the regular tier)."""
+
+
 class _VenuePolicy(_Section):
     """Reconnect backoff and per-account fee overrides, shared by every venue's settings."""
 
@@ -74,7 +78,7 @@ class _VenuePolicy(_Section):
         max_length=32,
         description="The account's published fee tier (e.g. vip0, vip3, lp1, mm2; see bot/venues/fee_tiers.py "
         "and `mmbot markets show`): its maker/taker rates apply to every instrument of the venue. "
-        "Unset = maker_fee/taker_fee, else the metadata's rates.",
+        'maker_fee/taker_fee override it; "metadata" or unset = the metadata\'s rates.',
     )
 
     @model_validator(mode="after")
@@ -83,8 +87,6 @@ class _VenuePolicy(_Section):
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
         if (self.maker_fee is None) != (self.taker_fee is None):
             raise ValueError("set both maker_fee and taker_fee, or neither")
-        if self.fee_tier is not None and self.maker_fee is not None:
-            raise ValueError("set fee_tier or maker_fee/taker_fee, not both")
         return self
 
 
@@ -126,6 +128,13 @@ class BinanceVenueSettings(_VenuePolicy):
 
 
 class BinanceSpotSettings(BinanceVenueSettings):
+    fee_tier: str | None = Field(
+        "lp1",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account (bot/venues/fee_tiers.py): vip0..vip9, vip0_bnb, vip9_bnb, or lp1 (Spot Liquidity Provider Program, maker 0 %: mmbot is a market maker). maker_fee/taker_fee override it.",
+    )
+
     @field_validator("depth_speed_ms")
     @classmethod
     def _speed(cls, value: int) -> int:
@@ -142,6 +151,13 @@ class BinanceSpotSettings(BinanceVenueSettings):
 
 
 class BinanceUsdmSettings(BinanceVenueSettings):
+    fee_tier: str | None = Field(
+        "vip0",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: vip0..vip9, or lp1..lp3 (USD-M Liquidity Provider Program, maker rebates). maker_fee/taker_fee override it.",
+    )
+
     @field_validator("depth_speed_ms")
     @classmethod
     def _speed(cls, value: int) -> int:
@@ -200,6 +216,13 @@ class StreamVenueSettings(_VenuePolicy):
 class BybitVenueSettings(StreamVenueSettings):
     """Bybit v5 public market data (``orderbook``, ``publicTrade``, ``tickers``)."""
 
+    fee_tier: str | None = Field(
+        "vip0",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: vip0..vip5, supreme, or the Market Maker Incentive Program's mm1.. (maker rebates). maker_fee/taker_fee override it.",
+    )
+
     network: Literal["mainnet", "testnet"] = Field(
         "mainnet", description="Which public endpoints to use when no URL is set explicitly."
     )
@@ -231,6 +254,13 @@ class BybitLinearSettings(BybitVenueSettings):
 
 class OkxVenueSettings(StreamVenueSettings):
     """OKX v5 public market data (``books*``, ``trades``, ``funding-rate`` + ``mark-price``)."""
+
+    fee_tier: str | None = Field(
+        "lv1",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: spot lv1..lv5, vip1..vip8; swaps and futures lv1. maker_fee/taker_fee override it.",
+    )
 
     network: Literal["mainnet", "demo"] = Field(
         "mainnet", description="mainnet, or demo (OKX demo trading's public endpoint)."
@@ -347,7 +377,7 @@ class VenuesSettings(_Section):
     def _fee_tiers(self) -> VenuesSettings:
         for venue in get_args(VenueName):
             tier = getattr(self, venue).fee_tier
-            if tier is not None:
+            if tier is not None and tier != METADATA_TIER:
                 try:
                     tier_rates(venue, tier)
                 except ValueError as exc:
@@ -369,7 +399,7 @@ class VenuesSettings(_Section):
             return None
         if section.maker_fee is not None and section.taker_fee is not None:
             return section.maker_fee, section.taker_fee
-        if section.fee_tier is not None:
+        if section.fee_tier is not None and section.fee_tier != METADATA_TIER:
             tier = tier_rates(venue, section.fee_tier)
             return tier.maker, tier.taker
         return None
