@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
+from bot.core.events import BookDelta, BookSnapshot
 from bot.engine.loop import Engine
 from bot.errors import InputError
 from bot.market.estimators import Estimators
@@ -86,13 +87,16 @@ def signal_series(
             now = event.local_ts
             book = engine.book(key)
             estimators[key].on_event(event, book)
-            if now < next_sample[key]:
+            sample = now >= next_sample[key]
+            if not sample and not isinstance(event, BookDelta | BookSnapshot):
                 continue
-            # the tracker reads the estimators at the sampling grid (its own lag-return and
-            # baseline sampling is about once a second, so it sees what the bot sees)
-            next_sample[key] = (now // step_ns + 1) * step_ns
+            # the tracker sees every book change (its whole-second samples read the prevailing
+            # mid, as in the bot) and the sampling grid
             tracker = trackers[key]
             tracker.update(estimators[key].snapshot(), now)
+            if not sample:
+                continue
+            next_sample[key] = (now // step_ns + 1) * step_ns
             if not tracker.known:
                 continue
             second = now // NS

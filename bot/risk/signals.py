@@ -16,8 +16,8 @@ regime machine reads the volatilities **relative to the instrument's own baselin
 
 - ``sigma_short`` / ``sigma_medium`` / ``sigma_long_ref``: the estimators' realized vol
   at the configured horizons (EWMAs of 1 s mid increments over ~10 s, ~5 min, ~1 h);
-- ``long_vol``: realized vol of *lagged* mid returns (default 30 s, sampled every
-  second, overlapping, demeaned, EWMA over ``long_vol_window_s``). 1 s increments
+- ``long_vol``: realized vol of *lagged* mid returns (default 30 s, sampled at every
+  whole second of event time, overlapping, demeaned, EWMA over ``long_vol_window_s``). 1 s increments
   miss slow mean-reverting swings -- a ranging market is quiet second to second but
   moves a lot over minutes -- and the demeaning keeps a steady drift out (a trend is
   the trend rule's business, not "vol");
@@ -45,6 +45,7 @@ from bot.risk.settings import RegimeSettings, TriggerSettings
 NAN = math.nan
 _NS = 1e-9
 _BPS = 1e4
+_SECOND = 1_000_000_000
 
 
 class Jump:
@@ -91,6 +92,7 @@ class SignalTracker:
         "_lv_tau",
         "_lv_w",
         "_min_samples",
+        "_next_sample_ts",
         "_prev_mid",
         "_prev_ts",
         "_ring_mid",
@@ -150,6 +152,7 @@ class SignalTracker:
         self._ring_ts: list[int] = []
         self._ring_mid: list[float] = []
         self._sample_ts = -1
+        self._next_sample_ts = 0
         self._sample_mid = NAN
         self._prev_mid = NAN
         self._prev_ts = -1
@@ -234,6 +237,7 @@ class SignalTracker:
         self._last_ask = state.depth_ask
         self.depth_bid = self._fast_bid / self._base_bid if self._base_bid > 0.0 else NAN
         self.depth_ask = self._fast_ask / self._base_ask if self._base_ask > 0.0 else NAN
+        previous = self._prev_mid
         # -- jumps: against the previous mid and the mid sampled about a second ago, with a
         # sigma from before the jump
         ref = self.jump_sigma
@@ -255,9 +259,13 @@ class SignalTracker:
             self.jump_sigma = self.sigma_medium
         self._prev_mid = mid
         self._prev_ts = now
-        # -- lagged returns, sampled about once a second
-        if now - self._sample_ts >= 1_000_000_000:
-            self._sample(mid, now)
+        # -- lagged returns and the baseline: the mid prevailing at each whole second of event
+        # time (the mid before this event, unless the event is exactly on the second), so they
+        # depend on the price path only, not on how often the tracker is asked
+        if now >= self._next_sample_ts:
+            boundary = now - now % _SECOND
+            self._sample(mid if boundary == now or previous != previous else previous, boundary)
+            self._next_sample_ts = boundary + _SECOND
 
     def _jumped(self, move: float, threshold: float, sigma: float, dt: float, versus: str, now: int) -> None:
         self.jump = Jump(move, threshold, sigma, max(dt, self._jump_min_dt), versus)
