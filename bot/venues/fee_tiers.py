@@ -54,6 +54,7 @@ _BYBIT_MM_LINEAR = (
 )
 _OKX_SPOT = "OKX fee schedule (okx.com/fees), spot USDT pairs: regular Lv1-Lv5, VIP 1-8"
 _OKX_SWAP = "OKX fee schedule (okx.com/fees), futures & perpetual USDT-margined: regular Lv1"
+_BITGET = "Bitget fee schedule (bitget.com/fee), regular (VIP 0) rates"
 
 FEE_TIERS: dict[str, dict[str, FeeTier]] = {
     "binance_spot": {
@@ -126,6 +127,8 @@ FEE_TIERS: dict[str, dict[str, FeeTier]] = {
     },
     "okx_swap": {"lv1": _pct("0.020", "0.050", _OKX_SWAP)},
     "okx_futures": {"lv1": _pct("0.020", "0.050", _OKX_SWAP)},
+    "bitget_spot": {"vip0": _pct("0.100", "0.100", _BITGET)},
+    "bitget_usdtm": {"vip0": _pct("0.020", "0.060", _BITGET)},
 }
 """venue -> tier name -> rates and where they come from."""
 
