@@ -17,7 +17,7 @@ from bot.core.events import Side
 from bot.core.orders import Liquidity, OrderAccepted, OrderFilled, OrderRejected, OrderReport
 from bot.paper.exchange import PaperExchange
 from bot.paper.queue import make_queue_model, prob_model
-from tests.helpers.paperkit import MS, SPOT, Feed, MemorySink, exchange, limit, market
+from tests.helpers.paperkit import MS, PERP, SPOT, Feed, MemorySink, exchange, limit, market, perp_spec
 
 BOOK_BIDS = [(10000, 5), (9999, 20), (9998, 30)]
 BOOK_ASKS = [(10001, 3), (10002, 4), (10005, 10)]
@@ -299,3 +299,23 @@ def test_power_model_runs_in_the_exchange() -> None:
     ex.on_event(feed.delta(bids=[(10000, 5)]))
     ex.on_event(feed.delta(step_ns=300 * MS))
     assert ex.orders["b"].ahead == 3
+
+
+def test_consecutive_perp_hedges_walk_deeper_instead_of_refilling_the_top() -> None:
+    """A hedge is a taker order on the perp like any other: bids 10000 x 5, 9999 x 20,
+    9998 x 30. Three hedge sells of 10 lots in a row (no venue update in between) fill
+    5 @ 10000 + 5 @ 9999, then 10 @ 9999, then 5 @ 9999 + 5 @ 9998 -- never the top again
+    (a static book used to give every hedge the same top-of-book price)."""
+    ex = exchange(perp_spec(), starting_balances={"USDT": Decimal(10**6)})
+    feed = Feed(PERP)
+    for event in feed.open(BOOK_BIDS, BOOK_ASKS):
+        ex.on_event(event)
+    fills = []
+    for i in range(3):
+        ex.submit(market(f"h{i}", Side.SELL, 10, feed.ts, instrument=PERP))
+        fills.append(_fills(ex.drain_reports()))
+    assert fills == [
+        [(10000, 5, Liquidity.TAKER), (9999, 5, Liquidity.TAKER)],
+        [(9999, 10, Liquidity.TAKER)],
+        [(9999, 5, Liquidity.TAKER), (9998, 5, Liquidity.TAKER)],
+    ]
