@@ -58,10 +58,15 @@ from bot.market.feed_settings import FeedCheckSettings
 from bot.market.lag import ExchangeLag
 
 
+_COUNTER_FIELDS = ("behind_episodes", "depth_silences", "top_mismatches", "trade_mismatches")
+"""The counters, in the order :meth:`HealthCounters.as_dict` lists them (compiled classes have no
+``__slots__`` attribute to read them from)."""
+
+
 class HealthCounters:
     """Monotonic counters of the cross-checks (logs, /status, /metrics)."""
 
-    __slots__ = ("behind_episodes", "depth_silences", "top_mismatches", "trade_mismatches")
+    __slots__ = _COUNTER_FIELDS
 
     def __init__(self) -> None:
         self.top_mismatches = 0  # books invalidated by the top-of-book check
@@ -70,7 +75,7 @@ class HealthCounters:
         self.behind_episodes = 0  # episodes of falling behind (book untradeable)
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in _COUNTER_FIELDS}
 
 
 def _s(ns: int) -> float:

@@ -84,8 +84,13 @@ class TrackedOrder:
         }
 
 
+_STATS_FIELDS = ("cancel_rejects", "cancels", "fills", "new_orders", "rejects")
+"""The counters, in the order :meth:`OrderManagerStats.as_dict` lists them (compiled classes have no
+``__slots__`` attribute to read them from)."""
+
+
 class OrderManagerStats:
-    __slots__ = ("cancel_rejects", "cancels", "fills", "new_orders", "rejects")
+    __slots__ = _STATS_FIELDS
 
     def __init__(self) -> None:
         self.new_orders = 0
@@ -95,7 +100,7 @@ class OrderManagerStats:
         self.fills = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in _STATS_FIELDS}
 
 
 class OrderManager:

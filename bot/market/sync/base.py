@@ -36,23 +36,28 @@ class SyncState(StrEnum):
     LIVE = "live"
 
 
+_COUNTER_FIELDS = (
+    "applied",
+    "checksum_failures",
+    "checksums",
+    "crossed",
+    "dropped",
+    "gaps",
+    "overflow",
+    "resyncs",
+    "skipped",
+    "snapshot_retries",
+    "snapshots",
+    "stale",
+)
+"""The counters, in the order :meth:`SyncCounters.as_dict` lists them (compiled classes have no
+``__slots__`` attribute to read them from)."""
+
+
 class SyncCounters:
     """Monotonic counters exposed to logs and metrics."""
 
-    __slots__ = (
-        "applied",
-        "checksum_failures",
-        "checksums",
-        "crossed",
-        "dropped",
-        "gaps",
-        "overflow",
-        "resyncs",
-        "skipped",
-        "snapshot_retries",
-        "snapshots",
-        "stale",
-    )
+    __slots__ = _COUNTER_FIELDS
 
     def __init__(self) -> None:
         self.applied = 0  # diffs applied to the book
@@ -69,7 +74,7 @@ class SyncCounters:
         self.checksum_failures = 0  # ... that did not match: book invalid, resync
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in _COUNTER_FIELDS}
 
 
 class BookSync:
