@@ -143,7 +143,7 @@ class BuildExt(build_ext):
             return
         try:
             super().run()
-        except Exception as exc:  # noqa: BLE001 -- any compiler failure: fall back to pure Python
+        except Exception as exc:
             reason = f"C compilation failed: {type(exc).__name__}: {exc}"
             self.warn(f"mmbot: {reason}; installing pure Python")
             remove_extensions(build_lib)
@@ -176,7 +176,7 @@ def _mypycify() -> list[Extension]:
 def _parallel_compile(compiler: Any, jobs: int) -> None:
     """Compile an extension's C files ``jobs`` at a time (distutils compiles them one by one)."""
 
-    def compile(  # noqa: A001 -- distutils' name
+    def compile(
         sources: list[str],
         output_dir: str | None = None,
         macros: Any = None,
@@ -202,12 +202,21 @@ def _parallel_compile(compiler: Any, jobs: int) -> None:
     compiler.compile = compile
 
 
-PURE = pure_reason()
-if PURE is not None and "egg_info" not in sys.argv[1:] and "dist_info" not in sys.argv[1:]:
-    sys.stderr.write(f"mmbot: building pure Python ({PURE})\n")
+PURE: str | None = None
+"""Why this build is pure Python (None: compile); set by :func:`main`."""
 
-setup(
-    # a placeholder until build_ext runs mypycify (metadata steps never pay for it)
-    ext_modules=[] if PURE is not None else [Extension("bot._compiled_placeholder", sources=[])],
-    cmdclass={"build_py": BuildPy, "build_ext": BuildExt},
-)
+
+def main() -> None:
+    global PURE
+    PURE = pure_reason()
+    if PURE is not None and "egg_info" not in sys.argv[1:] and "dist_info" not in sys.argv[1:]:
+        sys.stderr.write(f"mmbot: building pure Python ({PURE})\n")
+    setup(
+        # a placeholder until build_ext runs mypycify (metadata steps never pay for it)
+        ext_modules=[] if PURE is not None else [Extension("bot._compiled_placeholder", sources=[])],
+        cmdclass={"build_py": BuildPy, "build_ext": BuildExt},
+    )
+
+
+if __name__ == "__main__":  # setuptools' build backend runs this file as __main__
+    main()

@@ -129,10 +129,7 @@ def activate(package_dir: Path) -> BuildStatus:
     if _status is not None:
         return _status
     record = _read_record(package_dir / RECORD)
-    if record is not None:
-        _status = _installed(package_dir, record)
-    else:
-        _status = _source_tree(package_dir)
+    _status = _installed(package_dir, record) if record is not None else _source_tree(package_dir)
     return _status
 
 
@@ -201,6 +198,28 @@ def _source_tree(package_dir: Path) -> BuildStatus:
 def status() -> BuildStatus:
     """The build this process runs (after :func:`activate`)."""
     return _status if _status is not None else activate(Path(__file__).resolve().parent)
+
+
+def version_text() -> str:
+    """``mmbot --version``: the package version and which build runs, checked by importing the
+    compiled modules (an installed build whose extension files are missing says so)."""
+    from importlib import import_module
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("mmbot")
+    except PackageNotFoundError:
+        number = "source tree"
+    build = status()
+    text = f"mmbot {number}: {build.describe()}"
+    if build.mode == "compiled":
+        for name in build.modules:
+            import_module(name)
+        loaded = loaded_compiled(build.modules)
+        if len(loaded) != len(build.modules):
+            missing = sorted(set(build.modules) - set(loaded))
+            text += f"; NOT compiled at run time: {', '.join(missing)}"
+    return text
 
 
 def loaded_compiled(modules: Sequence[str]) -> list[str]:

@@ -34,7 +34,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("name", _params())
 def test_replay_writes_exactly_what_the_code_before_the_speed_up_wrote(work: Path, name: str) -> None:
-    assert golden_kit.run_case(name, work, ("--decide", "every-event")) == GOLDEN[name], (
+    assert golden_kit.run_case(name, work) == GOLDEN[name], (
         f"{name}: the journal or summary differs from the golden run; "
         f"`python -m tests.golden_kit {name}` prints the digest"
     )

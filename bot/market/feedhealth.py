@@ -57,7 +57,6 @@ from bot.market.book import OrderBook
 from bot.market.feed_settings import FeedCheckSettings
 from bot.market.lag import ExchangeLag
 
-
 _COUNTER_FIELDS = ("behind_episodes", "depth_silences", "top_mismatches", "trade_mismatches")
 """The counters, in the order :meth:`HealthCounters.as_dict` lists them (compiled classes have no
 ``__slots__`` attribute to read them from)."""
