@@ -98,7 +98,9 @@ def version(variant: Variant) -> str:
 
 def anchor_pydict(npz: Path, shared: Path) -> tuple[float, float, float]:
     stdout, wall, rss = _timed(
-        [sys.executable, str(shared / "baseline_pydict.py"), "--data", str(npz), "--bbo"], REPO, dict(os.environ)
+        [sys.executable, str(shared / "baseline_pydict.py"), "--data", str(npz), "--bbo"],
+        REPO,
+        dict(os.environ),
     )
     result = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
     return float(result["events_per_s"]), wall, rss
@@ -108,18 +110,24 @@ def anchor_hftbacktest(npz: Path, shared: Path) -> tuple[float, float, float] | 
     python = CACHE / "venv_hbt" / "bin" / "python"
     if not python.exists():
         return None
-    stdout, wall, rss = _timed([str(python), str(shared / "anchor_hftbacktest.py"), "--data", str(npz)], REPO, dict(os.environ))
+    stdout, wall, rss = _timed(
+        [str(python), str(shared / "anchor_hftbacktest.py"), "--data", str(npz)], REPO, dict(os.environ)
+    )
     result = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
     return float(result["events_per_s"]), wall, rss
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline", type=Path, required=True, help="checkout of the code before the speed-up")
+    parser.add_argument(
+        "--baseline", type=Path, required=True, help="checkout of the code before the speed-up"
+    )
     parser.add_argument("--size", type=int, default=1_000_000, help="reference stream events")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--strategies", nargs="+", default=["minimal", "bench_as"])
-    parser.add_argument("--rss-size", type=int, default=0, help="one compiled minimal run on this stream size")
+    parser.add_argument(
+        "--rss-size", type=int, default=0, help="one compiled minimal run on this stream size"
+    )
     parser.add_argument("--anchors", default="pydict,hftbacktest")
     args = parser.parse_args(argv)
     shared = shared_bench()
@@ -142,10 +150,15 @@ def main(argv: list[str] | None = None) -> int:
             for variant in variants:
                 result = replay(variant, npz, strategy)
                 variant.runs.setdefault(strategy, []).append(result)
-                print(f"run {run + 1} {strategy} {variant.name}: {result.rate:,.0f} ev/s, {result.wall_s:.1f} s", file=sys.stderr)
+                print(
+                    f"run {run + 1} {strategy} {variant.name}: {result.rate:,.0f} ev/s, {result.wall_s:.1f} s",
+                    file=sys.stderr,
+                )
                 reference = variants[0].runs[strategy][0].summary
                 if result.summary != reference:
-                    raise SystemExit(f"{variant.name} {strategy}: summary differs from the baseline's\n{result.summary}\n{reference}")
+                    raise SystemExit(
+                        f"{variant.name} {strategy}: summary differs from the baseline's\n{result.summary}\n{reference}"
+                    )
         if "pydict" in args.anchors:
             anchors.setdefault("plain Python dict book + BBO", []).append(anchor_pydict(npz, shared))
         if "hftbacktest" in args.anchors and run == 0:  # numba JIT makes each run ~30 s: once

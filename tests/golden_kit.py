@@ -49,6 +49,7 @@ REF = "REFERENCE"
 
 CASES: dict[str, Case] = {
     "reference-minimal": Case((REF,), ("--strategy", "minimal")),
+    "reference-minimal-no-journal": Case((REF,), ("--strategy", "minimal", "--no-journal")),
     "reference-bench_as": Case((REF,), ("--strategy", "bench_as")),
     "spot-as_default": Case(tuple(SPOT), ("--strategy", "as_default")),
     "spot-glft-seed3": Case(tuple(SPOT), ("--strategy", "glft", "--seed", "3"), fast=False),

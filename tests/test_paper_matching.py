@@ -323,3 +323,31 @@ def test_same_seed_same_reports_other_seed_other_reports() -> None:
     assert sum(isinstance(r, OrderFilled) for r in first) > 5
     assert first == again
     assert first != other
+
+
+def test_exchange_without_report_readers_keeps_no_reports_and_trades_the_same() -> None:
+    """``reports=False`` (the reference MM's replay): no outbox, no acks/cancels built; the
+    state the strategy reads, the ledger and the change counter are those of a reporting run."""
+
+    def run(reports: bool) -> tuple[PaperExchange, int]:
+        ex = PaperExchange(
+            (spot_spec(),),
+            exchange(starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(10)}).settings,
+            reports=reports,
+        )
+        maker = ReferenceMarketMaker(ex, SPOT, half_spread=1, skew=1)
+        kept = 0
+        for event in synthetic_stream(SPOT, 3000, seed=5):
+            ex.on_event(event)
+            maker.on_event(event)
+            kept += len(ex.drain_reports())
+        return ex, kept
+
+    loud, loud_kept = run(True)
+    quiet, quiet_kept = run(False)
+    assert loud_kept > 100 and quiet_kept == 0
+    assert loud.commands == quiet.commands and loud.fill_seq == quiet.fill_seq > 5
+    assert loud.version == quiet.version
+    assert list(loud.orders) == list(quiet.orders) and list(loud.closed) == list(quiet.closed)
+    assert loud.ledger.position_qty(SPOT) == quiet.ledger.position_qty(SPOT)
+    assert loud.export_state() == quiet.export_state()

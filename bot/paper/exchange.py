@@ -74,6 +74,7 @@ class PaperExchange(Execution):
         *,
         journal: RecordSink | None = None,
         on_report: Callable[[OrderReport], None] | None = None,
+        reports: bool = True,
         sync_factory: Callable[[str, OrderBook, int], BookSync] = make_sync,
     ) -> None:
         self.specs = list(specs)
@@ -125,6 +126,10 @@ class PaperExchange(Execution):
         self._skip_until = -1
         self.failed: str | None = None
         self._on_report = on_report
+        self._drop_reports = not reports
+        """``reports=False``: nothing reads the reports (a strategy that reads the exchange's
+        state, like the reference market maker); they are neither kept nor, unless journaled,
+        built. The state, the journal and ``version`` are the same."""
         self.reports: list[OrderReport] = []
         self._delivering = False
         self.version = 0

@@ -72,6 +72,9 @@ class Execution:
     _unit_position: int
     _on_report: Callable[[OrderReport], None] | None
     _delivering: bool
+    _drop_reports: bool
+    """Nobody reads the reports (PaperExchange ``reports=False``): they are not kept, and
+    acknowledgements and cancel confirmations are not even built unless journaled."""
 
     def cancel_all(self, reason: CancelReason = CancelReason.REQUESTED) -> int:
         """Close every live and in-flight order at once (journaled); returns how many.
@@ -183,17 +186,20 @@ class Execution:
             else:
                 displayed = (market.book.bids if side > 0 else market.book.asks).get(price, 0)
             ahead = displayed
-        self._out(
-            OrderAccepted(
-                client_id=order.client_id,
-                instrument=order.instrument,
-                ts=ts,
-                side=order.side,
-                price=order.price,
-                size=order.size,
-                queue_ahead=ahead,
+        if self._drop_reports and self._sink is None:
+            self.version += 1  # what _out does besides building and keeping the report
+        else:
+            self._out(
+                OrderAccepted(
+                    client_id=order.client_id,
+                    instrument=order.instrument,
+                    ts=ts,
+                    side=order.side,
+                    price=order.price,
+                    size=order.size,
+                    queue_ahead=ahead,
+                )
             )
-        )
         left = order.size
         for fill_price, lots in taken:
             left -= lots
@@ -244,15 +250,18 @@ class Execution:
                 )
             )
             return
-        self._out(
-            OrderCancelled(
-                client_id=order.client_id,
-                instrument=cancel.instrument,
-                ts=self.clock,
-                reason=CancelReason.REQUESTED,
-                remaining=order.remaining,
+        if self._drop_reports and self._sink is None:
+            self.version += 1
+        else:
+            self._out(
+                OrderCancelled(
+                    client_id=order.client_id,
+                    instrument=cancel.instrument,
+                    ts=self.clock,
+                    reason=CancelReason.REQUESTED,
+                    remaining=order.remaining,
+                )
             )
-        )
         self.markets[cancel.instrument].remove(order)
         del self.orders[order.client_id]
         self._close(order.client_id, CLOSED)
@@ -377,13 +386,15 @@ class Execution:
 
     def _emit(self, report: OrderReport) -> None:
         self.version += 1
-        self.reports.append(report)
+        if not self._drop_reports:
+            self.reports.append(report)
 
     def _out(self, report: OrderAccepted | OrderRejected | OrderCancelled | CancelRejected) -> None:
         if self._sink is not None:
             self._record(report, report.ts)
         self.version += 1
-        self.reports.append(report)
+        if not self._drop_reports:
+            self.reports.append(report)
 
     def _deliver(self) -> None:
         if self._delivering or self._on_report is None:

@@ -154,15 +154,15 @@ class ReplayRun:
                 max_buffer=settings.market.max_buffer,
                 checks=settings.market,
             )
-            # the reference MM reads the exchange's state, not its reports: discard them (else the
-            # report outbox grows with every order)
+            # the reference MM reads the exchange's state, not its reports: none are kept (else
+            # the report outbox grows with every order), and acks/cancels are not even built
             exchange, journal = open_paper(
                 [specs[k] for k in keys],
                 settings.paper_for(self.name),
                 out,
                 self.name,
                 replay=resume,
-                on_report=_discard,
+                reports=False,
             )
             engine.add_handler(exchange.on_event)
             spec = specs[self.quote_key]
@@ -295,10 +295,6 @@ class ReplayRun:
             trading.journal = None
         _write_json(self.out / SUMMARY, summary)
         return summary
-
-
-def _discard(_report: object) -> None:
-    """A report consumer for engines that read the venue's state instead."""
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -94,16 +94,17 @@ def open_paper(
     *,
     replay: bool = False,
     on_report: Callable[[OrderReport], None] | None = None,
+    reports: bool = True,
 ) -> tuple[PaperExchange, Journal | None]:
     """A paper exchange for engine ``name``, rebuilt from its journal if it has one."""
     specs = list(specs)
     if not settings.journal.enabled:
-        return PaperExchange(specs, settings, on_report=on_report), None
+        return PaperExchange(specs, settings, on_report=on_report, reports=reports), None
     path = journal_path(journal_directory(settings, data_dir), name)
     journal = Journal.open(path, meta=paper_meta(specs, settings), synchronous=settings.journal.synchronous)
     try:
         _check_compatible(path, journal.meta, specs, settings)
-        exchange = PaperExchange(specs, settings, journal=journal, on_report=on_report)
+        exchange = PaperExchange(specs, settings, journal=journal, on_report=on_report, reports=reports)
         records, state = journal.committed()
         if state is None:
             return exchange, journal
