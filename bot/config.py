@@ -252,6 +252,12 @@ class QuotingSettings(_Section):
     sample_interval_s: float = Field(
         1.0, gt=0, description="Journal a market/quotes/PnL sample this often (event time); reports read it."
     )
+    decide: Literal["every-event", "on-change"] = Field(
+        "every-event",
+        description="When a book change makes the strategy decide its quotes: every-event, or on-change = "
+        "only when the top of book (prices, sizes), the volatility estimates or quotability changed "
+        "(fills, order states, timers and risk still decide at once; estimators see every event).",
+    )
     strategies_dir: Path | None = Field(
         None,
         description="Where strategy profiles live; default: the 'strategies' folder next to the config file.",

@@ -79,6 +79,13 @@ def register(subparsers: Any) -> None:
     )
     replay.add_argument("--no-journal", action="store_true", help="Do not write a journal (benchmarks).")
     replay.add_argument(
+        "--decide",
+        choices=["every-event", "on-change"],
+        default=None,
+        help="When book changes make the strategy decide (overrides [quoting] decide; default from the "
+        "config: every-event).",
+    )
+    replay.add_argument(
         "--progress",
         choices=["auto", "on", "off"],
         default="auto",
@@ -101,6 +108,8 @@ def start_replay(args: argparse.Namespace) -> int:
     if minimal:  # the shared benchmark's latencies: 200 us order entry and cancel
         paper["latency"] = {"order_entry": {"ms": 0.2}, "cancel": {"ms": 0.2}, "market_data": {"ms": 0.0}}
     overrides["paper"] = paper
+    if args.decide is not None:
+        overrides["quoting"] = {"decide": args.decide}
     settings = load_settings(args.config, **overrides)
     configure_logging(settings.logging)
     inputs: list[str] | str = args.files if len(args.files) > 1 else args.files[0]

@@ -246,6 +246,7 @@ def build_engine(
             record=record,
             sample_interval_s=settings.quoting.sample_interval_s,
             markouts=markouts,
+            decide_on_change=settings.quoting.decide == "on-change",
         )
         pipeline_ref.append(pipeline)
         engine.add_handler(pipeline)

@@ -107,6 +107,7 @@ class QuotingPipeline:
         record: RecordSink | None = None,
         sample_interval_s: float = 1.0,
         markouts: MarkoutTracker | None = None,
+        decide_on_change: bool = False,
     ) -> None:
         self.engine = engine
         self.instrument = instrument
@@ -130,6 +131,15 @@ class QuotingPipeline:
         self.fills = 0
         self._dirty = True
         self._quoting = False
+        self.decide_on_change = decide_on_change
+        """``[quoting] decide = "on-change"``: a book change is decided on only if the best
+        prices (and their sizes for a micro-price fair value), the volatility estimates or
+        quotability changed since the last decision; fills, order states, timers (which also
+        carry the risk signals, refreshed at most every 100 ms) decide as always."""
+        self._inputs: tuple[int | None, int | None, int, int, bool] | None = None
+        self._vol: object = None
+        self.skipped = 0
+        """Book changes not decided on (nothing the decision reads had changed)."""
         self.hedge_view: HedgeView | None = None
         """Set by the assembly when the engine hedges: fills the samples' net_delta and pnl.hedge."""
         self.report_observers: list[Callable[[OrderReport], None]] = []
@@ -156,8 +166,13 @@ class QuotingPipeline:
             self._decide(self.engine.clock.now)
         elif event.instrument == self.instrument:  # type: ignore[union-attr]
             self.estimators.on_event(event, self.book)
-            if kind is BookDelta or kind is BookSnapshot or self._dirty:
+            if self._dirty:
                 self._decide(self.engine.clock.now)
+            elif kind is BookDelta or kind is BookSnapshot:
+                if not self.decide_on_change or self._changed():
+                    self._decide(self.engine.clock.now)
+                else:
+                    self.skipped += 1
             elif kind is Trade or kind is TopOfBook:
                 # they move estimators, not the book: quotes follow on the next book change --
                 # unless their cross-check just made the book unquotable (pull now)
@@ -192,8 +207,23 @@ class QuotingPipeline:
 
     # ---- decisions -------------------------------------------------------------------
 
+    def _top(self) -> tuple[int | None, int | None, int, int, bool]:
+        """The book inputs of a decision: best prices, their sizes when the fair value is the
+        micro-price (the mid does not read them), quotability."""
+        book = self.book
+        if self.quoter.fair_source == "micro":
+            return book.best_bid, book.best_ask, book.best_bid_size, book.best_ask_size, self.state.quotable
+        return book.best_bid, book.best_ask, 0, 0, self.state.quotable
+
+    def _changed(self) -> bool:
+        """Did an input of the decision change since the last one (decide on change)?"""
+        return self._top() != self._inputs or self.estimators.vol_state() is not self._vol
+
     def _decide(self, now: int) -> None:
         self._dirty = False
+        if self.decide_on_change:
+            self._inputs = self._top()
+            self._vol = self.estimators.vol_state()
         state = self.estimators.snapshot()
         instrument = self.state
         valid = instrument.sync.valid

@@ -286,6 +286,11 @@ class ReplayRun:
                 summary["order_manager"] = trading.pipeline.order_manager.stats.as_dict()
                 summary["regime"] = trading.pipeline.decision.regime.value
                 summary["markouts"] = trading.pipeline.markout_summary()
+                if trading.pipeline.decide_on_change:
+                    summary["decide"] = {
+                        "mode": "on-change",
+                        "book_changes_skipped": trading.pipeline.skipped,
+                    }
             if trading.obligation is not None:
                 trading.obligation.close(engine.clock.now)
                 summary["obligation"] = trading.obligation.summary()

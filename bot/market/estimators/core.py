@@ -306,6 +306,11 @@ class Estimators:
         cached = self._vol_cache = (sigmas, warm, tuple(trends))
         return cached
 
+    def vol_state(self) -> object:
+        """An object that is a new one exactly when the volatility estimates changed (a new
+        increment): cheap change detection for callers that decide only on change."""
+        return self._vol_state()
+
     def snapshot(self) -> MarketState:
         """A frozen :class:`MarketState` as of the latest event."""
         ts_ns = self.ts_ns
