@@ -40,31 +40,23 @@ def _run(tmp_path: Path, decide: str) -> dict[str, Any]:
     )
     engine, pipeline = trading.engine, trading.pipeline
     assert pipeline is not None
-    decided: list[int] = []
-    decide_now = pipeline._decide
-
-    def counting(now: int) -> None:  # observe when the pipeline decides (it still decides)
-        decided.append(now)
-        decide_now(now)
-
-    pipeline._decide = counting  # type: ignore[method-assign]
     book = pipeline.book
     last_top: tuple[int | None, int | None] | None = None
     book_changes = skipped = stale_skips = fills_then_skipped = 0
     fills_before = 0
     for event in recorded_events(seconds=300):
-        before = len(decided)
+        before = pipeline.decisions
         fills_pending = pipeline.fills != fills_before
         engine.on_event(event)
         fills_before = pipeline.fills
         top = (book.best_bid, book.best_ask)
         if type(event) in (BookDelta, BookSnapshot):
             book_changes += 1
-            if len(decided) == before:
+            if pipeline.decisions == before:
                 skipped += 1
                 stale_skips += top != last_top
                 fills_then_skipped += fills_pending
-        if len(decided) > before:
+        if pipeline.decisions > before:
             last_top = top
     trading.close()
     return {
@@ -73,7 +65,7 @@ def _run(tmp_path: Path, decide: str) -> dict[str, Any]:
         "pipeline_skipped": pipeline.skipped,
         "stale_skips": stale_skips,
         "fills_then_skipped": fills_then_skipped,
-        "decisions": len(decided),
+        "decisions": pipeline.decisions,
         "fills": pipeline.fills,
         "orders": trading.exchange.commands if trading.exchange is not None else 0,
     }

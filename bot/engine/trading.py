@@ -140,6 +140,8 @@ class QuotingPipeline:
         self._vol: object = None
         self.skipped = 0
         """Book changes not decided on (nothing the decision reads had changed)."""
+        self.decisions = 0
+        """Quote decisions taken (risk -> quoter -> order manager passes)."""
         self.hedge_view: HedgeView | None = None
         """Set by the assembly when the engine hedges: fills the samples' net_delta and pnl.hedge."""
         self.report_observers: list[Callable[[OrderReport], None]] = []
@@ -221,6 +223,7 @@ class QuotingPipeline:
 
     def _decide(self, now: int) -> None:
         self._dirty = False
+        self.decisions += 1
         if self.decide_on_change:
             self._inputs = self._top()
             self._vol = self.estimators.vol_state()
