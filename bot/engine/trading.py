@@ -137,7 +137,7 @@ class QuotingPipeline:
         quotability changed since the last decision; fills, order states, timers (which also
         carry the risk signals, refreshed at most every 100 ms) decide as always."""
         self._inputs: tuple[int | None, int | None, int, int, bool] | None = None
-        self._vol: object = None
+        self._vol = -1
         self.skipped = 0
         """Book changes not decided on (nothing the decision reads had changed)."""
         self.decisions = 0
@@ -219,14 +219,14 @@ class QuotingPipeline:
 
     def _changed(self) -> bool:
         """Did an input of the decision change since the last one (decide on change)?"""
-        return self._top() != self._inputs or self.estimators.vol_state() is not self._vol
+        return self._top() != self._inputs or self.estimators.vol_version != self._vol
 
     def _decide(self, now: int) -> None:
         self._dirty = False
         self.decisions += 1
         if self.decide_on_change:
             self._inputs = self._top()
-            self._vol = self.estimators.vol_state()
+            self._vol = self.estimators.vol_version
         state = self.estimators.snapshot()
         instrument = self.state
         valid = instrument.sync.valid

@@ -86,6 +86,7 @@ class Estimators:
         "params",
         "trades",
         "ts_ns",
+        "vol_version",
         "volume_window_s",
     )
 
@@ -103,6 +104,9 @@ class Estimators:
         self._drift_acc = [0.0] * len(horizons)  # sum w dx
         self._w2_acc = [0.0] * len(horizons)  # sum w^2 dt
         self._vol_cache: tuple[tuple[float, ...], tuple[bool, ...], tuple[float, ...]] | None = None
+        self.vol_version = 0
+        """Incremented with every new volatility increment (the estimates may have changed):
+        cheap change detection for callers that decide only on change."""
         self._sample_interval_ns = int(params.vol_sample_interval_s * 1e9)
         self._sample_ts = -1
         self._sample_mid = math.nan
@@ -223,6 +227,7 @@ class Estimators:
             drift_acc[i] = drift_acc[i] * decay + dx
             w2_acc[i] = w2_acc[i] * decay * decay + dt
         self._vol_cache = None
+        self.vol_version += 1
 
     def _update_depth_baseline(self, bid_depth: int, ask_depth: int, ts_ns: int) -> None:
         last_ts = self._depth_ts
@@ -305,11 +310,6 @@ class Estimators:
             )
         cached = self._vol_cache = (sigmas, warm, tuple(trends))
         return cached
-
-    def vol_state(self) -> object:
-        """An object that is a new one exactly when the volatility estimates changed (a new
-        increment): cheap change detection for callers that decide only on change."""
-        return self._vol_state()
 
     def snapshot(self) -> MarketState:
         """A frozen :class:`MarketState` as of the latest event."""
