@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.defaults import PACKAGED_CONFIG, Source, find_config
 from bot.emulator.settings import BUNDLED_REPLAY_DIR, OfflineSettings, bundled_replay_files
 from bot.errors import ConfigError
 from bot.hedge.settings import HedgeSettings
@@ -81,13 +82,14 @@ __all__ = [
     "VenuesSettings",
     "bundled_replay_files",
     "check_symbol",
+    "config_source",
     "format_validation_error",
     "load_settings",
     "read_toml",
 ]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_CONFIG = PACKAGE_DIR.parent / "config" / "default.toml"
+DEFAULT_CONFIG = PACKAGED_CONFIG
+"""The packaged default configuration (the same file as the repository's config/default.toml)."""
 
 
 class LoggingSettings(_Section):
@@ -182,7 +184,8 @@ class EngineSettings(_Section):
     strategy: str = Field(
         "as_default",
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="Strategy profile: config/strategies/<strategy>.toml (switchable at runtime).",
+        description="Strategy profile: <strategy>.toml on the profile search path (quoting.strategies_dir, "
+        "strategies/ next to the config file, ./config/strategies, the packaged profiles); switchable at runtime.",
     )
     quote: bool = Field(True, description="Quote this market (false = stream and observe only).")
     hedge: InstrumentRef | None = Field(
@@ -231,7 +234,8 @@ class QuotingSettings(_Section):
     )
     strategies_dir: Path | None = Field(
         None,
-        description="Where strategy profiles live; default: the 'strategies' folder next to the config file.",
+        description="Searched first for strategy profiles; then the 'strategies' folder next to the config "
+        "file, ./config/strategies and the profiles shipped with mmbot.",
     )
 
 
@@ -328,19 +332,20 @@ class Settings(BaseSettings):
         return keys
 
 
+def config_source(path: Path | None) -> Source:
+    """The config file ``load_settings(path)`` reads and why: ``path``, else
+    ``./config/default.toml`` if present, else the packaged default (bot/defaults)."""
+    return find_config(path)
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Load ``path`` (default ``config/default.toml`` if present) plus env overrides.
+    """Load the config file (see :func:`config_source`) plus env overrides.
 
     ``overrides`` are applied on top of the file (used by CLI flags) but below env.
     """
-    data: dict[str, Any] = {}
-    if path is None:
-        source = "(defaults)"
-        if DEFAULT_CONFIG.is_file():
-            path = DEFAULT_CONFIG
-    if path is not None:
-        source = str(path)
-        data = read_toml(path)
+    path = config_source(path).path
+    source = str(path)
+    data = read_toml(path)
     _refuse_secrets_in_file(data, source)
     _deep_merge(data, overrides)
     try:
