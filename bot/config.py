@@ -92,6 +92,15 @@ DEFAULT_CONFIG = PACKAGED_CONFIG
 """The packaged default configuration (the same file as the repository's config/default.toml)."""
 
 
+CONFIG_DEFAULTS: tuple[tuple[str, str, Any], ...] = (
+    ("paper", "starting_balances", {"USDT": "100000", "BTC": "0.02"}),
+    ("estimators", "vol_warmup_fraction", 0.1),
+)
+"""(section, key, value) the configuration defaults to although the component's own default
+differs (a paper exchange or estimator built without a config keeps its own); every value
+here is written out in config/default.toml (tests/test_defaults.py checks they agree)."""
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Minimum log level.")
     format: Literal["auto", "json", "console"] = Field(
@@ -273,6 +282,21 @@ class Settings(BaseSettings):
     )
     testnet: TestnetSettings = Field(default_factory=TestnetSettings)
     hedge: HedgeSettings = Field(default_factory=HedgeSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _documented_defaults(cls, data: Any) -> Any:
+        """The configuration's defaults where they differ from a component's own, so that a
+        file that leaves a key out gets the value config/default.toml documents."""
+        if not isinstance(data, dict):
+            return data
+        for section, key, value in CONFIG_DEFAULTS:
+            table = data.get(section)
+            if table is None:
+                table = data[section] = {}
+            if isinstance(table, dict) and key not in table:
+                table[key] = value
+        return data
 
     @model_validator(mode="after")
     def _hedge_engines(self) -> Settings:
