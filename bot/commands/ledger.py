@@ -45,7 +45,10 @@ def register(subparsers: Any) -> None:
         "the most recent fills.",
     )
     show.add_argument(
-        "--data-dir", type=Path, help="Data directory (default: data_dir of the default config)."
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="Data directory or replay run directory (default: data_dir of the config `mmbot run` would use).",
     )
     show.add_argument("--fills", type=int, default=10, metavar="N", help="Recent fills to list (default 10).")
     show.add_argument("--json", action="store_true", help="Print JSON.")

@@ -48,9 +48,12 @@ def register(subparsers: Any) -> None:
         "latched triggers are listed too.",
     )
     show.add_argument(
-        "--data-dir", type=Path, help="Data directory (default: data_dir of the default config)."
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="Data directory or replay run directory (default: data_dir of the config `mmbot run` would use).",
     )
-    show.add_argument("--instrument", help="Only this instrument (venue:SYMBOL).")
+    show.add_argument("--instrument", metavar="KEY", help="Only this instrument (VENUE:SYMBOL).")
     show.add_argument("--last", type=int, metavar="N", help="Only the N most recent records.")
     show.add_argument("--json", action="store_true", help="Print the records as a JSON array.")
     show.set_defaults(func=start_regimes_show)

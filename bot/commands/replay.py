@@ -159,10 +159,15 @@ def format_replay_summary(out: Path, summary: dict[str, Any], instruments: dict[
         return "\n".join(lines)
     spec = state.spec
     sent = summary.get("orders_sent") or {}
-    lines.append(
-        f"  orders {summary.get('orders', 0):,} ({sent.get('buy', 0):,} buy / {sent.get('sell', 0):,} sell quotes), "
-        f"fills {summary.get('fills', 0):,}, regime at the end {summary.get('regime', '-')}"
-    )
+    manager = summary.get("order_manager") or {}
+    if sent:
+        lines.append(
+            f"  quote orders {sum(sent.values()):,} ({sent.get('buy', 0):,} buy / {sent.get('sell', 0):,} sell), "
+            f"cancels {manager.get('cancels', 0):,}, fills {summary.get('fills', 0):,}, "
+            f"regime at the end {summary.get('regime', '-')}"
+        )
+    else:  # the minimal market maker: no quoting pipeline, only the exchange's command count
+        lines.append(f"  orders and cancels {summary.get('orders', 0):,}, fills {summary.get('fills', 0):,}")
     first = summary.get("time_to_first_quote_s")
     lines.append(
         f"  first quote {first:.1f} s of market time after the first event"
