@@ -277,6 +277,20 @@ def test_daemon_lifecycle_switch_kill_fill_stop_restart(tmp_path: Path) -> None:
             check=True,
         ).stdout
     )
+    # the report of this live data directory has the ledger's totals, to the last digit
+    report = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bot", "report", str(tmp_path / "data"), "--json"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    )
+    (run_report,) = report["runs"]
+    assert run_report["pnl_exact"] == ledger_before["journals"][0]["ledger"]["attribution"]
+    assert run_report["sharpe"] is None and run_report["sharpe_note"] == "n/a (run too short)"
     bot2 = Bot(tmp_path, cfg, "run2.log")
     try:
         status = bot2.wait("restored", lambda s: "sample" in engine(s))

@@ -140,3 +140,22 @@ def test_status_sample_in_human_units() -> None:
     assert view["inventory"] == "0.00000000" and view["equity"] == "100000.0000"
     assert view["pnl"] == {"total": "-0.6577", "fees": "0.0000"}
     assert view["sigma"] == pytest.approx(5.09171883902) and view["regime"] == "halted"
+
+
+def test_json_logs_write_decimals_in_fixed_point() -> None:
+    import io
+    import json
+
+    import structlog
+
+    from bot.config import LoggingSettings
+    from bot.ops.logging import configure_logging
+
+    stream = io.StringIO()
+    configure_logging(LoggingSettings(format="json"), stream=stream)
+    try:
+        structlog.get_logger("test").info("numbers", zero=Decimal("0E-8"), fee=Decimal("0.0228762527000"))
+    finally:
+        configure_logging(LoggingSettings())
+    record = json.loads(stream.getvalue().splitlines()[-1])
+    assert (record["zero"], record["fee"]) == ("0", "0.0228762527")
