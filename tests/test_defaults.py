@@ -28,7 +28,8 @@ def test_repository_config_equals_the_packaged_copy() -> None:
     assert repo_files - NOT_PACKAGED == packaged, "config/ and bot/defaults/ list different files"
     for rel in sorted(packaged):
         assert (REPO / "config" / rel).read_bytes() == (PACKAGED_DIR / rel).read_bytes(), (
-            f"config/{rel} differs from bot/defaults/{rel}: edit config/ and copy it over"
+            f"config/{rel} differs from bot/defaults/{rel}: config/ is the edited copy; "
+            f"run `cp config/{rel} bot/defaults/{rel}`"
         )
     assert {"default.toml", "hedged.toml", "strategies/as_default.toml", "deals/abc.toml"} <= packaged
 
