@@ -190,3 +190,74 @@ def test_status_line_on_a_terminal(tmp_path: Path) -> None:
     assert any(re.search(r"CALM|CRISIS|RANGING|TRENDING", line) and "quotes" in line for line in lines)
     assert all(re.search(r"\| PnL [+-]\d+\.\d{4} USDT", line) for line in lines)
     assert b"mmbot run summary" in stdout and b"first quote" in stdout
+
+
+def test_run_summary_text() -> None:
+    from bot.ops.summary import format_summary
+
+    engine = {
+        "engine": "btcusdt",
+        "events": 10,
+        "strategy": "as_default",
+        "regime": "crisis",
+        "orders": {"new_orders": 217, "cancels": 199, "buy_sent": 108, "sell_sent": 109},
+        "rejects": {"post_only_would_cross": 4, "risk_limit (rate_limit)": 1},
+        "fills": 15,
+        "time_to_first_quote_s": 36.529,
+        "warmup_left_s": None,
+        "position": "0.00425000",
+        "base": "BTC",
+        "quote": "USDT",
+        "starting_balances": {"BTC": "0.02000000", "USDT": "100000.0000"},
+        "balances": {"BTC": "0.02425000", "USDT": "99736.8079"},
+        "pnl": {
+            "spread_capture": "0.0070",
+            "rebates": "0.0000",
+            "fees": "-0.3531",
+            "inventory": "-0.6074",
+            "funding": "0.0000",
+            "total": "-0.9535",
+        },
+        "open_orders": 0,
+        "hedge": {
+            "instrument": "binance_usdm:BTCUSDT",
+            "asset": "BTC",
+            "mode": "taker",
+            "band": 0.005,
+            "delta": {"net": 0.0, "spot": 0.02, "perp": -0.02},
+            "hedges": 1,
+            "failed": 0,
+            "pnl": {"hedge_pnl": "-0.619002", "hedge_fees": "0.618002", "funding": "0"},
+        },
+    }
+    summary = {
+        "instruments": [],
+        "engines": [
+            engine,
+            {
+                **engine,
+                "engine": "idle",
+                "time_to_first_quote_s": None,
+                "warmup_left_s": 12.4,
+                "rejects": {},
+                "hedge": None,
+            },
+        ],
+        "adapters": {},
+        "config": {"path": "/x/default.toml", "origin": "packaged"},
+    }
+    text = format_summary(summary)
+    assert text.splitlines()[0] == "mmbot run summary (config /x/default.toml, packaged)"
+    assert "    orders 217 new (108 buy / 109 sell), 199 cancels, 15 fills, open orders 0" in text
+    assert "    first quote 36.5 s after start" in text
+    assert "    rejects 5: post_only_would_cross 4, risk_limit (rate_limit) 1" in text
+    assert (
+        "    position +0.00425000 BTC; balances BTC 0.02425000, USDT 99736.8079 "
+        "(start BTC 0.02000000, USDT 100000.0000)"
+    ) in text
+    assert (
+        "    PnL -0.9535 USDT: spread capture +0.0070, rebates +0.0000, fees -0.3531, inventory -0.6074, "
+        "funding +0.0000"
+    ) in text
+    assert "btcusdt hedge on binance_usdm:BTCUSDT (taker, band 0.005 BTC): net delta 0.0 BTC" in text
+    assert "    no quote sent (volatility warm-up: 12 s of data left)" in text and "    rejects 0" in text

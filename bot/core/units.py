@@ -108,7 +108,9 @@ def money_text(spec: InstrumentSpec, amount: Decimal | float | int | str, *, sig
 def tidy(value: Any, digits: int = 12) -> Any:
     """``value`` with every float rounded to ``digits`` significant digits (no float noise)."""
     if isinstance(value, float):
-        if not math.isfinite(value) or value == 0.0:
+        if value == 0.0:
+            return 0.0  # never "-0.0"
+        if not math.isfinite(value):
             return value
         return float(f"{value:.{digits}g}")
     if isinstance(value, dict):

@@ -57,6 +57,22 @@ def _engine_lines(row: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _hedge_line(engine: str, hedge: dict[str, Any]) -> str:
+    """The hedger's end state in one line (the full block is in ``--json``)."""
+    delta = hedge.get("delta") or {}
+    pnl = hedge.get("pnl") or {}
+    asset = hedge.get("asset", "")
+    try:
+        return (
+            f"  {engine} hedge on {hedge['instrument']} ({hedge['mode']}, band {hedge['band']} {asset}): "
+            f"net delta {delta.get('net', hedge.get('net_delta'))} {asset} (spot {delta.get('spot')}, "
+            f"perp {delta.get('perp')}), {hedge['hedges']} hedges, {hedge['failed']} traded nothing, "
+            f"hedge PnL {pnl.get('hedge_pnl')} (fees {pnl.get('hedge_fees')}), funding {pnl.get('funding')}"
+        )
+    except KeyError:  # a hedger status of another shape: show it as it is
+        return f"  {engine} hedge: " + json.dumps(hedge, default=str)[:400]
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     config = summary.get("config")
     head = "mmbot run summary"
@@ -76,7 +92,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.extend(_engine_lines(row))
         hedge = row.get("hedge")
         if hedge:
-            lines.append(f"  {row['engine']} hedge: " + json.dumps(hedge, default=str)[:400])
+            lines.append(_hedge_line(row["engine"], hedge))
     for venue, stats in summary["adapters"].items():
         lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     return "\n".join(lines)
