@@ -5,7 +5,7 @@ if present, else the packaged defaults; see :mod:`bot.defaults`), applies the
 ``MMBOT_*`` overrides, loads and validates every strategy profile the run would load
 (each quoting engine's, or ``--strategy``'s) and prints which files were used and the
 effective configuration. ``init`` writes an editable copy of the packaged defaults
-(``default.toml``, ``hedged.toml``, ``strategies/``, ``deals/``) into a directory.
+(``default.toml``, ``hedged.toml``, ``strategies/``, ``deals/``, ``sweeps/``) into a directory.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def register(subparsers: Any) -> None:
     init = actions.add_parser(
         "init",
         help="Write an editable copy of the default config and strategy profiles into DIR.",
-        description="Copy the defaults shipped with mmbot -- default.toml, hedged.toml, strategies/*.toml "
-        "and deals/*.toml -- into DIR (default ./config, which `mmbot run` then uses without "
+        description="Copy the defaults shipped with mmbot -- default.toml, hedged.toml, strategies/*.toml, "
+        "deals/*.toml and sweeps/*.toml -- into DIR (default ./config, which `mmbot run` then uses without "
         "--config). Existing files are never overwritten unless --force.",
     )
     init.add_argument(

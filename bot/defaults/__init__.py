@@ -2,7 +2,7 @@
 
 This package holds, as package data, the same files as the repository's ``config/``
 (the documented, editable copy; ``tests/test_defaults.py`` asserts they are equal):
-``default.toml``, ``hedged.toml``, ``strategies/*.toml`` and ``deals/*.toml``. An
+``default.toml``, ``hedged.toml``, ``strategies/*.toml``, ``deals/*.toml`` and ``sweeps/*.toml``. An
 installed ``mmbot`` therefore finds its documented defaults from any directory.
 
 Search order (first match wins), the same installed or not:
