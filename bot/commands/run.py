@@ -35,6 +35,7 @@ from bot.ops.listen import check_listen, describe_bind_error, parse_listen
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
 from bot.ops.metrics import LatencyMetrics, TradingCollector, adapter_stats, build_registry
+from bot.ops.obligations_metrics import ObligationCollector
 from bot.ops.progress import Progress, ProgressMode, StatusLineStream, choose_mode
 from bot.ops.summary import format_summary
 from bot.strategy.profile import StrategyProfile, check_horizons
@@ -377,6 +378,7 @@ def _ops_server(
     host, port = settings.http.host_port
     registry = build_registry(runner, time.time_ns)
     registry.register(TradingCollector(trading))
+    registry.register(ObligationCollector(trading))
     runner.observe = LatencyMetrics(registry, trading).observe
     if testnet is not None:
         registry.register(testnet.collector())
@@ -385,6 +387,7 @@ def _ops_server(
         status=lambda: {
             "instruments": runner.status_lines(),
             "engines": [t.status() for t in trading],
+            "obligations": [t.obligation.summary() for t in trading if t.obligation is not None],
             "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
         },
@@ -448,7 +451,8 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
     from bot.emulator.offline import offline_emulator
     from bot.emulator.protocol import EMULATED_VENUES
 
-    emulator = offline_emulator(settings.offline)
+    native = [key for key in settings.instruments() if not is_ccxt_key(key)]
+    emulator = offline_emulator(settings.offline, native)
     served = {f"{venue}:{symbol}" for venue, symbol in emulator.source.markets()}
     missing = [key for key in settings.instruments() if key not in served and not is_ccxt_key(key)]
     if missing:

@@ -20,10 +20,13 @@ from bot.config import ConfigError, EngineSettings, Settings, config_source
 from bot.core.events import Side
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderReport
+from bot.core.units import tidy
 from bot.defaults import Source, find_profile, known_profiles, strategy_search_path
 from bot.engine.hedge_setup import build_hedger
 from bot.engine.hedging import HedgePipeline
 from bot.engine.loop import Engine
+from bot.engine.obligation_setup import build_obligation
+from bot.engine.obligations import ObligationDesk
 from bot.engine.trading import QuotingPipeline
 from bot.engine.views import engine_status, engine_summary
 from bot.market.estimators import Estimators
@@ -87,26 +90,41 @@ class TradingEngine:
     journal: Journal | None = None
     pipeline: QuotingPipeline | None = None
     hedger: HedgePipeline | None = None
+    obligation: ObligationDesk | None = None
 
     def close(self, now: int | None = None) -> None:
         """Cancel every paper order, commit and close the journal (clean shutdown)."""
+        healthy = self.exchange is not None and self.exchange.failed is None
+        if self.obligation is not None and healthy:
+            self.obligation.stopping()  # the cancels below open a breach: say why
         if self.exchange is not None and self.exchange.failed is None:
             cancelled = self.exchange.cancel_all()
             self.exchange.flush()
             if cancelled:
                 log.info("paper orders cancelled at shutdown", engine=self.engine.name, count=cancelled)
+        if self.obligation is not None and healthy:
+            try:
+                self.obligation.close(self.engine.clock.now)
+            except Exception as exc:  # the journal may be the thing that failed: never block shutdown
+                log.error(
+                    "obligation accounting not saved at shutdown", engine=self.engine.name, error=str(exc)
+                )
         if self.journal is not None:
             self.journal.close()
             self.journal = None
 
     def status(self) -> dict[str, Any]:
         """The ``/status`` entry of this engine, in human units (:mod:`bot.engine.views`)."""
-        return engine_status(self.engine.name, self.pipeline, self.hedger, self.engine.clock.now)
+        now = self.engine.clock.now
+        out = engine_status(self.engine.name, self.pipeline, self.hedger, now)
+        if self.obligation is not None:
+            out["obligation"] = tidy(self.obligation.status(now))
+        return out
 
     def summary(self, start_ns: int | None = None) -> dict[str, Any]:
         """This engine's part of the run summary; ``start_ns`` = when the run started."""
         exchange = self.exchange
-        return engine_summary(
+        out = engine_summary(
             self.engine.name,
             self.engine.events,
             self.pipeline,
@@ -116,6 +134,9 @@ class TradingEngine:
             start_ns=start_ns,
             now=self.engine.clock.now,
         )
+        if self.obligation is not None:
+            out["obligation"] = tidy(self.obligation.summary())
+        return out
 
 
 def build_engine(
@@ -151,7 +172,7 @@ def build_engine(
             hedger_ref[0].on_report(report)
 
     exchange, journal = open_paper(
-        engine_specs, settings.paper, data_dir, name, replay=replay, on_report=on_report
+        engine_specs, settings.paper_for(name), data_dir, name, replay=replay, on_report=on_report
     )
     try:
         engine.add_handler(exchange.on_event)
@@ -171,7 +192,10 @@ def build_engine(
             first_seq=exchange.commands + 1,
             reject_cooldown_ns=int(settings.quoting.reject_cooldown_s * 1e9),
         )
+        lane_prefix = f"{name[:12]}-o"
         for resting in exchange.open_orders(spec.key):
+            if resting.client_id.startswith(lane_prefix):
+                continue  # the obligation lane's: its desk adopts them
             order_manager.adopt(
                 resting.client_id, Side(resting.side), resting.price, resting.remaining, resting.accepted_ts
             )
@@ -203,8 +227,16 @@ def build_engine(
             hedger_ref.append(hedger)
             engine.add_handler(hedger)
             pipeline.hedge_view = hedger
+        obligation = build_obligation(
+            name, settings, engine, spec, exchange, risk, quoter.rules, record=record, journal=journal
+        )
+        if obligation is not None:
+            obligation.pipeline = pipeline
+            pipeline.overlay = obligation
+            pipeline.report_observers.append(obligation.observe_report)
+            engine.add_handler(obligation)
     except BaseException:
         if journal is not None:
             journal.close()
         raise
-    return TradingEngine(engine, exchange, journal, pipeline, hedger)
+    return TradingEngine(engine, exchange, journal, pipeline, hedger, obligation)

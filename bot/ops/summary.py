@@ -57,6 +57,18 @@ def _engine_lines(row: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _obligation_line(engine: str, obligation: dict[str, Any]) -> str:
+    """Uptime of a depth obligation over the deal and today, breaches and alerts."""
+    day, deal = obligation["uptime_day"], obligation["uptime_deal"]
+    return (
+        f"  {engine} obligation on {obligation['venue']}: uptime "
+        f"{'-' if deal is None else f'{deal:.1%}'} over the deal "
+        f"({'-' if day is None else f'{day:.1%}'} today; minimum {obligation['min_uptime']:.0%}), "
+        f"breaches {obligation['breaches']}"
+        + ("; " + "; ".join(obligation["alerts"]) if obligation["alerts"] else "")
+    )
+
+
 def _hedge_line(engine: str, hedge: dict[str, Any]) -> str:
     """The hedger's end state in one line (the full block is in ``--json``)."""
     delta = hedge.get("delta") or {}
@@ -90,6 +102,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     for row in summary.get("engines", []):
         if "strategy" in row:
             lines.extend(_engine_lines(row))
+        obligation = row.get("obligation")
+        if obligation:
+            lines.append(_obligation_line(row["engine"], obligation))
         hedge = row.get("hedge")
         if hedge:
             lines.append(_hedge_line(row["engine"], hedge))
