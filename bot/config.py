@@ -30,6 +30,7 @@ from bot.emulator.settings import BUNDLED_REPLAY_DIR, OfflineSettings, bundled_r
 from bot.errors import ConfigError
 from bot.hedge.settings import HedgeSettings
 from bot.market.estimators.params import EstimatorParams
+from bot.market.feed_settings import FeedCheckSettings
 from bot.paper.settings import PaperSettings
 from bot.risk.settings import RiskSettings
 from bot.strategy.obligation_params import ObligationParams, ObligationsSettings
@@ -162,7 +163,11 @@ class MetadataSettings(_Section):
     timeout_s: float = Field(10.0, gt=0, le=120, description="Metadata request timeout.")
 
 
-class MarketSettings(_Section):
+class MarketSettings(FeedCheckSettings):
+    """``[market]``: book staleness and buffering, and the market-data cross-checks
+    (:class:`~bot.market.feed_settings.FeedCheckSettings`: top of book, trades, depth
+    silence, falling behind)."""
+
     stale_after_s: float = Field(
         5.0,
         gt=0,
@@ -263,6 +268,13 @@ class QuotingSettings(_Section):
         None,
         description="Searched first for strategy profiles; then the 'strategies' folder next to the config "
         "file, ./config/strategies and the profiles shipped with mmbot.",
+    )
+    markout_ewma_fills: float = Field(
+        20.0,
+        ge=1,
+        le=100_000,
+        description="Markouts of our fills (1 s / 10 s / 60 s, per side) are also averaged as an EWMA with "
+        "weight 1/N per fill; a profile's [costs] adverse_selection_weight widens quotes by it.",
     )
 
 

@@ -30,6 +30,7 @@ from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, pid_path, running_pid, take_request
 from bot.ops.execution import TestnetExecution, plan_execution
+from bot.ops.feeds import FeedCollector, feeds_current, for_replay_speed
 from bot.ops.http import OpsServer
 from bot.ops.listen import check_listen, describe_bind_error, parse_listen
 from bot.ops.live import LiveRunner
@@ -351,11 +352,7 @@ async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> d
 
     venues = {key.split(":", 1)[0] for key in keys}
     rest_urls = {v: url for v in venues if (url := settings.venues.for_venue(v).rest_url)}
-    fees = {
-        v: (vs.maker_fee, vs.taker_fee)
-        for v in venues
-        if (vs := settings.venues.for_venue(v)).maker_fee is not None and vs.taker_fee is not None
-    }
+    fees = {v: rates for v in venues if (rates := settings.venues.fee_rates(v)) is not None}
     resolved = await resolve_instruments(
         keys,
         cache_dir=None if offline else cache_dir_for(settings.data_dir),
@@ -378,6 +375,7 @@ def _ops_server(
     host, port = settings.http.host_port
     registry = build_registry(runner, time.time_ns)
     registry.register(TradingCollector(trading))
+    registry.register(FeedCollector(runner, time.time_ns))
     registry.register(ObligationCollector(trading))
     runner.observe = LatencyMetrics(registry, trading).observe
     if testnet is not None:
@@ -426,6 +424,7 @@ def _ops_server(
 
     ops.add_check("feeds_fresh", feeds_fresh)
     ops.add_check("books_valid", books_valid)
+    ops.add_check("feeds_current", feeds_current(runner))
     ops.add_check("journal_writable", journal_writable)
 
     def switch(body: dict[str, Any]) -> dict[str, Any]:
@@ -470,4 +469,7 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
             }
         )
         log.info("offline: emulator started", url=emulator.url)
-        yield ccxt_offline_settings(settings.model_copy(update={"venues": venues}), emulator.url)
+        market = settings.market.model_copy(update=for_replay_speed(settings.market, settings.offline.speed))
+        yield ccxt_offline_settings(
+            settings.model_copy(update={"venues": venues, "market": market}), emulator.url
+        )

@@ -169,7 +169,7 @@ class Controller:
             target = name or configured.get(trading.engine.name) or pipeline.quoter.name
             path = find_strategy(self.strategies_dir, target)  # raises ConfigError: nothing changes
             profile = load_profile(path)
-            plan.append((trading, target, path, build_quoter(profile, pipeline.spec)))
+            plan.append((trading, target, path, build_quoter(profile, pipeline.spec, pipeline.quoter.fees)))
         results = {}
         for trading, target, path, quoter in plan:
             pipeline = trading.pipeline

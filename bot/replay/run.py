@@ -30,7 +30,7 @@ import structlog
 from bot.config import EngineSettings, Settings
 from bot.core.events import NS_PER_S, Timer
 from bot.core.units import exact_text
-from bot.engine.assemble import TradingEngine, build_engine
+from bot.engine.assemble import TradingEngine, build_engine, with_account_fees
 from bot.engine.loop import Engine
 from bot.errors import InputError
 from bot.paper.refmm import ReferenceMarketMaker
@@ -143,7 +143,7 @@ class ReplayRun:
         self.minimal = minimal
         self.timer_ns = int(timer_interval_s * NS_PER_S)
         self.name, self.engine_settings = choose_engine(settings, replay.instruments, instrument)
-        specs = replay.specs
+        specs = {key: with_account_fees(settings, spec) for key, spec in replay.specs.items()}
         keys = self.engine_settings.instruments()
         self.quote_key = self.engine_settings.key
         self.refmm: ReferenceMarketMaker | None = None
@@ -153,6 +153,7 @@ class ReplayRun:
                 [specs[k] for k in keys],
                 stale_after_s=settings.market.stale_after_s,
                 max_buffer=settings.market.max_buffer,
+                checks=settings.market,
             )
             # the reference MM reads the exchange's state, not its reports: discard them (else the
             # report outbox grows with every order)
@@ -297,6 +298,7 @@ class ReplayRun:
                     else None
                 )
                 summary["regime"] = pipeline.decision.regime.value
+                summary["markouts"] = pipeline.markout_summary()
             if trading.obligation is not None:
                 trading.obligation.close(engine.clock.now)
                 summary["obligation"] = trading.obligation.summary()

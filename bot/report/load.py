@@ -9,7 +9,8 @@ usually ``config.json`` and ``summary.json``. Every journal found is one
   counts and every ``FillRecord`` (price, size, fee, side, time);
 - typed events ``sample`` (one per second of event time, the :class:`SamplePayload`
   shape below), ``regime_transition`` (:func:`bot.risk.explain.to_payload`) and
-  ``strategy_switch`` (shown as they are);
+  ``strategy_switch`` (shown as they are) and ``markout`` (the markouts the engine
+  computed live as our fills aged, :mod:`bot.strategy.markouts`);
 - the instrument specs stored in the journal's metadata (exact tick/lot sizes);
 - the ledger rebuilt from the journal's records (:func:`load_final`): the final PnL split,
   equity and inventory come from it, exactly as ``mmbot ledger show`` prints them -- the
@@ -138,6 +139,8 @@ class EngineRun:
     """Instruments with samples besides the one shown (the report shows the most sampled)."""
     final: Final | None = None
     """The ledger's end state (None only for journals the ledger cannot be rebuilt from)."""
+    markouts: list[dict[str, Any]] = field(default_factory=list)
+    """The journaled ``markout`` events of the shown instrument (empty in older journals)."""
 
     @property
     def quote(self) -> str:
@@ -253,6 +256,9 @@ def load_engine(
             except msgspec.ValidationError as exc:
                 raise InputError(f"{path}: journal event #{event_id} ('sample'): {exc}") from None
         transitions = [payload for _id, _ts, _t, _s, payload in journal.events("regime_transition")]
+        markouts = [
+            payload for _id, _ts, _t, _s, payload in journal.events("markout") if isinstance(payload, dict)
+        ]
         switches = [(ts, payload) for _id, ts, _t, _s, payload in journal.events("strategy_switch")]
     if not rows:
         raise InputError(
@@ -279,6 +285,7 @@ def load_engine(
         summary=summary,
         other_instruments=sorted(set(counts) - {instrument}),
         final=load_final(path, instrument),
+        markouts=[m for m in markouts if m.get("instrument") == instrument],
     )
 
 

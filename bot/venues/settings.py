@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.venues.binance.weights import depth_weight
+from bot.venues.fee_tiers import tier_rates
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -57,6 +60,10 @@ AnyVenueName = Annotated[str, AfterValidator(_check_venue_name)]
 """A native venue (:data:`VenueName`) or ``ccxt_<name>``."""
 
 
+METADATA_TIER = "metadata"
+"""``fee_tier = "metadata"``: the rates the venue's metadata states (ccxt: the regular tier)."""
+
+
 class _VenuePolicy(_Section):
     """Reconnect backoff and per-account fee overrides, shared by every venue's settings."""
 
@@ -73,6 +80,14 @@ class _VenuePolicy(_Section):
         ge=Decimal("-0.01"),
         le=Decimal("0.01"),
         description="Taker fee rate for this account. Unset = from metadata.",
+    )
+    fee_tier: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="The account's published fee tier (e.g. vip0, vip3, lp1, mm2; see bot/venues/fee_tiers.py "
+        "and `mmbot markets show`): its maker/taker rates apply to every instrument of the venue. "
+        'maker_fee/taker_fee override it; "metadata" or unset = the metadata\'s rates.',
     )
 
     @model_validator(mode="after")
@@ -100,14 +115,34 @@ class BinanceVenueSettings(_VenuePolicy):
     )
     rest_url: str | None = Field(None, description="REST base URL. Unset = the network's default.")
     depth_speed_ms: int = Field(
-        100, description="Diff-depth stream speed (spot: 100 or 1000; USD-M: 100, 250, 500)."
+        100,
+        description="Diff-depth stream speed (spot: 100 or 1000; USD-M: 0 (real time, @depth@0ms), "
+        "100, 250, 500).",
     )
     trade_stream: Literal["trade", "aggTrade"] = Field("trade", description="Public trade stream to use.")
     book_ticker: bool = Field(True, description="Subscribe to bookTicker (exact top-of-book checks).")
     snapshot_limit: int = Field(1000, ge=5, le=5000, description="Levels per side in REST depth snapshots.")
-    rest_weight_per_minute: int = Field(
-        1200, gt=0, description="REST request-weight budget per minute (throttled client side)."
+    rest_weight_per_minute: int | None = Field(
+        None,
+        gt=0,
+        description="REST request-weight budget per window (throttled client side). Unset = the "
+        "venue's REQUEST_WEIGHT limit read from exchangeInfo rateLimits at the first snapshot, or "
+        "Binance's documented limit if that read fails (spot 6000, USD-M 2400 per minute).",
     )
+    rest_weight_window_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="The window that budget applies to (Binance counts per minute; when the limit is "
+        "read from exchangeInfo, its interval is used).",
+    )
+    snapshot_retry_min_s: float = Field(
+        0.25,
+        ge=0,
+        description="A snapshot retried before the book was valid again (attempt n >= 2) waits "
+        "snapshot_retry_min_s x 2^(n-2) first, capped at snapshot_retry_max_s.",
+    )
+    snapshot_retry_max_s: float = Field(30.0, gt=0, description="Snapshot retry back-off cap.")
     ping_interval_s: float = Field(20.0, gt=0, description="Client websocket ping interval.")
     ping_timeout_s: float = Field(
         20.0, gt=0, description="Drop the connection if a ping is unanswered this long."
@@ -120,8 +155,30 @@ class BinanceVenueSettings(_VenuePolicy):
     )
     connect_timeout_s: float = Field(10.0, gt=0, description="Websocket / REST connect timeout.")
 
+    def _check_budget(self, venue: str) -> None:
+        weight = depth_weight(venue, self.snapshot_limit)
+        if self.rest_weight_per_minute is not None and self.rest_weight_per_minute < weight:
+            raise ValueError(
+                f"rest_weight_per_minute {self.rest_weight_per_minute} is below the weight of one "
+                f"depth snapshot ({weight} at snapshot_limit {self.snapshot_limit})"
+            )
+        if self.snapshot_retry_max_s < self.snapshot_retry_min_s:
+            raise ValueError("snapshot_retry_max_s must be >= snapshot_retry_min_s")
+
 
 class BinanceSpotSettings(BinanceVenueSettings):
+    fee_tier: str | None = Field(
+        "lp1",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account (bot/venues/fee_tiers.py): vip0..vip9, vip0_bnb, vip9_bnb, or lp1 (Spot Liquidity Provider Program, maker 0 %: mmbot is a market maker). maker_fee/taker_fee override it.",
+    )
+
+    @model_validator(mode="after")
+    def _budget(self) -> BinanceSpotSettings:
+        self._check_budget("binance_spot")
+        return self
+
     @field_validator("depth_speed_ms")
     @classmethod
     def _speed(cls, value: int) -> int:
@@ -138,11 +195,23 @@ class BinanceSpotSettings(BinanceVenueSettings):
 
 
 class BinanceUsdmSettings(BinanceVenueSettings):
+    fee_tier: str | None = Field(
+        "vip0",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: vip0..vip9, or lp1..lp3 (USD-M Liquidity Provider Program, maker rebates). maker_fee/taker_fee override it.",
+    )
+
+    @model_validator(mode="after")
+    def _budget(self) -> BinanceUsdmSettings:
+        self._check_budget("binance_usdm")
+        return self
+
     @field_validator("depth_speed_ms")
     @classmethod
     def _speed(cls, value: int) -> int:
-        if value not in (100, 250, 500):
-            raise ValueError(f"must be 100, 250 or 500 on Binance USD-M, got {value}")
+        if value not in (0, 100, 250, 500):
+            raise ValueError(f"must be 0, 100, 250 or 500 on Binance USD-M, got {value}")
         return value
 
     @field_validator("snapshot_limit")
@@ -196,6 +265,13 @@ class StreamVenueSettings(_VenuePolicy):
 class BybitVenueSettings(StreamVenueSettings):
     """Bybit v5 public market data (``orderbook``, ``publicTrade``, ``tickers``)."""
 
+    fee_tier: str | None = Field(
+        "vip0",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: vip0..vip5, supreme, or the Market Maker Incentive Program's mm1.. (maker rebates). maker_fee/taker_fee override it.",
+    )
+
     network: Literal["mainnet", "testnet"] = Field(
         "mainnet", description="Which public endpoints to use when no URL is set explicitly."
     )
@@ -227,6 +303,13 @@ class BybitLinearSettings(BybitVenueSettings):
 
 class OkxVenueSettings(StreamVenueSettings):
     """OKX v5 public market data (``books*``, ``trades``, ``funding-rate`` + ``mark-price``)."""
+
+    fee_tier: str | None = Field(
+        "lv1",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: spot lv1..lv5, vip1..vip8; swaps and futures lv1. maker_fee/taker_fee override it.",
+    )
 
     network: Literal["mainnet", "demo"] = Field(
         "mainnet", description="mainnet, or demo (OKX demo trading's public endpoint)."
@@ -370,6 +453,37 @@ class VenuesSettings(_Section):
             if not (name and name.replace("_", "").isalnum() and name.islower()):
                 raise ValueError(f"venue name {name!r} may only use lower-case letters, digits and '_'")
         return value
+
+    @model_validator(mode="after")
+    def _fee_tiers(self) -> VenuesSettings:
+        for venue in get_args(VenueName):
+            tier = getattr(self, venue).fee_tier
+            if tier is not None and tier != METADATA_TIER:
+                try:
+                    tier_rates(venue, tier)
+                except ValueError as exc:
+                    raise ValueError(f"{venue}.fee_tier: {exc}") from None
+        for name, section in self.ccxt.items():
+            if section.fee_tier is not None:
+                raise ValueError(
+                    f"ccxt.{name}.fee_tier: no published tiers for ccxt venues; set maker_fee/taker_fee"
+                )
+        return self
+
+    def fee_rates(self, venue: str) -> tuple[Decimal, Decimal] | None:
+        """(maker, taker) this account pays on ``venue`` per the settings, or None (metadata's)."""
+        if is_ccxt_venue(venue):
+            section: Any = self.ccxt.get(venue.removeprefix(CCXT_VENUE_PREFIX))
+        else:
+            section = getattr(self, venue, None)
+        if section is None:
+            return None
+        if section.maker_fee is not None and section.taker_fee is not None:
+            return section.maker_fee, section.taker_fee
+        if section.fee_tier is not None and section.fee_tier != METADATA_TIER:
+            tier = tier_rates(venue, section.fee_tier)
+            return tier.maker, tier.taker
+        return None
 
     def for_venue(self, venue: str) -> Any:
         """The settings section of ``venue`` (``BinanceVenueSettings``, ``BybitVenueSettings``,
