@@ -4,8 +4,8 @@ Each case is one ``mmbot replay`` (reference stream, real recordings, the ABC ma
 obligation, a hedged engine); its digest covers every row of every journal table (SQLite
 ``iterdump``: schema and rows, in order) and the run summary without its timings. The digests in
 ``tests/data/golden_replays.json`` were written by the code *before* the replay speed-up of issue
-19 (commit 65a750a, ``python -m tests.golden_kit --write``): ``tests/test_golden_replays.py``
-asserts that today's code still writes exactly those journals, so every change to the hot path
+19 (``python -m tests.golden_kit --write`` on a checkout of main without the speed-up; see
+``produced_by`` in the file): ``tests/test_golden_replays.py`` asserts that today's code still writes exactly those journals, so every change to the hot path
 (compiled or pure) must keep outputs byte-identical.
 
     python -m tests.golden_kit [--write] [CASE ...]     # print (or rewrite) the digests
