@@ -292,7 +292,9 @@ def test_state_does_not_grow_with_events() -> None:
     def sizes() -> list[int]:
         out = []
         for obj in (est, est._intensity):
-            for name in type(obj).__slots__:
+            # a compiled (mypyc) class lists its attributes in __mypyc_attrs__, not __slots__
+            cls = type(obj)
+            for name in getattr(cls, "__slots__", None) or cls.__mypyc_attrs__:
                 value = getattr(obj, name)
                 if isinstance(value, list | tuple | dict):
                     out.append(len(value))
