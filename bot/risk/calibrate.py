@@ -35,6 +35,7 @@ import numpy as np
 from bot.risk.explain import Regime
 from bot.risk.regimes import RegimeMachine
 from bot.risk.settings import RegimeSettings, TriggerSettings
+from bot.risk.signals import SignalTracker
 from bot.risk.triggers import TriggerBoard
 
 MEDIUM_COUPLING = 0.4
@@ -66,27 +67,17 @@ class SignalSeries:
         return int(self.ts.size)
 
 
-class _Point:
-    """The attributes of :class:`~bot.risk.signals.SignalTracker` the regime machine reads."""
-
-    __slots__ = ("flow", "known", "long_ratio", "medium_ratio", "short_ratio", "trend_z")
-
-    def __init__(self) -> None:
-        self.known = True
-        self.short_ratio = self.medium_ratio = self.long_ratio = self.trend_z = math.nan
-        self.flow = 0.0
-
-    def values(self) -> dict[str, float | None]:
-        return {}
-
-
 def classify(series: SignalSeries, settings: RegimeSettings) -> list[Regime]:
     """The regime at every sample when the machine (no triggers) runs over ``series``;
     it starts CALM at the first sample."""
     machine = RegimeMachine(settings, series.instrument)
     machine.state = Regime.CALM
     board = TriggerBoard(TriggerSettings())
-    point = _Point()
+    # a real tracker (the compiled regime machine accepts nothing else), its signals set below
+    point = SignalTracker(settings, TriggerSettings(), series.instrument)
+    point.known = True
+    point.short_ratio = point.medium_ratio = point.long_ratio = point.trend_z = math.nan
+    point.flow = 0.0
     values = series.values
     short, medium, long_ = values["short_ratio"], values["medium_ratio"], values["long_ratio"]
     trend, flow = values["trend_z"], values["flow"]
@@ -97,7 +88,7 @@ def classify(series: SignalSeries, settings: RegimeSettings) -> list[Regime]:
         point.long_ratio = float(long_[i])
         point.trend_z = float(trend[i])
         point.flow = float(flow[i])
-        machine.step(point, board, ts)  # type: ignore[arg-type]
+        machine.step(point, board, ts)
         states.append(machine.state)
     return states
 
