@@ -104,7 +104,12 @@ def start_replay(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, **overrides)
     configure_logging(settings.logging)
     inputs: list[str] | str = args.files if len(args.files) > 1 else args.files[0]
-    replay = open_replay(inputs, specs=_spec_overrides(args.tick_size, args.lot_size))
+    # synthetic input without instrument=: render every configured market (one clock) when the
+    # config has several engines (a multi-venue market, a deal) and no --instrument picks one
+    instruments = settings.instruments() if len(settings.engines) > 1 and args.instrument is None else None
+    replay = open_replay(
+        inputs, specs=_spec_overrides(args.tick_size, args.lot_size), instruments=instruments
+    )
     name = args.strategy or next(iter(settings.engines.values())).strategy
     profile = None if minimal else load_strategy(strategies_dir(settings, args.config), name)
     out = args.out or Path("runs") / f"{_stem(args.files[0])}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -117,6 +122,7 @@ def start_replay(args: argparse.Namespace) -> int:
         instrument=args.instrument,
         minimal=MinimalMM() if minimal else None,
         resume=args.resume,
+        strategies=None if args.strategy else strategies_dir(settings, args.config),
     )
     run.write_config({"input": args.files, "argv": sys.argv[1:]})
     show = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
@@ -139,8 +145,7 @@ def start_replay(args: argparse.Namespace) -> int:
 
 
 def _progress(run: ReplayRun, elapsed: float) -> None:
-    exchange = run.trading.exchange
-    pnl = exchange.ledger.attribution().total if exchange is not None else Decimal(0)
+    pnl = run.total_pnl()
     sim = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run.trading.engine.clock.now / 1e9))
     rate = run.events / elapsed if elapsed > 0 else 0.0
     done = run.replay.fraction_done() * 100
