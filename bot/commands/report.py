@@ -21,8 +21,10 @@ def register(subparsers: Any) -> None:
         description="Read the journal of each RUN_DIR (written by 'mmbot replay --out' or an 'mmbot run' "
         "data dir) and write one self-contained HTML file with embedded plots -- mid price with our "
         "quotes and fills, regimes, inventory and net delta, PnL split, spread vs volatility -- and a "
-        "summary table (PnL, Sharpe, drawdown, fills, fill rate, inventory, regimes, markouts). The PNGs "
-        "are written next to the HTML. Several RUN_DIRs are compared side by side.",
+        "summary table (PnL, Sharpe, drawdown, fills, fill rate, inventory, regimes, markouts). A run with "
+        "a deal desk ([deal]) adds the deal: inventory per venue, the net delta's components, the deal "
+        "statement (PnL by channel, checked against the ledgers) and its lifecycle; the statement is also "
+        "printed. The PNGs are written next to the HTML. Several RUN_DIRs are compared side by side.",
     )
     report.add_argument(
         "run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="Run directory (one or more)."
@@ -38,11 +40,24 @@ def register(subparsers: Any) -> None:
 
 
 def start_report(args: argparse.Namespace) -> int:
+    from bot.report import deal as deal_report
     from bot.report.html import build_report
 
-    out, pngs, summaries = build_report(list(args.run_dirs), args.out)
+    deals: list[deal_report.DealHistory] = []
+    out, pngs, summaries = build_report(list(args.run_dirs), args.out, deals=deals)
     if args.json:
-        print(json.dumps({"html": str(out), "png": [str(p) for p in pngs], "runs": summaries}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "html": str(out),
+                    "png": [str(p) for p in pngs],
+                    "runs": summaries,
+                    "deals": [deal_report.summary(history) for history in deals],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     print(f"wrote {out} ({len(pngs)} figures next to it)")
     for summary in summaries:
@@ -52,4 +67,6 @@ def start_report(args: argparse.Namespace) -> int:
             f"{summary['fills']} fills / {summary['orders']} orders, "
             f"max drawdown {summary['max_drawdown']:,.4f}"
         )
+    for history in deals:
+        print(deal_report.text(history))
     return 0

@@ -23,10 +23,12 @@ from bot.config import Settings, VenuesSettings, load_settings
 from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
 from bot.engine.assemble import TradingEngine, build_engine, load_strategy, strategies_dir
+from bot.engine.deal_setup import DealRun, build_deal, deal_engines, read_deal
 from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
 from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, pid_path, running_pid, take_request
+from bot.ops.deal_metrics import DealCollector
 from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
@@ -152,14 +154,30 @@ async def run_bot(
         specs = await load_specs(settings, native, offline=offline) if native else {}
         specs.update(await ccxt_specs(settings, keys, offline=offline))
         trading: list[TradingEngine] = []
+        deals: list[DealRun] = []
         stack.callback(lambda: [t.close() for t in trading])
+        stack.callback(lambda: [d.close() for d in deals])
+        deal = read_deal(settings)
+        desk_markets = set(deal_engines(settings, specs, deal))
         for name, engine_settings in settings.engines.items():
             trading.append(
                 build_engine(
-                    name, engine_settings, settings, specs, profile=profiles.get(name), data_dir=data_dir
+                    name,
+                    engine_settings,
+                    settings,
+                    specs,
+                    profile=profiles.get(name),
+                    data_dir=data_dir,
+                    hedging=name not in desk_markets,
                 )
             )
-        runner = LiveRunner([t.engine for t in trading], status_interval_s=settings.market.status_interval_s)
+        desk = build_deal(settings, specs, {t.engine.name: t for t in trading}, data_dir)
+        if desk is not None:
+            deals.append(desk)
+        runner = LiveRunner(
+            [t.engine for t in trading] + [d.engine for d in deals],
+            status_interval_s=settings.market.status_interval_s,
+        )
         controller = Controller(
             trading,
             strategies_dir=strategies or Path("config/strategies"),
@@ -182,7 +200,7 @@ async def run_bot(
             )
             runner.add_adapter(adapter, venue_keys)
         if settings.http.enabled:
-            ops = _ops_server(settings, runner, trading, controller, testnet)
+            ops = _ops_server(settings, runner, trading, controller, testnet, deals)
             await ops.start()
             stack.push_async_callback(ops.stop)
         runner.spawn("profile-watch", lambda: _watch_profiles(controller))
@@ -201,11 +219,15 @@ async def run_bot(
         await runner.run(duration_s)
         if testnet is not None:
             await testnet.stop()  # cancels testnet orders, journals final totals: before journals close
+        summary_deals = [d.desk.summary() for d in deals]
         for t in trading:
             t.close()
+        for d in deals:
+            d.close()
         return {
             "instruments": runner.status_lines(),
             "engines": [_engine_summary(t) for t in trading],
+            "deals": summary_deals,
             "adapters": {venue: adapter_stats(adapter) for venue, adapter in runner.adapters.items()},
             "task_restarts": runner.task_restarts,
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
@@ -323,11 +345,13 @@ def _ops_server(
     trading: list[TradingEngine],
     controller: Controller,
     testnet: TestnetExecution | None = None,
+    deals: list[DealRun] | None = None,
 ) -> OpsServer:
     host, port = settings.http.host_port
     registry = build_registry(runner, time.time_ns)
     registry.register(TradingCollector(trading))
     registry.register(ObligationCollector(trading))
+    registry.register(DealCollector(deals or []))
     runner.observe = LatencyMetrics(registry, trading).observe
     if testnet is not None:
         registry.register(testnet.collector())
@@ -337,6 +361,7 @@ def _ops_server(
             "instruments": runner.status_lines(),
             "engines": [t.status() for t in trading],
             "obligations": [t.obligation.summary() for t in trading if t.obligation is not None],
+            "deals": [d.status() for d in deals or []],
             "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
         },
@@ -455,6 +480,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         hedge = row.get("hedge")
         if hedge:
             lines.append(f"  {row['engine']} hedge: " + json.dumps(hedge, default=str)[:400])
+    for deal in summary.get("deals", []):
+        statement = deal["statement"]
+        delta = deal.get("delta") or {}
+        lines.append(
+            f"  deal {deal['deal']}: phase {deal['phase']}, PnL {statement['total']} (ledger {statement['ledger_pnl']}), "
+            f"net delta {delta.get('hedged_net', 0):,.0f} (perp {delta.get('perp', 0):,.0f}), pool swaps {deal['pool']['swaps']}"
+        )
     for venue, stats in summary["adapters"].items():
         lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     return "\n".join(lines)

@@ -72,6 +72,11 @@ class DealAccount:
     def quote(self) -> Decimal:
         return self.exchange.ledger.balances.get(self.exchange.ledger.quote, Decimal(0))
 
+    def reserved_quote(self) -> Decimal:
+        """Quote reserved by resting buy orders."""
+        markets = self.exchange.markets.values()
+        return sum((m.buy_factor * m.open_buy_units for m in markets if m.is_spot), Decimal(0))
+
     def in_flight(self, program: str) -> Decimal:
         """Tokens of ``program`` sent and not yet done (resting or on their way)."""
         if self.spot is None:

@@ -37,7 +37,8 @@ class DealDelta:
     perp: float
     loan: float
     in_programs: float
-    """Tokens the running programs will still sell (< 0 for a buy-back)."""
+    """Tokens the initial sale will still sell (held, but about to leave: the sale is their hedge
+    unless ``sale.hedge_unsold``). The other programs' tokens are hedged as they are held."""
     pending_hedge: float
     gamma: float = 0.0
     options_value: float = 0.0
@@ -53,7 +54,7 @@ class DealDelta:
         return self.spot_total + self.lp + self.options + self.perp + self.loan
 
     def hedged_net(self, hedge_unsold: bool) -> float:
-        """What the hedger steers: the net, less what the programs are about to trade away."""
+        """What the hedger steers: the net, less what the initial sale is about to sell."""
         return self.net if hedge_unsold else self.net - self.in_programs
 
     def as_dict(self, hedge_unsold: bool) -> dict[str, Any]:
@@ -99,9 +100,8 @@ def delta_book(desk: DealDesk, price: float, now: int) -> DealDelta:
     lp = float(desk.pool.lp.tokens)
     if lp and desk.pool.pair.reserve0:
         gamma -= lp / (2 * price)
-    in_programs = 0.0
-    for program in desk.active_programs():
-        in_programs += -program.side * float(program.remaining())
+    sale = desk.programs.get("sale")
+    in_programs = float(sale.remaining()) if sale is not None and "sale" not in desk.program_end else 0.0
     loan = -float(desk.loan_owed) if desk.deal.loan_delta == "tokens" else 0.0
     return DealDelta(
         price=price,

@@ -26,7 +26,7 @@ journaled input (``catching_up``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal, localcontext
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +145,8 @@ class DealDesk:
         self.slice_ns = int(settings.sale.interval_s * NS_PER_S)
         self.evaluations = 0
         self.messages: list[str] = []
+        self.margin_at = 0
+        self.margin_steps = 0
         self.pending: list[str] = []
         """Steps decided but not carried out before a restart: finished at the next evaluation."""
         self.allotments: dict[str, Decimal] = {}
@@ -255,11 +257,9 @@ class DealDesk:
                 self.apply(step, now)
         self._lifecycle(now, price)
         delta = self.last = delta_book(self, float(price), now)
-        if self.phase is Phase.CLOSING:
-            if self.hedge.close(now):
-                self._close(now)
-        elif self.phase is not Phase.CLOSED:
+        if self.phase not in (Phase.CLOSING, Phase.CLOSED, Phase.RETURN):
             net = delta.hedged_net(self.settings.sale.hedge_unsold) + self.hedge.pending_delta()
+            self._margin(now, net, float(price))
             self.hedge.step(now, net, float(price))
         if now >= self.next_sample:
             self.next_sample = now + self.sample_ns
@@ -332,6 +332,8 @@ class DealDesk:
         self.note(
             "deal_start",
             {
+                "deal": self.deal.name,
+                "loan_delta": self.deal.loan_delta,
                 "ts": now,
                 "price": str(price),
                 "calendar": self.calendar.as_dict(),
@@ -397,16 +399,18 @@ class DealDesk:
             if self._program_finished("buyback", now):
                 self._set_phase(Phase.RETURN, now, "tokens owed bought back")
         elif phase is Phase.RETURN:
-            self._return_loan(now, price)
+            self._return_loan(now)
             if self.deal.loan_delta == "tokens":
                 self._start_unwind(now)
             else:
-                self._set_phase(Phase.CLOSING, now, "loan repaid")
+                self._close(now)
         elif phase is Phase.UNWIND and self._program_finished("unwind", now):
+            self._set_phase(Phase.CLOSING, now, "unwound")
+        elif phase is Phase.CLOSING and self.hedge.close(now):
             if self.deal.loan_delta == "tokens":
-                self._set_phase(Phase.CLOSING, now, "unwound")
+                self._close(now)
             else:
-                self._set_phase(Phase.RETURN, now, "unwound")
+                self._set_phase(Phase.RETURN, now, "hedge closed: paying the debt")
 
     # ---- steps (decide, note, commit, apply, done) ----------------------------------
 
@@ -583,6 +587,34 @@ class DealDesk:
             return
         account.send_slice(program.name, program.side, quantity, limit, now)
 
+    # ---- the hedge account's margin ---------------------------------------------------
+
+    def _margin(self, now: int, net: float, price: float) -> None:
+        """Move quote from the deal accounts to the hedge account when the perp's margin runs
+        short: equity must cover (|perp| + |net|) x price / leverage twice over."""
+        if now < self.margin_at:
+            return
+        self.margin_at = now + NS_PER_S
+        hedge = self.hedge_account
+        leverage = Decimal(hedge.ledger.leverage)
+        exposure = (abs(self.hedge.position()) + Decimal(abs(round(net)))) * Decimal(repr(price))
+        need = 2 * exposure / leverage - hedge.ledger.equity()
+        if need <= 0:
+            return
+        need = (need / 1000).to_integral_value(rounding=ROUND_UP) * 1000
+        transfers: list[tuple[str, str, Decimal]] = []
+        for account in sorted(self.accounts.values(), key=lambda a: -a.quote()):
+            free = (account.quote() - account.reserved_quote()).quantize(Decimal(1), rounding=ROUND_DOWN)
+            take = min(need, free)
+            if take > 0:
+                transfers += [(account.name, self.quote, -take), (hedge.name, self.quote, take)]
+                need -= take
+            if need <= 0:
+                break
+        if transfers:
+            self.margin_steps += 1
+            self.decide(f"margin:{self.margin_steps}", now, transfers=transfers)
+
     # ---- expiry and settlement ------------------------------------------------------
 
     def _expire(self, now: int, price: Decimal) -> None:
@@ -712,12 +744,10 @@ class DealDesk:
                 Program.create("unwind", -1, targets, now, self.settings.expiry.unwind_window_s), now
             )
             self._set_phase(Phase.UNWIND, now, "selling what is left")
-        elif self.deal.loan_delta == "tokens":
-            self._set_phase(Phase.CLOSING, now, "nothing left to sell")
         else:
-            self._set_phase(Phase.RETURN, now, "nothing left to sell")
+            self._set_phase(Phase.CLOSING, now, "nothing left to sell")
 
-    def _return_loan(self, now: int, price: Decimal) -> None:
+    def _return_loan(self, now: int) -> None:
         if "loan_return" in self.steps:
             self.apply("loan_return", now)
             return
@@ -822,6 +852,13 @@ class DealDesk:
             "pnl": float(st.total()),
             "ledger_pnl": float(st.ledger_pnl),
             "programs": {n: p.as_dict() for n, p in self.programs.items()},
+            "inventory": self.inventory(),
+            "pool": {
+                "swaps": self.pool.swaps,
+                "arbitrage": self.pool.arbs,
+                "noise": self.pool.noise,
+                "value": str(self.pool.lp.value()),
+            },
             **self.checkpoint(),
         }
         self.note("deal_sample", payload)

@@ -256,8 +256,7 @@ def build_deal(
         reference=reference,
         hedge=perp.key,
         sale=str(sale),
-        lp_tokens=str(lp_tokens),
-        lp_quote=str(lp_quote),
+        pool_deposit={deal.token: str(lp_tokens), deal.quote: str(lp_quote)},
         term_s=deal_settings.term_s,
     )
     return DealRun(engine, desk, opened)
@@ -292,6 +291,8 @@ def restore_desk(desk: DealDesk, accounts: list[DealAccount]) -> None:
             desk.phase = Phase.OPEN
         elif kind == "deal_step":
             desk.steps[payload["id"]] = payload
+            if payload["id"].startswith("margin:"):
+                desk.margin_steps += 1
         elif kind == "deal_done":
             desk.done.add(payload["id"])
             desk.restore_checkpoint(payload)

@@ -76,8 +76,9 @@ class SaleSettings(_Strict):
     )
     hedge_unsold: bool = Field(
         False,
-        description="Hedge the tokens still to be sold on the perp too. false = the sale is their "
-        "hedge: the net delta the hedger steers excludes them (they are reported apart).",
+        description="Hedge the initial sale's tokens still to be sold on the perp too. false = the sale "
+        "is their hedge: the net delta the hedger steers excludes them (reported apart). Tokens of the "
+        "later programs (exercise, buy-back, unwind) are always hedged while held.",
     )
 
 
