@@ -92,6 +92,11 @@ class DealAccount:
             return None
         step = spec.qty_step
         quantity = (tokens // step) * step
+        if side > 0 and tokens > 0:
+            # a buy may round up to the venue's minimum order: what is owed is bought in full
+            quantity = max(quantity, -(-tokens // step) * step, spec.min_qty)
+            while spec.min_notional and quantity * spec.price(limit) < spec.min_notional:
+                quantity += step
         if quantity < spec.min_qty or quantity <= 0:
             return None
         if spec.min_notional and quantity * spec.price(limit) < spec.min_notional:

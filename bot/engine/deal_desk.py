@@ -536,12 +536,10 @@ class DealDesk:
         for name in program.targets:
             account = self.accounts_by_name[name]
             left = program.remaining(name)
-            if (
-                left > 0
-                and account.spot is not None
-                and left >= max(account.spot.min_qty, account.spot.qty_step)
-            ):
-                return False
+            if left <= 0 or account.spot is None:
+                continue
+            if program.side > 0 or left >= max(account.spot.min_qty, account.spot.qty_step):
+                return False  # a buy is finished in full; a sale may leave dust below one order
         return True
 
     @property
@@ -590,30 +588,47 @@ class DealDesk:
     # ---- the hedge account's margin ---------------------------------------------------
 
     def _margin(self, now: int, net: float, price: float) -> None:
-        """Move quote from the deal accounts to the hedge account when the perp's margin runs
-        short: equity must cover (|perp| + |net|) x price / leverage twice over."""
+        """Keep the hedge account's margin between 2x and 3x what the perp needs: move quote in
+        from the deal accounts when it runs short, back to them (by weight) when it is idle --
+        the sale's proceeds fund the hedge, the hedge's spare cash funds a buy-back."""
         if now < self.margin_at:
             return
         self.margin_at = now + NS_PER_S
         hedge = self.hedge_account
         leverage = Decimal(hedge.ledger.leverage)
         exposure = (abs(self.hedge.position()) + Decimal(abs(round(net)))) * Decimal(repr(price))
-        need = 2 * exposure / leverage - hedge.ledger.equity()
-        if need <= 0:
-            return
-        need = (need / 1000).to_integral_value(rounding=ROUND_UP) * 1000
+        equity = hedge.ledger.equity()
+        need = 2 * exposure / leverage - equity
         transfers: list[tuple[str, str, Decimal]] = []
-        for account in sorted(self.accounts.values(), key=lambda a: -a.quote()):
-            free = (account.quote() - account.reserved_quote()).quantize(Decimal(1), rounding=ROUND_DOWN)
-            take = min(need, free)
-            if take > 0:
-                transfers += [(account.name, self.quote, -take), (hedge.name, self.quote, take)]
-                need -= take
-            if need <= 0:
-                break
+        if need > 0:
+            need = (need / 1000).to_integral_value(rounding=ROUND_UP) * 1000
+            for account in sorted(self.accounts.values(), key=lambda a: -a.quote()):
+                free = (account.quote() - account.reserved_quote()).quantize(Decimal(1), rounding=ROUND_DOWN)
+                take = min(need, free)
+                if take > 0:
+                    transfers += [(account.name, self.quote, -take), (hedge.name, self.quote, take)]
+                    need -= take
+                if need <= 0:
+                    break
+        else:
+            spare = min(equity - 3 * exposure / leverage, hedge.quote())
+            spare = (spare / 1000).to_integral_value(rounding=ROUND_DOWN) * 1000
+            if spare >= 10_000 and self.phase is not Phase.WAITING:
+                for name, amount in self._split_quote(spare).items():
+                    if amount > 0:
+                        transfers += [(hedge.name, self.quote, -amount), (name, self.quote, amount)]
         if transfers:
             self.margin_steps += 1
             self.decide(f"margin:{self.margin_steps}", now, transfers=transfers)
+
+    def _split_quote(self, amount: Decimal) -> dict[str, Decimal]:
+        total = sum((a.weight for a in self.accounts.values()), _ZERO)
+        out = {
+            a.name: (amount * a.weight / total).quantize(Decimal(1), rounding=ROUND_DOWN)
+            for a in self.accounts.values()
+        }
+        out[self.ref_account.name] += amount - sum(out.values(), _ZERO)
+        return out
 
     # ---- expiry and settlement ------------------------------------------------------
 
@@ -738,7 +753,11 @@ class DealDesk:
             self._start_unwind(now)
 
     def _start_unwind(self, now: int) -> None:
-        targets = {a.name: a.tokens() for a in self.accounts.values() if a.tokens() > 0}
+        targets = {
+            a.name: a.tokens()
+            for a in self.accounts.values()
+            if a.spot is not None and a.tokens() >= max(a.spot.min_qty, a.spot.qty_step)
+        }  # dust below one order stays
         if targets:
             self._start_program(
                 Program.create("unwind", -1, targets, now, self.settings.expiry.unwind_window_s), now
