@@ -31,8 +31,12 @@ def register(subparsers: Any) -> None:
         "paper exchange, estimators, risk, quoter, order manager, hedger) at full speed, with event "
         "time as the clock. Inputs: raw Binance recordings (gzip, several day files chain), Tardis "
         "incremental_book_L2 + trades CSV, the reference NPZ stream of benchmarks/reference/gen_l2.py, or "
-        "synthetic:<scenario>[?seed=N&duration=S]. Writes RUN_DIR with the journal, config.json and "
-        "summary.json; `mmbot report RUN_DIR` renders it. Same input + config + seed = identical journal.",
+        "synthetic:<scenario>[?seed=N&duration=S]. With a config of several engines and no --instrument, a "
+        "synthetic scenario is rendered for every configured market and every engine runs on one clock; "
+        "a [deal] section adds the deal desk (its accounts, the PancakeSwap pool, the whole-book hedge and "
+        "the deal's lifecycle: `mmbot replay synthetic:abc_launch --config config/abc.toml`). Writes RUN_DIR "
+        "with the journals, config.json and summary.json; `mmbot report RUN_DIR` renders it. Same input + "
+        "config + seed = identical journal.",
     )
     replay.add_argument("files", nargs="+", help="Input file(s) or synthetic:<scenario>.")
     replay.add_argument(
@@ -45,7 +49,12 @@ def register(subparsers: Any) -> None:
         help="Strategy profile (config/strategies/NAME.toml), or 'minimal' for the shared "
         "benchmark's minimal market maker (throughput comparisons).",
     )
-    replay.add_argument("--instrument", default=None, metavar="VENUE:SYMBOL", help="Instrument to quote.")
+    replay.add_argument(
+        "--instrument",
+        default=None,
+        metavar="VENUE:SYMBOL",
+        help="Instrument to quote (one engine). Default: the config's engines whose markets are in the input.",
+    )
     replay.add_argument(
         "--out",
         type=Path,
