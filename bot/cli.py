@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "bot.commands.kill",
     "bot.commands.replay",
     "bot.commands.report",
+    "bot.commands.sweep",
 ]
 
 

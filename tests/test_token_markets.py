@@ -23,7 +23,7 @@ from bot.replay.readers import shipped_spec
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.types import Quote
 
-VENUES = ("binance_spot", "bybit_spot", "binance_usdm")
+VENUES = ("binance_spot", "bybit_spot", "bitget_spot", "binance_usdm")
 
 
 def mids(venue: str, scenario: str, seed: int = 3) -> tuple[list[int], list[float], SyntheticMarket]:
@@ -77,15 +77,16 @@ def test_one_price_path_on_every_venue_each_with_its_own_book() -> None:
 
 
 def test_thin_books_scaled_per_venue() -> None:
-    """Bybit's book is about half Binance's (and so is its flow)."""
+    """Bybit's and Bitget's books are about half Binance's (and so is their flow)."""
     depth = {}
-    for venue in ("binance_spot", "bybit_spot"):
+    for venue in ("binance_spot", "bybit_spot", "bitget_spot"):
         spec = shipped_spec(f"{venue}:ABCUSDT")
         bids, asks = SyntheticMarket("abc_calm", spec=spec, **market_options(spec, 1)).initial_book()
         mid = (bids[0][0] + asks[0][0]) / 2
         depth[venue] = sum(p * q for p, q in bids if p >= mid * 0.98) * spec.tick_size * spec.lot_size
     assert 40_000 < depth["binance_spot"] < 150_000  # ±2 % public depth of a fresh listing
     assert 0.3 < depth["bybit_spot"] / depth["binance_spot"] < 0.7
+    assert 0.3 < depth["bitget_spot"] / depth["binance_spot"] < 0.7
     assert market_options(shipped_spec("bybit_spot:ABCUSDT"), 1)["trade_scale"] == 0.5
     assert market_options(shipped_spec("binance_spot:BTCUSDT"), 1) == {}
 
@@ -104,7 +105,9 @@ def args(**kw: object) -> argparse.Namespace:
 
 
 def test_emulator_command_serves_the_token_at_its_own_price() -> None:
-    source = build_source(args(instrument=["binance_spot:ABCUSDT", "bybit_spot:ABCUSDT"]))
+    source = build_source(
+        args(instrument=["binance_spot:ABCUSDT", "bybit_spot:ABCUSDT", "bitget_spot:ABCUSDT"])
+    )
     assert isinstance(source, SyntheticSource)
 
     def best_bid(source: object, key: tuple[str, str]) -> Decimal:
@@ -114,6 +117,7 @@ def test_emulator_command_serves_the_token_at_its_own_price() -> None:
         Decimal("1.0"), abs=Decimal("0.001")
     )
     assert best_bid(source, ("bybit_spot", "ABCUSDT")) == pytest.approx(Decimal("1.0"), abs=Decimal("0.001"))
+    assert best_bid(source, ("bitget_spot", "ABCUSDT")) == pytest.approx(Decimal("1.0"), abs=Decimal("0.001"))
     btc = build_source(args(scenario="calm", instrument=["binance_spot:BTCUSDT"]))
     assert best_bid(btc, ("binance_spot", "BTCUSDT")) > 50_000
     forced = build_source(args(instrument=["binance_spot:ABCUSDT"], start_price="2"))
@@ -124,7 +128,7 @@ def test_emulator_command_serves_the_token_at_its_own_price() -> None:
 
 def test_offline_scenario_renders_the_configured_instruments() -> None:
     offline = OfflineSettings(scenario="abc_calm", seed=5)
-    keys = ["binance_spot:ABCUSDT", "bybit_spot:ABCUSDT", "binance_usdm:ABCUSDT"]
+    keys = ["binance_spot:ABCUSDT", "bybit_spot:ABCUSDT", "bitget_spot:ABCUSDT", "binance_usdm:ABCUSDT"]
     source = offline_source(offline, keys)
     assert sorted(f"{v}:{s}" for v, s in source.markets()) == sorted(keys)
     assert "abc_calm" in source.description and "seed 5" in source.description

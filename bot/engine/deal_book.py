@@ -13,17 +13,56 @@ and the desk's own marks, and computes the same PnL from state for the check.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from bot.core.instrument import InstrumentSpec
 from bot.dex.position import EXACT
+from bot.engine.deal_accounts import DealAccount
+from bot.engine.deal_hedge import DealHedge
+from bot.engine.deal_pool import PoolVenue
+from bot.hedge.deal import Deal
+from bot.hedge.delta import OptionPosition
+from bot.hedge.programs import Program
 from bot.hedge.statement import PROGRAM_CHANNELS, DealStatement
 
-if TYPE_CHECKING:
-    from bot.engine.deal_desk import DealDesk
-
 _ZERO = Decimal(0)
+
+
+class DealDesk(Protocol):
+    """What the book reads of the desk (:class:`bot.engine.deal_desk.DealDesk`; a protocol, so
+    this module does not import the desk that imports it)."""
+
+    deal: Deal
+    mm: Mapping[str, Any]
+    """Quoting engines (``TradingEngine``: ``.exchange``) by name."""
+    mm_specs: Mapping[str, InstrumentSpec]
+    accounts: Mapping[str, DealAccount]
+    hedge_account: DealAccount
+    hedge: DealHedge
+    pool: PoolVenue
+    options: list[OptionPosition]
+    programs: dict[str, Program]
+    program_base: dict[str, dict[str, Decimal]]
+    program_end: dict[str, dict[str, Decimal]]
+    loan_owed: Decimal
+    loan_start: Decimal
+    loan_settled: Decimal
+    loan_channel: Decimal
+    loan_settlement: Decimal
+    options_mark: Decimal
+    options_start: Decimal
+    options_settled: Decimal
+    options_channel: Decimal
+    exercise_channel: Decimal
+
+    def valuation_ns(self, now: int) -> int: ...
+
+    def loan_value(self) -> Decimal: ...
+
+    def model_info(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
