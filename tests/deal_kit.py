@@ -46,7 +46,9 @@ def write_config(
     text = text.replace('data_dir = "data/abc"', f'data_dir = "{tmp_path / "data"}"')
     text = text.replace('file = "config/deals/abc.toml"', f'file = "{deal}"')
     text = re.sub(r"term_s = \d+", f"term_s = {term_s}", text)
-    text = re.sub(r"(\[deal\.sale\][^\[]*?)window_s = \d+", rf"\g<1>window_s = {sale_window_s}", text, flags=re.S)
+    text = re.sub(
+        r"(\[deal\.sale\][^\[]*?)window_s = \d+", rf"\g<1>window_s = {sale_window_s}", text, flags=re.S
+    )
     for key in ("sell_window_s", "return_window_s", "unwind_window_s"):
         text = re.sub(rf"{key} = \d+", f"{key} = {windows_s}", text)
     text = text.replace("[quoting]", "[quoting]")

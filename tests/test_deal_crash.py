@@ -108,7 +108,12 @@ def test_sigkill_in_the_middle_of_the_deal_loses_nothing(tmp_path: Path, moment:
         assert [n for n in killed if n["_note"] == "deal_step" and n["id"].startswith(first)]
         assert not [n for n in killed if n["_note"] == "deal_step" and n["id"] == "loan_return"]
 
-    assert main(["replay", SCENARIO, "--config", str(config), "--out", str(out), "--progress", "off", "--resume"]) == 0
+    assert (
+        main(
+            ["replay", SCENARIO, "--config", str(config), "--out", str(out), "--progress", "off", "--resume"]
+        )
+        == 0
+    )
 
     for path, rows in before.items():  # nothing committed before the kill changed or vanished
         after = _rows(out / path)
@@ -141,7 +146,9 @@ def _steps(run: Path) -> set[str]:
     path = run / "deal" / "deal-hedge.sqlite"
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            rows = conn.execute("SELECT payload FROM records WHERE kind = 'note' AND payload LIKE '%deal_step%'")
+            rows = conn.execute(
+                "SELECT payload FROM records WHERE kind = 'note' AND payload LIKE '%deal_step%'"
+            )
             return {json.loads(r[0])["payload"]["id"] for r in rows}
     except sqlite3.Error:
         return set()

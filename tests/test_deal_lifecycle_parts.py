@@ -54,7 +54,9 @@ def test_twap_program_schedules_evenly_and_counts_in_flight() -> None:
 
 
 def test_participation_program_follows_volume_until_its_deadline() -> None:
-    program = Program.create("sale", -1, {"a": Decimal(1000)}, T0, 60.0, mode="participation", participation=0.1)
+    program = Program.create(
+        "sale", -1, {"a": Decimal(1000)}, T0, 60.0, mode="participation", participation=0.1
+    )
     program.on_volume("a", Decimal(2000))
     assert program.due("a", T0 + 10 * S) == 200  # 10 % of the 2,000 traded
     program.on_fill("a", Decimal(200))

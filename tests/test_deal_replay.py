@@ -58,7 +58,9 @@ def exercised(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return replay(tmp_path, write_config(tmp_path, deal))
 
 
-def test_the_statement_adds_up_exactly_at_the_close(exercised: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_statement_adds_up_exactly_at_the_close(
+    exercised: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     deal = summary(exercised)["deal"]
     assert deal["phase"] == "closed"
     statement = deal["statement"]
@@ -81,24 +83,37 @@ def test_the_statement_adds_up_exactly_at_the_close(exercised: Path, capsys: pyt
     assert "(exact)" in text and "impermanent loss" in text and "deal abc" in text
     (embedded,) = embedded_deals((exercised / "report.html").read_text())
     assert embedded["statement"]["difference"] == statement["difference"]
-    assert set(embedded["inventory"]) >= {"abc_binance", "abc_bybit", "deal-abc_binance", "deal-hedge", "pool"}
+    assert set(embedded["inventory"]) >= {
+        "abc_binance",
+        "abc_bybit",
+        "deal-abc_binance",
+        "deal-hedge",
+        "pool",
+    }
     assert {"spot", "lp", "options", "perp", "loan", "hedged_net"} <= set(embedded["delta"])
 
 
 def test_exercise_at_expiry_settles_exactly(exercised: Path) -> None:
     (step,) = [n for n in notes(exercised, "deal_step") if n["id"] == "exercise"]
-    assert step["tiers"] == [{"strike": "0.50", "quantity": "100000"}, {"strike": "0.60", "quantity": "100000"}]
+    assert step["tiers"] == [
+        {"strike": "0.50", "quantity": "100000"},
+        {"strike": "0.60", "quantity": "100000"},
+    ]
     by_account = all_transfers(exercised)
     exercise = [t for records in by_account.values() for t in records if t.reason == "exercise"]
     strikes = [t for t in exercise if t.asset == "USDT"]
     tokens = [t for t in exercise if t.asset == "ABC"]
-    assert [(t.amount, t.mark) for t in strikes] == [(Decimal(-110_000), Decimal(1))]  # 0.50 x 100k + 0.60 x 100k
+    assert [(t.amount, t.mark) for t in strikes] == [
+        (Decimal(-110_000), Decimal(1))
+    ]  # 0.50 x 100k + 0.60 x 100k
     assert sum(t.amount for t in tokens) == Decimal(200_000)
     assert all(t.amount > 0 for t in tokens) and len(tokens) == 2  # split across both venues
     deal = summary(exercised)["deal"]
     program = deal["programs"]["exercise"]
     assert sum(Decimal(v) for v in program["targets"].values()) == Decimal(200_000)
-    assert Decimal(200_000) - sum(Decimal(v) for v in program["filled"].values()) < Decimal("0.2")  # < min qty
+    assert Decimal(200_000) - sum(Decimal(v) for v in program["filled"].values()) < Decimal(
+        "0.2"
+    )  # < min qty
     assert deal["exercised"] == step["tiers"]
     # the calls' value went into the settlement: exercise channel = delivered value - strikes - the
     # calls' mark at that moment (intrinsic at expiry, but on two venues' marks: only cents apart)
@@ -140,7 +155,9 @@ def test_the_pool_is_journaled_swap_by_swap_and_the_sale_sold_once(exercised: Pa
     assert {n["kind"] for n in pool_notes if n["_note"] == "pool_swap"} == {"arb", "noise"}
     assert swaps == summary(exercised)["deal"]["pool"]["swaps"] > 20
     sale = summary(exercised)["deal"]["programs"]["sale"]
-    assert sum(Decimal(v) for v in sale["targets"].values()) == Decimal(3_000_000 - 150_000 - 80_000 - 500_000)
+    assert sum(Decimal(v) for v in sale["targets"].values()) == Decimal(
+        3_000_000 - 150_000 - 80_000 - 500_000
+    )
     filled = sum(Decimal(v) for v in sale["filled"].values())
     assert Decimal(0) <= Decimal(2_270_000) - filled < Decimal("0.2")
 

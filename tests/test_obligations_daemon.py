@@ -7,13 +7,13 @@ show` reads it all back from the journals."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 

@@ -25,7 +25,8 @@ from bot.config import ConfigError, Settings
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.core.orders import OrderReport
 from bot.engine.deal_accounts import DealAccount, open_account
-from bot.engine.deal_desk import DealDesk, Phase
+from bot.engine.deal_desk import DealDesk
+from bot.engine.deal_phase import Phase
 from bot.engine.deal_pool import PoolVenue
 from bot.engine.loop import Engine
 from bot.hedge.calendar import DealCalendar

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot.engine.deal_book import statement
-from bot.engine.deal_desk import Phase
+from bot.engine.deal_phase import Phase
 
 
 class DealCollector(Collector):
