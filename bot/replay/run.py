@@ -35,7 +35,7 @@ import structlog
 
 from bot.config import EngineSettings, Settings
 from bot.core.events import NS_PER_S, Timer
-from bot.engine.assemble import TradingEngine, build_engine, load_strategy
+from bot.engine.assemble import TradingEngine, build_engine, load_strategy, with_account_fees
 from bot.engine.deal_setup import DealRun, build_deal, deal_engines, read_deal
 from bot.engine.loop import Engine
 from bot.errors import InputError
@@ -160,7 +160,7 @@ class ReplayRun:
         self.name, self.engine_settings = choose_engine(settings, replay.instruments, instrument)
         names = engines_in(settings, replay.instruments)
         self.multi = minimal is None and instrument is None and len(names) > 1
-        specs = replay.specs
+        specs = {key: with_account_fees(settings, spec) for key, spec in replay.specs.items()}
         keys = self.engine_settings.instruments()
         self.quote_key = self.engine_settings.key
         self.refmm: ReferenceMarketMaker | None = None
@@ -431,6 +431,7 @@ class ReplayRun:
             if trading.pipeline is not None:
                 summary["order_manager"] = trading.pipeline.order_manager.stats.as_dict()
                 summary["regime"] = trading.pipeline.decision.regime.value
+                summary["markouts"] = trading.pipeline.markout_summary()
             if trading.obligation is not None:
                 trading.obligation.close(engine.clock.now)
                 summary["obligation"] = trading.obligation.summary()
