@@ -16,10 +16,24 @@ ABC = REPO / "config" / "abc.toml"
 DEAL = REPO / "config" / "deals" / "abc.toml"
 
 
+LOAN = 600_000
+"""Tokens lent in the tests' deal: small enough for the thin synthetic books to absorb the sale, the
+buy-back and the unwind within seconds of market time (the worked example lends 3,000,000)."""
+POOL = 200_000
+
+
 def write_deal(
-    tmp_path: Path, *, strikes: tuple[str, str, str] = ("1.25", "1.50", "2.00"), loan_delta: str = "usd_debt"
+    tmp_path: Path,
+    *,
+    strikes: tuple[str, str, str] = ("1.25", "1.50", "2.00"),
+    loan_delta: str = "usd_debt",
+    loan: int = LOAN,
+    pool: int = POOL,
 ) -> Path:
     text = DEAL.read_text()
+    text = text.replace("tokens = 3_000_000", f"tokens = {loan}").replace(
+        "size = 1_000_000", f"size = {pool}"
+    )
     for old, new in zip(("1.25", "1.50", "2.00"), strikes, strict=True):
         text = text.replace(f'strike = "{old}"', f'strike = "{new}"')
     text = text.replace('loan_delta = "usd_debt"', f'loan_delta = "{loan_delta}"')
@@ -33,9 +47,10 @@ def write_config(
     deal: Path,
     *,
     term_s: float = 60,
-    sale_window_s: float = 20,
-    windows_s: float = 5,
+    sale_window_s: float = 30,
+    windows_s: float = 10,
     extra: str = "",
+    sale_tokens: str | None = None,
     venues: tuple[str, ...] = ("abc_binance", "abc_bybit"),
 ) -> Path:
     text = ABC.read_text()
@@ -51,7 +66,8 @@ def write_config(
     )
     for key in ("sell_window_s", "return_window_s", "unwind_window_s"):
         text = re.sub(rf"{key} = \d+", f"{key} = {windows_s}", text)
-    text = text.replace("[quoting]", "[quoting]")
+    if sale_tokens is not None:  # a sale a thin synthetic book absorbs within a short window
+        text = text.replace("[deal.sale]", f'[deal.sale]\ntokens = "{sale_tokens}"', 1)
     text += f'\n[quoting]\nstrategies_dir = "{REPO / "config" / "strategies"}"\n' + extra
     path = tmp_path / "abc.toml"
     path.write_text(text)

@@ -9,7 +9,7 @@ been decided -- and `--resume` finishes it. Then:
   quoting engines', the deal accounts' and the desk's);
 - the deal closes with its statement equal to its state's PnL, exactly;
 - each step happened once: one strike payment of 110,000 USDT, 200,000 tokens delivered, the
-  debt of 3,000,000 USDT paid once, the sale never above its allotment, every transfer ``ref``
+  debt (the loan x 1.00 USDT) paid once, the sale never above its allotment, every transfer ``ref``
   unique in its account;
 - the pool's swaps, replayed from its notes through a fresh pair, reproduce every reserve across
   the restart (no swap lost, none run twice).
@@ -33,9 +33,9 @@ import pytest
 
 from bot.cli import main
 from bot.dex.pair import PancakePair
-from tests.deal_kit import REPO, notes, transfers, write_config, write_deal
+from tests.deal_kit import LOAN, POOL, REPO, notes, transfers, write_config, write_deal
 
-SCENARIO = "synthetic:abc_crash?duration=100&seed=3"
+SCENARIO = "synthetic:abc_crash?duration=200&seed=3"
 
 
 def _rows(path: Path) -> list[tuple[object, ...]]:
@@ -128,10 +128,11 @@ def test_sigkill_in_the_middle_of_the_deal_loses_nothing(tmp_path: Path, moment:
     flat = [r for records in every.values() for r in records]
     assert [r.amount for r in flat if r.reason == "exercise" and r.asset == "USDT"] == [Decimal(-110_000)]
     assert sum(r.amount for r in flat if r.reason == "exercise" and r.asset == "ABC") == 200_000
-    assert sum(r.amount for r in flat if r.reason == "loan_return") == -3_000_000
+    assert sum(r.amount for r in flat if r.reason == "loan_return") == -LOAN
     sale = summary["programs"]["sale"]
     filled = sum(Decimal(v) for v in sale["filled"].values())
-    assert Decimal(2_270_000) - Decimal("0.2") < filled <= Decimal(2_270_000)
+    sold = LOAN - 150_000 - 80_000 - POOL // 2
+    assert Decimal(sold) - Decimal("0.2") < filled <= Decimal(sold)
     pool = [n for n in notes(out) if n["_note"] in ("pool_swap", "pool_liquidity")]
     pair = PancakePair()
     pair.restore(pool[0]["pair"])

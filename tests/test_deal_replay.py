@@ -29,9 +29,9 @@ from bot.cli import main
 from bot.dex.pair import PancakePair
 from bot.paper.records import TransferRecord
 from bot.report.html import embedded_deals
-from tests.deal_kit import notes, transfers, write_config, write_deal
+from tests.deal_kit import LOAN, POOL, notes, transfers, write_config, write_deal
 
-SCENARIO = "synthetic:abc_crash?duration=100&seed=3"
+SCENARIO = "synthetic:abc_crash?duration=200&seed=3"
 
 
 def replay(tmp_path: Path, config: Path, scenario: str = SCENARIO, name: str = "run") -> Path:
@@ -128,7 +128,7 @@ def test_exercise_at_expiry_settles_exactly(exercised: Path) -> None:
 def test_a_dollar_debt_is_paid_in_quote_after_the_hedge_is_closed(exercised: Path) -> None:
     deal = summary(exercised)["deal"]
     loan = [t for records in all_transfers(exercised).values() for t in records if t.reason == "loan_return"]
-    assert sum(t.amount for t in loan) == -Decimal(3_000_000)  # 3,000,000 ABC x 1.00 USDT
+    assert sum(t.amount for t in loan) == -Decimal(LOAN)  # LOAN ABC x 1.00 USDT
     assert {t.asset for t in loan} == {"USDT"}
     assert Decimal(deal["loan"]["owed"]) == 0 and Decimal(deal["loan"]["short"]) == 0
     phases = [n["phase"] for n in notes(exercised, "deal_phase")]
@@ -142,7 +142,7 @@ def test_the_pool_is_journaled_swap_by_swap_and_the_sale_sold_once(exercised: Pa
     pool_notes = [n for n in notes(exercised) if n["_note"] in ("pool_swap", "pool_liquidity")]
     assert [n["kind"] for n in pool_notes if n["_note"] == "pool_liquidity"] == ["mint", "burn"]
     first = pool_notes[0]
-    assert first["kind"] == "mint" and Decimal(first["tokens"]) == Decimal(500_000)
+    assert first["kind"] == "mint" and Decimal(first["tokens"]) == Decimal(POOL // 2)
     pair = PancakePair()
     pair.restore(first["pair"])
     swaps = 0
@@ -155,30 +155,30 @@ def test_the_pool_is_journaled_swap_by_swap_and_the_sale_sold_once(exercised: Pa
     assert {n["kind"] for n in pool_notes if n["_note"] == "pool_swap"} == {"arb", "noise"}
     assert swaps == summary(exercised)["deal"]["pool"]["swaps"] > 20
     sale = summary(exercised)["deal"]["programs"]["sale"]
-    assert sum(Decimal(v) for v in sale["targets"].values()) == Decimal(
-        3_000_000 - 150_000 - 80_000 - 500_000
-    )
+    # every lent token neither quoting (150,000 + 80,000) nor pooled is sold, exactly once
+    sold = LOAN - 150_000 - 80_000 - POOL // 2
+    assert sum(Decimal(v) for v in sale["targets"].values()) == Decimal(sold)
     filled = sum(Decimal(v) for v in sale["filled"].values())
-    assert Decimal(0) <= Decimal(2_270_000) - filled < Decimal("0.2")
+    assert Decimal(0) <= Decimal(sold) - filled < Decimal("0.2")
 
 
 def test_a_token_loan_is_returned_in_tokens(tmp_path: Path) -> None:
     deal = write_deal(tmp_path, loan_delta="tokens")
-    out = replay(tmp_path, write_config(tmp_path, deal), scenario="synthetic:abc_calm?duration=160&seed=5")
+    out = replay(tmp_path, write_config(tmp_path, deal), scenario="synthetic:abc_calm?duration=200&seed=5")
     result = summary(out)["deal"]
     assert result["phase"] == "closed" and Decimal(result["statement"]["difference"]) == 0
     phases = [n["phase"] for n in notes(out, "deal_phase")]
     # bought back what was missing, rounded up to whole orders: the few tokens over are unwound
     assert phases[:4] == ["open", "settle", "buyback", "return"] and phases[-1] == "closing"
     loan = [t for records in all_transfers(out).values() for t in records if t.reason == "loan_return"]
-    assert {t.asset for t in loan} == {"ABC"} and sum(t.amount for t in loan) == -Decimal(3_000_000)
-    buyback = result["programs"]["buyback"]
-    assert sum(Decimal(v) for v in buyback["filled"].values()) > Decimal(2_000_000)
-    # a token loan is a short of 3,000,000: hedged by a long perp while it was owed
+    assert {t.asset for t in loan} == {"ABC"} and sum(t.amount for t in loan) == -Decimal(LOAN)
+    buyback = result["programs"]["buyback"]  # what the sale sold, bought back (and the market's moves)
+    assert sum(Decimal(v) for v in buyback["filled"].values()) > Decimal(200_000)
+    # a token loan is a short of LOAN tokens: hedged by a long perp while it was owed
     samples = notes(out, "deal_sample")
     open_samples = [s for s in samples if s["phase"] == "open" and s["delta"]["perp"] != 0]
-    assert open_samples and all(s["delta"]["loan"] == -3_000_000 for s in open_samples)
-    assert max(s["delta"]["perp"] for s in open_samples) > 1_500_000
+    assert open_samples and all(s["delta"]["loan"] == -LOAN for s in open_samples)
+    assert max(s["delta"]["perp"] for s in open_samples) > LOAN / 4
 
 
 def test_the_hedger_keeps_the_net_delta_in_its_band_through_the_crash(exercised: Path) -> None:

@@ -76,8 +76,9 @@ class DealDelta:
     perp: float
     loan: float
     in_programs: float
-    """Tokens the initial sale will still sell (held, but about to leave: the sale is their hedge
-    unless ``sale.hedge_unsold``). The other programs' tokens are hedged as they are held."""
+    """Tokens the initial sale will still sell within its window (held, but about to leave: the
+    sale is their hedge unless ``sale.hedge_unsold``); 0 once the window is over. The other
+    programs' tokens are hedged as they are held."""
     pending_hedge: float
     gamma: float = 0.0
     options_value: float = 0.0
@@ -140,7 +141,8 @@ def delta_book(desk: DealDesk, price: float, now: int) -> DealDelta:
     if lp and desk.pool.pair.reserve0:
         gamma -= lp / (2 * price)
     sale = desk.programs.get("sale")
-    in_programs = float(sale.remaining()) if sale is not None and "sale" not in desk.program_end else 0.0
+    in_window = sale is not None and "sale" not in desk.program_end and now < sale.start_ns + sale.window_ns
+    in_programs = float(sale.remaining()) if sale is not None and in_window else 0.0
     loan = -float(desk.loan_owed) if desk.deal.loan_delta == "tokens" else 0.0
     return DealDelta(
         price=price,

@@ -38,7 +38,8 @@ class DealSettlement:
                 self.messages.append(f"sale stopped at expiry with {sale.unfilled()} {self.token} unsold")
             self._end_program("sale", now)
         tiers = []
-        budget = self.hedge_account.quote()
+        payers = self._free_quote()
+        budget = sum(payers.values(), _ZERO)
         strikes = _ZERO
         tokens = _ZERO
         for option in sorted(self.options, key=lambda o: o.strike):
@@ -46,7 +47,7 @@ class DealSettlement:
                 cost = option.strike * option.quantity
                 if strikes + cost > budget:
                     self.messages.append(
-                        f"call {option.strike} not exercised: the treasury holds {budget} {self.quote}"
+                        f"call {option.strike} not exercised: the deal's accounts hold {budget} {self.quote} free"
                     )
                     continue
                 strikes += cost
@@ -57,7 +58,13 @@ class DealSettlement:
             self.decide("exercise", now, transfers=[], tiers=[])
             self._set_phase(Phase.SETTLE, now, "calls expired out of the money")
             return
-        transfers: list[tuple[str, str, Decimal]] = [(self.hedge_account.name, self.quote, -strikes)]
+        transfers: list[tuple[str, str, Decimal]] = []
+        left = strikes
+        for name, free in payers.items():  # the strikes come from the sale's proceeds first
+            take = min(left, free)
+            if take > 0:
+                transfers.append((name, self.quote, -take))
+                left -= take
         deliveries = self._split(tokens)
         transfers += [(name, self.token, amount) for name, amount in deliveries.items() if amount > 0]
         self.decide("exercise", now, transfers=transfers, tiers=tiers)
@@ -65,6 +72,20 @@ class DealSettlement:
             Program.create("exercise", -1, deliveries, now, self.settings.expiry.sell_window_s), now
         )
         self._set_phase(Phase.EXERCISE, now, f"{len(tiers)} call tier(s) exercised")
+
+    def _free_quote(self) -> dict[str, Decimal]:
+        """Quote each account can pay out now, deal accounts (most first), then the hedge account's
+        cash beyond 1.2x the perp's margin (the next margin step refills it from the proceeds)."""
+        out = {
+            a.name: (a.quote() - a.reserved_quote()).quantize(Decimal("1e-6"), rounding=ROUND_DOWN)
+            for a in sorted(self.accounts.values(), key=lambda a: -a.quote())
+        }
+        hedge = self.hedge_account
+        price = self.mark or _ZERO
+        margin = Decimal("1.2") * abs(self.hedge.position()) * price / Decimal(hedge.ledger.leverage)
+        spare = min(hedge.quote(), hedge.ledger.equity() - margin)
+        out[hedge.name] = max(_ZERO, spare.quantize(Decimal("1e-6"), rounding=ROUND_DOWN))
+        return out
 
     def _split(self, tokens: Decimal) -> dict[str, Decimal]:
         """``tokens`` across the deal accounts by weight (lot-rounded; the rest to the reference)."""

@@ -149,14 +149,18 @@ def build_deal(
     quoting_tokens = sum(
         (Decimal(settings.paper_for(name).starting_balances.get(deal.token, 0)) for name in names), _ZERO
     )
-    sale = deal_settings.sale.tokens
-    if sale is None:
-        sale = deal.loan.tokens - quoting_tokens - lp_tokens
-        if sale < 0:
-            raise ConfigError(
-                f"deal: the quoting engines' starting {deal.token} ({quoting_tokens}) plus the pool's token "
-                f"side ({lp_tokens}) exceed the loan ({deal.loan.tokens})"
-            )
+    held = deal.loan.tokens - quoting_tokens - lp_tokens
+    if held < 0:
+        raise ConfigError(
+            f"deal: the quoting engines' starting {deal.token} ({quoting_tokens}) plus the pool's token "
+            f"side ({lp_tokens}) exceed the loan ({deal.loan.tokens})"
+        )
+    sale = held if deal_settings.sale.tokens is None else deal_settings.sale.tokens
+    if sale > held:
+        raise ConfigError(
+            f"deal.sale.tokens: {sale} is more than the lent tokens left after the quoting engines and the "
+            f"pool ({held} {deal.token})"
+        )
     treasury_quote = Decimal(deal_settings.treasury.get(deal.quote, 0))
     if lp_quote > treasury_quote:
         raise ConfigError(
@@ -164,8 +168,14 @@ def build_deal(
         )
     weights = _weights(settings, deal, names)
     total_weight = sum(weights.values(), _ZERO)
-    allotments = {name: _lots(sale * weights[name] / total_weight, spot_of[name].lot_size) for name in names}
-    allotments[reference] += sale - sum(allotments.values(), _ZERO)
+
+    def split(amount: Decimal) -> dict[str, Decimal]:
+        parts = {n: _lots(amount * weights[n] / total_weight, spot_of[n].lot_size) for n in names}
+        parts[reference] += amount - sum(parts.values(), _ZERO)
+        return parts
+
+    holdings = split(held)  # every lent token not quoting nor pooled sits in a deal account ...
+    allotments = split(sale)  # ... and these are sold at the start
 
     name = deal_settings.name
     desk_ref: list[DealDesk] = []
@@ -185,7 +195,7 @@ def build_deal(
         for engine_name in names:
             spec = spot_of[engine_name]
             balances = {
-                deal.token: allotments[engine_name] + (lp_tokens if engine_name == reference else _ZERO)
+                deal.token: holdings[engine_name] + (lp_tokens if engine_name == reference else _ZERO)
             }
             paper = settings.paper_for(engine_name).model_copy(update={"starting_balances": balances})
             account_name = f"{name}-{engine_name}"
@@ -257,6 +267,7 @@ def build_deal(
         reference=reference,
         hedge=perp.key,
         sale=str(sale),
+        held=str(held),
         pool_deposit={deal.token: str(lp_tokens), deal.quote: str(lp_quote)},
         term_s=deal_settings.term_s,
     )

@@ -45,7 +45,8 @@ class SaleSettings(_Strict):
         gt=0,
         allow_inf_nan=False,
         description="Tokens to sell. Unset = every lent token not deployed: loan.tokens - the quoting "
-        "engines' starting tokens - the pool's token side (the deal plan's 'initial sale').",
+        "engines' starting tokens - the pool's token side (the deal plan's 'initial sale'). Fewer: the "
+        "rest stays in the deal accounts (held, and hedged).",
     )
     mode: Literal["twap", "participation"] = Field(
         "twap",
@@ -77,8 +78,9 @@ class SaleSettings(_Strict):
     hedge_unsold: bool = Field(
         False,
         description="Hedge the initial sale's tokens still to be sold on the perp too. false = the sale "
-        "is their hedge: the net delta the hedger steers excludes them (reported apart). Tokens of the "
-        "later programs (exercise, buy-back, unwind) are always hedged while held.",
+        "is their hedge: while its window lasts, the net delta the hedger steers excludes them (reported "
+        "apart); what is still unsold when the window ends is hedged. Tokens of the later programs "
+        "(exercise, buy-back, unwind) are always hedged while held.",
     )
 
 
