@@ -51,6 +51,7 @@ def write_config(
     windows_s: float = 10,
     extra: str = "",
     sale_tokens: str | None = None,
+    band: float = 5000.0,
     venues: tuple[str, ...] = ("abc_binance", "abc_bybit"),
 ) -> Path:
     text = ABC.read_text()
@@ -66,6 +67,7 @@ def write_config(
     )
     for key in ("sell_window_s", "return_window_s", "unwind_window_s"):
         text = re.sub(rf"{key} = \d+", f"{key} = {windows_s}", text)
+    text = text.replace("band = 50000.0", f"band = {band}")  # the tests' hedge band: tight
     if sale_tokens is not None:  # a sale a thin synthetic book absorbs within a short window
         text = text.replace("[deal.sale]", f'[deal.sale]\ntokens = "{sale_tokens}"', 1)
     text += f'\n[quoting]\nstrategies_dir = "{REPO / "config" / "strategies"}"\n' + extra

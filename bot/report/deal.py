@@ -245,6 +245,29 @@ def section(history: DealHistory, images: dict[str, bytes], img: Any) -> str:
             f"<h3>Deal statement ({escape(history.statement_source)})</h3>"
             + _statement_table(history.statement)
         )
+    info = (history.statement or {}).get("info") or {}
+    model = info.get("gamma_scalping")
+    if model:
+        options, lp = model["options"], model["lp"]
+        rows = [
+            ("calls: value change", options["value_change"]),
+            ("calls: their hedge's share (-delta x dS)", options["hedge_pnl"]),
+            ("gamma scalping (value change + hedge share)", options["gamma_scalping"]),
+            ("of which theta (time decay, deal calendar)", options["theta"]),
+            ("of which gamma (what the moves earned)", options["gamma_pnl"]),
+            ("pool position: value change", lp["value_change"]),
+            ("pool position hedged (value change + hedge share)", lp["hedged"]),
+        ]
+        if info.get("lp_vs_hold_closed_form") is not None:
+            rows.append(
+                ("pool vs holding its deposit, 2 sqrt(rho)/(1+rho) - 1", info["lp_vs_hold_closed_form"])
+            )
+        body = "".join(f"<tr><td>{escape(k)}</td><td>{float(v):,.4f}</td></tr>" for k, v in rows)
+        parts.append(
+            "<h3>Model view: gamma scalping and the pool (Black-Scholes, constant product; from the desk's "
+            "last start; not channels)</h3>"
+            f"<table><tbody>{body}</tbody></table>"
+        )
     parts.append("<h3>Inventory per venue (last sample)</h3>" + _inventory_table(last.get("inventory")))
     delta = last.get("delta")
     if delta:
