@@ -70,7 +70,9 @@ def replay_once(seconds: float, deal: bool) -> tuple[int, float]:
         if deal
         else {}
     )
-    replay = open_replay(f"synthetic:abc_calm?seed=1&duration={seconds:g}", instruments=settings.instruments())
+    replay = open_replay(
+        f"synthetic:abc_calm?seed=1&duration={seconds:g}", instruments=settings.instruments()
+    )
     profile = load_strategy(REPO / "config" / "strategies", "abc")
     with tempfile.TemporaryDirectory() as out:
         run = ReplayRun(
@@ -116,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         print(f"pool: {result['pool_swaps_per_s']:,} swaps/s (mark + noise + arbitrage + LP accounting)")
-        print("| events | without (us/event) | with the deal (us/event) | desk cost (us/event) | with/without |")
+        print(
+            "| events | without (us/event) | with the deal (us/event) | desk cost (us/event) | with/without |"
+        )
         print("|---|---|---|---|---|")
         print(
             f"| {events:,} | {without:.1f} | {with_deal:.1f} | {with_deal - without:.1f} | "
