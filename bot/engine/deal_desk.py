@@ -165,7 +165,7 @@ class DealDesk(DealSteps, DealPrograms, DealSettlement, DealViews):
         """The deal's mark: the reference market's mid (exact)."""
         state = self.ref_state
         book = state.book
-        if not state.sync.valid or book.best_bid is None or book.best_ask is None:
+        if not state.quotable or book.best_bid is None or book.best_ask is None:
             return None
         return Decimal(book.best_bid + book.best_ask) * state.spec.tick_size / 2
 

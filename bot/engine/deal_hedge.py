@@ -94,7 +94,7 @@ class DealHedge:
 
     def can_trade(self) -> bool:
         book = self.state.book
-        return self.state.sync.valid and book.best_bid is not None and book.best_ask is not None
+        return self.state.quotable and book.best_bid is not None and book.best_ask is not None
 
     # ---- decisions -------------------------------------------------------------------
 

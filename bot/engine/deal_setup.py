@@ -228,6 +228,7 @@ def build_deal(
             [*spot_of.values(), perp],
             stale_after_s=settings.market.stale_after_s,
             max_buffer=settings.market.max_buffer,
+            checks=settings.market,
         )
         for account in opened:
             engine.add_handler(account.exchange.on_event)
