@@ -457,9 +457,22 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     _refuse_secrets_in_file(data, source)
     _deep_merge(data, overrides)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+    return settings if path is None else _resolve_deal_file(settings, path)
+
+
+def _resolve_deal_file(settings: Settings, config_path: Path) -> Settings:
+    """A relative ``deal.file`` is looked up next to the config file first, then in the working
+    directory (so ``file = "deals/abc.toml"`` in ``config/abc.toml`` works from any directory)."""
+    file = settings.deal.file
+    if file is None or file.is_absolute():
+        return settings
+    beside = config_path.parent / file
+    if not beside.is_file():
+        return settings  # as written: relative to the working directory (a missing file is named later)
+    return settings.model_copy(update={"deal": settings.deal.model_copy(update={"file": beside})})
 
 
 SECRET_FIELDS: tuple[tuple[str, ...], ...] = (

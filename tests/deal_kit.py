@@ -60,7 +60,7 @@ def write_config(
             text = re.sub(rf"\[engines\.{name}\].*?\n\n", "", text, flags=re.S)
             text = re.sub(rf"\[obligations\.engines\.{name}\].*?\n\n", "", text, flags=re.S)
     text = text.replace('data_dir = "data/abc"', f'data_dir = "{tmp_path / "data"}"')
-    text = text.replace('file = "config/deals/abc.toml"', f'file = "{deal}"')
+    text = re.sub(r'^file = "deals/abc.toml".*$', f'file = "{deal}"', text, count=1, flags=re.M)
     text = re.sub(r"term_s = \d+", f"term_s = {term_s}", text)
     text = re.sub(
         r"(\[deal\.sale\][^\[]*?)window_s = \d+", rf"\g<1>window_s = {sale_window_s}", text, flags=re.S

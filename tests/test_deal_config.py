@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import ConfigError, load_settings
-from bot.engine.deal_setup import build_deal
+from bot.engine.deal_setup import build_deal, read_deal
 from bot.replay.readers import shipped_spec
 from tests.deal_kit import write_config, write_deal
 
@@ -101,3 +101,25 @@ def test_a_deal_no_engine_trades_or_a_perp_on_another_token_is_refused(tmp_path:
     )
     with pytest.raises(ConfigError, match=r"no-such\.toml"):
         build_deal(missing, specs(settings), {"abc_binance": object()}, tmp_path)
+
+
+def test_a_relative_deal_file_is_found_next_to_the_config_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(tmp_path)  # not the repository: "deals/abc.toml" only exists beside the config
+    settings = load_settings(repo / "config" / "abc.toml")
+    assert settings.deal.file == repo / "config" / "deals" / "abc.toml"
+    assert read_deal(settings) is not None
+    # next to the config file wins; otherwise the working directory; otherwise one message naming it
+    (tmp_path / "deals").mkdir()
+    (tmp_path / "deals" / "abc.toml").write_text((repo / "config" / "deals" / "abc.toml").read_text())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    text = (repo / "config" / "abc.toml").read_text()
+    (elsewhere / "abc.toml").write_text(text)
+    assert load_settings(elsewhere / "abc.toml").deal.file == Path("deals/abc.toml")  # the working dir's
+    (elsewhere / "abc.toml").write_text(text.replace('file = "deals/abc.toml"', 'file = "nope/abc.toml"'))
+    missing = load_settings(elsewhere / "abc.toml")
+    with pytest.raises(ConfigError, match=r"deal\.file: nope/abc\.toml: file not found"):
+        read_deal(missing)

@@ -49,7 +49,9 @@ def register(subparsers: Any) -> None:
         "gaps, reconnect on drops) and log their state. --offline starts the loopback emulator "
         "in-process with the bundled real Binance recordings (or the offline.replay files: Binance, "
         "Bybit and OKX recordings) and connects to it through the real adapters over a real "
-        "websocket: no internet needed.",
+        "websocket: no internet needed. A config with a [deal] section (config/abc.toml) also runs the "
+        "deal desk: its accounts on every venue of the deal's token, the PancakeSwap pool, the whole "
+        "book's perp hedge and the deal's lifecycle (/status \"deals\", mmbot_deal_* metrics).",
     )
     run.add_argument(
         "--config", type=Path, default=None, help="TOML config file (default: config/default.toml)."

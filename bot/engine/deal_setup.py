@@ -47,6 +47,11 @@ def read_deal(settings: Settings) -> Deal | None:
     path = settings.deal.file
     if path is None:
         return None
+    if not path.is_file():
+        raise ConfigError(
+            f"deal.file: {path}: file not found (a relative path is looked up next to the config file, "
+            "then in the working directory)"
+        )
     return load_deal(path, dt.date.min)  # expiry is checked on the deal's own calendar
 
 

@@ -131,7 +131,9 @@ class DealSettings(_Strict):
     """``[deal]``: run a deal file as one book (see the module doc)."""
 
     file: Path | None = Field(
-        None, description="The deal file (config/deals/*.toml). Unset = no deal desk (the default)."
+        None,
+        description="The deal file (config/deals/*.toml); a relative path is looked up next to the config "
+        "file, then in the working directory. Unset = no deal desk (the default).",
     )
     name: str = Field(
         "deal",
