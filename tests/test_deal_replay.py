@@ -14,6 +14,7 @@ Checked on the journals the run leaves (not on the desk's own memory):
 - the pool is journaled swap by swap: replaying the notes through a fresh pair reproduces every
   reserve, and the initial sale sold its allotment exactly once;
 - through the crash, the hedger keeps the net delta inside its band whenever it can trade.
+- a participation-rate sale sells at most its share of each venue's traded volume, and keeps up.
 """
 
 from __future__ import annotations
@@ -202,3 +203,39 @@ def test_the_hedger_keeps_the_net_delta_in_its_band_through_the_crash(exercised:
     assert sum(abs(s["delta"]["hedged_net"]) > band for s in crash) <= 0.1 * len(crash)
     hedges = notes(exercised, "hedge_done")
     assert hedges and all(Decimal(h["filled"]) > 0 for h in hedges)
+
+
+def test_a_participation_sale_follows_each_venues_traded_volume(tmp_path: Path) -> None:
+    """``sale.mode = "participation"``: until its deadline each deal account has sold at most
+    ``participation x`` the volume its venue traded since the sale began (the public tape the desk
+    saw, journaled in every sample), and has kept up with it; at the deadline the rest is sold."""
+    deal = write_deal(tmp_path)
+    config = write_config(tmp_path, deal)
+    text = config.read_text().replace('mode = "twap"', 'mode = "participation"\nparticipation = 0.25', 1)
+    config.write_text(text)
+    out = replay(tmp_path, config, scenario="synthetic:abc_calm?duration=120&seed=7")
+    (program,) = [n for n in notes(out, "deal_program") if n["definition"]["name"] == "sale"]
+    definition = program["definition"]
+    assert definition["mode"] == "participation" and definition["participation"] == 0.25
+    deadline = definition["start_ns"] + definition["window_ns"]
+    during = [
+        s for s in notes(out, "deal_sample") if s["ts"] < deadline and s["programs"].get("sale") is not None
+    ]
+    assert len(during) > 20
+    for sample in during:
+        filled = sample["programs"]["sale"]["filled"]
+        volume = sample["volume"]["sale"]
+        for account, sold in filled.items():
+            assert Decimal(sold) <= Decimal("0.25") * Decimal(volume[account]), (sample["ts"], account)
+    last = during[-1]  # and it kept up: within a slice interval of its share (the books absorb it)
+    for account, sold in last["programs"]["sale"]["filled"].items():
+        allowed = Decimal("0.25") * Decimal(last["volume"]["sale"][account])
+        assert allowed > 0, account  # every venue traded during the window
+        assert Decimal(sold) >= Decimal("0.8") * min(allowed, Decimal(definition["targets"][account])), (
+            account
+        )
+    sale = summary(out)["deal"]["programs"]["sale"]
+    sold_total = sum(Decimal(v) for v in sale["filled"].values())
+    assert Decimal(LOAN - 150_000 - 80_000 - POOL // 2) - sold_total < Decimal(
+        "0.2"
+    )  # the rest at the deadline
