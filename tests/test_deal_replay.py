@@ -14,6 +14,7 @@ Checked on the journals the run leaves (not on the desk's own memory):
 - the pool is journaled swap by swap: replaying the notes through a fresh pair reproduces every
   reserve, and the initial sale sold its allotment exactly once;
 - through the crash, the hedger keeps the net delta inside its band whenever it can trade.
+- the perp's funding is the venue's formula and is the statement's funding channel;
 - a participation-rate sale sells at most its share of each venue's traded volume, and keeps up.
 """
 
@@ -27,9 +28,11 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from bot.core.orders import FundingPayment
 from bot.dex.pair import PancakePair
 from bot.paper.records import TransferRecord
 from bot.report.html import embedded_deals
+from bot.store.journal import Journal
 from tests.deal_kit import LOAN, POOL, notes, transfers, write_config, write_deal
 
 SCENARIO = "synthetic:abc_crash?duration=200&seed=3"
@@ -239,3 +242,25 @@ def test_a_participation_sale_follows_each_venues_traded_volume(tmp_path: Path) 
     assert Decimal(LOAN - 150_000 - 80_000 - POOL // 2) - sold_total < Decimal(
         "0.2"
     )  # the rest at the deadline
+
+
+def test_the_perps_funding_is_the_venues_formula_and_lands_in_the_statement(tmp_path: Path) -> None:
+    """A replay that crosses the 8-hour funding boundary (2023-11-15 00:00 UTC) with the book
+    hedged: the hedge account is paid ``-position x contract size x mark x rate`` (Binance USD-M's
+    funding fee: position notional at the mark price x the funding rate, longs pay a positive rate),
+    and the deal statement's funding channel is exactly that, still summing to the state's PnL."""
+    deal = write_deal(tmp_path)
+    config = write_config(tmp_path, deal)
+    out = replay(tmp_path, config, scenario="synthetic:abc_calm?duration=100&seed=5&start=1700006370")
+    with Journal.open(out / "deal" / "deal-hedge.sqlite", readonly=True) as journal:
+        (payment,) = [r for _, _, _, r in journal.records() if isinstance(r, FundingPayment)]
+    assert payment.ts == 1_700_006_400 * 10**9 and payment.instrument == "binance_usdm:ABCUSDT"
+    assert payment.position < 0 and payment.rate > 0  # the book is long tokens, hedged short; shorts receive
+    mark = payment.mark_price * Decimal("0.0001")  # the perp's tick
+    assert payment.amount == -payment.position * 1 * mark * payment.rate > 0  # contract size 1 ABC
+    for path in (out / "journal").glob("*.sqlite"):  # the quoting accounts hold no perp: no funding
+        with Journal.open(path, readonly=True) as journal:
+            assert not [r for _, _, _, r in journal.records() if isinstance(r, FundingPayment)]
+    statement = summary(out)["deal"]["statement"]
+    assert Decimal(statement["channels"]["funding"]) == payment.amount
+    assert Decimal(statement["difference"]) == 0

@@ -17,7 +17,7 @@ Formats (``fmt``; ``"auto"`` detects):
 - ``npz``: the reference benchmark stream of ``benchmarks/reference/gen_l2.py``
   (:mod:`bot.replay.npz`), streamed in chunks; its instrument is built from the file
   (venue ``npz_venue``, default ``bench``) unless an explicit spec matches its symbol.
-- ``synthetic``: ``"synthetic:<scenario>[?seed=N&duration=S]"`` (:mod:`bot.replay.synthetic`).
+- ``synthetic``: ``"synthetic:<scenario>[?seed=N&duration=S&start=T]"`` (:mod:`bot.replay.synthetic`).
 
 Instrument specs (``specs``): a spec, a list of specs, a ``{key: spec}`` mapping or a
 lookup function ``key -> spec``. Explicit specs win; other keys are looked up in the
