@@ -244,7 +244,9 @@ def test_a_participation_sale_follows_each_venues_traded_volume(tmp_path: Path) 
     )  # the rest at the deadline
 
 
-def test_the_perps_funding_is_the_venues_formula_and_lands_in_the_statement(tmp_path: Path) -> None:
+def test_the_perps_funding_is_the_venues_formula_and_lands_in_the_statement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A replay that crosses the 8-hour funding boundary (2023-11-15 00:00 UTC) with the book
     hedged: the hedge account is paid ``-position x contract size x mark x rate`` (Binance USD-M's
     funding fee: position notional at the mark price x the funding rate, longs pay a positive rate),
@@ -264,3 +266,8 @@ def test_the_perps_funding_is_the_venues_formula_and_lands_in_the_statement(tmp_
     statement = summary(out)["deal"]["statement"]
     assert Decimal(statement["channels"]["funding"]) == payment.amount
     assert Decimal(statement["difference"]) == 0
+    # the terminal line gives the whole book's PnL, not the first engine's
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "2 engines" in line and "deal abc closed" in line
+    assert f"PnL {Decimal(statement['total']):,.2f} (the whole book; statement - ledger = " in line
+    assert Decimal(line.split("statement - ledger = ")[1].split(";")[0]) == 0

@@ -146,12 +146,33 @@ def start_replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(
-            f"{out}: {summary['status']}, {summary['events']:,} events in {summary['loop_s']:.2f}s "
-            f"({summary['events_per_s'] or 0:,} events/s), orders {summary.get('orders', 0):,}, "
-            f"fills {summary.get('fills', 0):,}, PnL {summary.get('pnl', {}).get('total', '0')}"
-        )
+        print(_summary_line(out, summary))
     return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+
+
+def _summary_line(out: Path, summary: dict[str, Any]) -> str:
+    """One line: the run's counts and PnL -- of every account (and the deal) when several engines ran."""
+    head = (
+        f"{out}: {summary['status']}, {summary['events']:,} events in {summary['loop_s']:.2f}s "
+        f"({summary['events_per_s'] or 0:,} events/s)"
+    )
+    engines = summary.get("engines")
+    if not engines:
+        return (
+            f"{head}, orders {summary.get('orders', 0):,}, fills {summary.get('fills', 0):,}, "
+            f"PnL {summary.get('pnl', {}).get('total', '0')}"
+        )
+    orders = sum(int(e.get("orders", 0)) for e in engines)
+    fills = sum(int(e.get("fills", 0)) for e in engines)
+    line = f"{head}, {len(engines)} engines: orders {orders:,}, fills {fills:,}"
+    deal = summary.get("deal")
+    if deal is None:
+        return f"{line}, PnL {Decimal(summary['pnl_total']):,.2f} (every account)"
+    statement = deal["statement"]
+    return (
+        f"{line}; deal {deal['deal']} {deal['phase']}, PnL {Decimal(statement['total']):,.2f} "
+        f"(the whole book; statement - ledger = {statement['difference']}; `mmbot report {out}`)"
+    )
 
 
 def _progress(run: ReplayRun, elapsed: float) -> None:
