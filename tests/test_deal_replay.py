@@ -87,6 +87,9 @@ def test_the_statement_adds_up_exactly_at_the_close(
     assert main(["report", str(exercised)]) == 0
     text = capsys.readouterr().out
     assert "(exact)" in text and "impermanent loss" in text and "deal abc" in text
+    assert "inventory per account and venue (at the end of the run, phase closed)" in text
+    assert "deal-abc_bybit      bybit_spot" in text and "pool                pancakeswap" in text
+    assert "net delta, tokens: spot " in text and "(band 5,000)" in text
     (embedded,) = embedded_deals((exercised / "report.html").read_text())
     assert embedded["statement"]["difference"] == statement["difference"]
     assert set(embedded["inventory"]) >= {

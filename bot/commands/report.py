@@ -23,8 +23,8 @@ def register(subparsers: Any) -> None:
         "quotes and fills, regimes, inventory and net delta, PnL split, spread vs volatility -- and a "
         "summary table (PnL, Sharpe, drawdown, fills, fill rate, inventory, regimes, markouts). A run with "
         "a deal desk ([deal]) adds the deal: inventory per venue, the net delta's components, the deal "
-        "statement (PnL by channel, checked against the ledgers) and its lifecycle; the statement is also "
-        "printed. The PNGs are written next to the HTML. Several RUN_DIRs are compared side by side.",
+        "statement (PnL by channel, checked against the ledgers) and its lifecycle; the inventory per "
+        "venue, the net delta's components and the statement are also printed. The PNGs are written next to the HTML. Several RUN_DIRs are compared side by side.",
     )
     report.add_argument(
         "run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="Run directory (one or more)."

@@ -321,7 +321,32 @@ def text(history: DealHistory) -> str:
     lines = [
         f"deal {history.name}: phase {'closed' if history.closed else (history.last or {}).get('phase', '?')}"
     ]
+    end = history.summary
+    if end is not None and end.get("inventory"):  # the state at the end of the run (summary.json)
+        band = (end.get("hedge") or {}).get("band")
+        lines += _text_book({**end, "band": band}, "at the end of the run")
+    elif history.last is not None:
+        lines += _text_book(history.last, "last sample")
     if history.statement is not None:
         lines.append(f"  statement ({history.statement_source})")
         lines += format_statement(history.statement)
     return "\n".join(lines)
+
+
+def _text_book(sample: dict[str, Any], when: str) -> list[str]:
+    """Inventory per account and venue, and the net delta's components (a sample or the end state)."""
+    lines = [f"  inventory per account and venue ({when}, phase {sample.get('phase', '?')})"]
+    inventory = sample.get("inventory") or {}
+    assets = sorted({k for row in inventory.values() for k in row if k != "venue"})
+    lines.append(f"  {'account':<20}{'venue':<16}" + "".join(f"{a:>20}" for a in assets))
+    for name, row in inventory.items():
+        cells = "".join(f"{float(row.get(a, 0)):>20,.2f}" for a in assets)
+        lines.append(f"  {name:<20}{row.get('venue', ''):<16}{cells}")
+    delta = sample.get("delta")
+    if delta:
+        lines.append(
+            "  net delta, tokens: spot {spot_total:,.0f} + LP {lp:,.0f} + calls {options:,.0f} + perp "
+            "{perp:,.0f} - loan {loan:,.0f} = {net:,.0f}; hedged net {hedged_net:,.0f} "
+            "(band {band:,.0f})".format(**{**delta, "band": float(sample.get("band") or 0)})
+        )
+    return lines
