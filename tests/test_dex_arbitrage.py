@@ -140,3 +140,38 @@ def test_hold_il_closed_form() -> None:
     assert hold_il(4.0, 1.0) == pytest.approx(2 * 2 / 5 - 1)  # -20 %
     assert hold_il(0.25, 1.0) == pytest.approx(2 * 0.5 / 1.25 - 1)
     assert float(Fraction(2 * 3, 1 + 9) - 1) == pytest.approx(hold_il(9.0, 1.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(rho=st.decimals(min_value=Decimal("0.4"), max_value=Decimal("2.5"), places=3))
+def test_lp_channels_of_one_price_move_are_the_impermanent_loss_closed_form(rho: Decimal) -> None:
+    """Fee-less pair, the outside price jumps from P0 = 1 to rho and one (cost-free) arbitrage
+    swap brings the pool there. Closed form (constant product, e.g. Pintail, "Uniswap: A Good Deal
+    for Liquidity Providers?", 2019; Milionis et al., "Automated Market Making and Loss-Versus-
+    Rebalancing", 2022): the claim goes from (x0, y0) to (x0/sqrt(rho), y0*sqrt(rho)), so
+
+    - delta_pnl = x0 * (rho - 1) -- the deposit's tokens times the move (what holding earns);
+    - impermanent_loss = LP - hold at rho = hold(rho) * (2 sqrt(rho) / (1 + rho) - 1);
+    - fees = 0."""
+    pair = PancakePair(fee_bps=0, protocol_share=None)
+    lp = LpPosition(pair, "mm")
+    lp.on_mark(Decimal(1))
+    pair.mint("mm", 1_000_000 * E18, 1_000_000 * E18)
+    lp.on_liquidity(Decimal(2_000_000))
+    x0, y0 = (units(v) for v in pair.claim("mm"))
+    lp.on_mark(rho)
+    arb = find_arbitrage(pair.reserve0, pair.reserve1, rho, fee_bps=0, min_profit=Decimal(0))
+    if rho == 1:
+        assert arb is None
+        return
+    assert arb is not None
+    before = pair.balances["mm"], pair.total_supply
+    pair.swap_exact_in(arb.zero_for_one, arb.amount_in)
+    lp.on_swap(arb.zero_for_one, arb.amount_in, *before)
+    r = float(rho)
+    hold = float(x0) * r + float(y0)
+    assert float(Fraction(pair.reserve1, pair.reserve0)) == pytest.approx(r, rel=1e-12)  # at the price
+    assert lp.delta_pnl == x0 * (rho - 1)  # exact
+    assert lp.fees == 0
+    assert float(lp.impermanent_loss) == pytest.approx(hold * hold_il(r, 1.0), rel=1e-9, abs=1e-9)
+    assert lp.channels_sum() == lp.pnl()
