@@ -12,7 +12,9 @@ been decided -- and `--resume` finishes it. Then:
   debt (the loan x 1.00 USDT) paid once, the sale never above its allotment, every transfer ``ref``
   unique in its account;
 - the pool's swaps, replayed from its notes through a fresh pair, reproduce every reserve across
-  the restart (no swap lost, none run twice).
+  the restart (no swap lost, none run twice);
+- a participation-rate sale resumed after the kill counts exactly the volume the uninterrupted run
+  counted (the trades between its last checkpoint and the kill are counted again, once).
 """
 
 from __future__ import annotations
@@ -153,3 +155,53 @@ def _steps(run: Path) -> set[str]:
             return {json.loads(r[0])["payload"]["id"] for r in rows}
     except sqlite3.Error:
         return set()
+
+
+def test_a_participation_sale_resumed_after_sigkill_counts_the_same_volume(tmp_path: Path) -> None:
+    """The participation sale's volume is restored from the desk's last checkpoint, and the trades
+    after it are counted again while the restarted accounts catch up: the resumed run's sale sees
+    the volume the uninterrupted run saw (never more), and never sells more than its share."""
+    deal = write_deal(tmp_path)
+    config = write_config(tmp_path, deal)
+    text = config.read_text().replace('mode = "twap"', 'mode = "participation"\nparticipation = 0.25', 1)
+    config.write_text(text)
+    reference = tmp_path / "reference"
+    argv = ["replay", SCENARIO, "--config", str(config), "--progress", "off"]
+    assert main([*argv, "--out", str(reference)]) == 0
+    out = tmp_path / "run"
+    _kill_when(config, out, _sale_fills_after_the_last_checkpoint)
+    assert not [n for n in notes(out) if n["_note"] == "deal_program_end"]  # killed during the sale
+    assert main([*argv, "--out", str(out), "--resume"]) == 0
+
+    def volumes(run: Path) -> dict[int, dict[str, str]]:
+        return {s["ts"]: s["volume"]["sale"] for s in notes(run, "deal_sample") if s["volume"].get("sale")}
+
+    expected, resumed = volumes(reference), volumes(out)
+    (program,) = [n for n in notes(out, "deal_program") if n["definition"]["name"] == "sale"]
+    deadline = program["definition"]["start_ns"] + program["definition"]["window_ns"]
+    common = sorted(ts for ts in set(expected) & set(resumed) if ts < deadline)
+    assert len(common) > 20
+    for ts in common:
+        assert resumed[ts] == expected[ts], ts
+    for sample in notes(out, "deal_sample"):
+        if sample["ts"] < deadline and sample["programs"].get("sale"):
+            for account, sold in sample["programs"]["sale"]["filled"].items():
+                assert Decimal(sold) <= Decimal("0.25") * Decimal(sample["volume"]["sale"][account])
+
+
+def _last_position(path: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            row = conn.execute("SELECT MAX(position) FROM records").fetchone()
+            return -1 if row is None or row[0] is None else int(row[0])
+    except sqlite3.Error:
+        return -1
+
+
+def _sale_fills_after_the_last_checkpoint(run: Path) -> bool:
+    """A kill point where a deal account has committed input past the desk's last checkpoint:
+    the trades in between are what the restarted desk must count again."""
+    if _note_count(run, "deal_sample") < 8:
+        return False
+    desk = _last_position(run / "deal" / "deal-hedge.sqlite")
+    return any(_last_position(path) > desk + 5 for path in (run / "deal").glob("deal-abc_*.sqlite"))

@@ -132,6 +132,9 @@ class DealDesk(DealSteps, DealPrograms, DealSettlement, DealViews):
         self.model = ModelPnl()
         self.last: DealDelta | None = None
         self.next_sample = 0
+        self.volume_event = -1
+        """The engine's event count at the checkpoint the programs' participation volume was
+        restored from: while a resumed replay catches up, later trades are counted again."""
         self.next_slice: dict[tuple[str, str], int] = {}
         self.sample_ns = int(settings.sample_interval_s * NS_PER_S)
         self.slice_ns = int(settings.sale.interval_s * NS_PER_S)
@@ -201,10 +204,12 @@ class DealDesk(DealSteps, DealPrograms, DealSettlement, DealViews):
     def __call__(self, event: Event) -> None:
         if self.phase is Phase.CLOSED:
             return
-        if self.catching_up:
-            return
         now = self.engine.clock.now
         kind = type(event)
+        if self.catching_up:
+            if kind is Trade and self.engine.events > self.volume_event:
+                self._on_trade(event)  # type: ignore[arg-type]
+            return
         if kind is Trade:
             self._on_trade(event)  # type: ignore[arg-type]
         elif kind is not Timer and event.instrument not in (self.reference, self.hedge.spec.key):  # type: ignore[union-attr]
@@ -224,8 +229,9 @@ class DealDesk(DealSteps, DealPrograms, DealSettlement, DealViews):
                 program.on_fill(account.name, account.spot.size(report.size))
 
     def _on_trade(self, trade: Trade) -> None:
+        now = self.engine.clock.now
         for program in self.active_programs():
-            if program.mode != "participation":
+            if program.mode != "participation" or now < program.start_ns:
                 continue
             for account in self.accounts.values():
                 if account.spot is not None and account.spot.key == trade.instrument:

@@ -314,12 +314,15 @@ def restore_desk(desk: DealDesk, accounts: list[DealAccount]) -> None:
         elif kind == "deal_done":
             desk.done.add(payload["id"])
             desk.restore_checkpoint(payload)
+            desk.volume_event = int(payload.get("volume_event", desk.volume_event))
         elif kind in ("deal_phase", "deal_sample"):
             desk.restore_checkpoint(payload)
+            desk.volume_event = int(payload.get("volume_event", desk.volume_event))
             if kind == "deal_sample":
                 last_sample = int(payload["ts"])
         elif kind == "deal_closed":
             desk.restore_checkpoint(payload)
+            desk.volume_event = int(payload.get("volume_event", desk.volume_event))
             desk.phase = Phase.CLOSED
         elif kind == "deal_program":
             program = Program.from_definition(payload["definition"])

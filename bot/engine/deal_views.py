@@ -42,6 +42,7 @@ class DealViews:
             "loan_settled": str(self.loan_settled),
             "loan_short": str(self.loan_short),
             "volume": {n: {a: str(v) for a, v in p.volume.items()} for n, p in self.programs.items()},
+            "volume_event": self.engine.events,
         }
 
     def restore_checkpoint(self, data: dict[str, Any]) -> None:
