@@ -248,7 +248,7 @@ def test_a_participation_sale_follows_each_venues_traded_volume(tmp_path: Path) 
 
 
 def test_the_perps_funding_is_the_venues_formula_and_lands_in_the_statement(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A replay that crosses the 8-hour funding boundary (2023-11-15 00:00 UTC) with the book
     hedged: the hedge account is paid ``-position x contract size x mark x rate`` (Binance USD-M's
@@ -256,7 +256,15 @@ def test_the_perps_funding_is_the_venues_formula_and_lands_in_the_statement(
     and the deal statement's funding channel is exactly that, still summing to the state's PnL."""
     deal = write_deal(tmp_path)
     config = write_config(tmp_path, deal)
-    out = replay(tmp_path, config, scenario="synthetic:abc_calm?duration=100&seed=5&start=1700006370")
+    monkeypatch.chdir(tmp_path)  # a relative --out: the deal's journals go to RUN_DIR/deal all the same
+    scenario = "synthetic:abc_calm?duration=100&seed=5&start=1700006370"
+    assert main(["replay", scenario, "--config", str(config), "--out", "run", "--progress", "off"]) == 0
+    out = tmp_path / "run"
+    assert sorted(p.name for p in (out / "deal").glob("*.sqlite")) == [
+        "deal-abc_binance.sqlite",
+        "deal-abc_bybit.sqlite",
+        "deal-hedge.sqlite",
+    ]
     with Journal.open(out / "deal" / "deal-hedge.sqlite", readonly=True) as journal:
         (payment,) = [r for _, _, _, r in journal.records() if isinstance(r, FundingPayment)]
     assert payment.ts == 1_700_006_400 * 10**9 and payment.instrument == "binance_usdm:ABCUSDT"
@@ -274,3 +282,5 @@ def test_the_perps_funding_is_the_venues_formula_and_lands_in_the_statement(
     assert "2 engines" in line and "deal abc closed" in line
     assert f"PnL {Decimal(statement['total']):,.2f} (the whole book; statement - ledger = " in line
     assert Decimal(line.split("statement - ledger = ")[1].split(";")[0]) == 0
+    assert main(["report", "run"]) == 0  # and the report finds the deal there
+    assert "deal abc (deal): phase closed" in capsys.readouterr().out

@@ -126,7 +126,7 @@ def open_account(
 ) -> tuple[PaperExchange, Journal | None, dict[str, Decimal], list[TransferRecord]]:
     """Open (or restore) one deal account's paper exchange in ``data_dir/deal``; returns it,
     its journal, the tokens filled per program and the transfers found in the journal."""
-    journal_settings = settings.journal.model_copy(update={"directory": str(Path(data_dir) / DEAL_DIR)})
+    journal_settings = settings.journal.model_copy(update={"directory": DEAL_DIR})  # under data_dir
     paper = settings.model_copy(update={"journal": journal_settings})
     exchange, journal = open_paper(specs, paper, data_dir, name, replay=replay, on_report=on_report)
     fills: dict[str, Decimal] = {}
