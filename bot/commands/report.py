@@ -20,11 +20,13 @@ def register(subparsers: Any) -> None:
         help="Write an HTML report (plots + summary) of one or more run directories.",
         description="Read the journal of each RUN_DIR (written by 'mmbot replay --out' or an 'mmbot run' "
         "data dir) and write one self-contained HTML file with embedded plots -- mid price with our "
-        "quotes and fills, regimes, inventory and net delta, PnL split, spread vs volatility -- and a "
-        "summary table (PnL, Sharpe, drawdown, fills, fill rate, inventory, regimes, markouts). A run with "
-        "a deal desk ([deal]) adds the deal: inventory per venue, the net delta's components, the deal "
+        "quotes and fills, regimes, inventory (and net delta when hedged), PnL split, spread vs volatility "
+        "-- and a summary table (PnL and final state from the ledger, as `mmbot ledger show`; Sharpe for "
+        "runs of a day or more; drawdown, fills, fill rate, inventory, regimes, markouts). A run with a "
+        "deal desk ([deal]) adds the deal: inventory per venue, the net delta's components, the deal "
         "statement (PnL by channel, checked against the ledgers) and its lifecycle; the inventory per "
-        "venue, the net delta's components and the statement are also printed. The PNGs are written next to the HTML. Several RUN_DIRs are compared side by side.",
+        "venue, the net delta's components and the statement are also printed. The PNGs are written "
+        "next to the HTML. Several RUN_DIRs are compared side by side.",
     )
     report.add_argument(
         "run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="Run directory (one or more)."
@@ -73,10 +75,13 @@ def start_report(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({len(pngs)} figures next to it)")
     for summary in summaries:
         pnl = summary["pnl"]["total"]
+        sharpe = summary["sharpe_note"] or (
+            f"{summary['sharpe']:.2f}" if summary["sharpe"] is not None else "n/a (no variation)"
+        )
         print(
             f"  {summary['label']}: {summary['instrument']} PnL {pnl:+,.4f} {summary['quote']}, "
             f"{summary['fills']} fills / {summary['orders']} orders, "
-            f"max drawdown {summary['max_drawdown']:,.4f}"
+            f"max drawdown {summary['max_drawdown']:,.4f}, Sharpe {sharpe}"
         )
     for history in deals:
         print(deal_report.text(history))

@@ -314,6 +314,8 @@ class Ledger:
             if spec.kind is InstrumentKind.SPOT:
                 self._spot_of[spec.base] = self.positions[spec.key]
         self.equity_start = self.balances[self.quote]
+        self.starting_balances: dict[str, Decimal] = dict(self.balances)
+        """The account at the start (every asset, including zero base balances)."""
         self.spread_capture = _ZERO
         self.rebates = _ZERO
         self.fees = _ZERO

@@ -35,7 +35,8 @@ import structlog
 
 from bot.config import EngineSettings, Settings
 from bot.core.events import NS_PER_S, Timer
-from bot.engine.assemble import TradingEngine, build_engine, load_strategy, with_account_fees
+from bot.core.units import exact_text
+from bot.engine.assemble import StrategySearch, TradingEngine, build_engine, load_strategy, with_account_fees
 from bot.engine.deal_setup import DealRun, build_deal, deal_engines, read_deal
 from bot.engine.loop import Engine
 from bot.errors import InputError
@@ -146,7 +147,7 @@ class ReplayRun:
         minimal: MinimalMM | None = None,
         resume: bool = False,
         timer_interval_s: float = 0.1,
-        strategies: Path | None = None,
+        strategies: Path | StrategySearch | None = None,
     ) -> None:
         self.settings = settings
         self.replay = replay
@@ -217,7 +218,7 @@ class ReplayRun:
         names: list[str],
         specs: dict[str, Any],
         profile: StrategyProfile | None,
-        strategies: Path | None,
+        strategies: Path | StrategySearch | None,
     ) -> None:
         """Every engine of the input's markets (each with its own profile), then the deal desk."""
         settings = self.settings
@@ -424,15 +425,27 @@ class ReplayRun:
                 fills=ledger.snapshot().fills,
                 open_orders=len(exchange.orders),
                 pnl={
-                    k: str(getattr(pnl, k))
+                    k: exact_text(getattr(pnl, k))
                     for k in ("spread_capture", "rebates", "fees", "inventory", "funding", "total")
                 },
-                equity=str(ledger.equity()),
+                equity=exact_text(ledger.equity()),
+                starting_balances={
+                    asset: exact_text(v) for asset, v in sorted(ledger.starting_balances.items())
+                },
+                balances={asset: exact_text(v) for asset, v in sorted(ledger.balances.items())},
             )
-            if trading.pipeline is not None:
-                summary["order_manager"] = trading.pipeline.order_manager.stats.as_dict()
-                summary["regime"] = trading.pipeline.decision.regime.value
-                summary["markouts"] = trading.pipeline.markout_summary()
+            pipeline = trading.pipeline
+            if pipeline is not None:
+                summary["order_manager"] = pipeline.order_manager.stats.as_dict()
+                summary["orders_sent"] = dict(pipeline.sent)
+                summary["rejects"] = dict(sorted(pipeline.rejects.items(), key=lambda item: -item[1]))
+                summary["time_to_first_quote_s"] = (
+                    round((pipeline.first_quote_ts - self.first_ts) / NS_PER_S, 3)
+                    if pipeline.first_quote_ts is not None and self.first_ts is not None
+                    else None
+                )
+                summary["regime"] = pipeline.decision.regime.value
+                summary["markouts"] = pipeline.markout_summary()
             if trading.obligation is not None:
                 trading.obligation.close(engine.clock.now)
                 summary["obligation"] = trading.obligation.summary()
