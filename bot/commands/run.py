@@ -27,6 +27,7 @@ from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
 from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, pid_path, running_pid, take_request
+from bot.ops.dashboard import attach_dashboard
 from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
@@ -386,6 +387,8 @@ def _ops_server(
         "resume", lambda body: controller.resume(str(body.get("reason") or "http resume"), "http")
     )
     ops.add_control("strategy", switch)
+    if settings.http.dashboard.enabled:
+        attach_dashboard(settings.http.dashboard, ops, trading, registry, controller.strategies_dir)
     return ops
 
 

@@ -112,6 +112,8 @@ class QuotingPipeline:
         """Set by the assembly when the engine hedges: fills the samples' net_delta and pnl.hedge."""
         self.report_observers: list[Callable[[OrderReport], None]] = []
         """Also told every report of this instrument (e.g. the testnet order mirror)."""
+        self.risk_observers: list[Callable[[RiskRecord], None]] = []
+        """Also told every regime transition and kill record (e.g. the dashboard's timeline)."""
         risk.sink = self._on_risk_record
         self._log = log.bind(engine=engine.name, instrument=instrument, regime=self.decision.regime.value)
 
@@ -234,6 +236,8 @@ class QuotingPipeline:
             )
         else:
             self._log.warning("kill switch", **payload)
+        for observer in self.risk_observers:  # after the journal: an observer never costs a record
+            observer(record)
 
     def _sample(self, now: int) -> None:
         self.next_sample_ts = now + self.sample_interval_ns
