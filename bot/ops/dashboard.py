@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import mimetypes
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +43,9 @@ from bot.ops.http import OpsServer
 log = structlog.get_logger("bot.dashboard")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+SEND_BUFFER = 64 * 1024
+"""Kernel send buffer of a stream socket (fixed: no autotuning to megabytes), so a client that
+stops reading fills it, then its queue, within seconds and is dropped."""
 STATUS_INTERVAL_NS = 1_000_000_000
 """``/status`` rides along at most once a second (charts and ladder at ``max_rate_hz``)."""
 
@@ -283,6 +287,10 @@ class Dashboard:
             }
         )
         await response.prepare(request)
+        sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         client = _Client(settings.client_queue)
         self.pending.append(client)
         self.stats.connected += 1

@@ -1,0 +1,259 @@
+"""The live dashboard of a real ``mmbot run --offline`` process: the page and its bundled
+assets, the event stream (snapshot, then frames at most ``max_rate_hz``), the ladder with
+our resting orders and their queue position, read-only access without the token, the
+connection cap and a client that stops reading being dropped. The browser tests (marker
+``browser``, headless Chromium) are in ``test_dashboard_browser.py`` and share nothing
+but :mod:`tests.dashboard_kit`."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.dashboard_kit import TOKEN, DashboardBot, EventStream
+
+MAX_CLIENTS = 3
+RATE_HZ = 10.0  # the maximum: a client that stops reading fills its buffers sooner
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardBot]:
+    bot = DashboardBot(
+        tmp_path_factory.mktemp("dashboard"),
+        dashboard=f"max_clients = {MAX_CLIENTS}\nmax_rate_hz = {RATE_HZ}\nclient_queue = 4\nwrite_timeout_s = 2.0",
+    )
+    try:
+        bot.wait_quoting()
+        yield bot
+    finally:
+        bot.stop()
+
+
+def metric(bot: DashboardBot, name: str) -> float:
+    for family in text_string_to_metric_families(bot.metrics()):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_page_and_bundled_assets_are_served_from_the_bot(bot: DashboardBot) -> None:
+    code, headers, _ = bot.request("/")
+    assert code == 302 and headers["Location"] == "/dashboard/"
+    code, headers, body = bot.request("/dashboard/")
+    assert code == 200 and headers["Content-Type"].startswith("text/html")
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
+    html = body.decode()
+    refs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert refs, html[:500]
+    for ref in refs:
+        if ref.startswith("data:"):
+            continue
+        assert not re.match(r"^[a-z]+://|^//", ref), f"page loads {ref} from elsewhere"
+        code, headers, content = bot.request("/dashboard/" + ref)
+        assert code == 200 and content, ref
+        if ref.endswith(".js"):
+            assert headers["Content-Type"].startswith("text/javascript"), ref
+    code, _, library = bot.request(
+        "/dashboard/static/vendor/lightweight-charts/lightweight-charts.standalone.production.js"
+    )
+    assert code == 200 and b"TradingView Lightweight Charts" in library[:400] and b"v5.3.0" in library[:400]
+    code, _, licence = bot.request("/dashboard/static/vendor/lightweight-charts/LICENSE")
+    assert code == 200 and b"Apache License" in licence and b"Version 2.0" in licence
+    code, _, notice = bot.request("/dashboard/static/vendor/lightweight-charts/NOTICE")
+    assert code == 200 and b"TradingView" in notice
+    assert "TradingView" in html and "tradingview.com" in html  # the attribution the licence asks for
+    for bad in (
+        "/dashboard/static/nope.js",
+        "/dashboard/static/../../config.py",
+        "/dashboard/static/%2e%2e/http.py",
+    ):
+        assert bot.request(bad)[0] == 404, bad
+
+
+def test_session_is_read_only_without_the_token(bot: DashboardBot) -> None:
+    anonymous = bot.get_json("/dashboard/session")
+    assert anonymous["control"] is True and anonymous["authorized"] is False
+    assert anonymous["profiles"] == ["fast_as", "wide"]
+    assert anonymous["max_clients"] == MAX_CLIENTS and anonymous["max_rate_hz"] == RATE_HZ
+    assert bot.get_json("/dashboard/session", token=TOKEN)["authorized"] is True
+    code, _, body = bot.request("/dashboard/session", headers={"Authorization": "Bearer wrong"})
+    assert code == 401 and TOKEN not in body.decode()
+    # the page's controls are the existing endpoints: nothing changes without the token
+    code, _, _ = bot.request("/control/kill", method="POST", body={"reason": "no token"})
+    assert code == 401
+    assert bot.engine()["risk"]["regime"] != "halted"
+
+
+def test_stream_sends_a_snapshot_then_rate_limited_frames_with_ladder_and_status(bot: DashboardBot) -> None:
+    stream = EventStream(bot.host, bot.port)
+    try:
+        assert stream.response.status == 200
+        assert stream.response.getheader("Content-Type") == "text/event-stream"
+        events = stream.events()
+        name, snapshot, _ = next(events)
+        assert name == "snapshot"
+        fields = snapshot["fields"]
+        engine = snapshot["engines"]["btc"]
+        assert engine["meta"]["instrument"] == "binance_spot:BTCUSDT" and engine["meta"]["quoting"] is True
+        points = engine["points"]
+        assert len(points) > 10 and all(len(p) == len(fields) for p in points)
+        times = [p[0] for p in points]
+        assert times == sorted(set(times)), "history points strictly increasing in time"
+        assert snapshot["status"]["engines"][0]["engine"] == "btc"
+        regimes = engine["regimes"]
+        assert regimes[0]["kind"] == "state" and any(r["kind"] == "transition" for r in regimes)
+        frames = []
+        start = time.monotonic()
+        for name, data, received in events:
+            assert name == "frame"
+            frames.append((data, received))
+            if received - start >= 4.0:
+                break
+    finally:
+        stream.close()
+    elapsed = frames[-1][1] - start
+    assert len(frames) <= RATE_HZ * elapsed + 2, f"{len(frames)} frames in {elapsed:.1f}s"
+    assert len(frames) >= RATE_HZ * elapsed / 2, "updates stalled"
+    last = times[-1]
+    col = {name: i for i, name in enumerate(fields)}
+    for data, _ in frames:
+        point = data["engines"]["btc"]["point"]
+        if point is not None:
+            assert point[col["t"]] > last
+            last = point[col["t"]]
+            assert point[col["best_bid"]] < point[col["best_ask"]]
+    assert last > times[-1], "the chart data moves"
+    with_status = [d for d, _ in frames if d["status"] is not None]
+    assert 2 <= len(with_status) < len(frames), "/status rides along about once a second"
+    # the ladder: price levels best first around the touch, our orders with their queue position
+    data = with_status[-1]
+    ladder = data["engines"]["btc"]["ladder"]
+    prices = [Decimal(row["price"]) for row in ladder["rows"]]
+    assert prices == sorted(prices, reverse=True)
+    assert Decimal(ladder["best_bid"]) < Decimal(ladder["best_ask"])
+    ours = [(row["price"], o) for row in ladder["rows"] for o in row["ours"]]
+    assert ours, "our orders are on the ladder"
+    assert {o["side"] for _, o in ours} == {"buy", "sell"}
+    for price, order in ours:
+        if order["state"] != "in flight":
+            assert Decimal(order["ahead"]) >= 0 and Decimal(order["remaining"]) > 0
+        if order["side"] == "buy":
+            assert Decimal(price) <= Decimal(ladder["best_ask"])
+        else:
+            assert Decimal(price) >= Decimal(ladder["best_bid"])
+    status_ids = {o["client_id"] for o in data["status"]["engines"][0]["open_orders"]}
+    ladder_ids = {o["client_id"] for _, o in ours}
+    assert ladder_ids & status_ids, (ladder_ids, status_ids)
+
+
+def wait_no_clients(bot: DashboardBot) -> None:
+    deadline = time.monotonic() + 10
+    while metric(bot, "mmbot_dashboard_clients") > 0:  # a closed stream is noticed at the next write
+        assert time.monotonic() < deadline, "closed streams still counted"
+        time.sleep(0.1)
+
+
+def test_connection_cap_refuses_extra_streams_and_frees_slots(bot: DashboardBot) -> None:
+    wait_no_clients(bot)
+    rejected = metric(bot, "mmbot_dashboard_rejected_total")
+    streams = [EventStream(bot.host, bot.port) for _ in range(MAX_CLIENTS)]
+    try:
+        assert all(s.response.status == 200 for s in streams)
+        extra = EventStream(bot.host, bot.port)
+        assert extra.response.status == 503
+        body = json.loads(extra.response.read())
+        assert "http.dashboard.max_clients" in body["error"]
+        assert extra.response.getheader("Retry-After") == "5"
+        extra.close()
+        assert metric(bot, "mmbot_dashboard_rejected_total") == rejected + 1
+    finally:
+        for stream in streams:
+            stream.close()
+    wait_no_clients(bot)
+    again = EventStream(bot.host, bot.port)
+    try:
+        assert again.response.status == 200
+        assert next(again.events())[0] == "snapshot"
+    finally:
+        again.close()
+
+
+def test_a_client_that_stops_reading_is_dropped_not_buffered(bot: DashboardBot) -> None:
+    wait_no_clients(bot)
+    dropped = metric(bot, "mmbot_dashboard_dropped_total")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    sock.connect((bot.host, bot.port))
+    sock.sendall(f"GET /dashboard/stream HTTP/1.1\r\nHost: {bot.host}\r\n\r\n".encode())
+    try:
+        deadline = time.monotonic() + 60
+        while metric(bot, "mmbot_dashboard_dropped_total") <= dropped:
+            assert time.monotonic() < deadline, "a client that never reads was not dropped"
+            assert bot.proc.poll() is None
+            time.sleep(0.5)
+        # the server closed it: reading now ends (after what was already in flight)
+        sock.settimeout(10)
+        received = 0
+        while chunk := sock.recv(65536):
+            received += len(chunk)
+        assert received > 0
+    finally:
+        sock.close()
+    wait_no_clients(bot)
+    assert bot.request("/healthz")[0] in (200, 503)
+    assert bot.engine()["open_orders"], "trading went on"
+
+
+def test_dashboard_metrics_are_exported(bot: DashboardBot) -> None:
+    text = bot.metrics()
+    for name in (
+        "mmbot_dashboard_clients",
+        "mmbot_dashboard_connections_total",
+        "mmbot_dashboard_dropped_total",
+        "mmbot_dashboard_rejected_total",
+        "mmbot_dashboard_frames_total",
+        "mmbot_dashboard_errors_total",
+        "mmbot_dashboard_frame_build_seconds_count",
+    ):
+        assert re.search(rf"^{name}(\{{| )", text, re.M), name
+    assert metric(bot, "mmbot_dashboard_errors_total") == 0
+    assert metric(bot, "mmbot_dashboard_frames_total") > 0
+
+
+def test_static_files_ship_in_the_wheel(tmp_path: Path) -> None:
+    """The page must work from an installed mmbot: every file of bot/ops/static is package data."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.dashboard_kit import REPO
+
+    source = tmp_path / "src"  # a copy: the build never writes into the repository
+    shutil.copytree(REPO / "bot", source / "bot", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("mmbot-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    static = REPO / "bot" / "ops" / "static"
+    expected = {
+        "bot/ops/static/" + p.relative_to(static).as_posix() for p in static.rglob("*") if p.is_file()
+    }
+    assert expected and expected <= names, sorted(expected - names)
