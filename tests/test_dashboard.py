@@ -1,19 +1,23 @@
 """The live dashboard of a real ``mmbot run --offline`` process: the page and its bundled
 assets, the event stream (snapshot, then frames at most ``max_rate_hz``), the ladder with
 our resting orders and their queue position, read-only access without the token, the
-connection cap and a client that stops reading being dropped. The browser tests (marker
-``browser``, headless Chromium) are in ``test_dashboard_browser.py`` and share nothing
-but :mod:`tests.dashboard_kit`."""
+connection cap and a client that stops reading being dropped; then, in headless Chromium
+driven by Playwright (marker ``browser``), the page against the same running bot: live
+charts with no console errors and no request leaving the machine, the ladder with our
+orders, controls locked without the token, and a kill from the page pulling the quotes."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -257,3 +261,249 @@ def test_static_files_ship_in_the_wheel(tmp_path: Path) -> None:
         "bot/ops/static/" + p.relative_to(static).as_posix() for p in static.rglob("*") if p.is_file()
     }
     assert expected and expected <= names, sorted(expected - names)
+
+
+# ---- in a real browser: headless Chromium driven by Playwright (marker `browser`) ----------
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REGIMES = {"calm", "ranging", "trending", "crisis", "halted"}
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("MMBOT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium via Playwright; skipped, saying why, where either is missing (CI sets
+    MMBOT_REQUIRE_BROWSER=1 so that a missing browser fails instead)."""
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed (pip install playwright; it is in the test extra)"
+    path = chromium_path()
+    if reason is None and path is None:
+        reason = "no Chromium: apt-get install -y chromium (Debian), or set MMBOT_CHROMIUM=/path/to/chromium"
+    if reason is not None:
+        if os.environ.get("MMBOT_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def artefacts(tmp_path: Path) -> Path:
+    """Where screenshots are kept: $MMBOT_TEST_ARTIFACTS if set (CI), else the test's tmp dir."""
+    root = Path(os.environ.get("MMBOT_TEST_ARTIFACTS") or tmp_path)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+class Watched:
+    """A browser page whose console errors, page errors and requests are recorded; any request
+    that is not for the bot is aborted (the page must work with no internet)."""
+
+    def __init__(self, browser: Any, bot: DashboardBot) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1700})
+        self.origin = bot.url
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.failed: list[str] = []
+        self.urls: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        self.page.on("request", lambda r: self.urls.append(r.url))
+
+    def _route(self, route: Any) -> None:
+        if route.request.url.startswith(self.origin) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def open(self) -> Any:
+        self.page.goto(self.origin + "/")
+        self.page.wait_for_function(
+            "() => window.mmbotDashboard && window.mmbotDashboard.snapshots >= 1"
+            " && window.mmbotDashboard.engines.btc && window.mmbotDashboard.engines.btc.points > 5",
+            timeout=30_000,
+        )
+        return self.page
+
+    def dashboard(self) -> dict[str, Any]:
+        return dict(self.page.evaluate("() => JSON.parse(JSON.stringify(window.mmbotDashboard))"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def order_price(order: dict[str, Any]) -> Decimal:
+    """A /status open order's price (text in the instrument's precision, or integer ticks)."""
+    price = order["price"]
+    return Decimal(price) if isinstance(price, str) else Decimal(price) * Decimal("0.01")
+
+
+@pytest.mark.browser
+def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
+    bot: DashboardBot, browser: Any, artefacts: Path
+) -> None:
+    bot.wait_quoting()
+    watched = Watched(browser, bot)
+    try:
+        page = watched.open()
+        assert page.url == bot.url + "/dashboard/"
+        before = watched.dashboard()["engines"]["btc"]
+        length = page.evaluate("() => window.mmbotDashboard.seriesLength('btc')")
+        chart = page.locator('[data-chart="price"]')
+        first = chart.screenshot()
+        page.wait_for_function(
+            f"() => window.mmbotDashboard.engines.btc.lastT > {before['lastT']} + 2", timeout=20_000
+        )
+        assert page.evaluate("() => window.mmbotDashboard.seriesLength('btc')") > length, "chart got new data"
+        assert chart.screenshot() != first, "the chart moved"
+        # the ladder shows our resting orders with their queue position, as /status has them
+        page.wait_for_function("() => window.mmbotDashboard.engines.btc.ladderOurs >= 2", timeout=20_000)
+        rows = page.locator('[data-field="ladder"] tr.has-ours')
+        texts = rows.all_inner_texts()
+        assert texts and all("ahead" in t or "in flight" in t for t in texts), texts
+        on_page = {Decimal(rows.nth(i).locator("td.price").inner_text()) for i in range(rows.count())}
+        in_status = {order_price(o) for o in bot.engine()["open_orders"]}
+        assert on_page & in_status, (on_page, in_status)
+        # header formatted from /status
+        page.wait_for_function(
+            "() => document.querySelector('[data-field=strategy]').textContent === 'fast_as'"
+        )
+        assert page.locator('[data-field="regime"]').inner_text().lower() in REGIMES
+        assert page.locator('[data-field="book"]').inner_text() == "valid"
+        # read-only: controls locked, the token form offered
+        assert page.locator("#unlock-form").is_visible()
+        assert not page.locator("#controls").is_visible() and not page.locator("#kill").is_visible()
+        page.screenshot(path=str(artefacts / "dashboard-live.png"), full_page=True)
+        docs = os.environ.get("MMBOT_DOCS_SCREENSHOT")
+        if docs:
+            page.screenshot(path=docs, full_page=False)
+        assert watched.dashboard()["errors"] == []
+        assert watched.errors == [] and watched.failed == [] and watched.outside == []
+    finally:
+        watched.close()
+
+
+@pytest.mark.browser
+def test_browser_wrong_token_keeps_the_controls_locked(bot: DashboardBot, browser: Any) -> None:
+    watched = Watched(browser, bot)
+    try:
+        page = watched.open()
+        page.fill("#token", "not-the-token")
+        page.click("#unlock")
+        page.wait_for_function(
+            "() => document.getElementById('control-note').textContent.includes('wrong token')"
+        )
+        assert not page.locator("#controls").is_visible()
+        assert page.evaluate("() => [sessionStorage.length, localStorage.length]") == [0, 0]
+        # the only error is the browser's own note of the 401 answer
+        assert all("401" in e for e in watched.errors) and len(watched.errors) == 1, watched.errors
+        assert watched.outside == []
+    finally:
+        watched.close()
+    assert bot.engine()["risk"]["regime"] != "halted"
+
+
+@pytest.mark.browser
+def test_browser_kill_from_the_page_pulls_the_quotes_and_resume_brings_them_back(
+    bot: DashboardBot, browser: Any, artefacts: Path
+) -> None:
+    bot.wait_quoting()
+    watched = Watched(browser, bot)
+    try:
+        page = watched.open()
+        page.wait_for_selector("#unlock-form:not([hidden])")
+        page.fill("#token", TOKEN)
+        page.click("#unlock")
+        page.wait_for_selector("#controls:not([hidden])")
+        assert page.evaluate("() => sessionStorage.getItem('mmbot.controlToken')") == TOKEN
+        assert page.evaluate("() => localStorage.length") == 0, "kept only for this tab unless asked"
+        assert page.locator("#profiles option").evaluate_all("o => o.map(x => x.value)") == [
+            "fast_as",
+            "wide",
+        ]
+        page.click("#kill")
+        assert page.locator("#kill").inner_text() == "Confirm kill"
+        assert bot.engine()["open_orders"], "one click only arms the button"
+        page.click("#kill")
+        status = bot.wait(
+            "quotes pulled by the page's kill",
+            lambda s: s["engines"][0]["risk"]["regime"] == "halted" and not s["engines"][0]["open_orders"],
+            timeout=30,
+        )
+        assert "manual_kill" in status["engines"][0]["risk"]["active_triggers"]
+        page.wait_for_function(
+            "() => document.getElementById('control-note').textContent.startsWith('kill:')"
+        )
+        page.wait_for_function(
+            "() => document.querySelector('[data-field=regime]').textContent === 'halted'", timeout=10_000
+        )
+        page.wait_for_function("() => window.mmbotDashboard.engines.btc.ladderOurs === 0", timeout=10_000)
+        page.screenshot(path=str(artefacts / "dashboard-killed.png"), full_page=True)
+        page.click("#resume")
+        bot.wait_quoting(timeout=90)
+        page.wait_for_function("() => window.mmbotDashboard.engines.btc.ladderOurs >= 2", timeout=20_000)
+        assert not any(TOKEN in url for url in watched.urls), "the token never goes into a URL"
+        assert watched.errors == [] and watched.failed == [] and watched.outside == []
+    finally:
+        watched.close()
+
+
+def test_every_metric_and_label_the_grafana_dashboard_queries_is_exported(bot: DashboardBot) -> None:
+    """Parse every PromQL expression of config/monitoring/grafana/dashboards/mmbot.json and
+    look its metric names, label matchers and legend labels up in this running bot's /metrics."""
+    from tests.grafana_kit import load_dashboard, queries
+
+    bot.wait_quoting()
+    samples: dict[str, list[dict[str, str]]] = {}
+    for family in text_string_to_metric_families(bot.metrics()):
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(family.type, [""])
+        for suffix in suffixes:  # declared families count even before their first sample
+            samples.setdefault(family.name + suffix, [])
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append(sample.labels)
+    # declared but with no sample in an unhedged run without crashes: labels not checkable
+    without_samples = {
+        "mmbot_net_delta": "only engines with a hedge report it",
+        "mmbot_task_restarts_total": "only after a supervised task crashed",
+    }
+    for query in queries(load_dashboard()):
+        for selector in query.selectors:
+            assert selector.metric in samples, f"{query.where}: {selector.metric} is not in /metrics"
+            seen = samples[selector.metric]
+            if not seen:
+                assert selector.metric in without_samples, f"{query.where}: {selector.metric} has no samples"
+                continue
+            for label, op, value in selector.matchers:
+                if "$" in value or op.startswith("!"):
+                    continue  # a dashboard variable, or an exclusion
+                wanted = value.split("|") if op == "=~" else [value]
+                have = {labels.get(label) for labels in seen}
+                missing = [v for v in wanted if v not in have]
+                assert not missing, (
+                    f"{query.where}: no {selector.metric}{{{label}={missing}}} in {sorted(map(str, have))}"
+                )
+            for label in query.legend_labels() | (query.by_labels - {"le"}):
+                assert any(label in labels for labels in seen), (
+                    f"{query.where}: {selector.metric} has no {label!r}"
+                )
