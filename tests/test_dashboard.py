@@ -353,6 +353,20 @@ class Watched:
         self.context.close()
 
 
+def real_frame_with_status(bot: DashboardBot) -> dict[str, Any]:
+    """A frame as the bot sends it (with /status), with no new fills or regime entries."""
+    stream = EventStream(bot.host, bot.port)
+    try:
+        for name, data, _ in stream.events():
+            if name == "frame" and data["status"] is not None:
+                for engine in data["engines"].values():
+                    engine["fills"], engine["regimes"] = [], []
+                return dict(data)
+    finally:
+        stream.close()
+    raise AssertionError("no frame with /status")
+
+
 def order_price(order: dict[str, Any]) -> Decimal:
     """A /status open order's price (text in the instrument's precision, or integer ticks)."""
     price = order["price"]
@@ -398,6 +412,26 @@ def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
         docs = os.environ.get("MMBOT_DOCS_SCREENSHOT")
         if docs:
             page.screenshot(path=docs, full_page=False)
+        # markouts (issue 16) and obligations (issue 17) panels: hidden while /status has none,
+        # shown, whatever their exact shape, when it does
+        assert not page.locator('[data-panel="markouts"]').is_visible()
+        assert not page.locator('[data-panel="obligations"]').is_visible()
+        frame = real_frame_with_status(bot)
+        frame["status"]["engines"][0]["markouts"] = {"1s": {"buy": -1.1, "sell": -0.9}, "60s": {"buy": -1.8}}
+        frame["status"]["obligations"] = [
+            {
+                "instrument": "binance_spot:BTCUSDT",
+                "venue": "binance_spot",
+                "uptime_deal": 0.953,
+                "breaches": 2,
+            }
+        ]
+        page.evaluate("frame => window.mmbotDashboard.applyFrame(frame)", frame)
+        markouts = page.locator('[data-panel="markouts"]')
+        assert markouts.is_visible() and "1s.buy" in markouts.inner_text() and "-1.1" in markouts.inner_text()
+        obligations = page.locator('[data-panel="obligations"]')
+        assert obligations.is_visible() and "binance_spot.uptime_deal" in obligations.inner_text()
+        assert "0.953" in obligations.inner_text()
         assert watched.dashboard()["errors"] == []
         assert watched.errors == [] and watched.failed == [] and watched.outside == []
     finally:

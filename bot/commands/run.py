@@ -64,8 +64,9 @@ def register(subparsers: Any) -> None:
         "--http",
         default=None,
         metavar="HOST:PORT",
-        help="Ops HTTP server address (/healthz /metrics /status); default from config "
-        "(127.0.0.1:8080); port 0 = any free port; 'off' disables it.",
+        help="Ops HTTP server address (/healthz /metrics /status, and the live dashboard at "
+        "http://HOST:PORT/); default from config (127.0.0.1:8080); port 0 = any free port; "
+        "'off' disables it.",
     )
     run.add_argument(
         "--strategy",

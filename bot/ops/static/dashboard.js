@@ -55,6 +55,9 @@
     frames: 0,
     errors: [],
     engines: {},
+    applyFrame(frame) {
+      onFrame(frame);
+    },
     seriesLength(name) {
       const view = state.engines.get(name);
       return view ? view.series.bestBid.data().length : 0;
