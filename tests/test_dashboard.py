@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -59,14 +60,21 @@ def test_page_and_bundled_assets_are_served_from_the_bot(bot: DashboardBot) -> N
     html = body.decode()
     refs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
     assert refs, html[:500]
-    for ref in refs:
-        if ref.startswith("data:"):
+    seen: set[str] = set()
+    while refs:  # the page's scripts and styles, and every module they import
+        ref = refs.pop()
+        if ref.startswith("data:") or ref in seen:
             continue
+        seen.add(ref)
         assert not re.match(r"^[a-z]+://|^//", ref), f"page loads {ref} from elsewhere"
         code, headers, content = bot.request("/dashboard/" + ref)
         assert code == 200 and content, ref
         if ref.endswith(".js"):
             assert headers["Content-Type"].startswith("text/javascript"), ref
+            base = ref.rsplit("/", 1)[0]
+            for module in re.findall(r'^import .* from "\./([^"]+)";$', content.decode(), re.M):
+                refs.append(f"{base}/{module}")
+    assert {"static/js/main.js", "static/js/charts.js", "static/js/control.js"} <= seen
     code, _, library = bot.request(
         "/dashboard/static/vendor/lightweight-charts/lightweight-charts.standalone.production.js"
     )
@@ -541,3 +549,20 @@ def test_every_metric_and_label_the_grafana_dashboard_queries_is_exported(bot: D
                 assert any(label in labels for labels in seen), (
                     f"{query.where}: {selector.metric} has no {label!r}"
                 )
+
+
+def test_stopping_the_bot_with_dashboards_connected_is_prompt_and_clean(bot: DashboardBot) -> None:
+    """Last in this module: it stops the bot. Open streams must not hold the shutdown."""
+    streams = [EventStream(bot.host, bot.port) for _ in range(2)]
+    for stream in streams:
+        assert next(stream.events())[0] == "snapshot"
+    started = time.monotonic()
+    bot.proc.send_signal(signal.SIGTERM)
+    out, _ = bot.proc.communicate(timeout=30)
+    assert bot.proc.returncode == 0, bot.log_tail()
+    assert time.monotonic() - started < 15, "open dashboard streams delayed the shutdown"
+    assert json.loads(out)["engines"][0]["engine"] == "btc"
+    for stream in streams:
+        remaining = list(stream.events())  # the server ended the stream: iteration stops
+        assert all(name == "frame" for name, _, _ in remaining)
+        stream.close()

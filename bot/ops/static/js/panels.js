@@ -1,0 +1,158 @@
+// The engine's panels: header, ladder, regime timeline, risk, markouts, obligations, fills.
+// Figures come from the server already formatted (/status, the ladder's decimal text).
+
+import { el, flatten, fmtMoney, kvList, nsTime, size, text, timeOf } from "./format.js";
+
+const REGIMES = ["calm", "ranging", "trending", "crisis", "halted"];
+const MAX_FILL_ROWS = 30;
+const MAX_TRANSITIONS = 50;
+
+export function renderFills(view) {
+  const body = view.find('[data-field="fills-table"] tbody');
+  body.replaceChildren();
+  for (const fill of view.fills.slice(-MAX_FILL_ROWS).reverse()) {
+    const row = el("tr");
+    row.append(
+      el("td", "", timeOf(fill.t)),
+      el("td", fill.side, fill.side),
+      el("td", "", fill.price),
+      el("td", "", size(fill.size)),
+      el("td", "", fill.liquidity),
+      el("td", "", `${fill.fee} ${fill.fee_asset}`),
+    );
+    body.append(row);
+  }
+}
+
+// Returns how many of our orders the ladder shows.
+export function renderLadder(view, ladder) {
+  const body = view.find('[data-field="ladder"] tbody');
+  body.replaceChildren();
+  let ours = 0;
+  let touchMarked = false;
+  for (const level of ladder.rows) {
+    const row = el("tr");
+    const bidSide = level.bid !== null && level.ask === null;
+    if (!touchMarked && (bidSide || (ladder.best_bid !== null && level.price === ladder.best_bid))) {
+      row.classList.add("touch");
+      touchMarked = true;
+    }
+    const mine = level.ours
+      .map((o) => `${o.side} ${size(o.remaining)}` + (o.ahead !== null ? ` · ${size(o.ahead)} ahead` : ` · ${o.state}`))
+      .join("; ");
+    if (level.ours.length) {
+      ours += level.ours.length;
+      row.classList.add("has-ours", level.ours[0].side === "buy" ? "ours-buy" : "ours-sell");
+    }
+    row.append(
+      el("td", "bid", size(level.bid)),
+      el("td", "price", level.price),
+      el("td", "ask", size(level.ask)),
+      el("td", "ours", mine),
+    );
+    body.append(row);
+  }
+  if (!ladder.valid) {
+    const row = el("tr", "ladder-gap");
+    const cell = el("td", "", "book not valid (resyncing)");
+    cell.colSpan = 4;
+    row.append(cell);
+    body.prepend(row);
+  }
+  return ours;
+}
+
+export function renderTimeline(view, nowT) {
+  const bar = view.find('[data-field="timeline"]');
+  const list = view.find('[data-field="transitions"]');
+  const start = view.times[0] ?? nowT;
+  const end = Math.max(nowT, view.lastT, start + 1);
+  const changes = view.regimes.filter((r) => r.to);
+  bar.replaceChildren();
+  for (let i = 0; i < changes.length; i += 1) {
+    const from = Math.max(changes[i].t, start);
+    const to = i + 1 < changes.length ? changes[i + 1].t : end;
+    if (to <= start || to <= from) continue;
+    const seg = el("div", `seg ${changes[i].to}`);
+    seg.style.flexGrow = String(to - from);
+    seg.title = `${changes[i].to.toUpperCase()} from ${timeOf(changes[i].t)} (${changes[i].rule})`;
+    bar.append(seg);
+  }
+  list.replaceChildren();
+  for (const entry of view.regimes.slice(-MAX_TRANSITIONS).reverse()) {
+    const item = el("li");
+    const head = entry.to
+      ? `${(entry.from || "").toUpperCase()}${entry.from ? " → " : ""}${entry.to.toUpperCase()}`
+      : entry.kind.toUpperCase();
+    item.append(`${timeOf(entry.t)} `, el("b", "", head), ` [${entry.rule}] ${entry.text || ""}`);
+    list.append(item);
+  }
+}
+
+function statusOf(status, name) {
+  return (status.engines || []).find((e) => e.engine === name) || {};
+}
+
+export function renderStatus(view, status) {
+  const entry = statusOf(status, view.name);
+  const sample = entry.sample || {};
+  const risk = entry.risk || {};
+  const regime = risk.regime || sample.regime || "";
+  const badge = view.find('[data-field="regime"]');
+  badge.textContent = regime || "–";
+  badge.className = `regime badge ${REGIMES.includes(regime) ? regime : ""}`;
+  const set = (field, value) => {
+    view.find(`[data-field="${field}"]`).textContent = value;
+  };
+  set("strategy", text(entry.strategy));
+  set("position", entry.position !== undefined ? `${text(entry.position)} ${view.meta.base}` : "–");
+  const netDelta = sample.net_delta ?? (entry.hedge ? entry.hedge.net_delta : null);
+  set("net_delta", netDelta !== null && netDelta !== undefined ? `${text(netDelta)} ${view.meta.base}` : "–");
+  set("fills", text(entry.fills));
+  set("pnl", sample.pnl ? `${fmtMoney(sample.pnl.total)} ${view.meta.quote}` : "–");
+  const line = (status.instruments || []).find(
+    (l) => l.engine === view.name && l.instrument === view.meta.instrument,
+  );
+  set("book", line ? (line.valid ? "valid" : `INVALID (${line.reason || line.state})`) : "–");
+  const note = [];
+  if (entry.quotes && entry.quotes.note) note.push(entry.quotes.note);
+  if (typeof entry.warmup_left_s === "number") note.push(`warm-up ${Math.ceil(entry.warmup_left_s)} s left`);
+  set("note", note.join(" · "));
+  const split = view.find('[data-field="pnl-split"]');
+  split.replaceChildren();
+  for (const [key, value] of Object.entries(sample.pnl || {})) {
+    const item = el("span", "", `${key.replace("_", " ")} `);
+    item.append(el("b", "", fmtMoney(value)));
+    split.append(item);
+  }
+  const limits = risk.limits || {};
+  const adjustments = risk.adjustments || {};
+  kvList(view.find('[data-field="risk"]'), [
+    ["regime", regime.toUpperCase()],
+    ["since", nsTime(risk.since_ts)],
+    ["reasons", (risk.reasons || []).join("; ")],
+    ["active triggers", Object.keys(risk.active_triggers || {}).join(", ")],
+    ["quotes pulled", risk.pull_all],
+    ["spread ×", adjustments.spread_mult],
+    ["size ×", adjustments.size_mult],
+    ["position notional", limits.position_notional],
+    ["open orders", limits.open_orders],
+    ["daily loss", limits.daily_loss],
+    ["drawdown", limits.drawdown],
+  ]);
+  // markouts (issue 16) and obligations (issue 17): shown only when /status has them
+  const markouts = entry.markouts;
+  view.find('[data-panel="markouts"]').hidden = !markouts;
+  if (markouts) kvList(view.find('[data-field="markouts"]'), flatten(markouts));
+  const obligations = (status.obligations || []).filter(
+    (o) => o.engine === view.name || o.instrument === view.meta.instrument,
+  );
+  const panel = view.find('[data-panel="obligations"]');
+  panel.hidden = !(entry.obligation || obligations.length);
+  if (!panel.hidden) {
+    const rows = [];
+    for (const o of obligations) rows.push(...flatten(o, o.venue || o.instrument || ""));
+    if (entry.obligation) rows.push(...flatten(entry.obligation, "now"));
+    kvList(view.find('[data-field="obligations"]'), rows);
+  }
+}
