@@ -40,6 +40,7 @@ function chartOptions(container, height) {
       timeVisible: true,
       secondsVisible: true,
       rightOffset: 4,
+      minBarSpacing: 0.05, // minutes of 4 Hz points fit the width
       tickMarkFormatter: (t) => timeOf(t),
     },
     localization: { timeFormatter: (t) => timeOf(t) },
@@ -56,8 +57,17 @@ function line(chart, options) {
   });
 }
 
+// Decimal places of a step given as text ("0.01" -> 2, "1E-8" -> 8).
+function decimals(step) {
+  const n = Number(step);
+  if (!(n > 0)) return 2;
+  let d = 0;
+  while (d < 10 && Math.abs(Math.round(n * 10 ** d) - n * 10 ** d) > 1e-9 * 10 ** d) d += 1;
+  return d;
+}
+
 // The charts of one engine section (`node`, cloned from the page's template).
-export function createCharts(node) {
+export function createCharts(node, meta) {
   const priceBox = node.querySelector('[data-chart="price"]');
   const inventoryBox = node.querySelector('[data-chart="inventory"]');
   const pnlBox = node.querySelector('[data-chart="pnl"]');
@@ -65,6 +75,10 @@ export function createCharts(node) {
   const inventory = LWC.createChart(inventoryBox, chartOptions(inventoryBox, 200));
   const pnl = LWC.createChart(pnlBox, chartOptions(pnlBox, 200));
   const steps = LWC.LineType.WithSteps;
+  const tick = decimals(meta.tick_size);
+  price.applyOptions({ localization: { priceFormatter: (v) => v.toFixed(tick) } });
+  const sizeDigits = Math.min(decimals(meta.lot_size), 6);
+  inventory.applyOptions({ localization: { priceFormatter: (v) => v.toFixed(sizeDigits) } });
   const series = {
     bestBid: line(price, { color: color("--bid"), title: "bid" }),
     bestAsk: line(price, { color: color("--ask"), title: "ask" }),
@@ -94,34 +108,65 @@ export function createCharts(node) {
     series,
     markers: LWC.createSeriesMarkers(series.bestBid, []),
     data: Object.fromEntries(Object.keys(series).map((key) => [key, []])),
+    gapLabels: {},
     times: [],
     lastT: 0,
   };
 }
 
-function pointItems(point, col) {
-  const time = point[col.t];
-  const items = {};
+// Lightweight Charts draws lines across whitespace, so a missing value (no quote resting, no
+// hedge) is a point in transparent colour at a neighbouring value: the line breaks there.
+const GAP = "rgba(0, 0, 0, 0)";
+
+function values(point, col) {
+  const out = {};
   for (const [key, column] of Object.entries(SERIES_COLUMNS)) {
     const value = point[col[column]];
-    items[key] = value === null || value === undefined ? { time } : { time, value };
+    out[key] = value === null || value === undefined ? null : value;
   }
-  return items;
+  return out;
 }
 
-export function setHistory(view, points, col) {
+const QUOTE_TITLES = { ourBid: "our bid", ourAsk: "our ask" };
+
+function gapLabel(view, key, gap) {
+  const title = QUOTE_TITLES[key];
+  if (title === undefined || view.gapLabels[key] === gap) return;
+  view.gapLabels[key] = gap; // no "our bid" label on the price axis while we have no bid
+  view.series[key].applyOptions({ lastValueVisible: !gap, title: gap ? "" : title });
+}
+
+// `windowPoints`: how many points the charts show (the rest is a scroll or zoom away).
+export function setHistory(view, points, col, windowPoints) {
   view.times = [];
   for (const key of Object.keys(view.data)) view.data[key] = [];
   for (const point of points) {
     const time = point[col.t];
     if (time <= (view.times.at(-1) ?? 0)) continue;
     view.times.push(time);
-    const items = pointItems(point, col);
-    for (const key of Object.keys(items)) view.data[key].push(items[key]);
+    const row = values(point, col);
+    for (const key of Object.keys(row)) view.data[key].push(row[key] === null ? { time } : { time, value: row[key] });
   }
-  for (const [key, series] of Object.entries(view.series)) series.setData(view.data[key]);
+  for (const [key, items] of Object.entries(view.data)) {
+    // a gap takes the value after it (or, at the end, the one before): no connector line
+    let next = null;
+    for (let i = items.length - 1; i >= 0; i -= 1) {
+      if ("value" in items[i] && items[i].color === undefined) next = items[i].value;
+      else if (next !== null) items[i] = { time: items[i].time, value: next, color: GAP };
+    }
+    let last = null;
+    for (let i = 0; i < items.length; i += 1) {
+      if ("value" in items[i]) last = items[i].value;
+      else if (last !== null) items[i] = { time: items[i].time, value: last, color: GAP };
+    }
+    view.series[key].setData(items);
+    gapLabel(view, key, items.length > 0 && items.at(-1).color === GAP);
+  }
   view.lastT = view.times.at(-1) ?? 0;
-  for (const chart of view.charts) chart.timeScale().scrollToRealTime();
+  const count = view.times.length;
+  for (const chart of view.charts) {
+    chart.timeScale().setVisibleLogicalRange({ from: count - windowPoints, to: count + 4 });
+  }
 }
 
 // Returns false for a point not newer than the last one (charts need increasing times).
@@ -129,10 +174,24 @@ export function addPoint(view, point, col, maxPoints) {
   const time = point[col.t];
   if (!(time > view.lastT)) return false;
   view.times.push(time);
-  const items = pointItems(point, col);
+  const row = values(point, col);
   for (const [key, series] of Object.entries(view.series)) {
-    view.data[key].push(items[key]);
-    series.update(items[key]);
+    const items = view.data[key];
+    const previous = items.at(-1);
+    const value = row[key];
+    let item;
+    if (value === null) {
+      item = previous && "value" in previous ? { time, value: previous.value, color: GAP } : { time };
+    } else {
+      if (previous && previous.color === GAP && previous.value !== value) {
+        items[items.length - 1] = { time: previous.time, value, color: GAP };
+        series.update(items.at(-1)); // the gap ends at the new value: no connector line
+      }
+      item = { time, value };
+    }
+    items.push(item);
+    series.update(item);
+    gapLabel(view, key, value === null);
   }
   view.lastT = time;
   if (view.times.length > maxPoints * 1.1) {

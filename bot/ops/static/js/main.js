@@ -18,7 +18,8 @@ const ui = {
   empty: document.getElementById("empty"),
   template: document.getElementById("engine-template"),
 };
-const state = { col: {}, maxPoints: 3600, engines: new Map(), retryMs: 1000, lastFrameAt: 0 };
+const WINDOW_S = 300; // the charts open on the last 5 minutes
+const state = { col: {}, maxPoints: 3600, windowPoints: 1200, engines: new Map(), retryMs: 1000, lastFrameAt: 0 };
 
 // What the browser tests (and a curious user, in the console) can read.
 const debug = {
@@ -53,7 +54,7 @@ function buildView(name, meta) {
     find: (selector) => node.querySelector(selector),
     fills: [],
     regimes: [],
-    ...createCharts(node),
+    ...createCharts(node, meta),
   };
 }
 
@@ -67,13 +68,14 @@ function noteProgress(view) {
 function onSnapshot(snapshot) {
   state.col = Object.fromEntries(snapshot.fields.map((name, index) => [name, index]));
   state.maxPoints = snapshot.server.history_points;
+  state.windowPoints = Math.min(state.maxPoints, Math.round(WINDOW_S * snapshot.server.max_rate_hz));
   for (const [name, data] of Object.entries(snapshot.engines)) {
     let view = state.engines.get(name);
     if (!view) {
       view = buildView(name, data.meta);
       state.engines.set(name, view);
     }
-    setHistory(view, data.points, state.col);
+    setHistory(view, data.points, state.col, state.windowPoints);
     view.fills = data.fills;
     view.regimes = data.regimes;
     renderMarkers(view);
