@@ -286,8 +286,17 @@ CHROMIUM_ARGS = [
 REGIMES = {"calm", "ranging", "trending", "crisis", "halted"}
 
 
-def chromium_path() -> str | None:
-    return os.environ.get("MMBOT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+def chromium_path() -> tuple[str | None, str]:
+    """(Chromium executable, or None and why not)."""
+    configured = os.environ.get("MMBOT_CHROMIUM")
+    if configured:
+        if os.access(configured, os.X_OK):
+            return configured, ""
+        return None, f"MMBOT_CHROMIUM={configured} is not an executable"
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found, ""
+    return None, "no Chromium: apt-get install -y chromium (Debian), or set MMBOT_CHROMIUM=/path/to/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -299,9 +308,9 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         reason = "playwright is not installed (pip install playwright; it is in the test extra)"
-    path = chromium_path()
+    path, missing = chromium_path()
     if reason is None and path is None:
-        reason = "no Chromium: apt-get install -y chromium (Debian), or set MMBOT_CHROMIUM=/path/to/chromium"
+        reason = missing
     if reason is not None:
         if os.environ.get("MMBOT_REQUIRE_BROWSER") == "1":
             pytest.fail(reason)
