@@ -392,7 +392,7 @@ def order_price(order: dict[str, Any]) -> Decimal:
 
 @pytest.mark.browser
 def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
-    bot: DashboardBot, browser: Any, artefacts: Path
+    browser: Any, bot: DashboardBot, artefacts: Path
 ) -> None:
     bot.wait_quoting()
     watched = Watched(browser, bot)
@@ -456,7 +456,7 @@ def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
 
 
 @pytest.mark.browser
-def test_browser_wrong_token_keeps_the_controls_locked(bot: DashboardBot, browser: Any) -> None:
+def test_browser_wrong_token_keeps_the_controls_locked(browser: Any, bot: DashboardBot) -> None:
     watched = Watched(browser, bot)
     try:
         page = watched.open()
@@ -477,7 +477,7 @@ def test_browser_wrong_token_keeps_the_controls_locked(bot: DashboardBot, browse
 
 @pytest.mark.browser
 def test_browser_kill_from_the_page_pulls_the_quotes_and_resume_brings_them_back(
-    bot: DashboardBot, browser: Any, artefacts: Path
+    browser: Any, bot: DashboardBot, artefacts: Path
 ) -> None:
     bot.wait_quoting()
     watched = Watched(browser, bot)
