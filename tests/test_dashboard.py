@@ -493,19 +493,22 @@ def test_browser_kill_from_the_page_pulls_the_quotes_and_resume_brings_them_back
             "fast_as",
             "wide",
         ]
+        # one click only arms the button, for 4 s
         page.click("#kill")
         assert page.locator("#kill").inner_text() == "Confirm kill"
-        assert bot.engine()["open_orders"], "one click only arms the button"
+        page.wait_for_function("() => document.getElementById('kill').textContent === 'Kill'", timeout=10_000)
+        assert bot.engine()["risk"]["regime"] != "halted", "a single click killed"
         page.click("#kill")
+        page.click("#kill")
+        page.wait_for_function("() => document.getElementById('control-note').textContent.startsWith('kill')")
+        note = page.locator("#control-note").inner_text()
+        assert note.startswith("kill:"), note
         status = bot.wait(
             "quotes pulled by the page's kill",
             lambda s: s["engines"][0]["risk"]["regime"] == "halted" and not s["engines"][0]["open_orders"],
             timeout=30,
         )
         assert "manual_kill" in status["engines"][0]["risk"]["active_triggers"]
-        page.wait_for_function(
-            "() => document.getElementById('control-note').textContent.startsWith('kill:')"
-        )
         page.wait_for_function(
             "() => document.querySelector('[data-field=regime]').textContent === 'halted'", timeout=10_000
         )

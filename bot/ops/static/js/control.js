@@ -31,6 +31,7 @@ export function setupControl() {
 
   function say(message, kind = "") {
     ui.note.textContent = message;
+    ui.note.title = message; // the whole text when the line is cut
     ui.note.className = `note ${kind}`;
   }
 
