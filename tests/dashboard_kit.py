@@ -1,5 +1,6 @@
 """A real ``mmbot run --offline`` process for the dashboard tests, and a server-sent events
-reader. The bot quotes within seconds (short volatility horizons, the fast AS profile)."""
+reader. The bot quotes within seconds (short volatility horizons, the fast AS profile) and has a
+small market-making obligation (100 USDT a side within 1 %, spread <= 0.05 %) on its venue."""
 
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ medium_horizon_s = 10.0
 [paper.starting_balances]
 USDT = "100000"
 BTC = "0.02"
+[obligations.engines.btc]
+max_spread_pct = "0.05"
+band_pct = "1"
+bid_depth = "100"
+ask_depth = "100"
+min_uptime_pct = "90"
+depth_levels = 8
 """)
     return path
 
@@ -56,8 +64,12 @@ BTC = "0.02"
 class DashboardBot:
     """``mmbot run --offline`` on a free port, with the control token in its environment."""
 
-    def __init__(self, tmp: Path, *, dashboard: str = "", token: str | None = TOKEN) -> None:
-        cfg = write_config(tmp, dashboard=dashboard)
+    def __init__(
+        self, tmp: Path, *, dashboard: str = "", token: str | None = TOKEN, config: Path | None = None
+    ) -> None:
+        """``config``: run that file instead (data in ``tmp/data``, any free port)."""
+        cfg = write_config(tmp, dashboard=dashboard) if config is None else config
+        extra = [] if config is None else ["--data-dir", str(tmp / "data"), "--http", "127.0.0.1:0"]
         env = {**os.environ, "MMBOT_LOGGING__FORMAT": "json", "PYTHONPATH": str(REPO)}
         env.pop("MMBOT_HTTP__TOKEN", None)
         if token is not None:
@@ -65,7 +77,7 @@ class DashboardBot:
         self.log_path = tmp / "bot.log"
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--offline", "--json"],
+            [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--offline", "--json", *extra],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

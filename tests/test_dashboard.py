@@ -358,7 +358,7 @@ class Watched:
         self.page.goto(self.origin + "/")
         self.page.wait_for_function(
             "() => window.mmbotDashboard && window.mmbotDashboard.snapshots >= 1"
-            " && window.mmbotDashboard.engines.btc && window.mmbotDashboard.engines.btc.points > 5",
+            " && Object.values(window.mmbotDashboard.engines).some(e => e.points > 5)",
             timeout=30_000,
         )
         return self.page
@@ -429,26 +429,18 @@ def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
         docs = os.environ.get("MMBOT_DOCS_SCREENSHOT")
         if docs:
             page.screenshot(path=docs, full_page=False)
-        # markouts (issue 16) and obligations (issue 17) panels: hidden while /status has none,
-        # shown, whatever their exact shape, when it does
+        # obligations compliance on the venue (issue 17), as /status has it
+        page.wait_for_function("() => !document.querySelector('[data-panel=obligations]').hidden")
+        shown = page.locator('[data-panel="obligations"]').inner_text()
+        assert "binance_spot" in shown and "uptime today" in shown and "max 0.05 %" in shown, shown
+        assert re.search(r"now\s+(NOT )?MET", shown) and "100 USDT within ±1 %" in shown, shown
+        # markouts (issue 16): hidden while /status has none, shown, whatever their shape, when it does
         assert not page.locator('[data-panel="markouts"]').is_visible()
-        assert not page.locator('[data-panel="obligations"]').is_visible()
         frame = real_frame_with_status(bot)
         frame["status"]["engines"][0]["markouts"] = {"1s": {"buy": -1.1, "sell": -0.9}, "60s": {"buy": -1.8}}
-        frame["status"]["obligations"] = [
-            {
-                "instrument": "binance_spot:BTCUSDT",
-                "venue": "binance_spot",
-                "uptime_deal": 0.953,
-                "breaches": 2,
-            }
-        ]
         page.evaluate("frame => window.mmbotDashboard.applyFrame(frame)", frame)
         markouts = page.locator('[data-panel="markouts"]')
         assert markouts.is_visible() and "1s.buy" in markouts.inner_text() and "-1.1" in markouts.inner_text()
-        obligations = page.locator('[data-panel="obligations"]')
-        assert obligations.is_visible() and "binance_spot.uptime_deal" in obligations.inner_text()
-        assert "0.953" in obligations.inner_text()
         assert watched.dashboard()["errors"] == []
         assert watched.errors == [] and watched.failed == [] and watched.outside == []
     finally:
@@ -561,6 +553,50 @@ def test_every_metric_and_label_the_grafana_dashboard_queries_is_exported(bot: D
                 assert any(label in labels for labels in seen), (
                     f"{query.where}: {selector.metric} has no {label!r}"
                 )
+
+
+@pytest.mark.browser
+def test_browser_shows_every_engine_of_the_abc_deal_with_its_obligation(
+    browser: Any, tmp_path: Path, artefacts: Path
+) -> None:
+    """config/abc.toml as shipped: three venues' engines, each hedged on the perp, each with the
+    deal's obligation; every engine gets its section, its data and its compliance."""
+    from tests.dashboard_kit import REPO
+
+    abc = DashboardBot(tmp_path, config=REPO / "config" / "abc.toml")
+    try:
+        status = abc.wait(
+            "the three venues quoting",
+            lambda s: len(s["obligations"]) == 3 and all(e["open_orders"] for e in s["engines"]),
+            timeout=90,
+        )
+        names = [e["engine"] for e in status["engines"]]
+        watched = Watched(browser, abc)
+        try:
+            page = watched.open()
+            page.wait_for_function(
+                "names => names.every(n => (window.mmbotDashboard.engines[n] || {}).points > 5"
+                " && window.mmbotDashboard.engines[n].ladderOurs > 0)",
+                arg=names,
+                timeout=30_000,
+            )
+            assert page.locator("#engine-nav a").all_inner_texts() == names
+            for name, summary in zip(names, status["obligations"], strict=True):
+                section = page.locator(f'section[data-engine="{name}"]')
+                obligation = section.locator('[data-panel="obligations"]')
+                page.wait_for_function(
+                    f"() => !document.querySelector('section[data-engine={name}] [data-panel=obligations]').hidden"
+                )
+                assert summary["venue"] in obligation.inner_text()
+                assert "min 95 %" in obligation.inner_text()
+                assert section.locator('[data-field="net_delta"]').inner_text() != "–", "hedged engines"
+            page.screenshot(path=str(artefacts / "dashboard-abc.png"), full_page=True)
+            assert watched.dashboard()["errors"] == []
+            assert watched.errors == [] and watched.failed == [] and watched.outside == []
+        finally:
+            watched.close()
+    finally:
+        abc.stop()
 
 
 def test_stopping_the_bot_with_dashboards_connected_is_prompt_and_clean(bot: DashboardBot) -> None:

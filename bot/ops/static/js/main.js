@@ -17,6 +17,7 @@ const ui = {
   engines: document.getElementById("engines"),
   empty: document.getElementById("empty"),
   template: document.getElementById("engine-template"),
+  nav: document.getElementById("engine-nav"),
 };
 const WINDOW_S = 300; // the charts open on the last 5 minutes
 const state = { col: {}, maxPoints: 3600, windowPoints: 1200, engines: new Map(), retryMs: 1000, lastFrameAt: 0 };
@@ -40,6 +41,11 @@ window.mmbotDashboard = debug;
 function buildView(name, meta) {
   const node = ui.template.content.firstElementChild.cloneNode(true);
   node.dataset.engine = name;
+  node.id = `engine-${name}`;
+  const link = document.createElement("a"); // a jump link per engine (config/abc.toml runs three)
+  link.href = `#${node.id}`;
+  link.textContent = name;
+  ui.nav.append(link);
   node.querySelector(".name").textContent = name;
   node.querySelector(".instrument").textContent = meta.instrument;
   node.querySelector(".unit-base").textContent = `(${meta.base})`;

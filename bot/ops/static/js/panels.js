@@ -144,15 +144,55 @@ export function renderStatus(view, status) {
   const markouts = entry.markouts;
   view.find('[data-panel="markouts"]').hidden = !markouts;
   if (markouts) kvList(view.find('[data-field="markouts"]'), flatten(markouts));
-  const obligations = (status.obligations || []).filter(
-    (o) => o.engine === view.name || o.instrument === view.meta.instrument,
-  );
+  renderObligation(view, entry.obligation, status.obligations || []);
+}
+
+function pct(value, digits = 2) {
+  const n = Number(value);
+  return value === null || value === undefined || !Number.isFinite(n) ? "–" : `${n.toFixed(digits)} %`;
+}
+
+function amount(value) {
+  const n = Number(value);
+  return value === null || value === undefined || !Number.isFinite(n)
+    ? "–"
+    : n.toLocaleString("en-US", { maximumFractionDigits: 2 });
+}
+
+// Obligations compliance on this engine's venue (/status: `obligation` per engine, `obligations`
+// summary); an unknown shape is shown key by key.
+function renderObligation(view, obligation, summaries) {
+  const summary = summaries.find((o) => o.instrument === view.meta.instrument);
   const panel = view.find('[data-panel="obligations"]');
-  panel.hidden = !(entry.obligation || obligations.length);
-  if (!panel.hidden) {
-    const rows = [];
-    for (const o of obligations) rows.push(...flatten(o, o.venue || o.instrument || ""));
-    if (entry.obligation) rows.push(...flatten(entry.obligation, "now"));
-    kvList(view.find('[data-field="obligations"]'), rows);
+  panel.hidden = !(obligation || summary);
+  if (panel.hidden) return;
+  const box = view.find('[data-field="obligations"]');
+  const terms = obligation && obligation.terms;
+  const now = obligation && obligation.now;
+  const uptime = obligation && obligation.uptime;
+  if (!terms || !now || !uptime) {
+    kvList(box, [...flatten(summary || {}), ...flatten(obligation || {}, "now")]);
+    return;
   }
+  const quote = terms.quote || view.meta.quote;
+  const met = (flag) => (flag ? "MET" : "NOT MET");
+  const rows = [
+    ["venue", terms.venue],
+    ["now", met(now.met) + (now.context ? ` (${now.context})` : "")],
+    ["spread", `${pct(now.spread_pct, 4)} (max ${terms.max_spread_pct} %)`],
+    ["bid depth", `${amount(now.bid_depth)} / ${amount(terms.bid_depth)} ${quote} within ±${terms.band_pct} %`],
+    ["ask depth", `${amount(now.ask_depth)} / ${amount(terms.ask_depth)} ${quote}`],
+    ["uptime today", `${pct(100 * uptime.day)} (min ${pct(100 * uptime.min, 0)})`],
+    ["uptime deal", `${pct(100 * uptime.deal)} over ${amount(uptime.deal_measured_s)} s`],
+    ["deal so far", summary ? met(summary.met) : "–"],
+    ["breaches", String(obligation.breaches ?? "–")],
+  ];
+  if (obligation.open_breach) rows.push(["open breach", text(obligation.open_breach.cause)]);
+  const last = (obligation.recent_breaches || []).at(-1);
+  if (last) {
+    rows.push(["last breach", `${nsTime(last.start)}, ${amount(last.duration_s)} s: ${last.cause}`]);
+  }
+  for (const alert of obligation.alerts || []) rows.push(["alert", typeof alert === "string" ? alert : alert.text]);
+  kvList(box, rows);
+  box.dataset.met = now.met ? "yes" : "no";
 }
