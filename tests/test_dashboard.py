@@ -370,20 +370,6 @@ class Watched:
         self.context.close()
 
 
-def real_frame_with_status(bot: DashboardBot) -> dict[str, Any]:
-    """A frame as the bot sends it (with /status), with no new fills or regime entries."""
-    stream = EventStream(bot.host, bot.port)
-    try:
-        for name, data, _ in stream.events():
-            if name == "frame" and data["status"] is not None:
-                for engine in data["engines"].values():
-                    engine["fills"], engine["regimes"] = [], []
-                return dict(data)
-    finally:
-        stream.close()
-    raise AssertionError("no frame with /status")
-
-
 def order_price(order: dict[str, Any]) -> Decimal:
     """A /status open order's price (text in the instrument's precision, or integer ticks)."""
     price = order["price"]
@@ -413,8 +399,16 @@ def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
         rows = page.locator('[data-field="ladder"] tr.has-ours')
         texts = rows.all_inner_texts()
         assert texts and all("ahead" in t or "in flight" in t for t in texts), texts
-        on_page = {Decimal(rows.nth(i).locator("td.price").inner_text()) for i in range(rows.count())}
-        in_status = {order_price(o) for o in bot.engine()["open_orders"]}
+        # the strategy's quotes move every few hundred ms: the page and /status agree within a few tries
+        for _ in range(20):
+            prices = page.eval_on_selector_all(
+                '[data-field="ladder"] tr.has-ours td.price', "cells => cells.map(c => c.textContent)"
+            )
+            on_page = {Decimal(p) for p in prices}
+            in_status = {order_price(o) for o in bot.engine()["open_orders"]}
+            if on_page & in_status:
+                break
+            time.sleep(0.25)
         assert on_page & in_status, (on_page, in_status)
         # header formatted from /status
         page.wait_for_function(
@@ -434,13 +428,19 @@ def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
         shown = page.locator('[data-panel="obligations"]').inner_text()
         assert "binance_spot" in shown and "uptime today" in shown and "max 0.05 %" in shown, shown
         assert re.search(r"now\s+(NOT )?MET", shown) and "100 USDT within ±1 %" in shown, shown
-        # markouts (issue 16): hidden while /status has none, shown, whatever their shape, when it does
-        assert not page.locator('[data-panel="markouts"]').is_visible()
-        frame = real_frame_with_status(bot)
-        frame["status"]["engines"][0]["markouts"] = {"1s": {"buy": -1.1, "sell": -0.9}, "60s": {"buy": -1.8}}
-        page.evaluate("frame => window.mmbotDashboard.applyFrame(frame)", frame)
-        markouts = page.locator('[data-panel="markouts"]')
-        assert markouts.is_visible() and "1s.buy" in markouts.inner_text() and "-1.1" in markouts.inner_text()
+        # markouts of our fills (issue 16), as /status has them: mean bps and count per horizon and side
+        status = bot.wait(
+            "a completed 1 s markout", lambda s: s["engines"][0]["markouts"]["1s"]["all"]["n"] > 0
+        )
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-field=markouts] tbody tr').length >= 3", timeout=10_000
+        )
+        rows = page.locator('[data-field="markouts"] tbody tr').all_inner_texts()
+        assert [r.split("\t")[0] for r in rows] == list(
+            k for k in status["engines"][0]["markouts"] if k != "pending"
+        )
+        assert re.match(r"1s\t(-?\d+\.\d\d|–) \(\d+\)\t", rows[0]), rows
+        assert "fills still ageing" in page.locator('[data-field="markouts-note"]').inner_text()
         assert watched.dashboard()["errors"] == []
         assert watched.errors == [] and watched.failed == [] and watched.outside == []
     finally:

@@ -32,9 +32,6 @@ const debug = {
     const view = state.engines.get(name);
     return view ? view.series.bestBid.data().length : 0;
   },
-  applyFrame(frame) {
-    onFrame(frame);
-  },
 };
 window.mmbotDashboard = debug;
 

@@ -141,9 +141,7 @@ export function renderStatus(view, status) {
     ["drawdown", limits.drawdown],
   ]);
   // markouts (issue 16) and obligations (issue 17): shown only when /status has them
-  const markouts = entry.markouts;
-  view.find('[data-panel="markouts"]').hidden = !markouts;
-  if (markouts) kvList(view.find('[data-field="markouts"]'), flatten(markouts));
+  renderMarkouts(view, entry.markouts);
   renderObligation(view, entry.obligation, status.obligations || []);
 }
 
@@ -195,4 +193,37 @@ function renderObligation(view, obligation, summaries) {
   for (const alert of obligation.alerts || []) rows.push(["alert", typeof alert === "string" ? alert : alert.text]);
   kvList(box, rows);
   box.dataset.met = now.met ? "yes" : "no";
+}
+
+function bps(value) {
+  const n = Number(value);
+  return value === null || value === undefined || !Number.isFinite(n) ? "–" : n.toFixed(2);
+}
+
+// Markouts of our fills (/status `markouts`: horizon -> side -> n, mean_bps, ewma_bps, total; and
+// `pending`): negative = the price moved against us after the fill (adverse selection).
+function renderMarkouts(view, markouts) {
+  const panel = view.find('[data-panel="markouts"]');
+  panel.hidden = !markouts;
+  if (!markouts) return;
+  const body = view.find('[data-field="markouts"] tbody');
+  body.replaceChildren();
+  const horizons = Object.entries(markouts).filter(([, v]) => v && typeof v === "object" && !Array.isArray(v));
+  for (const [horizon, sides] of horizons) {
+    const row = el("tr");
+    row.append(el("td", "", horizon));
+    for (const side of ["buy", "sell", "all"]) {
+      const m = sides[side];
+      if (!m || typeof m !== "object") {
+        row.append(el("td", "", text(m)));
+        continue;
+      }
+      const cell = el("td", Number(m.mean_bps) < 0 ? "adverse" : "", `${bps(m.mean_bps)} (${text(m.n, "0")})`);
+      if (m.ewma_bps !== undefined) cell.title = `EWMA ${bps(m.ewma_bps)} bps; total ${text(m.total)} ${view.meta.quote}`;
+      row.append(cell);
+    }
+    body.append(row);
+  }
+  const note = typeof markouts.pending === "number" ? `${markouts.pending} fills still ageing` : "";
+  view.find('[data-field="markouts-note"]').textContent = note;
 }
