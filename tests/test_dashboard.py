@@ -521,6 +521,10 @@ def test_every_metric_and_label_the_grafana_dashboard_queries_is_exported(bot: D
     from tests.grafana_kit import load_dashboard, queries
 
     bot.wait_quoting()
+    bot.wait(
+        "a completed markout (its gauges have samples then)",
+        lambda s: s["engines"][0]["markouts"]["1s"]["all"]["n"] > 0,
+    )
     samples: dict[str, list[dict[str, str]]] = {}
     for family in text_string_to_metric_families(bot.metrics()):
         suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(family.type, [""])
