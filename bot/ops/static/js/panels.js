@@ -52,6 +52,13 @@ export function renderLadder(view, ladder) {
     );
     body.append(row);
   }
+  const panel = body.closest(".ladder-scroll");
+  const touch = body.querySelector("tr.touch");
+  if (panel && touch && !panel.matches(":hover")) {
+    // keep the touch in the middle unless the user is looking around in the ladder
+    const offset = touch.getBoundingClientRect().top - panel.getBoundingClientRect().top;
+    panel.scrollTop += offset - panel.clientHeight / 2;
+  }
   if (!ladder.valid) {
     const row = el("tr", "ladder-gap");
     const cell = el("td", "", "book not valid (resyncing)");
