@@ -120,7 +120,11 @@ export function renderStatus(view, status) {
   const line = (status.instruments || []).find(
     (l) => l.engine === view.name && l.instrument === view.meta.instrument,
   );
-  set("book", line ? (line.valid ? "valid" : `INVALID (${line.reason || line.state})`) : "–");
+  let book = "–";
+  if (line && !line.valid) book = `INVALID (${line.reason || line.state})`;
+  else if (line && line.tradeable === false) book = `valid, not tradeable (${line.reason || "cross-checks"})`;
+  else if (line) book = "valid";
+  set("book", book);
   const note = [];
   if (entry.quotes && entry.quotes.note) note.push(entry.quotes.note);
   if (typeof entry.warmup_left_s === "number") note.push(`warm-up ${Math.ceil(entry.warmup_left_s)} s left`);
