@@ -441,6 +441,28 @@ def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
         )
         assert re.match(r"1s\t(-?\d+\.\d\d|–) \(\d+\)\t", rows[0]), rows
         assert "fills still ageing" in page.locator('[data-field="markouts-note"]').inner_text()
+        # those fills: marked on the price chart and listed; inventory and the PnL split charted
+        page.wait_for_function("() => window.mmbotDashboard.markerCount('btc') > 0", timeout=10_000)
+        assert page.locator('[data-field="fills-table"] tbody tr').count() > 0
+        points = page.evaluate("() => window.mmbotDashboard.seriesLength('btc')")
+        for key in (
+            "inventory",
+            "pnl_spread_capture",
+            "pnl_rebates",
+            "pnl_fees",
+            "pnl_inventory",
+            "pnl_total",
+        ):
+            # the same time axis as the price chart (a point may arrive between the two reads)
+            assert page.evaluate(f"() => window.mmbotDashboard.seriesLength('btc', '{key}')") >= points, key
+        split = page.locator('[data-field="pnl-split"]').inner_text()
+        pnl = bot.engine()["sample"]["pnl"]
+        assert pnl and all(key.replace("_", " ", 1) in split for key in pnl), (split, pnl)
+        # the regime timeline: every entry names the rule that fired, the first is the state at start
+        entries = page.locator('[data-field="transitions"] li').all_inner_texts()
+        assert entries and all(re.search(r"\[[^\]]+\]", e) for e in entries), entries
+        assert "[state when the dashboard started]" in entries[-1] or len(entries) == 50, entries
+        assert page.locator('[data-field="timeline"] .seg').count() >= 1
         assert watched.dashboard()["errors"] == []
         assert watched.errors == [] and watched.failed == [] and watched.outside == []
     finally:
@@ -505,12 +527,45 @@ def test_browser_kill_from_the_page_pulls_the_quotes_and_resume_brings_them_back
             "() => document.querySelector('[data-field=regime]').textContent === 'halted'", timeout=10_000
         )
         page.wait_for_function("() => window.mmbotDashboard.engines.btc.ladderOurs === 0", timeout=10_000)
+        # the timeline names the kill, its trigger and who asked
+        page.wait_for_function(
+            "() => document.querySelector('[data-field=transitions]').textContent.includes('dashboard kill')",
+            timeout=10_000,
+        )
+        entries = page.locator('[data-field="transitions"] li').all_inner_texts()
+        kill = [e for e in entries if " KILL [manual_kill] kill by http: dashboard kill" in e]
+        halt = [e for e in entries if " → HALTED [trigger.manual_kill] " in e]
+        assert kill and halt, entries
+        assert halt[0].count("HALTED") == 1, halt  # the rule and the move are not repeated in the text
         page.screenshot(path=str(artefacts / "dashboard-killed.png"), full_page=True)
         page.click("#resume")
         bot.wait_quoting(timeout=90)
         page.wait_for_function("() => window.mmbotDashboard.engines.btc.ladderOurs >= 2", timeout=20_000)
+        # strategy switch from the page: an unknown profile is refused and nothing changes ...
+        page.fill("#profile", "no_such_profile")
+        page.click("#switch")
+        page.wait_for_function(
+            "() => document.getElementById('control-note').textContent.startsWith('strategy refused')"
+        )
+        assert "no_such_profile" in page.locator("#control-note").inner_text()
+        assert bot.engine()["strategy"] == "fast_as"
+        # ... a known one is taken by the bot, and the page shows it
+        for profile in ("wide", "fast_as"):
+            page.fill("#profile", profile)
+            page.click("#switch")
+            page.wait_for_function(
+                f"() => document.getElementById('control-note').textContent.includes('\"{profile}\"')"
+            )
+            assert page.locator("#control-note").inner_text().startswith("strategy: "), profile
+            bot.wait(f"the page's switch to {profile}", lambda s, p=profile: s["engines"][0]["strategy"] == p)
+            page.wait_for_function(
+                f"() => document.querySelector('[data-field=strategy]').textContent === '{profile}'",
+                timeout=10_000,
+            )
         assert not any(TOKEN in url for url in watched.urls), "the token never goes into a URL"
-        assert watched.errors == [] and watched.failed == [] and watched.outside == []
+        # the only console error: the browser's own note of the refused switch's 400 answer
+        assert len(watched.errors) == 1 and "400" in watched.errors[0], watched.errors
+        assert watched.failed == [] and watched.outside == []
     finally:
         watched.close()
 
@@ -520,8 +575,7 @@ def test_every_metric_and_label_the_grafana_dashboard_queries_is_exported(bot: D
     look its metric names, label matchers and legend labels up in this running bot's /metrics."""
     from tests.grafana_kit import load_dashboard, queries
 
-    bot.wait_quoting()
-    bot.wait(
+    bot.wait(  # every other family has samples from the start (quotes: a count per side, 0 too)
         "a completed markout (its gauges have samples then)",
         lambda s: s["engines"][0]["markouts"]["1s"]["all"]["n"] > 0,
     )
@@ -601,6 +655,42 @@ def test_browser_shows_every_engine_of_the_abc_deal_with_its_obligation(
             watched.close()
     finally:
         abc.stop()
+
+
+@pytest.mark.browser
+def test_browser_says_when_a_valid_book_is_not_tradeable(browser: Any, tmp_path: Path) -> None:
+    """A book that falls behind stays valid (no resync) but is not quoted from: the header says
+    so with the reason /status gives. Here any event queued over 10 us after its receipt counts
+    as falling behind, and recovering takes 10 minutes, so the book stays untradeable."""
+    from tests.dashboard_kit import write_config
+
+    config = write_config(tmp_path)
+    with config.open("a") as file:
+        file.write("[market]\nmax_lag_s = 0.00001\nlag_recovery_s = 600\n")
+    behind = DashboardBot(tmp_path, config=config)
+    try:
+        status = behind.wait(
+            "a valid book that is not tradeable",
+            lambda s: any(line["valid"] and not line["tradeable"] for line in s["instruments"]),
+        )
+        (line,) = status["instruments"]
+        assert line["reason"].startswith("falling behind: "), line
+        watched = Watched(browser, behind)
+        try:
+            page = watched.open()
+            page.wait_for_function(
+                "() => document.querySelector('[data-field=book]').textContent.startsWith('valid, not')",
+                timeout=10_000,
+            )
+            shown = page.locator('[data-field="book"]').inner_text()
+            assert shown.startswith("valid, not tradeable (falling behind: "), shown
+            assert "(max 0.00s)" in shown, shown
+            assert not behind.engine()["open_orders"], "no quotes from an untradeable book"
+            assert watched.errors == [] and watched.failed == [] and watched.outside == []
+        finally:
+            watched.close()
+    finally:
+        behind.stop()
 
 
 def test_stopping_the_bot_with_dashboards_connected_is_prompt_and_clean(bot: DashboardBot) -> None:

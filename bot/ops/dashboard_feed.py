@@ -161,7 +161,8 @@ class EngineFeed:
                     "from": record.from_state.value,
                     "to": record.to_state.value,
                     "rule": record.rule,
-                    "text": record.text(),
+                    # the numbers behind the rule (the page shows from -> to [rule] itself)
+                    "text": "; ".join(r.text() for r in record.reasons),
                 }
             elif isinstance(record, KillRecord):
                 entry = {

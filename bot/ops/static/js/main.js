@@ -28,9 +28,15 @@ const debug = {
   frames: 0,
   errors: [],
   engines: {},
-  seriesLength(name) {
+  // points a chart series holds (`key`: a SERIES_COLUMNS name of charts.js, e.g. "pnl_total")
+  seriesLength(name, key = "bestBid") {
     const view = state.engines.get(name);
-    return view ? view.series.bestBid.data().length : 0;
+    return view ? view.series[key].data().length : 0;
+  },
+  // fill markers drawn on the price chart
+  markerCount(name) {
+    const view = state.engines.get(name);
+    return view ? view.markers.markers().length : 0;
   },
 };
 window.mmbotDashboard = debug;

@@ -122,7 +122,7 @@ export function renderStatus(view, status) {
   );
   let book = "–";
   if (line && !line.valid) book = `INVALID (${line.reason || line.state})`;
-  else if (line && line.tradeable === false) book = `valid, not tradeable (${line.reason || "cross-checks"})`;
+  else if (line && line.tradeable === false) book = `valid, not tradeable (${line.reason || "falling behind"})`;
   else if (line) book = "valid";
   set("book", book);
   const note = [];
