@@ -321,6 +321,19 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def test_ci_installs_chromium_and_fails_rather_than_skips_the_browser_tests() -> None:
+    """CI runs .ci/run: it must install the browser and make a missing one a failure, so the
+    browser tests below can never be skipped there unnoticed."""
+    from tests.dashboard_kit import REPO
+
+    script = (REPO / ".ci" / "run").read_text()
+    installs = [line for line in script.splitlines() if "apt-get install" in line]
+    assert any(re.search(r"\bchromium\b", line) for line in installs), installs
+    assert re.search(r"^export MMBOT_REQUIRE_BROWSER=1$", script, re.M), "set unconditionally"
+    last = script.strip().splitlines()[-1]
+    assert ".[test" in last and last.endswith("python -m pytest -q"), last  # playwright: test extra
+
+
 @pytest.fixture
 def artefacts(tmp_path: Path) -> Path:
     """Where screenshots are kept: $MMBOT_TEST_ARTIFACTS if set (CI), else the test's tmp dir."""
