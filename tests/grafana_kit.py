@@ -2,12 +2,22 @@
 ``config/monitoring/grafana/dashboards/mmbot.json`` (panel targets and template variables),
 the metric names it selects, its label matchers, its ``by (...)`` labels and the labels its
 legend shows. A small PromQL tokenizer, enough for selectors: it tells metric names from
-function names, aggregation keywords and the label lists of ``by``/``without``/``on``."""
+function names, aggregation keywords and the label lists of ``by``/``without``/``on``. And a
+real Prometheus (Debian's package) to run those queries against a scraped bot."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,3 +160,85 @@ def queries(dashboard: dict[str, Any]) -> list[Query]:
         selectors, _ = parse(found.group(1))
         out.append(Query(f"variable {variable['name']}", text, "", selectors, {found.group(2)}))
     return out
+
+
+# ---- a real Prometheus (Debian's `prometheus` package) scraping a bot ----------------------------
+
+ALL_VALUES = {"$engine": ".*", "$venue": ".*"}
+"""What Grafana puts for a template variable set to All (the variables' ``allValue``)."""
+
+
+def prometheus_path() -> tuple[str | None, str]:
+    """(the prometheus executable, or None and why not)."""
+    configured = os.environ.get("MMBOT_PROMETHEUS")
+    if configured:
+        if os.access(configured, os.X_OK):
+            return configured, ""
+        return None, f"MMBOT_PROMETHEUS={configured} is not an executable"
+    found = shutil.which("prometheus")
+    if found:
+        return found, ""
+    return None, "no prometheus: apt-get install -y prometheus (Debian), or set MMBOT_PROMETHEUS=/path"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Prometheus:
+    """``prometheus`` scraping ``target`` (HOST:PORT) every second, its TSDB in ``tmp``."""
+
+    def __init__(self, executable: str, tmp: Path, target: str) -> None:
+        config = tmp / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            f"scrape_configs:\n  - job_name: mmbot\n    static_configs:\n      - targets: ['{target}']\n"
+        )
+        self.port = free_port()
+        self.api = f"http://127.0.0.1:{self.port}/api/v1"
+        self.log_path = tmp / "prometheus.log"
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [
+                executable,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def get(self, path: str, **params: str | list[str]) -> Any:
+        url = f"{self.api}/{path}?{urllib.parse.urlencode(params, doseq=True)}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as reply:
+                return json.loads(reply.read())
+        except urllib.error.HTTPError as exc:  # 400/422: the error document says why
+            return json.loads(exc.read())
+
+    def wait_scrapes(self, count: int, timeout: float = 60) -> None:
+        """Until the target has been scraped (up == 1) at least ``count`` times."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log_path.read_text()[-2000:]
+            with contextlib.suppress(OSError):
+                reply = self.get("query", query="count_over_time(up[5m])")
+                result = reply.get("data", {}).get("result", [])
+                up = self.get("query", query="up").get("data", {}).get("result", [])
+                if result and up and up[0]["value"][1] == "1" and int(result[0]["value"][1]) >= count:
+                    return
+            time.sleep(0.5)
+        raise AssertionError("Prometheus did not scrape the bot: " + self.log_path.read_text()[-2000:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()

@@ -321,15 +321,17 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def test_ci_installs_chromium_and_fails_rather_than_skips_the_browser_tests() -> None:
-    """CI runs .ci/run: it must install the browser and make a missing one a failure, so the
-    browser tests below can never be skipped there unnoticed."""
+def test_ci_installs_chromium_and_prometheus_and_fails_rather_than_skips() -> None:
+    """CI runs .ci/run: it must install the browser and Prometheus and make a missing one a
+    failure, so the browser tests and the Prometheus check can never be skipped there unnoticed."""
     from tests.dashboard_kit import REPO
 
     script = (REPO / ".ci" / "run").read_text()
     installs = [line for line in script.splitlines() if "apt-get install" in line]
-    assert any(re.search(r"\bchromium\b", line) for line in installs), installs
-    assert re.search(r"^export MMBOT_REQUIRE_BROWSER=1$", script, re.M), "set unconditionally"
+    for package in ("chromium", "prometheus"):
+        assert any(re.search(rf"\b{package}\b", line) for line in installs), (package, installs)
+    exports = re.findall(r"^export (.*)$", script, re.M)  # top level: set unconditionally
+    assert any({"MMBOT_REQUIRE_BROWSER=1", "MMBOT_REQUIRE_PROMETHEUS=1"} <= set(e.split()) for e in exports)
     last = script.strip().splitlines()[-1]
     assert ".[test" in last and last.endswith("python -m pytest -q"), last  # playwright: test extra
 
@@ -624,6 +626,46 @@ def test_every_metric_and_label_the_grafana_dashboard_queries_is_exported(bot: D
                 assert any(label in labels for labels in seen), (
                     f"{query.where}: {selector.metric} has no {label!r}"
                 )
+
+
+def test_grafana_queries_run_on_a_real_prometheus_scraping_the_bot(bot: DashboardBot, tmp_path: Path) -> None:
+    """Every query of the Grafana dashboard, its variables at All, run by a real Prometheus
+    (Debian's package) scraping this bot every second: each is PromQL Prometheus accepts and each
+    returns series (but those over the two families with no samples in this run)."""
+    from tests.grafana_kit import ALL_VALUES, Prometheus, load_dashboard, prometheus_path, queries
+
+    executable, missing = prometheus_path()
+    if executable is None:
+        if os.environ.get("MMBOT_REQUIRE_PROMETHEUS") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    bot.wait("a completed markout", lambda s: s["engines"][0]["markouts"]["1s"]["all"]["n"] > 0)
+    prometheus = Prometheus(executable, tmp_path, f"{bot.host}:{bot.port}")
+    try:
+        prometheus.wait_scrapes(4)  # rate() and increase() need two samples in their window
+        engines = [e["engine"] for e in bot.status()["engines"]]
+        without_samples = {"mmbot_net_delta", "mmbot_task_restarts_total"}
+        checked = 0
+        for query in queries(load_dashboard()):
+            if query.where.startswith("variable"):
+                (label,) = query.by_labels
+                reply = prometheus.get(f"label/{label}/values", **{"match[]": query.selectors[0].metric})
+                assert reply["status"] == "success", (query.where, reply)
+                expected = engines if label == "engine" else ["binance_spot"]
+                assert reply["data"] == expected, (query.where, reply["data"])
+                continue
+            expr = query.expr
+            for variable, value in ALL_VALUES.items():
+                expr = expr.replace(variable, value)
+            assert "$" not in expr, (query.where, expr)
+            reply = prometheus.get("query", query=expr)
+            assert reply["status"] == "success", (query.where, expr, reply.get("error"))
+            if not {s.metric for s in query.selectors} & without_samples:
+                assert reply["data"]["result"], f"{query.where}: no series for {expr}"
+                checked += 1
+        assert checked >= 60, checked
+    finally:
+        prometheus.stop()
 
 
 @pytest.mark.browser

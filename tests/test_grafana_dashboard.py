@@ -1,8 +1,9 @@
 """The Grafana dashboard (config/monitoring/grafana) and its provisioning by the compose
 ``monitoring`` profile: a well-formed dashboard whose every query is PromQL over mmbot's own
 metrics, a data source pointing at the compose Prometheus, files mounted where the provider
-looks. That every metric and label it queries exists in a running bot's ``/metrics`` is
-checked against a real bot in ``test_dashboard.py``. No Docker engine is used: Grafana's image
+looks. That every metric and label it queries exists in a running bot's ``/metrics``, and that
+a real Prometheus scraping that bot accepts and answers every query, is checked in
+``test_dashboard.py``. No Docker engine is used: Grafana's image
 cannot be pulled here, so the compose file is checked as data."""
 
 from __future__ import annotations
