@@ -51,6 +51,9 @@ def metric(bot: DashboardBot, name: str) -> float:
 
 
 def test_page_and_bundled_assets_are_served_from_the_bot(bot: DashboardBot) -> None:
+    # the startup log names the page's address (what a user opens)
+    (listening,) = [line for line in bot.log_path.read_text().splitlines() if '"ops http listening"' in line]
+    assert json.loads(listening)["dashboard"] == bot.url + "/dashboard/"
     code, headers, _ = bot.request("/")
     assert code == 302 and headers["Location"] == "/dashboard/"
     code, headers, body = bot.request("/dashboard/")

@@ -149,6 +149,7 @@ class Dashboard:
                 registry=registry,
             )
         ops.extend(self.setup)
+        ops.pages["dashboard"] = "/dashboard/"
 
     # ---- wiring ------------------------------------------------------------------------
 

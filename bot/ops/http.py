@@ -45,6 +45,8 @@ class OpsServer:
         self.checks: dict[str, HealthCheck] = {}
         self.controls: dict[str, ControlHandler] = {}
         self._extensions: list[Callable[[web.Application], None]] = []
+        self.pages: dict[str, str] = {}
+        """Pages for people (name -> path), logged with their URL when the server starts."""
         self._runner: web.AppRunner | None = None
         self.bound_port: int | None = None
 
@@ -88,7 +90,12 @@ class OpsServer:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.bound_port = sockets[0].getsockname()[1] if sockets else self.port
-        log.info("ops http listening", url=self.url, control="on" if self._token else "off")
+        log.info(
+            "ops http listening",
+            url=self.url,
+            control="on" if self._token else "off",
+            **{name: self.url + path for name, path in self.pages.items()},
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:
