@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -197,3 +198,36 @@ class EventStream:
 
     def close(self) -> None:
         self.conn.close()
+
+
+Fetch = Callable[[str], tuple[int, dict[str, str], bytes]]
+"""GET of a path under the bot's URL: (status, headers, body)."""
+
+
+def crawl_page(fetch: Fetch) -> dict[str, bytes]:
+    """``/dashboard/`` and everything it loads: its scripts and styles, every ES module they
+    import, the licence files it links; by path relative to the page. Each must be a 200 with
+    a body, from this origin only (no URL elsewhere), JavaScript as ``text/javascript``."""
+    code, headers, body = fetch("/dashboard/")
+    assert code == 200 and headers["Content-Type"].startswith("text/html"), (code, headers)
+    html = body.decode()
+    loads = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    refs = [r for r in loads if not r.startswith("data:")] + re.findall(
+        r'<a [^>]*href="(static/[^"]+)"', html
+    )
+    assert refs, html[:500]
+    found: dict[str, bytes] = {"": body}
+    while refs:
+        ref = refs.pop()
+        if ref in found:
+            continue
+        assert not re.match(r"^[a-z]+://|^//", ref), f"page loads {ref} from elsewhere"
+        code, headers, content = fetch("/dashboard/" + ref)
+        assert code == 200 and content, ref
+        found[ref] = content
+        if ref.endswith(".js"):
+            assert headers["Content-Type"].startswith("text/javascript"), ref
+            base = ref.rsplit("/", 1)[0]
+            for module in re.findall(r'^import .* from "\./([^"]+)";$', content.decode(), re.M):
+                refs.append(f"{base}/{module}")
+    return found

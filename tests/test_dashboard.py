@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.dashboard_kit import TOKEN, DashboardBot, EventStream
+from tests.dashboard_kit import TOKEN, DashboardBot, EventStream, crawl_page
 
 MAX_CLIENTS = 3
 RATE_HZ = 10.0  # the maximum: a client that stops reading fills its buffers sooner
@@ -61,22 +61,7 @@ def test_page_and_bundled_assets_are_served_from_the_bot(bot: DashboardBot) -> N
     csp = headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
     html = body.decode()
-    refs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-    assert refs, html[:500]
-    seen: set[str] = set()
-    while refs:  # the page's scripts and styles, and every module they import
-        ref = refs.pop()
-        if ref.startswith("data:") or ref in seen:
-            continue
-        seen.add(ref)
-        assert not re.match(r"^[a-z]+://|^//", ref), f"page loads {ref} from elsewhere"
-        code, headers, content = bot.request("/dashboard/" + ref)
-        assert code == 200 and content, ref
-        if ref.endswith(".js"):
-            assert headers["Content-Type"].startswith("text/javascript"), ref
-            base = ref.rsplit("/", 1)[0]
-            for module in re.findall(r'^import .* from "\./([^"]+)";$', content.decode(), re.M):
-                refs.append(f"{base}/{module}")
+    seen = set(crawl_page(bot.request))  # the page's scripts and styles, every module they import
     assert {"static/js/main.js", "static/js/charts.js", "static/js/control.js"} <= seen
     code, _, library = bot.request(
         "/dashboard/static/vendor/lightweight-charts/lightweight-charts.standalone.production.js"
