@@ -26,7 +26,7 @@ import contextlib
 import mimetypes
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot.config import DashboardSettings
+from bot.defaults import Source, known_profiles
 from bot.ops.dashboard_feed import DashboardFeed
 from bot.ops.http import OpsServer
 
@@ -348,10 +349,12 @@ def attach_dashboard(
     ops: OpsServer,
     trading: list[Any],
     registry: CollectorRegistry,
-    strategies_dir: Path,
+    strategies: Path | Sequence[Source],
 ) -> Dashboard:
     """The dashboard of ``mmbot run``: engines' feeds, ``/status`` as the ops server serves it,
-    the strategy profiles in ``strategies_dir`` for the switch control."""
+    the strategy profiles for the switch control (``strategies``: a profile folder, or the
+    run's search path, :func:`bot.engine.assemble.strategy_search`)."""
+    search = [Source(strategies, "folder")] if isinstance(strategies, Path) else list(strategies)
     feed = DashboardFeed(
         trading,
         ops.status,
@@ -360,6 +363,6 @@ def attach_dashboard(
     )
 
     def profiles() -> list[str]:
-        return sorted(p.stem for p in strategies_dir.glob("*.toml"))
+        return known_profiles(search)
 
     return Dashboard(settings, feed, ops, profiles=profiles, registry=registry)
