@@ -186,6 +186,10 @@ def test_installed_mmbot_serves_the_dashboard_and_its_bundled_assets(installed: 
             assert {"static/js/main.js", "static/dashboard.css", library} <= set(files)
             assert b"TradingView Lightweight Charts" in files[library][:400]
             assert b"Apache License" in files["static/vendor/lightweight-charts/LICENSE"]
+            code, _, body = fetch("/dashboard/session")  # what the page asks first
+            assert code == 200, body[:500]
+            session = json.loads(body)
+            assert {"as_default", "glft", "fixed"} <= set(session["profiles"]), session  # packaged
             parts = urllib.parse.urlsplit(url)
             stream = EventStream(parts.hostname or "127.0.0.1", parts.port or 80)
             try:
