@@ -426,9 +426,6 @@ def test_browser_shows_the_live_bot_read_only_with_no_console_errors(
         assert page.locator("#unlock-form").is_visible()
         assert not page.locator("#controls").is_visible() and not page.locator("#kill").is_visible()
         page.screenshot(path=str(artefacts / "dashboard-live.png"), full_page=True)
-        docs = os.environ.get("MMBOT_DOCS_SCREENSHOT")
-        if docs:
-            page.screenshot(path=docs, full_page=False)
         # obligations compliance on the venue (issue 17), as /status has it
         page.wait_for_function("() => !document.querySelector('[data-panel=obligations]').hidden")
         shown = page.locator('[data-panel="obligations"]').inner_text()
