@@ -233,6 +233,23 @@ def test_dashboard_metrics_are_exported(bot: DashboardBot) -> None:
     assert metric(bot, "mmbot_dashboard_frames_total") > 0
 
 
+def test_dashboard_can_be_turned_off(tmp_path: Path) -> None:
+    """``http.dashboard.enabled = false``: the ops server serves no page, no stream and no
+    dashboard metrics; /status and control stay."""
+    off = DashboardBot(tmp_path, dashboard="enabled = false")
+    try:
+        for path in ("/", "/dashboard/", "/dashboard/stream", "/dashboard/session"):
+            assert off.request(path)[0] == 404, path
+        assert off.status()["engines"][0]["engine"] == "btc"
+        assert "mmbot_dashboard_" not in off.metrics()
+        (listening,) = [
+            line for line in off.log_path.read_text().splitlines() if "ops http listening" in line
+        ]
+        assert "dashboard" not in json.loads(listening)
+    finally:
+        off.stop()
+
+
 def test_static_files_ship_in_the_wheel(tmp_path: Path) -> None:
     """The page must work from an installed mmbot: every file of bot/ops/static is package data."""
     import shutil
