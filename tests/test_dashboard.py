@@ -718,14 +718,14 @@ def test_browser_shows_every_engine_of_the_abc_deal_with_its_obligation(
 @pytest.mark.browser
 def test_browser_says_when_a_valid_book_is_not_tradeable(browser: Any, tmp_path: Path) -> None:
     """A book that falls behind stays valid (no resync) but is not quoted from: the header says
-    so with the reason /status gives. Here any event queued over 10 us after its receipt counts
+    so with the reason /status gives. (This bot has no control token: the page offers none.) Here any event queued over 10 us after its receipt counts
     as falling behind, and recovering takes 10 minutes, so the book stays untradeable."""
     from tests.dashboard_kit import write_config
 
     config = write_config(tmp_path)
     with config.open("a") as file:
         file.write("[market]\nmax_lag_s = 0.00001\nlag_recovery_s = 600\n")
-    behind = DashboardBot(tmp_path, config=config)
+    behind = DashboardBot(tmp_path, config=config, token=None)  # and no control token at all
     try:
         status = behind.wait(
             "a valid book that is not tradeable",
@@ -743,6 +743,13 @@ def test_browser_says_when_a_valid_book_is_not_tradeable(browser: Any, tmp_path:
             shown = page.locator('[data-field="book"]').inner_text()
             assert shown.startswith("valid, not tradeable (falling behind: "), shown
             assert "(max 0.00s)" in shown, shown
+            # no token configured: no token box, no buttons, the note says why
+            page.wait_for_function(
+                "() => document.getElementById('control-note').textContent.includes('control is off')"
+            )
+            assert (
+                not page.locator("#unlock-form").is_visible() and not page.locator("#controls").is_visible()
+            )
             assert not behind.engine()["open_orders"], "no quotes from an untradeable book"
             assert watched.errors == [] and watched.failed == [] and watched.outside == []
         finally:
