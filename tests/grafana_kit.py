@@ -170,15 +170,15 @@ ALL_VALUES = {"$engine": ".*", "$venue": ".*"}
 
 def prometheus_path() -> tuple[str | None, str]:
     """(the prometheus executable, or None and why not)."""
-    configured = os.environ.get("MMBOT_PROMETHEUS")
+    configured = os.environ.get("TESTS_PROMETHEUS")
     if configured:
         if os.access(configured, os.X_OK):
             return configured, ""
-        return None, f"MMBOT_PROMETHEUS={configured} is not an executable"
+        return None, f"TESTS_PROMETHEUS={configured} is not an executable"
     found = shutil.which("prometheus")
     if found:
         return found, ""
-    return None, "no prometheus: apt-get install -y prometheus (Debian), or set MMBOT_PROMETHEUS=/path"
+    return None, "no prometheus: apt-get install -y prometheus (Debian), or set TESTS_PROMETHEUS=/path"
 
 
 def free_port() -> int:

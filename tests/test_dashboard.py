@@ -296,21 +296,21 @@ REGIMES = {"calm", "ranging", "trending", "crisis", "halted"}
 
 def chromium_path() -> tuple[str | None, str]:
     """(Chromium executable, or None and why not)."""
-    configured = os.environ.get("MMBOT_CHROMIUM")
+    configured = os.environ.get("TESTS_CHROMIUM")
     if configured:
         if os.access(configured, os.X_OK):
             return configured, ""
-        return None, f"MMBOT_CHROMIUM={configured} is not an executable"
+        return None, f"TESTS_CHROMIUM={configured} is not an executable"
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found:
         return found, ""
-    return None, "no Chromium: apt-get install -y chromium (Debian), or set MMBOT_CHROMIUM=/path/to/chromium"
+    return None, "no Chromium: apt-get install -y chromium (Debian), or set TESTS_CHROMIUM=/path/to/chromium"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Chromium via Playwright; skipped, saying why, where either is missing (CI sets
-    MMBOT_REQUIRE_BROWSER=1 so that a missing browser fails instead)."""
+    TESTS_REQUIRE_BROWSER=1 so that a missing browser fails instead)."""
     reason = None
     try:
         from playwright.sync_api import sync_playwright
@@ -320,7 +320,7 @@ def browser() -> Iterator[Any]:
     if reason is None and path is None:
         reason = missing
     if reason is not None:
-        if os.environ.get("MMBOT_REQUIRE_BROWSER") == "1":
+        if os.environ.get("TESTS_REQUIRE_BROWSER") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
     with sync_playwright() as playwright:
@@ -339,15 +339,17 @@ def test_ci_installs_chromium_and_prometheus_and_fails_rather_than_skips() -> No
     for package in ("chromium", "prometheus"):
         assert any(re.search(rf"\b{package}\b", line) for line in installs), (package, installs)
     exports = re.findall(r"^export (.*)$", script, re.M)  # top level: set unconditionally
-    assert any({"MMBOT_REQUIRE_BROWSER=1", "MMBOT_REQUIRE_PROMETHEUS=1"} <= set(e.split()) for e in exports)
+    assert any({"TESTS_REQUIRE_BROWSER=1", "TESTS_REQUIRE_PROMETHEUS=1"} <= set(e.split()) for e in exports)
+    # MMBOT_* is mmbot's configuration (`mmbot config check` lists every one as an override)
+    assert not [e for e in exports if "MMBOT_" in e], exports
     last = script.strip().splitlines()[-1]
     assert ".[test" in last and last.endswith("python -m pytest -q"), last  # playwright: test extra
 
 
 @pytest.fixture
 def artefacts(tmp_path: Path) -> Path:
-    """Where screenshots are kept: $MMBOT_TEST_ARTIFACTS if set (CI), else the test's tmp dir."""
-    root = Path(os.environ.get("MMBOT_TEST_ARTIFACTS") or tmp_path)
+    """Where screenshots are kept: $TESTS_ARTIFACTS if set (CI), else the test's tmp dir."""
+    root = Path(os.environ.get("TESTS_ARTIFACTS") or tmp_path)
     root.mkdir(parents=True, exist_ok=True)
     return root
 
@@ -639,7 +641,7 @@ def test_grafana_queries_run_on_a_real_prometheus_scraping_the_bot(bot: Dashboar
 
     executable, missing = prometheus_path()
     if executable is None:
-        if os.environ.get("MMBOT_REQUIRE_PROMETHEUS") == "1":
+        if os.environ.get("TESTS_REQUIRE_PROMETHEUS") == "1":
             pytest.fail(missing)
         pytest.skip(missing)
     bot.wait("a completed markout", lambda s: s["engines"][0]["markouts"]["1s"]["all"]["n"] > 0)
