@@ -73,6 +73,7 @@ __all__ = [
     "BybitVenueSettings",
     "CcxtVenueSettings",
     "ConfigError",
+    "DashboardSettings",
     "DealSettings",
     "EngineSettings",
     "HttpSettings",
@@ -122,6 +123,31 @@ class LoggingSettings(_Section):
     backups: int = Field(5, ge=0, description="Rotated log files kept.")
 
 
+class DashboardSettings(_Section):
+    """The live web page at ``/dashboard/`` (:mod:`bot.ops.dashboard`)."""
+
+    enabled: bool = Field(True, description="Serve the live dashboard page and its event stream.")
+    max_rate_hz: float = Field(
+        4.0, ge=0.2, le=10.0, description="Updates pushed per second (also the history sampling rate)."
+    )
+    history_points: int = Field(
+        3600, ge=10, le=100_000, description="History points kept per engine (3600 = 15 min at 4 Hz)."
+    )
+    max_clients: int = Field(
+        8, ge=1, le=256, description="Concurrent dashboard streams; more are refused with 503."
+    )
+    client_queue: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="Updates buffered per client; a client that falls further behind is dropped.",
+    )
+    write_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="A client that does not take an update in this time is dropped."
+    )
+    ladder_levels: int = Field(10, ge=1, le=100, description="Order-book levels per side in the ladder.")
+
+
 class HttpSettings(_Section):
     enabled: bool = Field(True, description="Serve /healthz, /metrics and /status while running.")
     listen: str = Field(
@@ -138,6 +164,7 @@ class HttpSettings(_Section):
     token_file: Path | None = Field(
         None, description="Read the control token from this file instead (Docker/K8s secrets)."
     )
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     def control_token(self) -> str | None:
         """The control token from the environment or the secret file, if any."""

@@ -4,7 +4,7 @@
   ``tag``...) and pydantic models: no compiled module may define one, and every struct of the
   package keeps the configuration its source asks for, in whichever build this process runs.
 - The build this process runs is the one ``mmbot --version`` reports; in CI (``.ci/run`` sets
-  ``MMBOT_REQUIRE_COMPILED=1``) it must be the compiled one, every listed module an extension.
+  ``TESTS_REQUIRE_COMPILED=1``) it must be the compiled one, every listed module an extension.
 - ``MMBOT_PURE=1`` runs pure Python and writes exactly the golden journals; a build without a C
   compiler is pure Python and still builds.
 """
@@ -137,7 +137,7 @@ def test_version_reports_the_build_this_process_runs() -> None:
 
 def test_compiled_build_runs_every_listed_module_compiled() -> None:
     status = buildinfo.status()
-    if os.environ.get("MMBOT_REQUIRE_COMPILED", "") not in ("", "0"):
+    if os.environ.get("TESTS_REQUIRE_COMPILED", "") not in ("", "0"):
         assert status.mode == "compiled", status.describe()
     if status.mode != "compiled":
         pytest.skip(f"this process runs {status.describe()}")

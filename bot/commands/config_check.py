@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bot.buildinfo import PURE_ENV
 from bot.config import ENV_PREFIX, config_source, load_settings
 from bot.defaults import LOCAL_DIR, write_defaults
 
@@ -90,7 +91,8 @@ def start_config_check(args: argparse.Namespace) -> int:
         profile = load_profile(path)
         check_horizons(profile, horizons, f"{path} (engine {name})")
         profiles[name] = {"strategy": wanted, "file": str(path), "quoter": profile.quoter}
-    overrides = sorted(key for key in os.environ if key.startswith(ENV_PREFIX))
+    # MMBOT_PURE picks the build (bot/buildinfo.py), it is not a setting
+    overrides = sorted(key for key in os.environ if key.startswith(ENV_PREFIX) and key != PURE_ENV)
     effective = settings.model_dump(mode="json")
     if args.json:
         out = {

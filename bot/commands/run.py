@@ -30,6 +30,7 @@ from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
 from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, pid_path, running_pid, take_request
+from bot.ops.dashboard import attach_dashboard
 from bot.ops.deal_metrics import DealCollector
 from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.feeds import FeedCollector, feeds_current, for_replay_speed
@@ -90,9 +91,9 @@ def register(subparsers: Any) -> None:
         "--http",
         default=None,
         metavar="HOST:PORT|off",
-        help="Ops HTTP server address (/healthz /metrics /status); default from config "
-        "(http.listen, 127.0.0.1:8080); port 0 = any free port; 'off' disables it. Checked before "
-        "anything starts: a port in use is exit 2.",
+        help="Ops HTTP server address (/healthz /metrics /status, and the live dashboard at "
+        "http://HOST:PORT/); default from config (http.listen, 127.0.0.1:8080); port 0 = any free "
+        "port; 'off' disables it. Checked before anything starts: a port in use is exit 2.",
     )
     run.add_argument(
         "--progress",
@@ -468,6 +469,8 @@ def _ops_server(
         "resume", lambda body: controller.resume(str(body.get("reason") or "http resume"), "http")
     )
     ops.add_control("strategy", switch)
+    if settings.http.dashboard.enabled:
+        attach_dashboard(settings.http.dashboard, ops, trading, registry, controller.strategies_dir)
     return ops
 
 

@@ -152,6 +152,8 @@ class QuotingPipeline:
         """Set by the assembly when the engine hedges: fills the samples' net_delta and pnl.hedge."""
         self.report_observers: list[Callable[[OrderReport], None]] = []
         """Also told every report of this instrument (e.g. the testnet order mirror)."""
+        self.risk_observers: list[Callable[[RiskRecord], None]] = []
+        """Also told every regime transition and kill record (e.g. the dashboard's timeline)."""
         self.overlay: QuoteOverlay | None = None
         """Set by the assembly when the engine has an obligation: clamps/trims the strategy's
         quotes and keeps the obligation lane (spread guards, depth ladder)."""
@@ -352,6 +354,8 @@ class QuotingPipeline:
             )
         else:
             self._log.warning("kill switch", **payload)
+        for observer in self.risk_observers:  # after the journal: an observer never costs a record
+            observer(record)
 
     def _sample(self, now: int) -> None:
         self.next_sample_ts = now + self.sample_interval_ns

@@ -5,7 +5,8 @@ returning ``None`` when healthy or a reason string; ``/healthz`` answers 200 whe
 pass and 503 with the reasons otherwise. Control endpoints (``POST /control/<name>``)
 are registered by the components that own the action (kill, resume, strategy switch)
 and require ``Authorization: Bearer <token>``; with no token configured they are off
-(403). Secrets never appear in responses.
+(403). Secrets never appear in responses. Other modules add their routes through
+:meth:`OpsServer.extend` (the dashboard: :mod:`bot.ops.dashboard`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class OpsServer:
         self._token = token
         self.checks: dict[str, HealthCheck] = {}
         self.controls: dict[str, ControlHandler] = {}
+        self._extensions: list[Callable[[web.Application], None]] = []
+        self.pages: dict[str, str] = {}
+        """Pages for people (name -> path), logged with their URL when the server starts."""
         self._runner: web.AppRunner | None = None
         self.bound_port: int | None = None
 
@@ -51,6 +55,21 @@ class OpsServer:
 
     def add_control(self, name: str, handler: ControlHandler) -> None:
         self.controls[name] = handler
+
+    def extend(self, setup: Callable[[web.Application], None]) -> None:
+        """``setup(app)`` adds routes and startup/shutdown hooks when the server starts."""
+        self._extensions.append(setup)
+
+    @property
+    def control_enabled(self) -> bool:
+        return self._token is not None
+
+    def authorized(self, request: web.Request) -> bool:
+        """True if ``request`` carries the control token (``Authorization: Bearer``)."""
+        if self._token is None:
+            return False
+        supplied = request.headers.get("Authorization", "")
+        return hmac.compare_digest(supplied.encode(), f"Bearer {self._token}".encode())
 
     @property
     def url(self) -> str:
@@ -62,6 +81,8 @@ class OpsServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/status", self._status)
         app.router.add_post("/control/{name}", self._control)
+        for setup in self._extensions:
+            setup(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -69,7 +90,12 @@ class OpsServer:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.bound_port = sockets[0].getsockname()[1] if sockets else self.port
-        log.info("ops http listening", url=self.url, control="on" if self._token else "off")
+        log.info(
+            "ops http listening",
+            url=self.url,
+            control="on" if self._token else "off",
+            **{name: self.url + path for name, path in self.pages.items()},
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:
