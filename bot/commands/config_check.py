@@ -1,13 +1,28 @@
-"""``mmbot config check FILE``: validate a config file and print the effective values."""
+"""``mmbot config check FILE``: validate a config file and the strategy profiles it would
+load, and print the effective values.
+
+Checked as ``mmbot run`` would check them before it starts: the settings (with ``MMBOT_*``
+overrides), then every profile in the profiles directory -- each engine's own and every
+other one a runtime switch (SIGHUP, ``POST /control/strategy``) could load: the file,
+its sigma horizon against the estimator horizons, and its ladder sizes against the
+engine's instrument where the instrument's metadata is cached locally (no network).
+Any problem is exit 2 naming the file, the field and the problem.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-from bot.config import load_settings
+from bot.config import ConfigError, Settings, load_settings
+from bot.core.instrument import InstrumentSpec
+from bot.engine.assemble import load_strategy, profile_names, strategies_dir
+from bot.errors import MmbotError
+from bot.risk.settings import check_horizons as check_risk_horizons
+from bot.strategy.profile import build_quoter, check_horizons
 
 
 def register(subparsers: Any) -> None:
@@ -16,9 +31,11 @@ def register(subparsers: Any) -> None:
     actions.required = True
     check = actions.add_parser(
         "check",
-        help="Validate FILE (with MMBOT_* overrides) and print the effective config.",
-        description="Validate a TOML config file, apply MMBOT_* environment overrides and print "
-        "the effective configuration. Exit code 2 names the file, field and problem on bad input.",
+        help="Validate FILE (with MMBOT_* overrides) and its strategy profiles; print the effective config.",
+        description="Validate a TOML config file, apply MMBOT_* environment overrides, validate every "
+        "strategy profile the bot could load (each engine's, and every other profile in the profiles "
+        "directory a runtime switch could load) and print the effective configuration. Exit code 2 "
+        "names the file, field and problem on bad input.",
     )
     check.add_argument("file", type=Path, help="TOML config file, e.g. config/default.toml")
     check.add_argument("--json", action="store_true", help="Print JSON only (no header line).")
@@ -27,10 +44,66 @@ def register(subparsers: Any) -> None:
 
 def start_config_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.file)
+    directory = strategies_dir(settings, args.file)
+    profiles = check_profiles(settings, directory)
     effective = settings.model_dump(mode="json")
     if args.json:
         print(json.dumps(effective, indent=2))
     else:
         print(f"{args.file}: OK")
+        print(f"strategy profiles in {directory}: " + (", ".join(profiles) or "(none)") + ": OK")
         print(json.dumps(effective, indent=2))
     return 0
+
+
+def check_profiles(settings: Settings, directory: Path) -> list[str]:
+    """Validate every profile ``mmbot run`` could load; ConfigError listing every problem."""
+    horizons = settings.estimators.vol_horizons_s
+    problems: list[str] = []
+    quoting = {name: engine for name, engine in settings.engines.items() if engine.quote}
+    if quoting:
+        try:
+            check_risk_horizons(settings.risk, horizons)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    specs = _cached_specs([engine.key for engine in quoting.values()], settings)
+    names = profile_names(directory)
+    wanted = {engine.strategy for engine in quoting.values()}
+    for name in sorted(wanted | set(names)):
+        try:
+            profile = load_strategy(directory, name)
+            check_horizons(profile, horizons, source=str(directory / f"{name}.toml"))
+        except ConfigError as exc:
+            users = sorted(engine for engine, settings_ in quoting.items() if settings_.strategy == name)
+            problems.append(str(exc) + (f" (used by engines {users})" if users else ""))
+            continue
+        for engine_name, engine in quoting.items():
+            spec = specs.get(engine.key)
+            if spec is None or engine.strategy != name:
+                continue
+            try:
+                build_quoter(profile, spec)
+            except ConfigError as exc:
+                problems.append(f"{directory / f'{name}.toml'}: engine {engine_name} ({engine.key}): {exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return names
+
+
+def _cached_specs(keys: list[str], settings: Settings) -> dict[str, InstrumentSpec]:
+    """Specs from the local metadata caches only (shipped + data_dir); unknown keys are skipped."""
+    from bot.venues.metadata import cache_dir_for, resolve_instruments
+
+    specs: dict[str, InstrumentSpec] = {}
+    cache = cache_dir_for(Path(settings.data_dir))
+    for key in dict.fromkeys(keys):
+        try:
+            resolved = asyncio.run(
+                resolve_instruments(
+                    [key], cache_dir=cache if cache.is_dir() else None, offline=True, fallback=True
+                )
+            )
+        except MmbotError:
+            continue
+        specs[key] = resolved[key].spec
+    return specs

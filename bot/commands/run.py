@@ -19,19 +19,21 @@ from typing import Any
 
 import structlog
 
+from bot.commands import argtypes
 from bot.config import Settings, VenuesSettings, load_settings
 from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
 from bot.engine.assemble import TradingEngine, build_engine, load_strategy, strategies_dir
-from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
+from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, InputError
 from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
-from bot.ops.control import Controller, pid_path, running_pid, take_request
+from bot.ops.control import Controller, take_request
 from bot.ops.execution import TestnetExecution, plan_execution
-from bot.ops.http import OpsServer
+from bot.ops.http import Limits, OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
 from bot.ops.metrics import LatencyMetrics, TradingCollector, adapter_stats, build_registry
+from bot.store.locks import InstanceLock
 from bot.strategy.profile import StrategyProfile
 
 log = structlog.get_logger("bot.run")
@@ -53,10 +55,11 @@ def register(subparsers: Any) -> None:
     run.add_argument("--offline", action="store_true", help="Run against the in-process loopback emulator.")
     run.add_argument(
         "--duration",
-        type=float,
+        type=argtypes.seconds,
         default=None,
         metavar="SECONDS",
-        help="Stop cleanly after SECONDS and print a summary (default: run until SIGINT/SIGTERM).",
+        help="Stop cleanly after SECONDS (positive, finite) and print a summary (default: run until "
+        "SIGINT/SIGTERM).",
     )
     run.add_argument("--data-dir", type=Path, default=None, help="Override data_dir from the config.")
     run.add_argument(
@@ -78,8 +81,6 @@ def register(subparsers: Any) -> None:
 
 
 def start_run(args: argparse.Namespace) -> int:
-    if args.duration is not None and args.duration <= 0:
-        raise InputError(f"--duration must be positive, got {args.duration}")
     overrides: dict[str, Any] = {}
     if args.data_dir is not None:
         overrides["data_dir"] = str(args.data_dir)
@@ -113,6 +114,10 @@ def start_run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2, default=str))
     else:
         print(format_summary(summary))
+    failure = summary.get("failure")
+    if failure:
+        log.error("run ended on a failure", failure=failure)
+        return EXIT_FAILURE
     return 0
 
 
@@ -138,9 +143,9 @@ async def run_bot(
     from bot.venues.registry import create_adapter
 
     profiles = profiles or {}
-    data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = prepare_data_dir(Path(settings.data_dir))
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(InstanceLock.acquire(data_dir))  # held (flock) until the process ends
         plan = plan_execution(settings)  # refuses mainnet order endpoints and missing keys (exit 2)
         if plan is not None:
             stack.push_async_callback(plan.close)
@@ -185,8 +190,9 @@ async def run_bot(
             await ops.start()
             stack.push_async_callback(ops.stop)
         runner.spawn("profile-watch", lambda: _watch_profiles(controller))
-        _write_pidfile(data_dir)
-        stack.callback(lambda: pid_path(data_dir).unlink(missing_ok=True))
+        watchdog = JournalWatchdog(trading, runner, settings.paper.journal.give_up_after_s)
+        if watchdog.limit_s:
+            runner.spawn("journal-watchdog", watchdog.run)
         _install_signals(runner, controller)
         stack.callback(_remove_signals)
         log.info(
@@ -208,7 +214,62 @@ async def run_bot(
             "adapters": {venue: adapter_stats(adapter) for venue, adapter in runner.adapters.items()},
             "task_restarts": runner.task_restarts,
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
+            "failure": run_failure(trading, watchdog.gave_up),
         }
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create ``data_dir`` if needed and check it is writable (InputError naming the field)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"data_dir: {path}: not a writable directory: {exc.strerror or exc}") from None
+    return path
+
+
+def run_failure(trading: list[TradingEngine], gave_up: str | None) -> str | None:
+    """Why this run failed (non-zero exit), or None: the watchdog gave up on a journal that
+    could not write, or a journal closed with records it could not write."""
+    reasons = [gave_up] if gave_up else []
+    for t in trading:
+        if t.lost:
+            reasons.append(
+                f"{t.engine.name}: the journal could not write {t.lost} record(s) before shutdown "
+                f"(lost): {t.fault}"
+            )
+    return "; ".join(reasons) or None
+
+
+class JournalWatchdog:
+    """Stops the run when a journal has been unable to write for ``limit_s`` (0 = never)."""
+
+    def __init__(self, trading: list[TradingEngine], runner: LiveRunner, limit_s: float) -> None:
+        self.trading = trading
+        self.runner = runner
+        self.limit_s = limit_s
+        self.gave_up: str | None = None
+
+    async def run(self, interval_s: float = 0.5) -> None:
+        while self.gave_up is None:
+            await asyncio.sleep(interval_s)
+            self.check(time.time())
+
+    def check(self, now: float) -> None:
+        for t in self.trading:
+            journal = t.journal
+            if journal is None or journal.fault is None or journal.fault_since is None:
+                continue
+            if now - journal.fault_since >= self.limit_s:
+                self.gave_up = (
+                    f"{t.engine.name}: the journal could not write for {now - journal.fault_since:.0f} s "
+                    f"(paper.journal.give_up_after_s = {self.limit_s:g}): {journal.fault}"
+                )
+                log.error("giving up: stopping the run", reason=self.gave_up)
+                self.runner.stop()
+                return
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -255,14 +316,6 @@ async def _watch_profiles(controller: Controller, interval_s: float = 1.0) -> No
             controller.reload_safely(None, "file_change")
 
 
-def _write_pidfile(data_dir: Path) -> None:
-    path = pid_path(data_dir)
-    other = running_pid(data_dir)
-    if other is not None and other != os.getpid():
-        raise MmbotError(f"another mmbot (pid {other}) is running on {data_dir}")
-    path.write_text(f"{os.getpid()}\n")
-
-
 def _engine_summary(trading: TradingEngine) -> dict[str, Any]:
     out: dict[str, Any] = {"engine": trading.engine.name, "events": trading.engine.events}
     pipeline, exchange = trading.pipeline, trading.exchange
@@ -284,6 +337,9 @@ def _engine_summary(trading: TradingEngine) -> dict[str, Any]:
     )
     if trading.hedger is not None:
         out["hedge"] = trading.hedger.status(trading.engine.clock.now)
+    journal = trading.journal_health()
+    if journal is not None:
+        out["journal"] = journal
     return out
 
 
@@ -338,6 +394,13 @@ def _ops_server(
         host=host,
         port=port,
         token=settings.http.control_token(),
+        limits=Limits(
+            max_connections=settings.http.max_connections,
+            idle_timeout_s=settings.http.idle_timeout_s,
+            read_timeout_s=settings.http.read_timeout_s,
+            request_timeout_s=settings.http.request_timeout_s,
+            max_body_bytes=settings.http.max_body_bytes,
+        ),
     )
     stale_after_ns = int(settings.market.stale_after_s * NS_PER_S)
 
@@ -363,29 +426,27 @@ def _ops_server(
     def journal_writable() -> str | None:
         bad = []
         for t in trading:
-            exchange = t.exchange
-            if exchange is not None and exchange.failed is not None:
-                bad.append(f"{t.engine.name}: {exchange.failed}")
+            journal = t.journal
+            if journal is not None and journal.fault is not None:
+                bad.append(f"{t.engine.name}: {journal.fault} (backlog {journal.backlog} records)")
         return "; ".join(bad) or None
 
     ops.add_check("feeds_fresh", feeds_fresh)
     ops.add_check("books_valid", books_valid)
     ops.add_check("journal_writable", journal_writable)
 
-    def switch(body: dict[str, Any]) -> dict[str, Any]:
+    def switch(body: dict[str, str]) -> dict[str, Any]:
         name = body.get("name")
-        if not isinstance(name, str) or not name:
+        if not name:
             raise ValueError('body must be {"name": "<profile>"}')
         try:
             return controller.switch(name, "http")
         except InputError as exc:
             raise ValueError(str(exc)) from None
 
-    ops.add_control("kill", lambda body: controller.kill(str(body.get("reason") or "http kill"), "http"))
-    ops.add_control(
-        "resume", lambda body: controller.resume(str(body.get("reason") or "http resume"), "http")
-    )
-    ops.add_control("strategy", switch)
+    ops.add_control("kill", lambda body: controller.kill(body.get("reason") or "http kill", "http"))
+    ops.add_control("resume", lambda body: controller.resume(body.get("reason") or "http resume", "http"))
+    ops.add_control("strategy", switch, fields=("name",))
     return ops
 
 
@@ -439,6 +500,15 @@ def format_summary(summary: dict[str, Any]) -> str:
         hedge = row.get("hedge")
         if hedge:
             lines.append(f"  {row['engine']} hedge: " + json.dumps(hedge, default=str)[:400])
+        journal = row.get("journal")
+        if journal and (journal["faults"] or journal["lost"]):
+            lines.append(
+                f"  {row['engine']} journal: {journal['faults']} write fault(s), "
+                f"{journal['write_failures']} failed write(s), {journal['lost']} record(s) lost"
+                + (f"; still failing: {journal['fault']}" if journal["fault"] else "; recovered")
+            )
     for venue, stats in summary["adapters"].items():
         lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
+    if summary.get("failure"):
+        lines.append(f"  FAILED: {summary['failure']}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ offline) and ``mmbot replay`` both call it, so live and replay run the same core
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +51,27 @@ def strategies_dir(settings: Settings, config_path: Path | None) -> Path:
     return Path("config") / "strategies"
 
 
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+"""A profile name: a file name in the profiles directory, never a path."""
+
+
+def profile_names(directory: Path) -> list[str]:
+    """The profiles in ``directory``: the names of its ``*.toml`` files, sorted."""
+    try:
+        return sorted(p.stem for p in directory.glob("*.toml") if p.is_file() and PROFILE_NAME.match(p.stem))
+    except OSError:
+        return []
+
+
 def load_strategy(directory: Path, name: str) -> StrategyProfile:
-    """``directory/name.toml`` validated (ConfigError names file, field and problem)."""
-    path = directory / f"{name}.toml"
-    if not path.is_file():
-        known = sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
-        raise ConfigError(f"strategy {name!r}: {path} not found; known profiles in {directory}: {known}")
-    return load_profile(path)
+    """``directory/name.toml`` validated (ConfigError names file, field and problem).
+
+    ``name`` must be one of :func:`profile_names` (so never a path: ``../x`` is refused)."""
+    known = profile_names(directory)
+    if not PROFILE_NAME.match(name) or name not in known:
+        shown = name if len(name) <= 64 else name[:64] + "..."
+        raise ConfigError(f"strategy {shown!r}: no such profile in {directory}; known profiles: {known}")
+    return load_profile(directory / f"{name}.toml")
 
 
 @dataclass
@@ -69,16 +84,42 @@ class TradingEngine:
     pipeline: QuotingPipeline | None = None
     hedger: HedgePipeline | None = None
 
+    lost: int = 0
+    """Journal records that could not be written before the journal closed (lost)."""
+    fault: str | None = None
+    """The journal's fault when it closed (None: everything was written)."""
+    closed_journal: dict[str, Any] | None = None
+    """The journal's health as it closed."""
+    closed: bool = False
+
     def close(self, now: int | None = None) -> None:
-        """Cancel every paper order, commit and close the journal (clean shutdown)."""
-        if self.exchange is not None and self.exchange.failed is None:
+        """Cancel every paper order, commit and close the journal (clean shutdown).
+
+        With the journal in a fault the cancels are still made (the venue does not care
+        about our disk) and one last write is tried; what it cannot write is counted in
+        :attr:`lost` and the fault kept in :attr:`fault` for the run summary."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.exchange is not None:
             cancelled = self.exchange.cancel_all()
             self.exchange.flush()
             if cancelled:
                 log.info("paper orders cancelled at shutdown", engine=self.engine.name, count=cancelled)
         if self.journal is not None:
-            self.journal.close()
+            journal = self.journal
+            fault = journal.fault
+            journal.close()
             self.journal = None
+            self.lost = journal.lost
+            self.fault = fault if journal.lost else None
+            self.closed_journal = journal.health()
+
+    def journal_health(self) -> dict[str, Any] | None:
+        """The journal's write health (open or, after close, as it closed)."""
+        if self.journal is not None:
+            return self.journal.health()
+        return self.closed_journal
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"engine": self.engine.name}
@@ -98,6 +139,9 @@ class TradingEngine:
             out["sample"] = pipeline.sample(now)
         if self.hedger is not None:
             out["hedge"] = self.hedger.status(self.engine.clock.now)
+        journal = self.journal_health()
+        if journal is not None:
+            out["journal"] = journal
         return out
 
 
@@ -176,6 +220,8 @@ def build_engine(
             order_manager=order_manager,
             record=record,
             sample_interval_s=settings.quoting.sample_interval_s,
+            persistence=journal,
+            on_journal_recovery=settings.paper.journal.on_recovery,
         )
         pipeline_ref.append(pipeline)
         engine.add_handler(pipeline)

@@ -11,6 +11,15 @@ It also owns the "explainability" records: risk transitions and kill records, st
 switches and a market/position sample every ``sample_interval`` of event time go to
 the record sink (the journal) and the log.
 
+**Holds.** Conditions outside the market stop quoting through the risk manager's holds
+(:meth:`QuotingPipeline.hold` / :meth:`~QuotingPipeline.release`): while one is on, the
+regime is HALTED, every quote is pulled and no new order is placed. The pipeline holds
+by itself while its journal cannot write (``persistence.fault``, checked on every event:
+the event that meets the fault is the one that halts) and, when writes succeed again,
+releases the hold -- quoting re-enters through CRISIS -- or, with
+``on_journal_recovery = "stay_halted"``, latches a kill (journaled) that only ``mmbot
+resume`` clears. The testnet executor holds until its start-up reconciliation is done.
+
 Time is event time only (``engine.clock.now``). No I/O besides the record sink.
 """
 
@@ -30,6 +39,7 @@ from bot.market.estimators import Estimators
 from bot.paper.ledger import Attribution
 from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, record_type, to_payload
 from bot.risk.manager import RiskDecision, RiskManager
+from bot.risk.triggers import Trigger
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.profile import StrategyQuoter
 from bot.strategy.types import DesiredQuotes
@@ -61,6 +71,13 @@ class PositionSource(Protocol):
     def equity(self) -> Decimal: ...
 
 
+class Persistence(Protocol):
+    """What the pipeline reads from its journal: why it cannot write now (None: it can)."""
+
+    @property
+    def fault(self) -> str | None: ...
+
+
 class HedgeView(Protocol):
     """What the samples read from the engine's hedger (:class:`bot.engine.hedging.HedgePipeline`)."""
 
@@ -87,6 +104,8 @@ class QuotingPipeline:
         order_manager: OrderManager,
         record: RecordSink | None = None,
         sample_interval_s: float = 1.0,
+        persistence: Persistence | None = None,
+        on_journal_recovery: str = "resume",
     ) -> None:
         self.engine = engine
         self.instrument = instrument
@@ -112,6 +131,11 @@ class QuotingPipeline:
         """Set by the assembly when the engine hedges: fills the samples' net_delta and pnl.hedge."""
         self.report_observers: list[Callable[[OrderReport], None]] = []
         """Also told every report of this instrument (e.g. the testnet order mirror)."""
+        self.persistence = persistence
+        self.on_journal_recovery = on_journal_recovery
+        self.holds: dict[Trigger, str] = {}
+        """Holds on now (trigger -> why); quoting is pulled while any is on."""
+        self._journal_fault: str | None = None
         risk.sink = self._on_risk_record
         self._log = log.bind(engine=engine.name, instrument=instrument, regime=self.decision.regime.value)
 
@@ -119,6 +143,9 @@ class QuotingPipeline:
 
     def __call__(self, event: Event) -> None:
         kind = type(event)
+        persistence = self.persistence
+        if persistence is not None and (persistence.fault is None) != (self._journal_fault is None):
+            self._persistence_changed(persistence.fault, self.engine.clock.now)
         if self.venue.catching_up:
             # replaying journaled input: our reactions to it are already in the journal, but
             # the estimators must see the market they would have seen
@@ -137,6 +164,8 @@ class QuotingPipeline:
                 self._decide(self.engine.clock.now)
         if self.record is not None and self.engine.clock.now >= self.next_sample_ts:
             self._sample(self.engine.clock.now)
+        if persistence is not None and (persistence.fault is None) != (self._journal_fault is None):
+            self._persistence_changed(persistence.fault, self.engine.clock.now)
 
     def on_report(self, report: OrderReport) -> None:
         """Every venue report for our orders (called synchronously by the venue)."""
@@ -165,7 +194,10 @@ class QuotingPipeline:
             state, book_valid=sync.valid, feed_fresh=sync.valid, now=now
         )
         om = self.order_manager
-        if decision.pull_all or not sync.valid:
+        if self.holds:
+            self.desired = DesiredQuotes(note="pulled: " + "; ".join(self.holds.values()))
+            commands = om.cancel_all(now)
+        elif decision.pull_all or not sync.valid:
             self.desired = DesiredQuotes(
                 note="pulled: " + "; ".join(decision.reasons[:3]) if decision.pull_all else "book not valid"
             )
@@ -216,6 +248,38 @@ class QuotingPipeline:
         record = self.risk.resume(reason, source, now)
         self._decide(now)
         return record
+
+    # ---- holds -----------------------------------------------------------------------
+
+    def hold(self, trigger: Trigger, note: str, now: int) -> None:
+        """Pull every quote now and place nothing until :meth:`release` (HALTED)."""
+        first = trigger not in self.holds
+        self.holds[trigger] = f"{trigger.value}: {note}"
+        self.risk.hold(trigger, note, now)
+        if first:
+            self._log.warning("quoting held", hold=trigger.value, reason=note)
+        self._decide(now)
+
+    def release(self, trigger: Trigger, note: str, now: int) -> None:
+        if self.holds.pop(trigger, None) is None:
+            return
+        self.risk.release(trigger, note, now)
+        self._log.info("quoting hold released", hold=trigger.value, reason=note)
+        self._decide(now)
+
+    def _persistence_changed(self, fault: str | None, now: int) -> None:
+        previous, self._journal_fault = self._journal_fault, fault
+        if fault is not None:
+            self.hold(Trigger.JOURNAL_FAILED, f"journal not writable: {fault}", now)
+            return
+        if self.on_journal_recovery == "stay_halted":
+            self.risk.kill(
+                f"the journal could not write ({previous}); staying halted until resume "
+                "(paper.journal.on_recovery = stay_halted)",
+                "journal",
+                now,
+            )
+        self.release(Trigger.JOURNAL_FAILED, "journal writable again", now)
 
     # ---- records ---------------------------------------------------------------------
 

@@ -2,8 +2,19 @@
 
 One supervised task (``runner.spawn("testnet", executor.run)``) per process:
 
-1. **Start**: load each testnet's markets, cancel orders left over from an earlier run
-   (``testnet.cancel_on_start``).
+1. **Start** (before the first quote: each quoting pipeline holds -- HALTED -- until this
+   is done): load each testnet's markets, then reconcile each instrument with the
+   journal: fetch the testnet's open orders and the account balances, *adopt* an open
+   order of an earlier run (``mm<tag>_<paper id>``) whose paper order the journal still
+   has open (same side, size and price: from then on it is followed like any mirrored
+   order), *cancel* the other orders of earlier runs (orphans; with
+   ``testnet.cancel_on_start = false`` they are left open and only reported), and
+   *mark* the rest: orders not placed by mmbot (left alone) and open paper orders the
+   testnet does not have (compared when they close). The balances are compared with the
+   ones journaled at the end of the previous run. The result is journaled as a
+   ``testnet_startup`` event, logged and shown in ``/status``; then the holds are
+   released and quoting re-enters through CRISIS. A start that fails (testnet down) is
+   retried by the supervisor; the engine stays HALTED meanwhile.
 2. **Send**: commands from every :class:`~bot.engine.mirror.MirrorVenue` are queued in order
    and sent one at a time, throttled to ``testnet.orders_per_second`` per venue. A new
    order cancelled on paper before it was sent is never sent (both are dropped and the
@@ -25,10 +36,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
@@ -38,8 +51,10 @@ from asyncio_throttle import Throttler  # type: ignore[attr-defined]
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import CancelOrder, NewOrder
 from bot.engine.loop import Engine
-from bot.engine.mirror import MirrorVenue
+from bot.engine.mirror import MirrorVenue, PaperOrder
 from bot.engine.reconcile import Difference, Reconciler, TestnetOrder, TestnetState
+from bot.engine.trading import QuotingPipeline
+from bot.risk.triggers import Trigger
 from bot.venues.testnet import CLIENT_ID, Failure, RemoteOrder, TestnetClient
 from bot.venues.testnet_settings import TestnetSettings
 
@@ -71,6 +86,15 @@ def testnet_client_id(tag: str, paper_id: str) -> str:
     return f"mm{tag}_{digest}"
 
 
+_OURS = re.compile(r"^mm[0-9a-z]{4}_(.+)$")
+
+
+def paper_id_of(testnet_id: str) -> str | None:
+    """The paper client id inside a testnet id mmbot made (any run's tag); None if not ours."""
+    match = _OURS.match(testnet_id)
+    return match.group(1) if match else None
+
+
 @dataclass
 class Binding:
     """One quoted instrument of one engine: its mirror, reconciler and journal."""
@@ -88,6 +112,14 @@ class Binding:
     last_reconcile: float | None = None
     untracked_open: int = 0
     journaled_compared: int = -1
+    pipeline: QuotingPipeline | None = None
+    """The quoting pipeline held until the start-up reconciliation is done (None: none)."""
+    paper_open: Callable[[], dict[str, PaperOrder]] | None = None
+    """The paper exchange's open and in-flight orders of the instrument (from the journal)."""
+    last_balances: dict[str, dict[str, str]] | None = None
+    """Testnet balances journaled at the end of the previous run, if any."""
+    startup: dict[str, Any] | None = None
+    """The start-up reconciliation's result (journaled; /status)."""
 
     def __post_init__(self) -> None:
         self.reconciler = Reconciler(self.spec)
@@ -167,12 +199,115 @@ class TestnetExecutor:
                 self._error(exc, venue=venue, during="start")
                 raise RuntimeError(f"{venue} testnet start failed: {exc}") from None
             log.info("testnet connected", venue=venue, endpoint=client.endpoint, symbols=client.symbols)
-        if self.settings.cancel_on_start:
-            for binding in self.bindings:
-                with contextlib.suppress(Failure):
-                    client = self.clients[binding.venue]
-                    await self._call(binding.venue, partial(client.cancel_all, binding.instrument))
+        for binding in self.bindings:
+            if binding.startup is None:
+                await self._startup_reconcile(binding)  # a Failure: the supervisor retries the start
         self.started = True
+        for pipeline in dict.fromkeys(b.pipeline for b in self.bindings if b.pipeline is not None):
+            pipeline.release(Trigger.TESTNET_RECONCILE, "testnet reconciled", pipeline.engine.clock.now)
+
+    async def _startup_reconcile(self, binding: Binding) -> None:
+        """Reconcile one instrument's testnet orders and balances with the journal (module doc)."""
+        venue, instrument = binding.venue, binding.instrument
+        client = self.clients[venue]
+        remote = await self._call(venue, partial(client.open_orders, instrument))
+        paper = binding.paper_open() if binding.paper_open is not None else {}
+        adopted, cancelled, left_open, foreign, failed = [], [], [], [], []
+        for testnet_id, order in sorted(remote.items()):
+            paper_id = paper_id_of(testnet_id)
+            if paper_id is None:
+                foreign.append(testnet_id)  # not mmbot's: never touched
+                continue
+            mine = paper.get(paper_id)
+            if mine is not None and _same_order(mine, order):
+                self._adopt(binding, mine, testnet_id, order)
+                adopted.append({"client_id": paper_id, "testnet_id": testnet_id})
+                continue
+            if not self.settings.cancel_on_start:
+                left_open.append(testnet_id)
+                continue
+            try:
+                await self._call(venue, partial(client.cancel, instrument, testnet_id))
+                cancelled.append(testnet_id)
+                self.counters.cleanup_cancels += 1
+            except Failure as exc:
+                failed.append({"testnet_id": testnet_id, "error": str(exc)})
+        taken = {item["client_id"] for item in adopted}
+        missing = sorted(cid for cid in paper if cid not in taken)
+        for client_id in missing:  # open on paper, not on the testnet: compared when they close
+            mine = paper[client_id]
+            binding.mirror.orders[client_id] = mine
+            binding.testnet[client_id] = TestnetOrder(
+                client_id,
+                "",
+                instrument,
+                mine.side,
+                mine.size,
+                TestnetState.NOT_SENT,
+                reason="not open on the testnet at start",
+            )
+        balances = await self._balances(binding)
+        changes = _balance_changes(binding.last_balances, balances)
+        binding.untracked_open = len(foreign) + len(left_open)
+        payload: dict[str, Any] = {
+            "venue": venue,
+            "instrument": instrument,
+            "endpoint": client.endpoint,
+            "tag": self.tag,
+            "open_on_testnet": len(remote),
+            "adopted": adopted,
+            "cancelled": cancelled,
+            "cancel_failed": failed,
+            "left_open": left_open,
+            "foreign": foreign,
+            "missing_on_testnet": missing,
+            "balances": balances,
+            "previous_balances": binding.last_balances,
+            "balance_changes": changes,
+        }
+        binding.startup = payload
+        binding.last_balances = balances
+        if binding.record is not None:
+            try:
+                binding.record("testnet_startup", payload, binding.engine.clock.now)
+            except Exception as exc:  # a failed journal must not stop the executor
+                log.warning("start-up reconciliation not journaled", error=str(exc))
+        log.info(
+            "testnet start-up reconciliation",
+            engine=binding.engine.name,
+            instrument=instrument,
+            open_on_testnet=len(remote),
+            adopted=len(adopted),
+            cancelled=len(cancelled),
+            cancel_failed=len(failed),
+            left_open=len(left_open),
+            foreign=len(foreign),
+            missing_on_testnet=len(missing),
+            balance_changes=changes or None,
+        )
+
+    async def _balances(self, binding: Binding) -> dict[str, dict[str, str]]:
+        """The testnet account's balances of the instrument's assets."""
+        client = self.clients[binding.venue]
+        assets = list(dict.fromkeys([binding.spec.base, binding.spec.quote]))
+        return await self._call(binding.venue, partial(client.balances, assets))
+
+    @staticmethod
+    def _adopt(binding: Binding, mine: PaperOrder, testnet_id: str, remote: RemoteOrder) -> None:
+        """Follow an earlier run's testnet order as this run's mirror of paper order ``mine``."""
+        order = TestnetOrder(
+            mine.client_id,
+            testnet_id,
+            binding.instrument,
+            mine.side,
+            mine.size,
+            TestnetState.OPEN,
+            filled=remote.filled,
+            exchange_id=remote.exchange_id,
+            reason="adopted at start",
+        )
+        binding.testnet[mine.client_id] = order
+        binding.mirror.orders[mine.client_id] = mine
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Cancel every testnet order of the quoted instruments, journal the totals, close clients."""
@@ -190,6 +325,8 @@ class TestnetExecutor:
                         except Failure as exc:
                             self._error(exc, venue=binding.venue, during="shutdown cancel")
                     for binding in self.bindings:
+                        with contextlib.suppress(Failure):
+                            binding.last_balances = await self._balances(binding)
                         self._journal(binding, [], final=True)
         except TimeoutError:
             log.warning("testnet shutdown timed out", timeout_s=timeout_s)
@@ -423,6 +560,8 @@ class TestnetExecutor:
             "live_divergence": binding.live_divergence,
             "final": final,
         }
+        if final and binding.last_balances is not None:
+            payload["balances"] = binding.last_balances
         try:
             binding.record("reconciliation", payload, binding.engine.clock.now)
         except Exception as exc:  # a closed or failed journal must not kill the executor
@@ -451,7 +590,37 @@ class TestnetExecutor:
                     ),
                     "totals": binding.reconciler.totals.as_dict(binding.spec),
                     "recent_differences": list(binding.recent),
+                    "startup": binding.startup,
                 }
                 for binding in self.bindings
             },
         }
+
+
+def _same_order(paper: PaperOrder, remote: RemoteOrder) -> bool:
+    """An earlier run's testnet order is the mirror of ``paper`` (side, size, price agree)."""
+    if remote.state != TestnetState.OPEN:
+        return False
+    if remote.side and remote.side != int(paper.side):
+        return False
+    if remote.size and remote.size != paper.size:
+        return False
+    return remote.price is None or paper.price is None or remote.price == paper.price
+
+
+def _balance_changes(
+    before: dict[str, dict[str, str]] | None, after: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """Total (free + locked) change per asset since the balances journaled last run."""
+    if not before:
+        return {}
+    changes = {}
+    for asset, now in after.items():
+        then = before.get(asset)
+        if then is None:
+            continue
+        total_now = Decimal(now["free"]) + Decimal(now["locked"])
+        total_then = Decimal(then.get("free", "0")) + Decimal(then.get("locked", "0"))
+        if total_now != total_then:
+            changes[asset] = format((total_now - total_then).normalize(), "f")
+    return changes

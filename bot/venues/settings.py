@@ -11,11 +11,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from bot.inputmodel import InputModel
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(InputModel):
+    pass
 
 
 VenueName = Literal[
@@ -98,7 +100,7 @@ class BinanceVenueSettings(_VenuePolicy):
     book_ticker: bool = Field(True, description="Subscribe to bookTicker (exact top-of-book checks).")
     snapshot_limit: int = Field(1000, ge=5, le=5000, description="Levels per side in REST depth snapshots.")
     rest_weight_per_minute: int = Field(
-        1200, gt=0, description="REST request-weight budget per minute (throttled client side)."
+        1200, gt=0, le=1_000_000, description="REST request-weight budget per minute (throttled client side)."
     )
     ping_interval_s: float = Field(20.0, gt=0, description="Client websocket ping interval.")
     ping_timeout_s: float = Field(

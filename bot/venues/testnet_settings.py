@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from bot.errors import InputError
+from bot.inputmodel import InputModel
 
 TESTNET_VENUES = ("binance_spot", "binance_usdm")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(InputModel):
+    pass
 
 
 def env_name(venue: str, field: str) -> str:
@@ -113,6 +114,7 @@ class TestnetSettings(_Section):
     max_queue: int = Field(
         10_000,
         ge=10,
+        le=10_000_000,
         description="Commands waiting for the testnet before the mirror gives up on the backlog "
         "(it then cancels every testnet order of the instrument and reports it).",
     )
