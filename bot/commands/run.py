@@ -173,8 +173,10 @@ async def run_bot(
         controller.apply_pending(source="cli")
         testnet = TestnetExecution.attach(plan, settings, trading, specs) if plan is not None else None
         if testnet is not None:
-            runner.spawn("testnet", testnet.executor.run)
             stack.push_async_callback(testnet.stop)
+            # reconcile with the testnet before any market data moves the restored paper orders
+            await testnet.executor.start(timeout_s=3 * settings.testnet.timeout_s)
+            runner.spawn("testnet", testnet.executor.run)
         venues: dict[str, list[str]] = {}
         for key in native:
             venues.setdefault(key.split(":", 1)[0], []).append(key)

@@ -258,7 +258,8 @@ class QuotingPipeline:
         self.risk.hold(trigger, note, now)
         if first:
             self._log.warning("quoting held", hold=trigger.value, reason=note)
-        self._decide(now)
+        if self.engine.events:  # before the first event there is nothing to pull yet
+            self._decide(now)
 
     def release(self, trigger: Trigger, note: str, now: int) -> None:
         if self.holds.pop(trigger, None) is None:

@@ -3,18 +3,11 @@
 One supervised task (``runner.spawn("testnet", executor.run)``) per process:
 
 1. **Start** (before the first quote: each quoting pipeline holds -- HALTED -- until this
-   is done): load each testnet's markets, then reconcile each instrument with the
-   journal: fetch the testnet's open orders and the account balances, *adopt* an open
-   order of an earlier run (``mm<tag>_<paper id>``) whose paper order the journal still
-   has open (same side, size and price: from then on it is followed like any mirrored
-   order), *cancel* the other orders of earlier runs (orphans; with
-   ``testnet.cancel_on_start = false`` they are left open and only reported), and
-   *mark* the rest: orders not placed by mmbot (left alone) and open paper orders the
-   testnet does not have (compared when they close). The balances are compared with the
-   ones journaled at the end of the previous run. The result is journaled as a
-   ``testnet_startup`` event, logged and shown in ``/status``; then the holds are
-   released and quoting re-enters through CRISIS. A start that fails (testnet down) is
-   retried by the supervisor; the engine stays HALTED meanwhile.
+   is done): load each testnet's markets, then reconcile each instrument's open orders
+   and balances with the journal (:mod:`bot.ops.testnet_startup`: adopt, cancel orphans,
+   mark the rest; journaled as ``testnet_startup``); then the holds are released and
+   quoting re-enters through CRISIS. A start that fails (testnet down) is retried by
+   the supervisor; the engine stays HALTED meanwhile.
 2. **Send**: commands from every :class:`~bot.engine.mirror.MirrorVenue` are queued in order
    and sent one at a time, throttled to ``testnet.orders_per_second`` per venue. A new
    order cancelled on paper before it was sent is never sent (both are dropped and the
@@ -36,12 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
@@ -54,6 +45,7 @@ from bot.engine.loop import Engine
 from bot.engine.mirror import MirrorVenue, PaperOrder
 from bot.engine.reconcile import Difference, Reconciler, TestnetOrder, TestnetState
 from bot.engine.trading import QuotingPipeline
+from bot.ops.testnet_startup import paper_id_of, reconcile_at_start
 from bot.risk.triggers import Trigger
 from bot.venues.testnet import CLIENT_ID, Failure, RemoteOrder, TestnetClient
 from bot.venues.testnet_settings import TestnetSettings
@@ -84,15 +76,6 @@ def testnet_client_id(tag: str, paper_id: str) -> str:
         return candidate
     digest = hashlib.sha1(paper_id.encode()).hexdigest()[:24]
     return f"mm{tag}_{digest}"
-
-
-_OURS = re.compile(r"^mm[0-9a-z]{4}_(.+)$")
-
-
-def paper_id_of(testnet_id: str) -> str | None:
-    """The paper client id inside a testnet id mmbot made (any run's tag); None if not ours."""
-    match = _OURS.match(testnet_id)
-    return match.group(1) if match else None
 
 
 @dataclass
@@ -137,6 +120,7 @@ class Counters:
     errors: int = 0
     not_sent: int = 0
     cleanup_cancels: int = 0
+    orphans_cancelled: int = 0
     overflows: int = 0
     reconciliations: int = 0
 
@@ -191,6 +175,21 @@ class TestnetExecutor:
             else:
                 await asyncio.sleep(self.poll_s)
 
+    async def start(self, timeout_s: float) -> bool:
+        """Try the start once, before market data flows (so restored paper orders are still
+        open to be matched with the testnet's). On failure the supervised :meth:`run` retries
+        it while quoting stays held; returns whether it succeeded."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._start()
+        except (Failure, RuntimeError, TimeoutError) as exc:
+            log.warning(
+                "testnet start failed; retrying in the background, quoting stays held",
+                error=str(exc) or type(exc).__name__,
+            )
+            return False
+        return True
+
     async def _start(self) -> None:
         for venue, client in self.clients.items():
             try:
@@ -207,84 +206,15 @@ class TestnetExecutor:
             pipeline.release(Trigger.TESTNET_RECONCILE, "testnet reconciled", pipeline.engine.clock.now)
 
     async def _startup_reconcile(self, binding: Binding) -> None:
-        """Reconcile one instrument's testnet orders and balances with the journal (module doc)."""
-        venue, instrument = binding.venue, binding.instrument
-        client = self.clients[venue]
-        remote = await self._call(venue, partial(client.open_orders, instrument))
-        paper = binding.paper_open() if binding.paper_open is not None else {}
-        adopted, cancelled, left_open, foreign, failed = [], [], [], [], []
-        for testnet_id, order in sorted(remote.items()):
-            paper_id = paper_id_of(testnet_id)
-            if paper_id is None:
-                foreign.append(testnet_id)  # not mmbot's: never touched
-                continue
-            mine = paper.get(paper_id)
-            if mine is not None and _same_order(mine, order):
-                self._adopt(binding, mine, testnet_id, order)
-                adopted.append({"client_id": paper_id, "testnet_id": testnet_id})
-                continue
-            if not self.settings.cancel_on_start:
-                left_open.append(testnet_id)
-                continue
-            try:
-                await self._call(venue, partial(client.cancel, instrument, testnet_id))
-                cancelled.append(testnet_id)
-                self.counters.cleanup_cancels += 1
-            except Failure as exc:
-                failed.append({"testnet_id": testnet_id, "error": str(exc)})
-        taken = {item["client_id"] for item in adopted}
-        missing = sorted(cid for cid in paper if cid not in taken)
-        for client_id in missing:  # open on paper, not on the testnet: compared when they close
-            mine = paper[client_id]
-            binding.mirror.orders[client_id] = mine
-            binding.testnet[client_id] = TestnetOrder(
-                client_id,
-                "",
-                instrument,
-                mine.side,
-                mine.size,
-                TestnetState.NOT_SENT,
-                reason="not open on the testnet at start",
-            )
-        balances = await self._balances(binding)
-        changes = _balance_changes(binding.last_balances, balances)
-        binding.untracked_open = len(foreign) + len(left_open)
-        payload: dict[str, Any] = {
-            "venue": venue,
-            "instrument": instrument,
-            "endpoint": client.endpoint,
-            "tag": self.tag,
-            "open_on_testnet": len(remote),
-            "adopted": adopted,
-            "cancelled": cancelled,
-            "cancel_failed": failed,
-            "left_open": left_open,
-            "foreign": foreign,
-            "missing_on_testnet": missing,
-            "balances": balances,
-            "previous_balances": binding.last_balances,
-            "balance_changes": changes,
-        }
-        binding.startup = payload
-        binding.last_balances = balances
-        if binding.record is not None:
-            try:
-                binding.record("testnet_startup", payload, binding.engine.clock.now)
-            except Exception as exc:  # a failed journal must not stop the executor
-                log.warning("start-up reconciliation not journaled", error=str(exc))
-        log.info(
-            "testnet start-up reconciliation",
-            engine=binding.engine.name,
-            instrument=instrument,
-            open_on_testnet=len(remote),
-            adopted=len(adopted),
-            cancelled=len(cancelled),
-            cancel_failed=len(failed),
-            left_open=len(left_open),
-            foreign=len(foreign),
-            missing_on_testnet=len(missing),
-            balance_changes=changes or None,
+        payload = await reconcile_at_start(
+            binding,
+            self.clients[binding.venue],
+            self._call,
+            tag=self.tag,
+            cancel_orphans=self.settings.cancel_on_start,
         )
+        self.counters.orphans_cancelled += len(payload["cancelled"])
+        binding.untracked_open = len(payload["foreign"]) + len(payload["left_open"])
 
     async def _balances(self, binding: Binding) -> dict[str, dict[str, str]]:
         """The testnet account's balances of the instrument's assets."""
@@ -292,25 +222,9 @@ class TestnetExecutor:
         assets = list(dict.fromkeys([binding.spec.base, binding.spec.quote]))
         return await self._call(binding.venue, partial(client.balances, assets))
 
-    @staticmethod
-    def _adopt(binding: Binding, mine: PaperOrder, testnet_id: str, remote: RemoteOrder) -> None:
-        """Follow an earlier run's testnet order as this run's mirror of paper order ``mine``."""
-        order = TestnetOrder(
-            mine.client_id,
-            testnet_id,
-            binding.instrument,
-            mine.side,
-            mine.size,
-            TestnetState.OPEN,
-            filled=remote.filled,
-            exchange_id=remote.exchange_id,
-            reason="adopted at start",
-        )
-        binding.testnet[mine.client_id] = order
-        binding.mirror.orders[mine.client_id] = mine
-
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Cancel every testnet order of the quoted instruments, journal the totals, close clients."""
+        """Cancel every mmbot order on the testnet (of any run; orders mmbot did not place are
+        left alone), journal the totals and the balances, close the clients."""
         if self._stopped:
             return
         self._stopped = True
@@ -321,7 +235,7 @@ class TestnetExecutor:
                     for binding in self.bindings:
                         client = self.clients[binding.venue]
                         try:
-                            await client.cancel_all(binding.instrument)
+                            await self._cancel_ours(binding, client)
                         except Failure as exc:
                             self._error(exc, venue=binding.venue, during="shutdown cancel")
                     for binding in self.bindings:
@@ -386,9 +300,9 @@ class TestnetExecutor:
     async def send_next(self) -> None:
         binding, command, order = self.queue.popleft()
         client = self.clients[binding.venue]
-        if command is None:  # cancel everything (after an overflow)
+        if command is None:  # cancel all of ours (after an overflow)
             with contextlib.suppress(Failure):
-                await self._call(binding.venue, partial(client.cancel_all, binding.instrument))
+                await self._cancel_ours(binding, client, throttled=True)
             return
         assert order is not None
         if type(command) is NewOrder:
@@ -430,6 +344,20 @@ class TestnetExecutor:
                 order.reason = str(exc)  # e.g. already filled: the lookup tells
                 return
             self._update(order, remote)
+
+    async def _cancel_ours(self, binding: Binding, client: TestnetClient, *, throttled: bool = False) -> None:
+        """Cancel every open testnet order of the instrument that mmbot placed (any run)."""
+        venue, instrument = binding.venue, binding.instrument
+        if throttled:
+            open_orders = await self._call(venue, partial(client.open_orders, instrument))
+        else:
+            open_orders = await client.open_orders(instrument)
+        for testnet_id in open_orders:
+            if paper_id_of(testnet_id) is None:
+                continue  # not ours
+            call = partial(client.cancel, instrument, testnet_id)
+            with contextlib.suppress(Failure):  # e.g. filled meanwhile
+                await (self._call(venue, call) if throttled else call())
 
     async def _call(self, venue: str, call: Callable[[], Awaitable[T]]) -> T:
         """One throttled testnet call; failures other than plain rejections are counted and logged."""
@@ -595,32 +523,3 @@ class TestnetExecutor:
                 for binding in self.bindings
             },
         }
-
-
-def _same_order(paper: PaperOrder, remote: RemoteOrder) -> bool:
-    """An earlier run's testnet order is the mirror of ``paper`` (side, size, price agree)."""
-    if remote.state != TestnetState.OPEN:
-        return False
-    if remote.side and remote.side != int(paper.side):
-        return False
-    if remote.size and remote.size != paper.size:
-        return False
-    return remote.price is None or paper.price is None or remote.price == paper.price
-
-
-def _balance_changes(
-    before: dict[str, dict[str, str]] | None, after: dict[str, dict[str, str]]
-) -> dict[str, str]:
-    """Total (free + locked) change per asset since the balances journaled last run."""
-    if not before:
-        return {}
-    changes = {}
-    for asset, now in after.items():
-        then = before.get(asset)
-        if then is None:
-            continue
-        total_now = Decimal(now["free"]) + Decimal(now["locked"])
-        total_then = Decimal(then.get("free", "0")) + Decimal(then.get("locked", "0"))
-        if total_now != total_then:
-            changes[asset] = format((total_now - total_then).normalize(), "f")
-    return changes
