@@ -101,7 +101,9 @@ def test_full_disk_halts_in_the_same_event_retries_and_resumes_through_crisis(tm
         assert "full" in (journal.fault or "")
         assert pipeline.decision.regime is Regime.HALTED
         assert Trigger.JOURNAL_FAILED in pipeline.holds
-        assert pipeline.risk.status()["active_triggers"]["journal_failed"].startswith("trigger.journal_failed")
+        assert pipeline.risk.status()["active_triggers"]["journal_failed"].startswith(
+            "trigger.journal_failed"
+        )
         assert not pipeline.desired.bids and not pipeline.desired.asks
         assert "journal not writable" in pipeline.desired.note
         # ... and the engine keeps running: events flow, the venue answers the cancels, nothing raises
