@@ -135,9 +135,15 @@ class Bot:
         raise AssertionError(f"timed out waiting for {what}: {json.dumps(status)[:1500]}\n{self.tail()}")
 
     def finish(self, timeout: float = 30) -> tuple[int, dict[str, Any]]:
-        out, _ = self.proc.communicate(timeout=timeout)
-        self._reader.join(5)
-        return self.proc.returncode, json.loads(out)
+        """Wait for the exit; (exit code, JSON summary). stderr stays with the reader thread."""
+        assert self.proc.stdout is not None
+        holder: list[str] = []
+        reader = threading.Thread(target=lambda: holder.append(self.proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        self.proc.wait(timeout=timeout)
+        reader.join(10)
+        self._reader.join(10)
+        return self.proc.returncode, json.loads(holder[0])
 
     def kill(self) -> None:
         if self.proc.poll() is None:
