@@ -211,5 +211,5 @@ def test_retry_settings_are_checked(tmp_path: Path, retry: dict[str, float]) -> 
     cfg.write_text(
         "[paper.journal]\n" + "".join(f"{k} = {v}\n" for k, v in retry.items()),
     )
-    with pytest.raises(ConfigError, match="paper.journal: retry_max_s"):
+    with pytest.raises(ConfigError, match=r"paper\.journal: retry_max_s"):
         load_settings(cfg)

@@ -221,7 +221,7 @@ def test_startup_reconciliation_before_the_first_quote_and_adoption_after_kill_9
         thread.call(lambda: fake.seed("mmzzzz_btc-9999", "BTCUSDT", "BUY", "10000", "0.001"))
         thread.call(lambda: fake.seed("manual-1", "BTCUSDT", "BUY", "10000", "0.001"))
         cfg = _config(tmp_path, fake.url)
-        proc, url, log1 = _start_bot(tmp_path, cfg, "run1.log")
+        proc, url, _log1 = _start_bot(tmp_path, cfg, "run1.log")
         try:
             status = _wait(
                 url, proc, "testnet orders", lambda s: s["execution"]["instruments"][key]["tracked"] >= 2

@@ -172,7 +172,7 @@ async def test_a_testnet_that_is_down_keeps_the_hold_and_the_start_is_retried(fa
     try:
         await client.start()
         fake.fail_next = 1  # the open-orders request fails
-        with pytest.raises(Exception, match="503|Unavailable|ExchangeNotAvailable"):
+        with pytest.raises(Exception, match=r"503|Unavailable|ExchangeNotAvailable"):
             await executor._start()
         assert pipeline.released == [] and not executor.started and binding.startup is None
         await executor._start()  # what the supervisor does next
