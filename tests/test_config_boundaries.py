@@ -1,0 +1,374 @@
+"""Every setting is checked where it enters (bot/inputmodel.py and the fields' own ranges): a bad
+value anywhere in the settings tree -- NaN, infinities, 1e400, magnitudes nothing means, wrong types,
+hosts and ports that do not parse -- is exit 2 with one message naming the field, never a
+traceback or an odd run. The property test walks the whole Settings model, so a field added later
+is covered without touching this file; it runs in process through the CLI's main() (fast), and a
+few cases go through a real `mmbot` process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import types
+import typing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Union
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from bot.cli import main
+from bot.config import Settings, parse_listen
+from bot.inputmodel import MAX_SECONDS, check_number
+from bot.strategy.profile import StrategyProfile
+
+REPO = Path(__file__).resolve().parents[1]
+
+# keys a dict-valued numeric field accepts (its values are what is under test)
+DICT_KEYS = {"paper.starting_balances": "USDT", "risk.regimes.min_dwell_s": "calm"}
+
+
+def numeric_leaves(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted path, kind) of every int/float/Decimal the user can set, walking nested models,
+    lists and the dicts of :data:`DICT_KEYS` (dicts of models need more than one key: skipped)."""
+    out: list[tuple[str, str]] = []
+    for name, field in model.model_fields.items():
+        out += _leaves(field.annotation, f"{prefix}{name}")
+    return out
+
+
+def _leaves(annotation: Any, path: str) -> list[tuple[str, str]]:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (Union, types.UnionType):
+        return [leaf for arg in args if arg is not type(None) for leaf in _leaves(arg, path)]
+    if origin is typing.Annotated:
+        return _leaves(args[0], path)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return numeric_leaves(annotation, path + ".")
+    if origin in (list, tuple):
+        return [(f"{path}[]", kind) for arg in args if arg is not Ellipsis for _, kind in _leaves(arg, "x")]
+    if origin is dict:
+        if path in DICT_KEYS:
+            return [(f"{path}.{DICT_KEYS[path]}", kind) for _, kind in _leaves(args[1], "x")]
+        return []
+    if annotation in (int, float, Decimal):
+        return [(path, annotation.__name__)]
+    return []
+
+
+SETTINGS_LEAVES = sorted(set(numeric_leaves(Settings)))
+PROFILE_LEAVES = sorted(set(numeric_leaves(StrategyProfile)))
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(value)
+
+
+def toml_for(path: str, value: Any) -> tuple[str, str]:
+    """(TOML text setting ``path`` to ``value``, the field name the error must carry)."""
+    if path.endswith("[]"):
+        path = path[:-2]
+        value = [1.0, value]  # a bad item after a good one
+    table, _, key = path.rpartition(".")
+    field = path
+    if table in DICT_KEYS:
+        field = table
+    return f"[{table}]\n{key} = {toml_value(value)}\n" if table else f"{key} = {toml_value(value)}\n", field
+
+
+BAD_NUMBERS = st.sampled_from(
+    [
+        math.nan,
+        math.inf,
+        -math.inf,
+        1e308,
+        -1e308,
+        1e16,
+        -1e16,
+        10**19,
+        -(10**19),
+        "1e400",
+        "-1e400",
+        "NaN",
+        "Infinity",
+        "12abc",
+        "",
+        [],
+        {"x": 1},
+    ]
+)
+
+
+def run_main(argv: list[str]) -> tuple[int, str]:
+    """The CLI in process: (exit code, stderr); argument errors exit through SystemExit."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, err.getvalue()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(leaf=st.sampled_from(SETTINGS_LEAVES), value=BAD_NUMBERS)
+def test_any_bad_number_anywhere_is_exit_2_naming_the_field(leaf: tuple[str, str], value: Any) -> None:
+    path, _kind = leaf
+    text, field = toml_for(path, value)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "bad.toml"
+        cfg.write_text(text)
+        code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2, f"{path} = {value!r} was accepted:\n{err}"
+    assert field in err, f"{path} = {value!r}: message does not name the field:\n{err}"
+    assert "Traceback" not in err and "unexpected error" not in err
+
+
+@settings(max_examples=150, deadline=None)
+@given(leaf=st.sampled_from(PROFILE_LEAVES), value=BAD_NUMBERS)
+def test_any_bad_number_in_a_strategy_profile_is_exit_2_naming_file_and_field(
+    leaf: tuple[str, str], value: Any
+) -> None:
+    path, _kind = leaf
+    table, _, _ = path.rpartition(".")
+    quoter = (
+        table
+        if table in ("avellaneda_stoikov", "glft", "fixed_spread", "spread_optimizer")
+        else "fixed_spread"
+    )
+    base: dict[str, dict[str, Any]] = {
+        "fixed_spread": {"half_spread_ticks": 5.0},
+        "avellaneda_stoikov": {"gamma": 0.1, "k": 1.0},
+        "glft": {"gamma": 0.1, "xi": 0.1, "a": 1.0, "k": 1.0},
+        "spread_optimizer": {},
+        "ladder": {"size": "0.001", "max_position": "0.01"},
+    }
+    text, field = toml_for(path, value)
+    with tempfile.TemporaryDirectory() as tmp:
+        strategies = Path(tmp) / "strategies"
+        strategies.mkdir()
+        tables = {name: dict(body) for name, body in base.items() if name in (quoter, "ladder")}
+        section, _, key = path.rpartition(".")
+        profile = f'quoter = "{quoter}"\n'
+        for name, body in tables.items():
+            if name != section:
+                profile += f"[{name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in body.items())
+        body = {k: v for k, v in tables.get(section, {}).items() if k != key}
+        profile += text.replace(
+            f"[{section}]\n", f"[{section}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in body.items())
+        )
+        (strategies / "mine.toml").write_text(profile)
+        cfg = Path(tmp) / "bot.toml"
+        cfg.write_text(
+            f'[quoting]\nstrategies_dir = "{strategies}"\n[engines.btc]\nvenue = "binance_spot"\nsymbol = "BTCUSDT"\nstrategy = "mine"\n'
+        )
+        code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2, f"{path} = {value!r} was accepted:\n{err}"
+    assert "mine.toml" in err and field.split(".", 1)[-1] in err, err
+    assert "Traceback" not in err and "unexpected error" not in err
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    listen=st.one_of(
+        st.sampled_from(
+            [
+                "127.0.0.1:99999",
+                "999.1.1.1:80",
+                "1.2.3:80",
+                "localhost",
+                "localhost:",
+                ":8080",
+                "[::1:8080",
+                "[zz::1]:80",
+                "::1:8080",
+                "a b:80",
+                "-bad.example:80",
+                "host:-1",
+                "host:8o",
+                "x" * 254 + ":80",
+            ]
+        ),
+        st.tuples(st.sampled_from(["127.0.0.1", "localhost", "[::1]"]), st.integers(65536, 10**9)).map(
+            lambda t: f"{t[0]}:{t[1]}"
+        ),
+    )
+)
+def test_bad_listen_addresses_are_exit_2_naming_http_listen(listen: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "bad.toml"
+        cfg.write_text(f"[http]\nlisten = {json.dumps(listen)}\n")
+        code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and "http.listen" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("listen", "expected"),
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("0.0.0.0:0", ("0.0.0.0", 0)),
+        ("localhost:65535", ("localhost", 65535)),
+        ("[::1]:9000", ("::1", 9000)),
+        ("metrics.internal.example:1", ("metrics.internal.example", 1)),
+    ],
+)
+def test_good_listen_addresses(listen: str, expected: tuple[str, int]) -> None:
+    assert parse_listen(listen) == expected
+
+
+def test_the_issue_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [
+        ('[paper.starting_balances]\nUSDT = "1e400"\n', "paper.starting_balances"),
+        ("[risk.limits]\norders_per_s = inf\n", "risk.limits.orders_per_s"),
+        ("[estimators]\nvol_horizons_s = [10.0, 1e308]\n", "estimators.vol_horizons_s"),
+        ("[market]\nmax_buffer = 1e20\n", "market.max_buffer"),
+        ('[http]\nlisten = "127.0.0.1:99999"\n', "http.listen"),
+        ('[http]\nlisten = "999.1.1.1:8080"\n', "http.listen"),
+        ("[paper.journal]\nretry_initial_s = 1e-400\n", "paper.journal.retry_initial_s"),
+        ('[paper.starting_balances]\nBTC = "0.0000000000000000001"\n', "paper.starting_balances"),
+    ]
+    for text, field in cases:
+        cfg = tmp_path / "bad.toml"
+        cfg.write_text(text)
+        code, err = run_main(["config", "check", str(cfg)])
+        assert code == 2 and field in err and "Traceback" not in err, (text, err)
+    monkeypatch.setenv("MMBOT_TESTNET__BINANCE_SPOT", "{not json")
+    code, err = run_main(["config", "check", str(REPO / "config" / "default.toml")])
+    assert code == 2 and "MMBOT_TESTNET__BINANCE_SPOT" in err and "not valid JSON" in err, err
+    monkeypatch.setenv("MMBOT_TESTNET__BINANCE_SPOT", '{"rest_url": 5}')
+    code, err = run_main(["config", "check", str(REPO / "config" / "default.toml")])
+    assert code == 2 and "testnet.binance_spot.rest_url" in err, err
+    monkeypatch.delenv("MMBOT_TESTNET__BINANCE_SPOT")
+    monkeypatch.setenv("MMBOT_MARKET__MAX_BUFFER", "1e20")
+    code, err = run_main(["config", "check", str(REPO / "config" / "default.toml")])
+    assert code == 2 and "market.max_buffer" in err and "MMBOT_MARKET__MAX_BUFFER" in err, err
+
+
+def test_numbers_that_are_fine_pass() -> None:
+    for value, name in ((0.0, "x"), (1e15, "x"), (-1e15, "x"), (Decimal("0.000000000000000001"), "x")):
+        check_number(value, name)
+    check_number(MAX_SECONDS, "timeout_s")
+    with pytest.raises(ValueError, match="ten years"):
+        check_number(MAX_SECONDS * 1.01, "timeout_s")
+    with pytest.raises(ValueError, match="ten years"):
+        check_number(MAX_SECONDS * 1001, "latency_ms")
+    assert run_main(["config", "check", str(REPO / "config" / "default.toml")])[0] == 0
+    assert run_main(["config", "check", str(REPO / "config" / "hedged.toml")])[0] == 0
+
+
+def test_config_check_validates_the_profiles_run_would_load(tmp_path: Path) -> None:
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    for path in (REPO / "config" / "strategies").glob("*.toml"):
+        (strategies / path.name).write_text(path.read_text())
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(f'[quoting]\nstrategies_dir = "{strategies}"\n')
+    code, _ = run_main(["config", "check", str(cfg)])
+    assert code == 0
+    # a profile reading sigma at a horizon the estimators lack: `mmbot run` would refuse it
+    (strategies / "other.toml").write_text(
+        'quoter = "avellaneda_stoikov"\n[avellaneda_stoikov]\ngamma = 0.1\nk = 1.0\nsigma_horizon_s = 7.0\n'
+        '[ladder]\nsize = "0.001"\nmax_position = "0.01"\n'
+    )
+    code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and "other.toml: avellaneda_stoikov.sigma_horizon_s: 7" in err, err
+    (strategies / "other.toml").unlink()
+    # the engine's own profile with a ladder size below the instrument's order step
+    text = (strategies / "as_default.toml").read_text()
+    (strategies / "as_default.toml").write_text(
+        "\n".join('size = "0.0000001"' if line.startswith("size =") else line for line in text.splitlines())
+    )
+    code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and "as_default.toml: engine btcusdt (binance_spot:BTCUSDT)" in err
+    assert "below the order step" in err
+    # a missing profile
+    cfg.write_text(
+        f'[quoting]\nstrategies_dir = "{strategies}"\n[engines.btc]\nvenue = "binance_spot"\nsymbol = "BTCUSDT"\nstrategy = "nope"\n'
+    )
+    code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and "strategy 'nope': no such profile" in err
+
+
+def mmbot(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('[paper.starting_balances]\nUSDT = "1e400"\n', "paper.starting_balances"),
+        ("[market]\nmax_buffer = 1e20\n", "market.max_buffer"),
+        ('[http]\nlisten = "999.1.1.1:80"\n', "http.listen"),
+    ],
+)
+def test_real_process_run_refuses_bad_settings_before_anything_starts(
+    tmp_path: Path, text: str, field: str
+) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n' + text)
+    result = mmbot("run", "--config", str(cfg), "--offline", "--duration", "5")
+    assert result.returncode == 2 and field in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("duration", ["nan", "inf", "-inf", "-1", "0", "1e308", "soon", ""])
+def test_bad_durations_are_exit_2_naming_the_argument(duration: str) -> None:
+    code, err = run_main(["run", "--offline", "--duration", duration])
+    assert code == 2 and "argument --duration" in err, err
+
+
+def test_real_process_bad_duration_and_unusable_data_dir(tmp_path: Path) -> None:
+    for duration in ("nan", "1e308"):
+        result = mmbot("run", "--offline", "--duration", duration)
+        assert result.returncode == 2 and "argument --duration" in result.stderr, result.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = mmbot(
+        "run", "--offline", "--duration", "5", "--data-dir", str(blocker / "data"), "--http", "off"
+    )
+    assert result.returncode == 2 and "data_dir:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_new_data_dir_on_a_read_only_filesystem(tmp_path: Path) -> None:
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "mmbot-ro", str(mount)], capture_output=True, text=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {made.stderr.strip()}")
+    try:
+        result = mmbot(
+            "run", "--offline", "--duration", "5", "--data-dir", str(mount / "new"), "--http", "off"
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "data_dir:" in result.stderr and "Read-only file system" in result.stderr
