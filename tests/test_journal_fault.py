@@ -213,3 +213,33 @@ def test_retry_settings_are_checked(tmp_path: Path, retry: dict[str, float]) -> 
     )
     with pytest.raises(ConfigError, match=r"paper\.journal: retry_max_s"):
         load_settings(cfg)
+
+
+def test_a_replay_stops_failed_at_the_last_committed_boundary_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import bot.store.recovery as recovery
+    from bot.cli import main
+    from bot.store.journal import Journal
+
+    original = Journal.open.__func__  # type: ignore[attr-defined]
+
+    def small_disk(cls: type[Journal], *args: Any, **kwargs: Any) -> Journal:
+        journal = original(cls, *args, **kwargs)
+        pages = journal.connection.execute("PRAGMA page_count").fetchone()[0]
+        journal.connection.execute(f"PRAGMA max_page_count = {pages + 40}")  # fills up soon
+        return journal
+
+    from tests.trading_kit import BUNDLED_SPOT
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(recovery.Journal, "open", classmethod(small_disk))
+    code = main(["replay", str(BUNDLED_SPOT[0]), "--out", str(run), "--progress", "off"])
+    assert code == 1
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "failed" and "journal write failed" in summary["error"]
+    monkeypatch.undo()
+    assert main(["replay", str(BUNDLED_SPOT[0]), "--out", str(run), "--resume", "--progress", "off"]) == 0
+    assert json.loads((run / "summary.json").read_text())["complete"] is True
