@@ -372,3 +372,20 @@ def test_new_data_dir_on_a_read_only_filesystem(tmp_path: Path) -> None:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
     assert result.returncode == 2, result.stderr
     assert "data_dir:" in result.stderr and "Read-only file system" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "argument"),
+    [
+        (["emulator", "--port", "99999"], "--port"),
+        (["emulator", "--port", "-1"], "--port"),
+        (["emulator", "--seed", "-5"], "--seed"),
+        (["ledger", "show", "x", "--fills", "-1"], "--fills"),
+        (["markets", "show", "binance_spot:BTCUSDT", "--timeout", "nan"], "--timeout"),
+        (["replay", "x.gz", "--out", "y", "--commit-every", "0"], "--commit-every"),
+        (["research", "as-table", "--paths", "0"], "--paths"),
+    ],
+)
+def test_numeric_arguments_are_checked_by_the_parser(argv: list[str], argument: str) -> None:
+    code, err = run_main(argv)
+    assert code == 2 and f"argument {argument}" in err and "Traceback" not in err, err

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from bot.commands import argtypes
 from bot.config import load_settings
 from bot.errors import InputError
 from bot.paper.settings import PaperSettings
@@ -37,7 +38,13 @@ def register(subparsers: Any) -> None:
     show.add_argument(
         "--data-dir", type=Path, help="Data directory (default: data_dir of the default config)."
     )
-    show.add_argument("--fills", type=int, default=10, metavar="N", help="Recent fills to list (default 10).")
+    show.add_argument(
+        "--fills",
+        type=argtypes.integer(0, 100_000),
+        default=10,
+        metavar="N",
+        help="Recent fills to list (default 10).",
+    )
     show.add_argument("--json", action="store_true", help="Print JSON.")
     show.set_defaults(func=start_ledger_show)
 

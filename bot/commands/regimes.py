@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.commands import argtypes
 from bot.errors import InputError, MmbotError
 from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, from_payload, record_type, to_payload
 
@@ -48,7 +49,9 @@ def register(subparsers: Any) -> None:
         "--data-dir", type=Path, help="Data directory (default: data_dir of the default config)."
     )
     show.add_argument("--instrument", help="Only this instrument (venue:SYMBOL).")
-    show.add_argument("--last", type=int, metavar="N", help="Only the N most recent records.")
+    show.add_argument(
+        "--last", type=argtypes.integer(1, 10_000_000), metavar="N", help="Only the N most recent records."
+    )
     show.add_argument("--json", action="store_true", help="Print the records as a JSON array.")
     show.set_defaults(func=start_regimes_show)
 

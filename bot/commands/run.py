@@ -392,6 +392,7 @@ def _ops_server(
             "engines": [t.status() for t in trading],
             "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
+            "http": ops.connection_stats(),
         },
         host=host,
         port=port,

@@ -184,11 +184,12 @@ class _GuardedSite(web.BaseSite):
         factory = self._runner.server
         assert factory is not None
         guard = self._guard
-        self._server = await asyncio.get_running_loop().create_server(
+        server = await asyncio.get_running_loop().create_server(
             lambda: _Connection(guard, factory()), self._host, self._port, backlog=self._backlog
         )
-        sockets = self._server.sockets or []
-        self.bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        self._server = server
+        sockets = server.sockets
+        self.bound_port = int(sockets[0].getsockname()[1]) if sockets else self._port
 
 
 class BadBody(Exception):
@@ -253,7 +254,8 @@ class OpsServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.bound_port or self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.bound_port or self.port}"
 
     async def start(self) -> None:
         limits = self.limits
