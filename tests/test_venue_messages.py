@@ -114,6 +114,8 @@ def test_registry_creates_the_adapter_of_every_venue() -> None:
         "okx_spot",
         "okx_swap",
         "okx_futures",
+        "bitget_spot",
+        "bitget_usdtm",
     }
     adapter = create_adapter(
         "okx_spot", settings.venues.for_venue("okx_spot"), [OKX_BTC_USDT], lambda e: None

@@ -1,8 +1,8 @@
 """``mmbot emulator``: run the loopback exchange on 127.0.0.1.
 
 Serves Binance spot and USD-M websocket streams and REST depth snapshots, Bybit v5
-(``/v5/public/spot``, ``/v5/public/linear``) and OKX (``/ws/v5/public``) websocket
-protocols, from real recordings (default: the Binance recordings bundled with mmbot)
+(``/v5/public/spot``, ``/v5/public/linear``), OKX (``/ws/v5/public``) and Bitget v2
+(``/v2/ws/public``) websocket protocols, from real recordings (default: the Binance recordings bundled with mmbot)
 or a synthetic scenario, with optional scheduled faults. When ready it prints exactly one line to stdout -- the base URL,
 e.g. ``http://127.0.0.1:40123`` -- and logs to stderr. SIGINT/SIGTERM stop it
 cleanly (exit 0).
@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
         nargs="+",
         action="extend",
         help="Recordings to replay: Binance stream files (<ts> <json> lines, .gz ok; day files "
-        "of one session in any order), Bybit history files (.data.zip) or cryptofeed OKX logs; "
+        "of one session in any order), Bybit history files (.data.zip) or cryptofeed OKX / Bitget logs; "
         "any mix. Default: the bundled Binance recordings.",
     )
     source.add_argument("--scenario", metavar="NAME", help="Synthetic market scenario instead of a replay.")
@@ -76,7 +76,7 @@ def register(subparsers: Any) -> None:
         action="append",
         help="Synthetic markets to serve (repeatable; default binance_spot:BTCUSDT and "
         "binance_usdm:BTCUSDT; also bybit_spot:BTCUSDT, bybit_linear:BTCUSDT, okx_spot:BTC-USDT, "
-        "okx_swap:BTC-USDT-SWAP).",
+        "okx_swap:BTC-USDT-SWAP, bitget_spot:BTCUSDT, bitget_usdtm:BTCUSDT).",
     )
     parser.add_argument("--start-price", default="60000", help="Synthetic start price (default 60000).")
     parser.add_argument(

@@ -6,8 +6,8 @@ Kinds (each counted in the emulator status under ``faults_applied``):
     The next diff of each matching book is applied to the exchange book but not sent:
     clients see an update-id gap and must resync (the REST snapshot includes it; on
     Bybit / OKX the resubscription's snapshot does). On Bybit the ``u`` chain breaks,
-    on OKX the ``seqId`` chain (or, in a recording without sequence ids, the next
-    checksum no longer matches).
+    on OKX the ``seqId`` chain and on Bitget the ``seq`` / ``pseq`` chain (or, in a
+    recording without sequence ids, the next checksum no longer matches).
 ``out_of_order``
     The next two diffs of each matching book are sent in swapped order (both are
     applied to the exchange book in their true order). Clients see a gap.
@@ -19,8 +19,8 @@ Kinds (each counted in the emulator status under ``faults_applied``):
     ``duration`` > 0, new websocket connections to that venue are refused
     (HTTP 503) for that many seconds, so clients go through their backoff.
 ``checksum``
-    OKX only: the next update of each matching book carries a wrong checksum (the
-    book itself is fine); clients must notice, drop the book and resubscribe.
+    OKX and Bitget only: the next update of each matching book carries a wrong checksum
+    (the book itself is fine); clients must notice, drop the book and resubscribe.
 ``stall``
     Nothing is sent on the matching venue's websockets (existing and new ones) for
     ``duration`` seconds (default 5). The exchange keeps running meanwhile: its book
@@ -36,9 +36,9 @@ Kinds (each counted in the emulator status under ``faults_applied``):
 e.g. ``gap@30``, ``drop@60,every=120,duration=3``, ``stall@10,duration=8,venue=binance_usdm``,
 ``malformed@5,symbol=BTCUSDT``. ``symbol`` limits gap / out_of_order / malformed to one
 symbol; ``venue`` (``binance_spot``, ``binance_usdm``, ``bybit_spot``, ``bybit_linear``,
-``okx_spot``, ``okx_swap``, ``okx_futures``) limits any fault to one venue. OKX serves all
-its instrument types on one path: a ``drop`` / ``stall`` for an OKX venue hits every
-connection subscribed to any instrument of that venue.
+``okx_spot``, ``okx_swap``, ``okx_futures``, ``bitget_spot``, ``bitget_usdtm``) limits any
+fault to one venue. OKX and Bitget serve all their instrument types on one path: a ``drop`` /
+``stall`` for such a venue hits every connection subscribed to any instrument of that venue.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ VENUES = (
     "okx_spot",
     "okx_swap",
     "okx_futures",
+    "bitget_spot",
+    "bitget_usdtm",
 )
 DEFAULT_STALL_S = 5.0
 

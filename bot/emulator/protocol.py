@@ -30,10 +30,11 @@ ROUTE_VENUE: dict[str, str] = {
     "spot": "binance_spot",
     "public": "binance_usdm",
     "market": "binance_usdm",
-    # subscribe-by-message venues (bot/emulator/opvenues.py); OKX serves all its types on one path
+    # subscribe-by-message venues (bot/emulator/opvenues.py); OKX and Bitget serve all their types on one path
     "bybit_spot": "bybit_spot",
     "bybit_linear": "bybit_linear",
     "okx": "okx",
+    "bitget": "bitget",
 }
 
 ROUTE_KINDS: dict[str, frozenset[str]] = {
@@ -43,6 +44,7 @@ ROUTE_KINDS: dict[str, frozenset[str]] = {
     "bybit_spot": frozenset(),
     "bybit_linear": frozenset(),
     "okx": frozenset(),
+    "bitget": frozenset(),
 }
 
 DEPTH_SUFFIXES = frozenset(
@@ -87,6 +89,8 @@ EMULATED_VENUES = (
     "okx_spot",
     "okx_swap",
     "okx_futures",
+    "bitget_spot",
+    "bitget_usdtm",
 )
 """Venues whose protocol the emulator speaks (:func:`client_overrides` knows them all)."""
 
@@ -108,6 +112,8 @@ def client_overrides(http_base: str, venue: str) -> dict[str, str]:
         return {"ws_url": ws_base + "/v5/public/linear", "rest_url": rest}
     if venue in ("okx_spot", "okx_swap", "okx_futures"):
         return {"ws_url": ws_base + "/ws/v5/public", "rest_url": rest}
+    if venue in ("bitget_spot", "bitget_usdtm"):
+        return {"ws_url": ws_base + "/v2/ws/public", "rest_url": rest}
     raise ValueError(f"unknown venue {venue!r}")
 
 

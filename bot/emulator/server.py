@@ -1,10 +1,11 @@
-"""The loopback exchange: an aiohttp server speaking Binance's, Bybit v5's and OKX's
-market-data protocols.
+"""The loopback exchange: an aiohttp server speaking Binance's, Bybit v5's, OKX's and
+Bitget v2's market-data protocols.
 
 One port serves Binance spot and USD-M websockets and REST (paths in
 :mod:`bot.emulator.protocol`), Bybit ``/v5/public/spot`` and ``/v5/public/linear``
-(:mod:`bot.emulator.bybit_protocol`) and OKX ``/ws/v5/public``
-(:mod:`bot.emulator.okx_protocol`, both on :mod:`bot.emulator.opvenues`) from a
+(:mod:`bot.emulator.bybit_protocol`), OKX ``/ws/v5/public``
+(:mod:`bot.emulator.okx_protocol`) and Bitget ``/v2/ws/public``
+(:mod:`bot.emulator.bitget_protocol`, all on :mod:`bot.emulator.opvenues`) from a
 :class:`~bot.emulator.source.MarketSource`. The
 server *is* the exchange: it keeps an :class:`~bot.emulator.book.ExchangeBook` per
 market, applies every diff of the timeline to it when the diff's time comes,
@@ -39,6 +40,9 @@ import msgspec
 import structlog
 from aiohttp import WSCloseCode, web
 
+from bot.emulator.bitget_protocol import PATH as BITGET_PATH
+from bot.emulator.bitget_protocol import ROUTE as BITGET_ROUTE
+from bot.emulator.bitget_protocol import BitgetProtocol
 from bot.emulator.bybit_protocol import PATHS as BYBIT_PATHS
 from bot.emulator.bybit_protocol import BybitProtocol
 from bot.emulator.clients import ClientHub
@@ -110,8 +114,10 @@ class EmulatorServer:
         self.hub = ClientHub()
         self.bybit = BybitProtocol(self.hub, self._count_op_fault)
         self.okx = OkxProtocol(self.hub, self._count_op_fault)
+        self.bitget = BitgetProtocol(self.hub, self._count_op_fault)
+        self._handlers: tuple[OpVenueProtocol, ...] = (self.bybit, self.okx, self.bitget)
         self._op: dict[str, OpVenueProtocol] = {
-            venue: handler for handler in (self.bybit, self.okx) for venue in handler.venues
+            venue: handler for handler in self._handlers for venue in handler.venues
         }
         self._runner: web.AppRunner | None = None
         self._player: asyncio.Task[None] | None = None
@@ -137,6 +143,7 @@ class EmulatorServer:
         for path, route in BYBIT_PATHS.items():
             app.router.add_get(path, self.bybit.endpoint(route))
         app.router.add_get(OKX_PATH, self.okx.endpoint("okx"))
+        app.router.add_get(BITGET_PATH, self.bitget.endpoint(BITGET_ROUTE))
         for prefix, route in (("", "spot"), ("/public", "public"), ("/market", "market")):
             app.router.add_get(f"{prefix}/stream", self.hub.endpoint(route, combined=True))
             app.router.add_get(f"{prefix}/ws", self.hub.endpoint(route, combined=False))
@@ -209,7 +216,7 @@ class EmulatorServer:
         self._pass = self.source.open_pass()
         self.books = self._pass.books
         self._book_faults = {key: _BookFaults() for key in self.books if key[0] not in self._op}
-        for handler in (self.bybit, self.okx):
+        for handler in self._handlers:
             handler.open_pass(self.books)
 
     async def _play_loop(self) -> None:
@@ -269,7 +276,7 @@ class EmulatorServer:
             if state.held is not None:
                 held, state.held = state.held, None
                 self._broadcast(held)
-        for handler in (self.bybit, self.okx):
+        for handler in self._handlers:
             handler.end_pass()
 
     def _run_schedule(self) -> None:
@@ -347,12 +354,12 @@ class EmulatorServer:
                         state.gaps += 1
                     else:
                         state.swap = True
-            for handler in (self.bybit, self.okx):
+            for handler in self._handlers:
                 handler.inject(fault)
         elif fault.kind == "checksum":
-            hit = self.okx.inject(fault)
+            hit = self.okx.inject(fault) + self.bitget.inject(fault)
             if not hit:
-                self._count_fault("checksum", None, "no matching OKX book", fault)
+                self._count_fault("checksum", None, "no matching OKX or Bitget book", fault)
         elif fault.kind == "malformed":
             hit = 0
             for client in list(self.hub.clients):
@@ -367,7 +374,7 @@ class EmulatorServer:
                 broken = '{"e":"depthUpdate","E":1,"s":"' + name.partition("@")[0].upper() + '","U":'
                 client.enqueue('{"stream":"' + name + '","data":' + broken if client.combined else broken)
                 hit += 1
-            for handler in (self.bybit, self.okx):
+            for handler in self._handlers:
                 hit += handler.inject(fault)
             self._count_fault("malformed", None, f"broken frame sent to {hit} connection(s)", fault)
         elif fault.kind == "drop":
@@ -464,7 +471,7 @@ class EmulatorServer:
             "rest_requests": self.rest_requests,
             "faults_applied": dict(self.faults_applied),
             "fault_log": list(self.fault_log),
-            "venues": {handler.family: handler.status() for handler in (self.bybit, self.okx)},
+            "venues": {handler.family: handler.status() for handler in self._handlers},
             "books": {
                 book.key: {
                     "update_id": book.last_id,

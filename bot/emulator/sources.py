@@ -2,8 +2,9 @@
 
 :func:`load_replay` sniffs each file's format -- Binance raw recordings
 (``<ts> <json>`` lines, gzip ok; :mod:`bot.emulator.replay`), Bybit history files
-(zip / NDJSON of ``{"topic": ..}`` messages) or cryptofeed OKX logs
-(:mod:`bot.emulator.venue_replay`) -- loads them with their reader and merges the
+(zip / NDJSON of ``{"topic": ..}`` messages), cryptofeed OKX logs
+(:mod:`bot.emulator.venue_replay`) or cryptofeed Bitget logs
+(:mod:`bot.emulator.bitget_source`) -- loads them with their reader and merges the
 result into one :class:`CombinedSource`.
 
 Recordings of different venues were usually made at different times (the bundled
@@ -24,12 +25,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.emulator.bitget_source import read_bitget
 from bot.emulator.replay import ReplaySource
 from bot.emulator.source import Item, SourcePass
 from bot.emulator.venue_replay import StreamReplaySource, read_bybit, read_okx
 from bot.errors import InputError
 
-Format = Literal["binance", "bybit", "okx"]
+Format = Literal["binance", "bybit", "okx", "bitget"]
 _CRYPTOFEED_LINE = re.compile(rb"^\d+\.\d+: [{\[]")
 _BINANCE_LINE = re.compile(rb"^\d{13,19} [{\[]")
 
@@ -55,14 +57,15 @@ def detect_format(path: Path) -> Format:
             raise InputError(f"{path}: cannot read recording: {exc}") from None
     first = next((line for line in head.splitlines() if line.strip()), b"")
     if b" <-> " in first or _CRYPTOFEED_LINE.match(first):
-        return "okx"
+        bitget = b"bitget.com" in first or b'"arg":{"instType"' in head  # OKX args start with channel
+        return "bitget" if bitget else "okx"
     if first.lstrip().startswith(b"{") and b'"topic"' in first:
         return "bybit"
     if _BINANCE_LINE.match(first):
         return "binance"
     raise InputError(
         f"{path}: unknown recording format (expected Binance '<ts> <json>' lines, a Bybit history "
-        "file or a cryptofeed OKX log)"
+        "file or a cryptofeed OKX / Bitget log)"
     )
 
 
@@ -79,6 +82,8 @@ def load_replay(paths: Sequence[Path | str], *, venue: str | None = None) -> Com
             binance.append(path)
         elif kind == "bybit":
             recordings.append(StreamReplaySource(read_bybit(path, venue=venue)))
+        elif kind == "bitget":
+            recordings.append(StreamReplaySource(read_bitget(path)))
         else:
             recordings.append(StreamReplaySource(read_okx(path)))
     sources: list[Any] = []

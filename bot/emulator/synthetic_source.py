@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 
 from bot.core.instrument import InstrumentSpec
+from bot.emulator.bitget_source import BitgetRenderer
 from bot.emulator.book import ExchangeBook, RawLevel
 from bot.emulator.source import Item, SourcePass
 from bot.emulator.venue_synthetic import StreamRenderer
@@ -45,6 +46,8 @@ SYNTHETIC_MARKETS = (
     ("bybit_linear", "BTCUSDT"),
     ("okx_spot", "BTC-USDT"),
     ("okx_swap", "BTC-USDT-SWAP"),
+    ("bitget_spot", "BTCUSDT"),
+    ("bitget_usdtm", "BTCUSDT"),
 )
 
 
@@ -130,7 +133,9 @@ class SyntheticSource:
             except (KeyError, ValueError) as exc:
                 raise InputError(f"synthetic market {spec.key}: {exc}") from None
             renderer: _Renderer | StreamRenderer
-            if spec.venue.startswith(("bybit_", "okx_")):
+            if spec.venue.startswith("bitget_"):
+                renderer = BitgetRenderer(spec)
+            elif spec.venue.startswith(("bybit_", "okx_")):
                 renderer = StreamRenderer(spec)
             else:
                 renderer = _Renderer(spec, random.Random(self.seed * 7919 + index))

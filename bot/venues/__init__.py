@@ -32,7 +32,7 @@ module                                 owns
                                        (URL streams, e.g. Binance) or
                                        :class:`~bot.venues.subscribing.SubscribingAdapter`
                                        (subscribe by message, resync by resubscribing: Bybit,
-                                       OKX); plan the connections, send the subscriptions,
+                                       OKX, Bitget); plan the connections, send the subscriptions,
                                        set the keep-alive (``app_ping`` / ``ws_pings``), fulfil
                                        ``request_snapshot``
 ``bot/emulator/foo_protocol.py``       the emulator's side of the wire protocol, written
@@ -57,5 +57,6 @@ through the emulator over a real websocket on 127.0.0.1, replaying a real record
 
 Venues today: ``binance_spot``, ``binance_usdm`` (:mod:`bot.venues.binance`),
 ``bybit_spot``, ``bybit_linear`` (:mod:`bot.venues.bybit`), ``okx_spot``, ``okx_swap``,
-``okx_futures`` (:mod:`bot.venues.okx`).
+``okx_futures`` (:mod:`bot.venues.okx`), ``bitget_spot``, ``bitget_usdtm``
+(:mod:`bot.venues.bitget`).
 """

@@ -61,6 +61,8 @@ VENUES: tuple[str, ...] = (
     "okx_spot",
     "okx_swap",
     "okx_futures",
+    "bitget_spot",
+    "bitget_usdtm",
 )
 """Venues whose instrument metadata can be fetched (ccxt) or read from the caches."""
 
@@ -68,7 +70,7 @@ VENUES: tuple[str, ...] = (
 async def fetch_venue(
     venue: str, symbols: Sequence[str], timeout_s: float, rest_url: str | None
 ) -> VenueFetch:
-    """One venue's specs via ccxt (Binance: exchangeInfo; Bybit, OKX: their instrument lists)."""
+    """One venue's specs via ccxt (Binance: exchangeInfo; Bybit, OKX, Bitget: their instrument lists)."""
     if venue.startswith("bybit_"):
         from bot.venues.bybit.rest import fetch_venue as fetch_bybit
 
@@ -77,6 +79,10 @@ async def fetch_venue(
         from bot.venues.okx.rest import fetch_venue as fetch_okx
 
         return await fetch_okx(venue, symbols, timeout_s, rest_url)
+    if venue.startswith("bitget_"):
+        from bot.venues.bitget.rest import fetch_venue as fetch_bitget
+
+        return await fetch_bitget(venue, symbols, timeout_s, rest_url)
     return await fetch_binance(venue, symbols, timeout_s, rest_url)
 
 

@@ -37,6 +37,12 @@ def _okx(venue: str, settings: Any, specs: Sequence[InstrumentSpec], sink: Any) 
     return OkxMarketData(venue, settings, specs, sink)
 
 
+def _bitget(venue: str, settings: Any, specs: Sequence[InstrumentSpec], sink: Any) -> Any:
+    from bot.venues.bitget.adapter import BitgetMarketData
+
+    return BitgetMarketData(venue, settings, specs, sink)
+
+
 ADAPTERS: dict[str, AdapterFactory] = {
     "binance_spot": _binance,
     "binance_usdm": _binance,
@@ -45,6 +51,8 @@ ADAPTERS: dict[str, AdapterFactory] = {
     "okx_spot": _okx,
     "okx_swap": _okx,
     "okx_futures": _okx,
+    "bitget_spot": _bitget,
+    "bitget_usdtm": _bitget,
 }
 
 

@@ -21,7 +21,15 @@ class _Section(InputModel):
 
 
 VenueName = Literal[
-    "binance_spot", "binance_usdm", "bybit_spot", "bybit_linear", "okx_spot", "okx_swap", "okx_futures"
+    "binance_spot",
+    "binance_usdm",
+    "bybit_spot",
+    "bybit_linear",
+    "okx_spot",
+    "okx_swap",
+    "okx_futures",
+    "bitget_spot",
+    "bitget_usdtm",
 ]
 
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,39}$"
@@ -235,6 +243,36 @@ class OkxVenueSettings(StreamVenueSettings):
     )
 
 
+class BitgetVenueSettings(StreamVenueSettings):
+    """Bitget v2 public market data (``books*``, ``trade``, ``ticker``) of ``bitget_spot`` or
+    ``bitget_usdtm`` (USDT-M perpetuals).
+
+    Fees: unset ``maker_fee`` / ``taker_fee`` take the symbol's rates from metadata. Bitget's
+    regular (VIP 0) rates are 0.1 % maker / 0.1 % taker on spot and 0.02 % / 0.06 % on USDT-M
+    futures (fee schedule https://www.bitget.com/fee); set them here for your account's tier
+    or BGB discount.
+    """
+
+    network: Literal["mainnet", "demo"] = Field(
+        "mainnet", description="mainnet, or demo (Bitget demo trading's public endpoint)."
+    )
+    channel: Literal["books", "books1", "books5", "books15"] = Field(
+        "books",
+        description="Book channel: books (every level, snapshot + updates with seq and checksum), "
+        "or books1 / books5 / books15 (the top levels as a full book each push).",
+    )
+    ticker: bool = Field(
+        True, description="USDT-M only: subscribe to ticker for mark price and funding (MarkPrice events)."
+    )
+    max_subscriptions_per_connection: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Split the subscriptions over several connections beyond this many (Bitget "
+        "allows 1000 channels per connection and recommends fewer than 50).",
+    )
+
+
 class CcxtVenueSettings(_VenuePolicy):
     """One exchange served through ccxt.pro (venue name ``ccxt_<section name>``)."""
 
@@ -319,6 +357,8 @@ class VenuesSettings(_Section):
     okx_spot: OkxVenueSettings = Field(default_factory=OkxVenueSettings)
     okx_swap: OkxVenueSettings = Field(default_factory=OkxVenueSettings)
     okx_futures: OkxVenueSettings = Field(default_factory=OkxVenueSettings)
+    bitget_spot: BitgetVenueSettings = Field(default_factory=BitgetVenueSettings)
+    bitget_usdtm: BitgetVenueSettings = Field(default_factory=BitgetVenueSettings)
     ccxt: dict[str, CcxtVenueSettings] = Field(
         default_factory=dict,
         description="Exchanges served by the generic ccxt.pro adapter; [venues.ccxt.kraken] is venue "
@@ -334,8 +374,9 @@ class VenuesSettings(_Section):
         return value
 
     def for_venue(self, venue: str) -> Any:
-        """The settings section of ``venue`` (``BinanceVenueSettings``, ``BybitVenueSettings``
-        or ``OkxVenueSettings``; all carry ``rest_url``, ``maker_fee`` and ``taker_fee``)."""
+        """The settings section of ``venue`` (``BinanceVenueSettings``, ``BybitVenueSettings``,
+        ``OkxVenueSettings`` or ``BitgetVenueSettings``; all carry ``rest_url``, ``maker_fee``
+        and ``taker_fee``)."""
         if venue not in VenuesSettings.model_fields:
             raise ValueError(f"unknown venue {venue!r}")
         return getattr(self, venue)

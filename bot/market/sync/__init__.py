@@ -1,8 +1,8 @@
 """Venue book-sync rules, looked up by venue name.
 
 Binance (REST snapshot spliced onto a buffered diff stream) in :mod:`.binance`;
-venues that send their snapshot in the stream (Bybit v5, OKX) build on
-:mod:`.stream` with their chain rules in :mod:`.bybit` and :mod:`.okx`.
+venues that send their snapshot in the stream (Bybit v5, OKX, Bitget) build on
+:mod:`.stream` with their chain rules in :mod:`.bybit`, :mod:`.okx` and :mod:`.bitget`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.market.book import OrderBook
 from bot.market.sync.base import BookSync, SyncCounters, SyncState
 from bot.market.sync.binance import BinanceSpotSync, BinanceUsdmSync
+from bot.market.sync.bitget import BitgetSync
 from bot.market.sync.bybit import BybitSync
 from bot.market.sync.image import CcxtImageSync
 from bot.market.sync.okx import OkxSync
@@ -22,6 +23,8 @@ SYNC_RULES: dict[str, type[BookSync]] = {
     "okx_spot": OkxSync,
     "okx_swap": OkxSync,
     "okx_futures": OkxSync,
+    "bitget_spot": BitgetSync,
+    "bitget_usdtm": BitgetSync,
     # the reference benchmark stream (gen_l2.py NPZ) and explicit-spec Tardis replays carry
     # synthetic contiguous ids that satisfy the Binance spot rule
     "bench": BinanceSpotSync,
