@@ -243,3 +243,53 @@ def test_a_replay_stops_failed_at_the_last_committed_boundary_and_resumes(
     monkeypatch.undo()
     assert main(["replay", str(BUNDLED_SPOT[0]), "--out", str(run), "--resume", "--progress", "off"]) == 0
     assert json.loads((run / "summary.json").read_text())["complete"] is True
+
+
+def test_no_new_hedge_while_the_journal_cannot_write(tmp_path: Path) -> None:
+    from bot.core.events import Side
+    from bot.core.orders import NewOrder, OrderType, TimeInForce
+    from tests.test_hedging_pipeline import BAND, assemble, real_events
+
+    trading = assemble(tmp_path)
+    journal, hedger, exchange, pipeline = trading.journal, trading.hedger, trading.exchange, trading.pipeline
+    assert journal is not None and hedger is not None and exchange is not None and pipeline is not None
+    clock = Clock()
+    journal.clock = clock
+    events = real_events(400)
+    for event in events:  # until the perp book is valid and the hedger has a delta
+        trading.engine.on_event(event)
+        if hedger.last is not None and trading.engine.instruments[hedger.hedge].sync.valid:
+            break
+    orders = hedger.orders
+    fill_the_disk(trading)
+    for event in events:
+        trading.engine.on_event(event)
+        if journal.fault is not None:
+            break
+    # a spot fill now pushes the net delta well out of the band: no hedge may start
+    book = trading.engine.book(SPOT_BTC.key)
+    assert book.best_ask is not None
+    exchange.submit(
+        NewOrder(
+            client_id="manual-1",
+            instrument=SPOT_BTC.key,
+            side=Side.BUY,
+            size=SPOT_BTC.sizes.to_int("0.01"),
+            price=book.best_ask + 100,
+            order_type=OrderType.LIMIT,
+            tif=TimeInForce.IOC,
+            ts=trading.engine.clock.now,
+        )
+    )
+    for _ in range(500):
+        trading.engine.on_event(next(events))
+    assert hedger.last is not None and abs(hedger.last.net) > BAND
+    assert hedger.orders == orders and not hedger.busy
+    free_the_disk(trading)
+    clock.t += 1.0
+    for _ in range(500):
+        trading.engine.on_event(next(events))
+        if hedger.orders > orders:
+            break
+    assert hedger.orders == orders + 1  # once it can journal again, it hedges
+    trading.close()
