@@ -377,8 +377,6 @@ def test_new_data_dir_on_a_read_only_filesystem(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "argument"),
     [
-        (["emulator", "--port", "99999"], "--port"),
-        (["emulator", "--port", "-1"], "--port"),
         (["emulator", "--seed", "-5"], "--seed"),
         (["ledger", "show", "x", "--fills", "-1"], "--fills"),
         (["markets", "show", "binance_spot:BTCUSDT", "--timeout", "nan"], "--timeout"),

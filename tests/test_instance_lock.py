@@ -159,7 +159,7 @@ short_horizon_s = 2.0
 medium_horizon_s = 10.0
 """)
     run = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--offline", "--duration", "20", "--json"],
+        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--offline", "--duration", "120", "--json"],
         cwd=REPO,
         env=ENV,
         stdout=subprocess.PIPE,
@@ -180,6 +180,12 @@ medium_horizon_s = 10.0
         # and `mmbot kill` reaches the real one
         result = mmbot("kill", "--data-dir", str(data), "--reason", "lock test")
         assert result.returncode == 0 and f"kill sent to pid {run.pid}" in result.stdout, result.stderr
+        journal = data / "journal" / "btc.sqlite"
+        deadline = time.monotonic() + 30
+        while not kills(journal):  # the kill lands (journaled), then a clean stop
+            assert run.poll() is None and time.monotonic() < deadline, "the kill never landed"
+            time.sleep(0.2)
+        run.send_signal(signal.SIGTERM)
         out, err = run.communicate(timeout=60)
     finally:
         if run.poll() is None:
@@ -191,6 +197,19 @@ medium_horizon_s = 10.0
     assert pid_path(data).read_text() == ""
 
 
-def test_kill_reason_is_bounded(tmp_path: Path) -> None:
-    result = mmbot("kill", "--data-dir", str(tmp_path), "--reason", "x" * 201)
-    assert result.returncode == 2 and "at most 200" in result.stderr
+def kills(journal: Path) -> list[str]:
+    import contextlib
+    import sqlite3
+
+    if not journal.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as db:
+        return [row[0] for row in db.execute("SELECT payload FROM events WHERE type = 'risk_kill'")]
+
+
+def test_kill_reason_is_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    assert main(["kill", "--data-dir", str(tmp_path), "--reason", "x" * 201]) == 2
+    assert "at most 200" in capsys.readouterr().err
+    assert not (tmp_path / "control" / "kill.json").exists()

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.commands import argtypes
 from bot.errors import InputError, MmbotError
 from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, from_payload, record_type, to_payload
 
@@ -50,7 +49,7 @@ def register(subparsers: Any) -> None:
     )
     show.add_argument("--instrument", help="Only this instrument (venue:SYMBOL).")
     show.add_argument(
-        "--last", type=argtypes.integer(1, 10_000_000), metavar="N", help="Only the N most recent records."
+        "--last", type=int, metavar="N", help="Only the N most recent records."
     )
     show.add_argument("--json", action="store_true", help="Print the records as a JSON array.")
     show.set_defaults(func=start_regimes_show)

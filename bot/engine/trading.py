@@ -266,7 +266,8 @@ class QuotingPipeline:
             return
         self.risk.release(trigger, note, now)
         self._log.info("quoting hold released", hold=trigger.value, reason=note)
-        self._decide(now)
+        if self.engine.events:
+            self._decide(now)
 
     def _persistence_changed(self, fault: str | None, now: int) -> None:
         previous, self._journal_fault = self._journal_fault, fault
