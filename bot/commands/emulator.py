@@ -86,9 +86,7 @@ def register(subparsers: Any) -> None:
         "clients read (default 1).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="Bind address (default 127.0.0.1).")
-    parser.add_argument(
-        "--port", type=int, default=8765, help="Port; 0 = any free port (default 8765)."
-    )
+    parser.add_argument("--port", type=int, default=8765, help="Port; 0 = any free port (default 8765).")
     parser.add_argument(
         "--fault", metavar="SPEC", action="append", default=[], help=f"Scheduled fault: {GRAMMAR}."
     )

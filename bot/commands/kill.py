@@ -1,7 +1,8 @@
 """``mmbot kill`` / ``mmbot resume``: the manual kill switch of a running bot.
 
 Delivers the command to the bot running on the data directory (SIGUSR1 / SIGUSR2 to the
-pid in ``<data_dir>/mmbot.pid``, the reason in ``<data_dir>/control/``). If no bot runs
+process holding the instance lock of ``<data_dir>/mmbot.pid``, never to a stale pid; the
+reason in ``<data_dir>/control/``). If no bot runs
 there, the command stays pending and is applied — and journaled — at the next start, so
 a killed bot comes back HALTED. The same actions are available over HTTP
 (``POST /control/kill`` / ``/control/resume`` with the bearer token).
@@ -27,7 +28,9 @@ def register(subparsers: Any) -> None:
             "--data-dir", type=Path, default=None, help="Data directory of the bot (default: config)."
         )
         parser.add_argument("--config", type=Path, default=None, help="Config file to read data_dir from.")
-        parser.add_argument("--reason", default=None, help="Free text journaled with the command.")
+        parser.add_argument(
+            "--reason", default=None, help="Free text journaled with the command (at most 200 characters)."
+        )
         parser.set_defaults(func=start_control, control=command)
 
 

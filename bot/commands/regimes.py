@@ -48,9 +48,7 @@ def register(subparsers: Any) -> None:
         "--data-dir", type=Path, help="Data directory (default: data_dir of the default config)."
     )
     show.add_argument("--instrument", help="Only this instrument (venue:SYMBOL).")
-    show.add_argument(
-        "--last", type=int, metavar="N", help="Only the N most recent records."
-    )
+    show.add_argument("--last", type=int, metavar="N", help="Only the N most recent records.")
     show.add_argument("--json", action="store_true", help="Print the records as a JSON array.")
     show.set_defaults(func=start_regimes_show)
 
