@@ -159,7 +159,18 @@ short_horizon_s = 2.0
 medium_horizon_s = 10.0
 """)
     run = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--offline", "--duration", "120", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--config",
+            str(cfg),
+            "--offline",
+            "--duration",
+            "120",
+            "--json",
+        ],
         cwd=REPO,
         env=ENV,
         stdout=subprocess.PIPE,
