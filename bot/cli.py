@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "bot.commands.kill",
     "bot.commands.replay",
     "bot.commands.report",
+    "bot.commands.sweep",
 ]
 
 
