@@ -21,7 +21,7 @@ medians, and the largest peak RSS):
   ``mmbot replay`` command exists -- the full minimal-MM replay (``python -m bot replay
   FILE.npz --strategy minimal``) and the full pipeline (``--strategy`` of ``--full-strategy``).
   See ``MMBOT_REPLAY_HOOK`` below.
-- **Components**: ``bench_book.py``, ``bench_paper.py``, ``bench_risk.py``,
+- **Components**: ``bench_book.py``, ``bench_paper.py``, ``bench_risk.py``, ``bench_obligations.py``,
   ``bench_synthetic.py`` with ``--runs``; their markdown rows are copied into the section.
 
 Peak RSS and wall time come from ``/usr/bin/time -v`` when it exists, else from a small
@@ -349,6 +349,7 @@ def components(npz_1m: Path | None, runs: int, log: list[str]) -> list[str]:
             ["--runs", str(runs)] + (["--npz", str(npz_1m)] if npz_1m else ["--npz", "/nonexistent"]),
         ),
         ("bench_risk.py", ["--runs", str(runs)]),
+        ("bench_obligations.py", ["--runs", str(runs)]),
         ("bench_synthetic.py", ["--runs", str(runs), "--json"]),
         ("bench_tick_to_quote.py", ["--runs", str(runs), "--n", "1000000"]),
         ("bench_loopback_latency.py", ["--runs", str(runs), "--seconds", "60"]),

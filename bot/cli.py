@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "bot.commands.deal",
     "bot.commands.research",
     "bot.commands.regimes",
+    "bot.commands.obligations",
     "bot.commands.ledger",
     "bot.commands.kill",
     "bot.commands.replay",

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import types
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -36,6 +37,7 @@ from bot.hedge.settings import HedgeSettings
 from bot.market.estimators.params import EstimatorParams
 from bot.paper.settings import PaperSettings
 from bot.risk.settings import RiskSettings
+from bot.strategy.obligation_params import ObligationParams, ObligationsSettings
 from bot.tomlfile import ENV_PREFIX, env_name, format_validation_error, read_toml
 from bot.venues.settings import (  # re-exported: bot.config is the settings namespace
     CCXT_VENUE_PREFIX,
@@ -80,6 +82,8 @@ __all__ = [
     "LoggingSettings",
     "MarketSettings",
     "MetadataSettings",
+    "ObligationParams",
+    "ObligationsSettings",
     "OfflineSettings",
     "OkxVenueSettings",
     "QuotingSettings",
@@ -268,11 +272,23 @@ class EngineSettings(_Section):
         description="Perpetual used to hedge this engine's delta (streamed alongside); any venue, "
         "e.g. quote binance_spot, hedge on bybit_linear.",
     )
+    starting_balances: dict[str, Decimal] | None = Field(
+        None,
+        description="This engine's paper account at the start, per asset (each engine is one account "
+        "on its venue); unset = paper.starting_balances.",
+    )
 
     @model_validator(mode="after")
     def _symbol_shape(self) -> EngineSettings:
         check_symbol(self.venue, self.symbol)
         return self
+
+    @field_validator("starting_balances")
+    @classmethod
+    def _balances(cls, value: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
+        if value is not None:
+            PaperSettings(starting_balances=value)  # the same rules as paper.starting_balances
+        return value
 
     @property
     def key(self) -> str:
@@ -353,6 +369,55 @@ class Settings(BaseSettings):
     )
     testnet: TestnetSettings = Field(default_factory=TestnetSettings)
     hedge: HedgeSettings = Field(default_factory=HedgeSettings)
+    obligations: ObligationsSettings = Field(default_factory=ObligationsSettings)
+
+    def paper_for(self, engine: str) -> PaperSettings:
+        """The paper settings of one engine's account (its own starting balances, if set)."""
+        settings = self.engines.get(engine)
+        balances = settings.starting_balances if settings is not None else None
+        if balances is None:
+            return self.paper
+        return self.paper.model_copy(update={"starting_balances": balances})
+
+    @model_validator(mode="after")
+    def _obligation_engines(self) -> Settings:
+        limits = self.risk.limits
+        for name, obligation in self.obligations.engines.items():
+            where = f"obligations.engines.{name}"
+            engine = self.engines.get(name)
+            if engine is None:
+                raise ValueError(f"{where}: no engine named {name!r}; engines: {sorted(self.engines)}")
+            if not engine.quote:
+                raise ValueError(f"{where}: engines.{name} does not quote (quote = false)")
+            if not obligation.quote or not self.risk.enabled:
+                continue
+            for side in ("bid", "ask"):
+                target = getattr(obligation, f"{side}_depth") * obligation.target_factor
+                if target > limits.max_notional_per_side:
+                    raise ValueError(
+                        f"{where}.{side}_depth: {getattr(obligation, f'{side}_depth')} plus the "
+                        f"{obligation.depth_buffer_pct} % buffer = {target.normalize():f} exceeds "
+                        f"risk.limits.max_notional_per_side {limits.max_notional_per_side}"
+                    )
+                if target > limits.max_position:
+                    raise ValueError(
+                        f"{where}.{side}_depth: {target.normalize():f} with its buffer exceeds "
+                        f"risk.limits.max_position {limits.max_position} (a fully filled ladder must fit)"
+                    )
+                per_level = target / obligation.depth_levels
+                if per_level > limits.max_order:
+                    raise ValueError(
+                        f"{where}.depth_levels: {obligation.depth_levels} levels make orders of "
+                        f"{per_level.normalize():f}, above risk.limits.max_order {limits.max_order}; "
+                        "use more levels or a larger max_order"
+                    )
+            if 2 * (obligation.depth_levels + 2) > limits.max_open_orders:
+                raise ValueError(
+                    f"{where}.depth_levels: {obligation.depth_levels} levels + 2 guards per side need "
+                    f"risk.limits.max_open_orders >= {2 * (obligation.depth_levels + 2)} plus the "
+                    f"strategy's own quotes (now {limits.max_open_orders})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _hedge_engines(self) -> Settings:

@@ -76,9 +76,16 @@ def register(subparsers: Any) -> None:
         action="append",
         help="Synthetic markets to serve (repeatable; default binance_spot:BTCUSDT and "
         "binance_usdm:BTCUSDT; also bybit_spot:BTCUSDT, bybit_linear:BTCUSDT, okx_spot:BTC-USDT, "
-        "okx_swap:BTC-USDT-SWAP, bitget_spot:BTCUSDT, bitget_usdtm:BTCUSDT).",
+        "okx_swap:BTC-USDT-SWAP, bitget_spot:BTCUSDT, bitget_usdtm:BTCUSDT, and the ABC token: "
+        "binance_spot:ABCUSDT, bybit_spot:ABCUSDT, bitget_spot:ABCUSDT, binance_usdm:ABCUSDT -- one "
+        "price path on every venue, e.g. --scenario abc_launch).",
     )
-    parser.add_argument("--start-price", default="60000", help="Synthetic start price (default 60000).")
+    parser.add_argument(
+        "--start-price",
+        default=None,
+        help="Synthetic start price (default: 60000; token markets such as ABCUSDT start at the "
+        "token's own price, 1.0 for ABC).",
+    )
     parser.add_argument(
         "--speed",
         default="1",
@@ -133,12 +140,14 @@ def build_source(args: argparse.Namespace) -> MarketSource:
         names = scenario_names()
         if names and args.scenario not in names:
             raise InputError(f"--scenario {args.scenario!r}: unknown; scenarios: {', '.join(names)}")
-        try:
-            start_price = Decimal(args.start_price)
-        except InvalidOperation:
-            raise InputError(f"--start-price {args.start_price!r}: not a number") from None
-        if not start_price > 0:
-            raise InputError(f"--start-price {args.start_price!r}: must be positive")
+        start_price = None
+        if args.start_price is not None:
+            try:
+                start_price = Decimal(args.start_price)
+            except InvalidOperation:
+                raise InputError(f"--start-price {args.start_price!r}: not a number") from None
+            if not start_price.is_finite() or not start_price > 0:
+                raise InputError(f"--start-price {args.start_price!r}: must be positive")
         specs = [_spec(key) for key in (args.instrument or DEFAULT_INSTRUMENTS)]
         return SyntheticSource(args.scenario, seed=args.seed, specs=specs, start_price=start_price)
     if args.instrument:

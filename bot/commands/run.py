@@ -33,6 +33,7 @@ from bot.ops.http import Limits, OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
 from bot.ops.metrics import LatencyMetrics, TradingCollector, adapter_stats, build_registry
+from bot.ops.obligations_metrics import ObligationCollector
 from bot.store.locks import InstanceLock
 from bot.strategy.profile import StrategyProfile
 
@@ -339,6 +340,8 @@ def _engine_summary(trading: TradingEngine) -> dict[str, Any]:
     )
     if trading.hedger is not None:
         out["hedge"] = trading.hedger.status(trading.engine.clock.now)
+    if trading.obligation is not None:
+        out["obligation"] = trading.obligation.summary()
     journal = trading.journal_health()
     if journal is not None:
         out["journal"] = journal
@@ -382,6 +385,7 @@ def _ops_server(
     host, port = settings.http.host_port
     registry = build_registry(runner, time.time_ns)
     registry.register(TradingCollector(trading))
+    registry.register(ObligationCollector(trading))
     runner.observe = LatencyMetrics(registry, trading).observe
     if testnet is not None:
         registry.register(testnet.collector())
@@ -390,6 +394,7 @@ def _ops_server(
         status=lambda: {
             "instruments": runner.status_lines(),
             "engines": [t.status() for t in trading],
+            "obligations": [t.obligation.summary() for t in trading if t.obligation is not None],
             "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
             "http": ops.connection_stats(),
@@ -459,7 +464,8 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
     from bot.emulator.offline import offline_emulator
     from bot.emulator.protocol import EMULATED_VENUES
 
-    emulator = offline_emulator(settings.offline)
+    native = [key for key in settings.instruments() if not is_ccxt_key(key)]
+    emulator = offline_emulator(settings.offline, native)
     served = {f"{venue}:{symbol}" for venue, symbol in emulator.source.markets()}
     missing = [key for key in settings.instruments() if key not in served and not is_ccxt_key(key)]
     if missing:
@@ -499,6 +505,16 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f"fills {row['fills']}, position {row['position']}, PnL {pnl['total']} "
                 f"(spread {pnl['spread_capture']}, rebates {pnl['rebates']}, fees {pnl['fees']}, "
                 f"inventory {pnl['inventory']}, funding {pnl['funding']}), open orders {row['open_orders']}"
+            )
+        obligation = row.get("obligation")
+        if obligation:
+            day, deal = obligation["uptime_day"], obligation["uptime_deal"]
+            lines.append(
+                f"  {row['engine']} obligation on {obligation['venue']}: uptime "
+                f"{'-' if deal is None else f'{deal:.1%}'} over the deal "
+                f"({'-' if day is None else f'{day:.1%}'} today; minimum {obligation['min_uptime']:.0%}), "
+                f"breaches {obligation['breaches']}"
+                + ("; " + "; ".join(obligation["alerts"]) if obligation["alerts"] else "")
             )
         hedge = row.get("hedge")
         if hedge:

@@ -61,6 +61,12 @@ class MarketParams(Protocol):
     @property
     def repeat(self) -> bool: ...
 
+    @property
+    def price_seed(self) -> int | None: ...
+
+    @property
+    def trade_scale(self) -> float: ...
+
 
 FUNDING_INTERVAL_NS = 8 * 3600 * NS_PER_S
 _INSIDE_CANCEL = 0.35  # per-step cancel probability of a level inside the target spread
@@ -89,6 +95,9 @@ class Simulation:
         self.m = market
         spec = market.spec
         self.rng = Rand(market.seed)
+        # the fair price's own draws: markets of one token on several venues share its path
+        # (price_seed) while their books and order flow differ (seed)
+        self.price_rng = self.rng if market.price_seed is None else Rand(market.price_seed)
         self.dt = market.step_ns / NS_PER_S
         self.sqdt = math.sqrt(self.dt)
         self.p0 = float(market.start_ticks)
@@ -121,7 +130,7 @@ class Simulation:
         self.swing_amp = phase.swing_bps * 1e-4 * math.sqrt(2.0)  # sine amplitude for that std
         self.swing_scale = 1.0
         self.swing_speed = self.omega
-        self.swing_phase = 0.0 if self.rng.u() < 0.5 else math.pi
+        self.swing_phase = 0.0 if self.price_rng.u() < 0.5 else math.pi
         self.swing_half = int(self.swing_phase / math.pi)
         self.alpha = 1.0 - math.exp(-self.dt / phase.adjust_s)
         base = math.log(phase.depth)
@@ -154,7 +163,7 @@ class Simulation:
             self.m.level_notional * math.exp(self.ln_depth[0]) / unit,
             self.m.level_notional * math.exp(self.ln_depth[1]) / unit,
         ]
-        trade = self.phase.trade_notional / unit
+        trade = self.phase.trade_notional * self.m.trade_scale / unit
         buy_frac = self.phase.buy_frac
         self.t_scale = (trade * 2.0 * (1.0 - buy_frac), trade * 2.0 * buy_frac)  # (sell, buy)
         self.grow_k = 1e4 / (fair * 5.0)
@@ -211,15 +220,16 @@ class Simulation:
         drift = ph.drift_bps_per_s
         if ph.drift_decay_s > 0.0:
             drift *= math.exp(-self.t_phase / ph.drift_decay_s)
-        self.y += 1e-4 * (drift * dt + ph.sigma_bps * self.sqdt * rng.z())
+        prng = self.price_rng
+        self.y += 1e-4 * (drift * dt + ph.sigma_bps * self.sqdt * prng.z())
         if self.swing_amp:
             # smooth swing: a sine; amplitude and speed are redrawn at each zero crossing
             self.swing_phase += self.swing_speed * dt
             half = int(self.swing_phase / math.pi)
             if half != self.swing_half:
                 self.swing_half = half
-                self.swing_scale = math.exp(_SWING_JITTER * rng.z() - 0.5 * _SWING_JITTER**2)
-                self.swing_speed = self.omega * math.exp(_SWING_JITTER * rng.z())
+                self.swing_scale = math.exp(_SWING_JITTER * prng.z() - 0.5 * _SWING_JITTER**2)
+                self.swing_speed = self.omega * math.exp(_SWING_JITTER * prng.z())
             self.x = self.swing_amp * self.swing_scale * math.sin(self.swing_phase)
         self.t_phase += dt
         self.fair = self.p0 * math.exp(self.y + self.x)

@@ -14,6 +14,12 @@ validation and the named presets in :data:`SCENARIOS`:
   selling) -> ``recovery`` (about half the drop recovered, depth refilling over a
   minute or two) -> calm again.
 - ``regimes``: calm -> ranging -> trend -> crisis, each several minutes long.
+- ``abc_calm``, ``abc_launch``, ``abc_crash``: a freshly listed token (``ABC``, see
+  :mod:`bot.emulator.token_markets` for its price and per-venue book depth): thin books
+  a few ticks wide, light flow. ``abc_launch`` is the launch day: calm -> ``launch``
+  (listing volatility: a pump with large swings and heavy buying, spread and depth
+  worse) -> ``settle`` -> the crash sequence (``withdrawal`` -> ``crash``, about -15 %
+  in 6 s -> ``recovery``) -> calm. ``abc_calm`` and ``abc_crash`` are its pieces.
 
 Phases are frozen structs: derive variants with :func:`msgspec.structs.replace` or
 :func:`with_durations` / :func:`scale_durations`.
@@ -186,6 +192,90 @@ CRASH_PHASES: tuple[Phase, ...] = (
     msgspec.structs.replace(CALM, duration_s=120.0),
 )
 
+# A freshly listed token (prices in bps, so any start price): a book a few ticks wide and
+# thin (fewer levels, the venue's own level size from bot.emulator.token_markets), light flow.
+ABC_CALM = Phase(
+    name="calm",
+    duration_s=600.0,
+    sigma_bps=1.0,
+    spread_bps=3.0,
+    levels=120,
+    book_pct=4.0,
+    churn_per_s=15.0,
+    trades_per_s=1.5,
+    trade_notional=250.0,
+    refill_levels=4,
+)
+ABC_LAUNCH = Phase(
+    name="launch",
+    duration_s=600.0,
+    sigma_bps=5.0,
+    drift_bps_per_s=2.0,
+    drift_decay_s=300.0,
+    swing_bps=60.0,
+    swing_period_s=150.0,
+    spread_bps=8.0,
+    depth=0.6,
+    levels=80,
+    book_pct=5.0,
+    adjust_s=20.0,
+    churn_per_s=30.0,
+    trades_per_s=6.0,
+    trade_notional=1500.0,
+    buy_frac=0.6,
+    refill_levels=3,
+)
+ABC_SETTLE = msgspec.structs.replace(ABC_CALM, name="settle", duration_s=300.0, sigma_bps=1.8, adjust_s=60.0)
+ABC_CRASH_PHASES: tuple[Phase, ...] = (
+    Phase(
+        name="withdrawal",
+        duration_s=3.0,
+        sigma_bps=0.5,
+        spread_bps=15.0,
+        depth=0.1,
+        levels=30,
+        book_pct=4.0,
+        adjust_s=0.5,
+        churn_per_s=30.0,
+        trades_per_s=1.0,
+        trade_notional=250.0,
+        refill_levels=1,
+    ),
+    Phase(
+        name="crash",
+        duration_s=6.0,
+        sigma_bps=10.0,
+        drift_bps_per_s=-270.0,
+        spread_bps=20.0,
+        depth=0.15,
+        levels=30,
+        book_pct=4.0,
+        adjust_s=0.5,
+        churn_per_s=30.0,
+        trades_per_s=25.0,
+        trade_notional=4000.0,
+        buy_frac=0.05,
+        refill_levels=6,
+    ),
+    Phase(
+        name="recovery",
+        duration_s=150.0,
+        sigma_bps=3.0,
+        drift_bps_per_s=15.0,
+        drift_decay_s=40.0,
+        spread_bps=5.0,
+        depth=1.0,
+        levels=120,
+        book_pct=4.0,
+        adjust_s=40.0,
+        churn_per_s=30.0,
+        trades_per_s=4.0,
+        trade_notional=800.0,
+        buy_frac=0.6,
+        refill_levels=3,
+    ),
+)
+
 SCENARIOS: dict[str, tuple[Phase, ...]] = {
     "calm": (CALM,),
     "ranging": (RANGING,),
@@ -197,6 +287,19 @@ SCENARIOS: dict[str, tuple[Phase, ...]] = {
         RANGING,
         TREND,
         CRISIS,
+    ),
+    "abc_calm": (ABC_CALM,),
+    "abc_launch": (
+        msgspec.structs.replace(ABC_CALM, duration_s=300.0),
+        ABC_LAUNCH,
+        ABC_SETTLE,
+        *ABC_CRASH_PHASES,
+        msgspec.structs.replace(ABC_CALM, duration_s=300.0),
+    ),
+    "abc_crash": (
+        msgspec.structs.replace(ABC_CALM, duration_s=120.0),
+        *ABC_CRASH_PHASES,
+        msgspec.structs.replace(ABC_CALM, duration_s=120.0),
     ),
 }
 """Named scenarios: each a tuple of phases run in order."""

@@ -85,6 +85,10 @@ class SyntheticMarket:
 
     ``initial_book()`` gives the book the stream starts from; iterating yields the
     steps (each iteration starts afresh from the seed, so the market is re-iterable).
+    ``price_seed`` (default: ``seed``) drives the fair price alone: markets with the same
+    ``price_seed`` and scenario follow the same price path (one token on several venues)
+    while ``seed`` makes their books and order flow their own; ``trade_scale`` scales
+    every phase's market-order sizes (a venue with half the depth and half the flow).
     """
 
     def __init__(
@@ -101,6 +105,8 @@ class SyntheticMarket:
         level_notional: float = 6000.0,
         top_gap_bps: float = 0.04,
         repeat: bool = False,
+        price_seed: int | None = None,
+        trade_scale: float = 1.0,
     ) -> None:
         self.phases = resolve_scenario(scenario)
         self.scenario = scenario if isinstance(scenario, str) else "custom"
@@ -110,6 +116,7 @@ class SyntheticMarket:
         if not start_price > 0:
             raise ValueError(f"start_price must be positive, got {start_price}")
         for name, value in (
+            ("trade_scale", trade_scale),
             ("step_ms", step_ms),
             ("mark_interval_s", mark_interval_s),
             ("level_notional", level_notional),
@@ -118,6 +125,10 @@ class SyntheticMarket:
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, got {value}")
         self.seed = seed
+        if price_seed is not None and (isinstance(price_seed, bool) or price_seed < 0):
+            raise ValueError(f"price_seed must be a non-negative integer, got {price_seed!r}")
+        self.price_seed = price_seed
+        self.trade_scale = float(trade_scale)
         self.spec = spec
         self.start_price = start_price
         self.start_ts_ns = int(start_ts_ns)
@@ -180,7 +191,9 @@ def synthetic_events(
     previous last_id + 1`` and ``last_id - first_id + 1`` = number of changed levels,
     except that the first diff covers ``L .. L+n`` so it straddles the snapshot the
     way both Binance rules accept (spot ``U <= L+1 <= u``, USD-M ``U <= L <= u``);
-    ``prev_id`` = previous ``last_id`` (USD-M ``pu``). ``exch_ts`` is
+    ``prev_id`` = previous ``last_id`` (USD-M ``pu``). Other venues (Bybit, OKX,
+    Bitget) number each message: there a diff has ``first_id == last_id == previous
+    + 1`` from the snapshot's id on, as their sync rules expect. ``exch_ts`` is
     the step time, ``local_ts = exch_ts + latency_ms``. ``market_options`` go to
     :class:`SyntheticMarket`.
     """
@@ -192,7 +205,10 @@ def synthetic_events(
     yield BookSnapshot(
         instrument=key, local_ts=ts0 + latency, exch_ts=ts0, update_id=first_update_id, bids=bids, asks=asks
     )
-    last_id = first_update_id - 1  # the first diff straddles the snapshot id (U <= L <= u)
+    # Binance: the first diff straddles the snapshot id (U <= L <= u); venues that number each
+    # message (Bybit u, OKX seqId, Bitget seq) continue the snapshot's id one per message
+    per_message = not spec.venue.startswith("binance")
+    last_id = first_update_id if per_message else first_update_id - 1
     trade_id = 0
     buy, sell = Side.BUY, Side.SELL
     for step in market:
@@ -212,7 +228,9 @@ def synthetic_events(
         changes = len(step.bids) + len(step.asks)
         if changes:
             first_id = last_id + 1
-            if first_id == first_update_id:
+            if per_message:
+                changes = 1
+            elif first_id == first_update_id:
                 changes += 1  # the first diff also covers the snapshot id
             yield BookDelta(
                 instrument=key,

@@ -34,6 +34,7 @@ from bot.core.instrument import InstrumentSpec
 from bot.emulator.bitget_source import BitgetRenderer
 from bot.emulator.book import ExchangeBook, RawLevel
 from bot.emulator.source import Item, SourcePass
+from bot.emulator.token_markets import market_options
 from bot.emulator.venue_synthetic import StreamRenderer
 from bot.errors import InputError
 
@@ -48,7 +49,12 @@ SYNTHETIC_MARKETS = (
     ("okx_swap", "BTC-USDT-SWAP"),
     ("bitget_spot", "BTCUSDT"),
     ("bitget_usdtm", "BTCUSDT"),
+    ("binance_spot", "ABCUSDT"),
+    ("bybit_spot", "ABCUSDT"),
+    ("binance_usdm", "ABCUSDT"),
+    ("bitget_spot", "ABCUSDT"),
 )
+DEFAULT_START_PRICE = Decimal("60000")
 
 
 def _shipped_specs() -> dict[tuple[str, str], InstrumentSpec]:
@@ -98,7 +104,7 @@ class SyntheticSource:
         *,
         seed: int,
         specs: Sequence[InstrumentSpec],
-        start_price: Decimal = Decimal("60000"),
+        start_price: Decimal | None = None,
         start_ts_ns: int | None = None,
         market_factory: MarketFactory | None = None,
     ) -> None:
@@ -107,7 +113,7 @@ class SyntheticSource:
         self.scenario = scenario
         self.seed = seed
         self.specs = list(specs)
-        self.start_price = Decimal(start_price)
+        self.start_price = None if start_price is None else Decimal(start_price)
         self.start_ts_ns = time.time_ns() if start_ts_ns is None else start_ts_ns
         self._factory = market_factory or _default_factory()
 
@@ -122,14 +128,12 @@ class SyntheticSource:
         books: dict[tuple[str, str], Any] = {}
         streams: list[Iterator[Item]] = []
         for index, spec in enumerate(self.specs):
+            options: dict[str, Any] = {"seed": self.seed, "start_price": DEFAULT_START_PRICE}
+            options.update(market_options(spec, self.seed))  # a token's markets share its price path
+            if self.start_price is not None:
+                options["start_price"] = self.start_price
             try:
-                market = self._factory(
-                    self.scenario,
-                    seed=self.seed,
-                    spec=spec,
-                    start_price=self.start_price,
-                    start_ts_ns=self.start_ts_ns,
-                )
+                market = self._factory(self.scenario, spec=spec, start_ts_ns=self.start_ts_ns, **options)
             except (KeyError, ValueError) as exc:
                 raise InputError(f"synthetic market {spec.key}: {exc}") from None
             renderer: _Renderer | StreamRenderer

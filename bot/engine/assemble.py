@@ -24,6 +24,8 @@ from bot.core.orders import OrderReport
 from bot.engine.hedge_setup import build_hedger
 from bot.engine.hedging import HedgePipeline
 from bot.engine.loop import Engine
+from bot.engine.obligation_setup import build_obligation
+from bot.engine.obligations import ObligationDesk
 from bot.engine.trading import QuotingPipeline
 from bot.market.estimators import Estimators
 from bot.paper.exchange import PaperExchange
@@ -83,6 +85,7 @@ class TradingEngine:
     journal: Journal | None = None
     pipeline: QuotingPipeline | None = None
     hedger: HedgePipeline | None = None
+    obligation: ObligationDesk | None = None
 
     lost: int = 0
     """Journal records that could not be written before the journal closed (lost)."""
@@ -101,11 +104,20 @@ class TradingEngine:
         if self.closed:
             return
         self.closed = True
+        if self.obligation is not None:
+            self.obligation.stopping()  # the cancels below open a breach: say why
         if self.exchange is not None:
             cancelled = self.exchange.cancel_all()
             self.exchange.flush()
             if cancelled:
                 log.info("paper orders cancelled at shutdown", engine=self.engine.name, count=cancelled)
+        if self.obligation is not None:
+            try:
+                self.obligation.close(self.engine.clock.now)
+            except Exception as exc:  # the journal may be the thing that failed: never block shutdown
+                log.error(
+                    "obligation accounting not saved at shutdown", engine=self.engine.name, error=str(exc)
+                )
         if self.journal is not None:
             journal = self.journal
             fault = journal.fault
@@ -139,6 +151,8 @@ class TradingEngine:
             out["sample"] = pipeline.sample(now)
         if self.hedger is not None:
             out["hedge"] = self.hedger.status(self.engine.clock.now)
+        if self.obligation is not None:
+            out["obligation"] = self.obligation.status(self.engine.clock.now)
         journal = self.journal_health()
         if journal is not None:
             out["journal"] = journal
@@ -178,7 +192,7 @@ def build_engine(
             hedger_ref[0].on_report(report)
 
     exchange, journal = open_paper(
-        engine_specs, settings.paper, data_dir, name, replay=replay, on_report=on_report
+        engine_specs, settings.paper_for(name), data_dir, name, replay=replay, on_report=on_report
     )
     try:
         engine.add_handler(exchange.on_event)
@@ -198,7 +212,10 @@ def build_engine(
             first_seq=exchange.commands + 1,
             reject_cooldown_ns=int(settings.quoting.reject_cooldown_s * 1e9),
         )
+        lane_prefix = f"{name[:12]}-o"
         for resting in exchange.open_orders(spec.key):
+            if resting.client_id.startswith(lane_prefix):
+                continue  # the obligation lane's: its desk adopts them
             order_manager.adopt(
                 resting.client_id, Side(resting.side), resting.price, resting.remaining, resting.accepted_ts
             )
@@ -232,8 +249,16 @@ def build_engine(
             hedger_ref.append(hedger)
             engine.add_handler(hedger)
             pipeline.hedge_view = hedger
+        obligation = build_obligation(
+            name, settings, engine, spec, exchange, risk, quoter.rules, record=record, journal=journal
+        )
+        if obligation is not None:
+            obligation.pipeline = pipeline
+            pipeline.overlay = obligation
+            pipeline.report_observers.append(obligation.observe_report)
+            engine.add_handler(obligation)
     except BaseException:
         if journal is not None:
             journal.close()
         raise
-    return TradingEngine(engine, exchange, journal, pipeline, hedger)
+    return TradingEngine(engine, exchange, journal, pipeline, hedger, obligation)

@@ -78,6 +78,21 @@ class Persistence(Protocol):
     def fault(self) -> str | None: ...
 
 
+class QuoteOverlay(Protocol):
+    """A second lane of orders that shapes the strategy's quotes (the obligation desk,
+    :class:`bot.engine.obligations.ObligationDesk`): its own client ids, its own orders."""
+
+    def owns(self, client_id: str) -> bool: ...
+
+    def apply(
+        self, desired: DesiredQuotes, decision: RiskDecision, now: int
+    ) -> tuple[DesiredQuotes, list[OrderCommand]]: ...
+
+    def cancel_all(self, now: int) -> list[OrderCommand]: ...
+
+    def on_report(self, report: OrderReport) -> None: ...
+
+
 class HedgeView(Protocol):
     """What the samples read from the engine's hedger (:class:`bot.engine.hedging.HedgePipeline`)."""
 
@@ -136,6 +151,9 @@ class QuotingPipeline:
         self.holds: dict[Trigger, str] = {}
         """Holds on now (trigger -> why); quoting is pulled while any is on."""
         self._journal_fault: str | None = None
+        self.overlay: QuoteOverlay | None = None
+        """Set by the assembly when the engine has an obligation: clamps/trims the strategy's
+        quotes and keeps the obligation lane (spread guards, depth ladder)."""
         risk.sink = self._on_risk_record
         self._log = log.bind(engine=engine.name, instrument=instrument, regime=self.decision.regime.value)
 
@@ -173,7 +191,11 @@ class QuotingPipeline:
             return
         for observer in self.report_observers:
             observer(report)
-        self.order_manager.on_report(report)
+        overlay = self.overlay
+        if overlay is not None and overlay.owns(getattr(report, "client_id", "")):
+            overlay.on_report(report)
+        else:
+            self.order_manager.on_report(report)
         self.risk.on_report(report)
         if type(report) is OrderFilled:
             self.fills += 1
@@ -194,17 +216,23 @@ class QuotingPipeline:
             state, book_valid=sync.valid, feed_fresh=sync.valid, now=now
         )
         om = self.order_manager
-        if self.holds:
-            self.desired = DesiredQuotes(note="pulled: " + "; ".join(self.holds.values()))
+        if self.holds or decision.pull_all or not sync.valid:
+            if self.holds:
+                note = "pulled: " + "; ".join(self.holds.values())
+            else:
+                note = "pulled: " + "; ".join(decision.reasons[:3]) if decision.pull_all else "book not valid"
+            self.desired = DesiredQuotes(note=note)
             commands = om.cancel_all(now)
-        elif decision.pull_all or not sync.valid:
-            self.desired = DesiredQuotes(
-                note="pulled: " + "; ".join(decision.reasons[:3]) if decision.pull_all else "book not valid"
-            )
-            commands = om.cancel_all(now)
+            if self.overlay is not None:
+                commands += self.overlay.cancel_all(now)
         else:
-            self.desired = self.quoter.quote(state, self.position, decision.adjustments)
-            commands = om.reconcile(self.desired, now)
+            desired = self.quoter.quote(state, self.position, decision.adjustments)
+            lane: list[OrderCommand] = []
+            if self.overlay is not None:
+                desired, lane = self.overlay.apply(desired, decision, now)
+            self.desired = desired
+            commands = om.reconcile(desired, now)
+            commands += lane
         for command in commands:
             self.send(command)
 
@@ -213,13 +241,21 @@ class QuotingPipeline:
         veto = self.risk.check(command)
         if veto is not None and type(command) is NewOrder:  # cancels are never vetoed
             self.vetoes += 1
-            self.order_manager.on_report(veto.report(command))
+            report = veto.report(command)
+            overlay = self.overlay
+            if overlay is not None and overlay.owns(command.client_id):
+                overlay.on_report(report)
+            else:
+                self.order_manager.on_report(report)
             return
         self.venue.submit(command)
 
     def pull_all(self, now: int) -> None:
         """Cancel every quote now (shutdown, kill)."""
-        for command in self.order_manager.cancel_all(now):
+        commands = self.order_manager.cancel_all(now)
+        if self.overlay is not None:
+            commands += self.overlay.cancel_all(now)
+        for command in commands:
             self.venue.submit(command)
 
     def switch_quoter(self, quoter: StrategyQuoter, now: int, *, source: str) -> None:

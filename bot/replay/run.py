@@ -160,7 +160,12 @@ class ReplayRun:
             # the reference MM reads the exchange's state, not its reports: discard them (else the
             # report outbox grows with every order)
             exchange, journal = open_paper(
-                [specs[k] for k in keys], settings.paper, out, self.name, replay=resume, on_report=_discard
+                [specs[k] for k in keys],
+                settings.paper_for(self.name),
+                out,
+                self.name,
+                replay=resume,
+                on_report=_discard,
             )
             engine.add_handler(exchange.on_event)
             spec = specs[self.quote_key]
@@ -298,6 +303,9 @@ class ReplayRun:
             if trading.pipeline is not None:
                 summary["order_manager"] = trading.pipeline.order_manager.stats.as_dict()
                 summary["regime"] = trading.pipeline.decision.regime.value
+            if trading.obligation is not None:
+                trading.obligation.close(engine.clock.now)
+                summary["obligation"] = trading.obligation.summary()
             exchange.flush()
         if trading.journal is not None:
             trading.journal.close()

@@ -19,6 +19,7 @@ from bot.core.events import NS_PER_S, MarketEvent
 from bot.core.instrument import InstrumentSpec
 from bot.emulator.synthetic import SyntheticMarket, scenario_names, synthetic_events
 from bot.emulator.synthetic_source import FALLBACK_SPECS
+from bot.emulator.token_markets import market_options
 from bot.errors import InputError
 
 PREFIX = "synthetic:"
@@ -108,8 +109,10 @@ class SyntheticReader:
     def __init__(self, request: SyntheticRequest, spec: InstrumentSpec) -> None:
         self.request = request
         self.spec = spec
+        self.options = market_options(spec, request.seed)  # a token market: its price and books
+        self.seed = self.options.pop("seed", request.seed)
         try:
-            market = SyntheticMarket(request.scenario, seed=request.seed, spec=spec)
+            market = SyntheticMarket(request.scenario, seed=self.seed, spec=spec, **self.options)
         except ValueError as exc:
             raise InputError(f"{request.text}: {exc}") from None
         self.pass_s = market.duration_s
@@ -130,7 +133,7 @@ class SyntheticReader:
         repeat = self.duration_s > self.pass_s
         try:
             stream = synthetic_events(
-                self.request.scenario, seed=self.request.seed, spec=self.spec, repeat=repeat
+                self.request.scenario, seed=self.seed, spec=self.spec, repeat=repeat, **self.options
             )
             first = next(stream)
         except ValueError as exc:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import InputError
-from bot.report import metrics, plots
+from bot.report import metrics, obligations_html, plots
 from bot.report.load import PNL_COMPONENTS, EngineRun, load_runs
+from bot.report.obligations import load_journal
 
 _CSS = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 24px; color: #212529; }
@@ -243,6 +244,13 @@ def build_report(
             parts.append(f"<h3>{escape(title)}</h3>" + _img(png, title))
         parts.append("<h3>Regime transitions</h3>" + _transitions(run))
         parts.append(_switches(run))
+        obligation = load_journal(run.journal, samples=True, breaches=100_000)
+        if obligation is not None:
+            png = obligations_html.timeline_png(obligation, run.label) if obligation.samples else None
+            if png is not None:
+                save(f"{slug}-obligations" if slug else "obligations", png)
+            parts.append(obligations_html.section(obligation, png, _img))
+            summaries[runs.index(run)]["obligation"] = obligations_html.summary(obligation)
         for name, value in (("config.json", run.config), ("summary.json", run.summary)):
             if value is not None:
                 text = escape(json.dumps(value, indent=2, sort_keys=True, default=str))

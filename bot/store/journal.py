@@ -499,6 +499,15 @@ class Journal:
         for row in self._conn.execute(query + " ORDER BY id", args):
             yield row[0], row[1], row[2], row[3], msgspec.json.decode(row[4])
 
+    def last_events(self, type_: str, limit: int = 1) -> list[tuple[int, int, str, str, Any]]:
+        """The ``limit`` most recent records of one type, oldest first (uses the type/ts index,
+        so it stays fast on a journal with millions of records)."""
+        rows = self._conn.execute(
+            "SELECT id, ts, type, source, payload FROM events WHERE type = ? ORDER BY ts DESC, id DESC LIMIT ?",
+            (type_, limit),
+        ).fetchall()
+        return [(r[0], r[1], r[2], r[3], msgspec.json.decode(r[4])) for r in reversed(rows)]
+
     def _write(self, sql: str, args: tuple[Any, ...]) -> int:
         conn = self._conn
         try:

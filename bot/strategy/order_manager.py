@@ -18,7 +18,7 @@ them (to the paper exchange) and feeds every report back through :meth:`on_repor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from enum import StrEnum
 
 from bot.core.events import Side
@@ -131,14 +131,27 @@ class OrderManager:
         self._blocked_until: dict[Side, int] = {}
         """After a venue reject, a side places nothing new until then (no retry storms on
         e.g. an insufficient balance); cancels are never blocked."""
+        self.version = 0
+        """Incremented whenever an order is added, changes state or goes: cheap change detection."""
 
     # ---- decisions -------------------------------------------------------------------
 
     def reconcile(self, desired: DesiredQuotes, now: int) -> list[OrderCommand]:
         """Commands that move our resting orders toward ``desired``."""
         commands: list[OrderCommand] = []
-        self._reconcile_side(Side.BUY, desired.bids, now, commands)
-        self._reconcile_side(Side.SELL, desired.asks, now, commands)
+        self._reconcile_side(Side.BUY, dict(enumerate(desired.bids)), now, commands)
+        self._reconcile_side(Side.SELL, dict(enumerate(desired.asks)), now, commands)
+        return commands
+
+    def reconcile_slots(
+        self, bids: Mapping[int, Quote], asks: Mapping[int, Quote], now: int
+    ) -> list[OrderCommand]:
+        """Like :meth:`reconcile` with the slots named by the caller: ``{slot: quote}`` per
+        side, any slot numbers; a slot missing from the mapping is emptied. Lets a caller
+        keep an order on its slot while other slots come and go (the obligation lane)."""
+        commands: list[OrderCommand] = []
+        self._reconcile_side(Side.BUY, bids, now, commands)
+        self._reconcile_side(Side.SELL, asks, now, commands)
         return commands
 
     def cancel_all(self, now: int) -> list[OrderCommand]:
@@ -150,11 +163,12 @@ class OrderManager:
                 commands.append(self._cancel(order, now))
         return commands
 
-    def _reconcile_side(self, side: Side, quotes: Iterable[Quote], now: int, out: list[OrderCommand]) -> None:
+    def _reconcile_side(
+        self, side: Side, wanted: Mapping[int, Quote], now: int, out: list[OrderCommand]
+    ) -> None:
         slots = self._slots
-        wanted = list(quotes)
         blocked = now < self._blocked_until.get(side, 0)
-        for level, quote in enumerate(wanted):
+        for level, quote in wanted.items():
             order = slots.get((side, level))
             if order is None:
                 if not blocked:
@@ -163,7 +177,7 @@ class OrderManager:
                 out.append(self._cancel(order, now))
             # PENDING_NEW / PENDING_CANCEL: wait for the venue's answer
         for (slot_side, level), order in list(slots.items()):
-            if slot_side is side and order.state is SlotState.LIVE and (level >= len(wanted) or order.doomed):
+            if slot_side is side and order.state is SlotState.LIVE and (level not in wanted or order.doomed):
                 out.append(self._cancel(order, now))
 
     def _keeps(self, order: TrackedOrder, quote: Quote, now: int) -> bool:
@@ -174,7 +188,12 @@ class OrderManager:
         tolerance = self.size_tolerance * quote.size
         return abs(order.remaining - quote.size) <= tolerance
 
+    def blocked(self, now: int) -> bool:
+        """Whether a side places nothing new now (after a reject)."""
+        return any(now < until for until in self._blocked_until.values())
+
     def _new(self, side: Side, level: int, quote: Quote, now: int) -> NewOrder:
+        self.version += 1
         client_id = f"{self.id_prefix}{self._seq}"
         self._seq += 1
         order = TrackedOrder(client_id, side, level, quote.price, quote.size, now)
@@ -192,6 +211,7 @@ class OrderManager:
         )
 
     def _cancel(self, order: TrackedOrder, now: int) -> CancelOrder:
+        self.version += 1
         order.state = SlotState.PENDING_CANCEL
         self.stats.cancels += 1
         return CancelOrder(client_id=order.client_id, instrument=self.instrument, ts=now)
@@ -204,6 +224,7 @@ class OrderManager:
             if isinstance(report, CancelRejected) and report.client_id.startswith(self.id_prefix):
                 self.stats.cancel_rejects += 1  # e.g. the cancel lost the race with a fill
             return
+        self.version += 1
         if isinstance(report, OrderAccepted):
             order.acked = True
             if order.state is SlotState.PENDING_NEW:
@@ -237,9 +258,20 @@ class OrderManager:
 
     # ---- state -----------------------------------------------------------------------
 
-    def adopt(self, client_id: str, side: Side, price: int, remaining: int, created_ts: int) -> None:
-        """Track an order restored from the journal (recovery) in the first free slot."""
-        level = 0
+    def adopt(
+        self,
+        client_id: str,
+        side: Side,
+        price: int,
+        remaining: int,
+        created_ts: int,
+        *,
+        first_slot: int = 0,
+    ) -> None:
+        """Track an order restored from the journal (recovery) in the first free slot from
+        ``first_slot`` on."""
+        self.version += 1
+        level = first_slot
         while (side, level) in self._slots:
             level += 1
         order = TrackedOrder(client_id, side, level, price, remaining, created_ts)
