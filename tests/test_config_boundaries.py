@@ -290,13 +290,27 @@ def test_config_check_validates_the_profiles_run_would_load(tmp_path: Path) -> N
     cfg.write_text(f'[quoting]\nstrategies_dir = "{strategies}"\n')
     code, _ = run_main(["config", "check", str(cfg)])
     assert code == 0
-    # a profile reading sigma at a horizon the estimators lack: `mmbot run` would refuse it
+    # a profile reading sigma at a horizon the estimators lack: `mmbot run` would refuse it for an
+    # engine; another profile in the directory is only noted (profiles are shared by configs)
     (strategies / "other.toml").write_text(
         'quoter = "avellaneda_stoikov"\n[avellaneda_stoikov]\ngamma = 0.1\nk = 1.0\nsigma_horizon_s = 7.0\n'
         '[ladder]\nsize = "0.001"\nmax_position = "0.01"\n'
     )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["config", "check", str(cfg)]) == 0
+    assert "note: not switchable under this config: " in out.getvalue()
+    assert "other.toml: avellaneda_stoikov.sigma_horizon_s: 7" in out.getvalue()
+    engine = '[engines.btc]\nvenue = "binance_spot"\nsymbol = "BTCUSDT"\nstrategy = "other"\n'
+    cfg.write_text(f'[quoting]\nstrategies_dir = "{strategies}"\n' + engine)
     code, err = run_main(["config", "check", str(cfg)])
     assert code == 2 and "other.toml: avellaneda_stoikov.sigma_horizon_s: 7" in err, err
+    assert "used by engines ['btc']" in err
+    # a profile file that is invalid is an error whoever uses it
+    (strategies / "other.toml").write_text('quoter = "avellaneda_stoikov"\n')
+    cfg.write_text(f'[quoting]\nstrategies_dir = "{strategies}"\n')
+    code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and "other.toml" in err, err
     (strategies / "other.toml").unlink()
     # the engine's own profile with a ladder size below the instrument's order step
     text = (strategies / "as_default.toml").read_text()

@@ -2,10 +2,12 @@
 load, and print the effective values.
 
 Checked as ``mmbot run`` would check them before it starts: the settings (with ``MMBOT_*``
-overrides), then every profile in the profiles directory -- each engine's own and every
-other one a runtime switch (SIGHUP, ``POST /control/strategy``) could load: the file,
-its sigma horizon against the estimator horizons, and its ladder sizes against the
-engine's instrument where the instrument's metadata is cached locally (no network).
+overrides), then each engine's profile -- the file, its sigma horizon against the
+estimator horizons, and its ladder sizes against the engine's instrument where the
+instrument's metadata is cached locally (no network) -- and every other profile in the
+profiles directory a runtime switch (SIGHUP, ``POST /control/strategy``) could load: its
+file must be valid; one that reads sigma at a horizon this config's estimators lack is
+listed as not switchable (a note, not an error: profiles are shared by several configs).
 Any problem is exit 2 naming the file, the field and the problem.
 """
 
@@ -45,19 +47,23 @@ def register(subparsers: Any) -> None:
 def start_config_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.file)
     directory = strategies_dir(settings, args.file)
-    profiles = check_profiles(settings, directory)
+    profiles, notes = check_profiles(settings, directory)
     effective = settings.model_dump(mode="json")
     if args.json:
         print(json.dumps(effective, indent=2))
     else:
         print(f"{args.file}: OK")
         print(f"strategy profiles in {directory}: " + (", ".join(profiles) or "(none)") + ": OK")
+        for note in notes:
+            print(f"note: {note}")
         print(json.dumps(effective, indent=2))
     return 0
 
 
-def check_profiles(settings: Settings, directory: Path) -> list[str]:
-    """Validate every profile ``mmbot run`` could load; ConfigError listing every problem."""
+def check_profiles(settings: Settings, directory: Path) -> tuple[list[str], list[str]]:
+    """Validate every profile ``mmbot run`` could load; ConfigError listing every problem.
+
+    Returns the valid profiles and notes on the ones this config cannot switch to."""
     horizons = settings.estimators.vol_horizons_s
     problems: list[str] = []
     quoting = {name: engine for name, engine in settings.engines.items() if engine.quote}
@@ -69,13 +75,22 @@ def check_profiles(settings: Settings, directory: Path) -> list[str]:
     specs = _cached_specs([engine.key for engine in quoting.values()], settings)
     names = profile_names(directory)
     wanted = {engine.strategy for engine in quoting.values()}
+    notes: list[str] = []
     for name in sorted(wanted | set(names)):
+        users = sorted(engine for engine, settings_ in quoting.items() if settings_.strategy == name)
         try:
             profile = load_strategy(directory, name)
+        except ConfigError as exc:
+            problems.append(str(exc) + (f" (used by engines {users})" if users else ""))
+            continue
+        try:
             check_horizons(profile, horizons, source=str(directory / f"{name}.toml"))
         except ConfigError as exc:
-            users = sorted(engine for engine, settings_ in quoting.items() if settings_.strategy == name)
-            problems.append(str(exc) + (f" (used by engines {users})" if users else ""))
+            if users:
+                problems.append(f"{exc} (used by engines {users})")
+            else:
+                notes.append(f"not switchable under this config: {exc}")
+                names = [n for n in names if n != name]
             continue
         for engine_name, engine in quoting.items():
             spec = specs.get(engine.key)
@@ -87,7 +102,7 @@ def check_profiles(settings: Settings, directory: Path) -> list[str]:
                 problems.append(f"{directory / f'{name}.toml'}: engine {engine_name} ({engine.key}): {exc}")
     if problems:
         raise ConfigError("\n".join(problems))
-    return names
+    return names, notes
 
 
 def _cached_specs(keys: list[str], settings: Settings) -> dict[str, InstrumentSpec]:
