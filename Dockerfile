@@ -1,14 +1,19 @@
-# syntax=docker/dockerfile:1
 # mmbot image: multi-stage; the final stage holds only the runtime virtualenv, the config and a non-root user.
 # Build steps use the README's install command (python3 -m venv … && pip install .).
+#
+# BASE_IMAGE: a Debian-based image with python3 (3.11) and its venv module, the same for both stages
+# (the venv is copied between them): python:3.11-slim from Docker Hub by default, or with no registry
+# access the image docker/build-base.sh makes from Debian's own packages:
+#   docker/build-base.sh && docker build --build-arg BASE_IMAGE=mmbot-python:3.11-bookworm -t mmbot .
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN python3 -m venv /opt/venv && . /opt/venv/bin/activate && pip install --no-cache-dir .
 
-FROM python:3.11-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="mmbot" \
       org.opencontainers.image.description="Paper-trading market-making bot"
 RUN groupadd --system --gid 10001 mmbot \

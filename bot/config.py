@@ -333,6 +333,13 @@ class QuotingSettings(_Section):
         None,
         description="Where strategy profiles live; default: the 'strategies' folder next to the config file.",
     )
+    markout_ewma_fills: float = Field(
+        20.0,
+        ge=1,
+        le=100_000,
+        description="Markouts of our fills (1 s / 10 s / 60 s, per side) are also averaged as an EWMA with "
+        "weight 1/N per fill; a profile's [costs] adverse_selection_weight widens quotes by it.",
+    )
 
 
 class Settings(BaseSettings):

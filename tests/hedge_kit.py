@@ -134,6 +134,9 @@ def hedged_settings(data_dir: Path, hedge: dict[str, Any], **overrides: Any) -> 
         },
         "http": {"enabled": False},
         "hedge": hedge,
+        # the Binance spot market-maker programme's maker 0 % (bot/venues/fee_tiers.py), as in
+        # tests/trading_kit: these tests test hedging, not a fee tier
+        "venues": {"binance_spot": {"fee_tier": "lp1"}},
     }
     data.update(overrides)
     return Settings(**data)

@@ -13,6 +13,7 @@ from bot.engine.loop import Engine
 from bot.market.estimators import EstimatorParams, Estimators
 from bot.market.estimators.state import MarketState
 from bot.risk import RegimeTransition, RiskManager, RiskRecord, RiskSettings
+from bot.risk.settings import RegimeSettings
 from tests.specs import SPOT_BTC
 
 NS = 1_000_000_000
@@ -28,6 +29,27 @@ SPOT_ETH = InstrumentSpec(
 )
 """An ETHUSDT-like spot spec (run at a 3000 USDT price: same thresholds, other scale)."""
 HORIZONS = (10.0, 300.0, 3600.0)
+
+ABSOLUTE_THRESHOLDS = {
+    "baseline_vol_bps": 1.0,
+    "baseline_prior_s": 1e12,
+    "crisis_enter_short": 3.0,
+    "crisis_enter_medium": 2.2,
+    "crisis_exit_short": 2.0,
+    "crisis_exit_medium": 1.6,
+    "ranging_enter_long": 2.0,
+    "ranging_exit_long": 1.4,
+    "trend_enter_z": 7.0,
+    "trend_enter_flow": 0.4,
+    "trend_exit_z": 4.0,
+    "trend_exit_flow": 0.25,
+}
+ABSOLUTE = RiskSettings(regimes=RegimeSettings(**ABSOLUTE_THRESHOLDS))
+"""Regime thresholds that read as absolute bps/sqrt(s): a baseline fixed at 1 bps/sqrt(s)
+(its prior outweighs any history), so a ratio threshold of 3.0 is a vol of 3.0 bps/sqrt(s).
+The state-machine tests below feed hand-made vols in bps and test the machine's mechanics
+(priorities, hysteresis, dwell, records) with these; the calibrated defaults are tested on
+real recordings (tests/test_regimes_real.py) and on the synthetic scenarios."""
 
 
 @dataclass
@@ -165,7 +187,7 @@ def calm_manager(
 ) -> tuple[RiskManager, StateFeed, list[RiskRecord]]:
     """A manager past warm-up and the startup CRISIS dwell, in CALM."""
     records: list[RiskRecord] = []
-    risk = RiskManager(settings or RiskSettings(), SPOT_BTC, sink=records.append, **kwargs)
+    risk = RiskManager(settings or ABSOLUTE, SPOT_BTC, sink=records.append, **kwargs)
     feed = StateFeed()
     feed_for(risk, feed, 25.0)
     assert risk.regime.value == "calm", risk.status()

@@ -180,6 +180,23 @@ def test_cli_text_and_json(cli: Callable[[list[str]], int], capsys: pytest.Captu
     by_view = out["alternatives"]["perp_hedge_by_loan_delta"]
     assert by_view["usd_debt"] == pytest.approx(out["perp_hedge"]["total"])
     assert by_view["tokens"] - by_view["usd_debt"] == pytest.approx(3_000_000.0)
+    books = out["alternatives"]["delta_by_loan_delta"]
+    assert books["tokens"]["loan"] == -3_000_000.0 and books["usd_debt"]["loan"] == 0.0
+    assert books["tokens"]["net"] == pytest.approx(-by_view["tokens"])
+    assert books["usd_debt"]["net"] == pytest.approx(-by_view["usd_debt"])
+
+
+def test_cli_shows_the_hedge_under_both_conventions_side_by_side(
+    cli: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["deal", "plan", str(ABC)]) == 0
+    text = capsys.readouterr().out
+    header = next(line for line in text.splitlines() if 'loan_delta = "tokens"' in line)
+    assert 'loan_delta = "usd_debt" *' in header  # the file's convention is marked
+    loan = next(line for line in text.splitlines() if line.strip().startswith("loan obligation"))
+    assert loan.split()[-2:] == ["-3,000,000", "0"]
+    hedge = next(line for line in text.splitlines() if line.strip().startswith("perp hedge for"))
+    assert hedge.split()[-2:] == ["+2,167,390", "-832,610"]
 
 
 def test_cli_price_override(cli: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]) -> None:

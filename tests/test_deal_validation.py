@@ -9,6 +9,7 @@ one error on stderr without a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,7 +64,12 @@ CASES = {
         "loan_delta",
         "Input should be 'tokens' or 'usd_debt'",
     ),
-    "missing loan_delta": ('loan_delta = "usd_debt"', "# removed", "loan_delta", "required key is missing"),
+    "missing loan_delta": (
+        'loan_delta = "usd_debt"',
+        "# removed",
+        "loan_delta",
+        "the two views put the perp hedge a whole loan apart",
+    ),
     "loan_delta not a string": ('loan_delta = "usd_debt"', "loan_delta = 1", "loan_delta", "'tokens'"),
     "duplicate exchange": ('exchange = "bitget"', 'exchange = "bybit"', "cex", "listed twice"),
     "TOML syntax": ("tokens = 3_000_000", "tokens = = 3", "invalid TOML", ""),
@@ -143,3 +149,32 @@ def test_several_problems_are_listed_together(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert all(line.startswith(f"{path}: ") for line in lines)
     assert any("cex.0.bid_size" in line for line in lines) and any("valuation.rat" in line for line in lines)
+
+
+def test_missing_loan_delta_says_why_it_matters(tmp_path: Path) -> None:
+    path = edited(tmp_path, 'loan_delta = "usd_debt"', "# removed")
+    with pytest.raises(InputError) as info:
+        load_deal(path, START)
+    message = str(info.value)
+    for needle in (
+        "required key is missing",
+        '"tokens"',
+        "a short of 3,000,000 tokens",
+        '"usd_debt"',
+        "both",
+    ):
+        assert needle in message, needle
+
+
+def test_the_valuation_date_is_the_files_or_the_arguments_never_the_clock(
+    tmp_path: Path, cli: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["deal", "plan", str(ABC), "--json"]) == 0  # abc.toml: [valuation] date = 2026-12-01
+    assert json.loads(capsys.readouterr().out)["valuation_date"] == "2026-12-01"
+    assert cli(["deal", "plan", str(ABC), "--date", "2027-06-01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["valuation_date"] == "2027-06-01"
+    undated = edited(tmp_path, "date = 2026-12-01", "# no date")
+    assert cli(["deal", "plan", str(undated)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no valuation date" in captured.err and "--date" in captured.err
+    assert cli(["deal", "plan", str(undated), "--date", "2026-12-01"]) == 0

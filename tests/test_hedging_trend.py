@@ -43,6 +43,7 @@ from tests.hedge_kit import (
     hedged_settings,
     paired_events,
 )
+from tests.risk_helpers import ABSOLUTE_THRESHOLDS
 from tests.trading_kit import FAST_AS, write_profile
 
 UP = [
@@ -85,6 +86,10 @@ def test_hedger_keeps_the_band_tracks_the_book_and_is_charged_funding(tmp_path: 
     settings = hedged_settings(
         tmp_path / "data",
         {"enabled": True, "band": BAND, "max_order": str(MAX_ORDER), "deal": str(deal)},
+        # the synthetic up-move is extreme by real standards (the calibrated defaults call it a
+        # TRENDING market: one side only, small size): keep the thresholds the synthetic
+        # scenarios were made for, so the quoter trades both sides while the hedger is tested
+        risk={"regimes": {**ABSOLUTE_THRESHOLDS, "short_horizon_s": 2.0, "medium_horizon_s": 10.0}},
     )
     trading = build_engine(
         "btc",

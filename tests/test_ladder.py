@@ -20,8 +20,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.core.events import Side
+from bot.strategy.costs import FeeRates
 from bot.strategy.ladder import LadderSpec, QuoteRules, build_ladder
-from bot.strategy.params import AvellanedaStoikovParams, GlftParams, LadderParams
+from bot.strategy.params import AvellanedaStoikovParams, CostParams, GlftParams, LadderParams
 from bot.strategy.profile import StrategyProfile, build_quoter
 from bot.strategy.types import NO_ADJUSTMENT, DesiredQuotes, QuoteAdjustments, Theo
 from tests.quant_helpers import btcusdt_spec, market_state
@@ -242,7 +243,10 @@ def test_long_inventory_lowers_both_quotes(
     profile: StrategyProfile, units: int, extra_units: int, mid: int
 ) -> None:
     spec = btcusdt_spec()
-    quoter = build_quoter(profile, spec)
+    # fee-free and allowed inside the break-even (here: fair value), so the skew alone moves
+    # the quotes; the break-even floor is tested in test_fee_quoters
+    profile = profile.model_copy(update={"costs": CostParams(allow_below_break_even=True)})
+    quoter = build_quoter(profile, spec, FeeRates())
     unit = quoter.ladder.size_lots
     # a wide book so post-only never binds: the skew alone moves the quotes
     state = market_state(best_bid=mid - 10_000, best_ask=mid + 10_000, mid=float(mid), micro=float(mid))

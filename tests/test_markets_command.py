@@ -55,6 +55,30 @@ def test_offline_json_lists_the_configured_instruments(
     assert (spot["tick_size"], spot["lot_size"], spot["qty_step"]) == ("0.01", "0.00000001", "0.00001")
     assert (perp["tick_size"], perp["min_notional"], perp["taker_fee"]) == ("0.1", "100", "0.0005")
     assert spot["origin"] == perp["origin"] == "shipped"
+    # the fees in use: each venue's fee tier (defaults: Binance spot on the MM programme, USD-M VIP 0)
+    assert (spot["maker_fee"], spot["taker_fee"]) == ("0", "0.001")
+    assert spot["fees_from"].startswith("fee tier lp1 (Binance Spot Liquidity Provider Program")
+    assert perp["fees_from"].startswith("fee tier vip0 (Binance USD-M futures fee schedule")
+
+
+def test_a_configured_fee_tier_or_rates_are_what_markets_show_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    config.write_text(
+        config.read_text()
+        + '\n[venues.binance_spot]\nfee_tier = "vip3"\n'
+        + '\n[venues.binance_usdm]\nmaker_fee = "-0.00005"\ntaker_fee = "0.0004"\n'
+    )
+    assert cli.main(["markets", "show", "--config", str(config), "--offline", "--json"]) == 0
+    rows = {row["instrument"]: row for row in json.loads(capsys.readouterr().out)["instruments"]}
+    spot, perp = rows["binance_spot:BTCUSDT"], rows["binance_usdm:BTCUSDT"]
+    assert (spot["maker_fee"], spot["taker_fee"]) == ("0.00042", "0.0006")
+    assert (perp["maker_fee"], perp["taker_fee"], perp["fees_from"]) == (
+        "-0.00005",
+        "0.0004",
+        "maker_fee/taker_fee in the config",
+    )
 
 
 def test_table_output_shows_values_and_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,19 +65,26 @@ def test_order_behind_5_lots_fills_only_after_5_lots_trade(model: str) -> None:
 
 
 def test_queue_models_differ_on_cancels_ahead_of_us() -> None:
-    """10 lots ahead, 10 join behind, then 4 lots are cancelled somewhere in the queue."""
+    """10 lots ahead, 10 join behind, then 4 lots are cancelled somewhere in the queue. The
+    decrease counts as a cancel once the trade window (300 ms) has passed without a trade."""
     aheads = {}
-    for model in ("risk_averse", "proportional"):
+    for model in ("risk_averse", "proportional", "power", "log"):
         ex, feed = _open(queue_model=model)
         ex.on_event(feed.delta(bids=[(10000, 10)]))
         ex.submit(limit("b", Side.BUY, 10000, 1, feed.ts))
         ex.on_event(feed.delta(bids=[(10000, 20)]))  # joins behind us: ahead unchanged
         assert ex.orders["b"].ahead == 10
         ex.on_event(feed.delta(bids=[(10000, 16)]))  # 4 cancelled, no trade
+        assert ex.orders["b"].ahead == 10  # still waiting for a trade that could explain it
+        ex.on_event(feed.delta(step_ns=300 * MS))
         aheads[model] = ex.orders["b"].ahead
         ex.on_event(feed.delta(bids=[(10000, 3)]))  # shrinks below our position
+        ex.on_event(feed.delta(step_ns=300 * MS))
         assert ex.orders["b"].ahead <= 3
-    assert aheads == {"risk_averse": 10, "proportional": 8}  # 10 - 4 x 10/20
+    # proportional: 10 - 4 x 10/20 = 8. power (n = 3, hftbacktest's ProbQueueModel): front 10,
+    # back 10, p = 10^3/(10^3 + 10^3) = 0.5 -> 10 - 0.5 x 4 = 8. log: lots of 0.001 BTC,
+    # f = ln(1 + 0.01) on both sides -> p = 0.5 -> 8 as well.
+    assert aheads == {"risk_averse": 10, "proportional": 8, "power": 8, "log": 8}
 
 
 def test_trade_through_our_price_fills_completely_at_our_price() -> None:
@@ -170,7 +177,12 @@ def test_order_is_not_live_until_its_entry_latency_has_elapsed() -> None:
     [accepted] = ex.drain_reports()
     assert isinstance(accepted, OrderAccepted)
     assert accepted.ts == sent + 5 * MS and accepted.queue_ahead == 9
+    # the 5-lot decrease waits for a trade that could explain it; none comes within the
+    # 300 ms window, so it is a cancel: risk averse, ahead = min(9, 4) = 4 (and after the
+    # 1 s memory a new trade is not taken for the one that caused the decrease)
+    ex.on_event(feed.delta(step_ns=300 * MS))
     assert ex.orders["b"].ahead == 4
+    ex.on_event(feed.delta(step_ns=1000 * MS))
     ex.on_event(feed.trade(Side.SELL, 10000, 6))
     assert _fills(ex.drain_reports()) == [(10000, 2, Liquidity.MAKER, 0)]
 

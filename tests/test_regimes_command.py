@@ -11,9 +11,9 @@ import pytest
 
 from bot.commands import regimes as command
 from bot.errors import InputError
-from bot.risk import KillRecord, RiskSettings, record_type, to_payload
+from bot.risk import KillRecord, record_type, to_payload
 from bot.risk.explain import RiskRecord
-from tests.risk_helpers import StateFeed, feed_for
+from tests.risk_helpers import ABSOLUTE, StateFeed, feed_for
 from tests.specs import SPOT_BTC, USDM_BTC
 
 
@@ -28,7 +28,7 @@ def produce_records() -> list[RiskRecord]:
     from bot.risk import RiskManager
 
     records: list[RiskRecord] = []
-    risk = RiskManager(RiskSettings(), SPOT_BTC, sink=records.append)
+    risk = RiskManager(ABSOLUTE, SPOT_BTC, sink=records.append)  # thresholds read as bps/sqrt(s)
     feed = StateFeed()
     feed_for(risk, feed, 25.0)
     feed.short, feed.medium = 4.0, 3.0
@@ -61,7 +61,7 @@ def test_show_lists_transitions_in_time_order_with_their_numbers(
         "RESUME by http: done",
         "HALTED -> CRISIS",
     ]
-    assert "    crisis.enter: sigma_short 4 >= 3 bps/sqrt(s)" in lines
+    assert "    crisis.enter: short_ratio 4 >= 3 x baseline vol" in lines
     assert "    trigger.manual_kill: cli: maintenance" in lines
     assert heads[0].startswith("2023-11-14T22:13:") and SPOT_BTC.key in heads[0]
 
@@ -85,11 +85,11 @@ def test_show_json_filters_and_skips_unreadable_records(
     assert shown[2]["type"] == "regime_transition" and shown[2]["to_state"] == "crisis"
     assert shown[2]["reasons"][0] == {
         "rule": "crisis.enter",
-        "metric": "sigma_short",
+        "metric": "short_ratio",
         "observed": pytest.approx(4.0),
         "op": ">=",
         "threshold": 3.0,
-        "unit": "bps/sqrt(s)",
+        "unit": "x baseline vol",
         "note": "",
     }
     assert any(r["type"] == "risk_kill" and r["reason"] == "maintenance" for r in shown)

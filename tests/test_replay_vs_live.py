@@ -3,9 +3,10 @@ recording and config end with the same ledger.
 
 The documented effect of network timing: live events are stamped with the wall clock when they
 arrive, replay events with the recorded receive time. This test removes every way that difference
-can change a decision -- zero order/cancel/market-data latencies, a fixed-spread profile (quotes
-depend only on the book and the position), the risk manager off (its volatility clock is event
-time) -- so both runs must see the same book at every decision and produce the same fills, fees
+can change a decision -- zero order/cancel/market-data latencies, a zero trade window (the paper
+exchange's wait for a trade to explain a depth decrease is event time), a fixed-spread profile
+(quotes depend only on the book and the position), the risk manager off (its volatility clock is
+event time) -- so both runs must see the same book at every decision and produce the same fills, fees
 and balances. (Mark-to-market samples are taken on time intervals, so the equity curve's points
 differ; the ledger's exact holdings do not.)"""
 
@@ -49,8 +50,9 @@ def settings(data_dir: Path, overrides: dict[str, str] | None = None) -> Setting
         paper={
             "starting_balances": {"USDT": "100000", "BTC": "0.05"},
             "latency": {"order_entry": zero, "cancel": zero, "market_data": zero},
+            "trade_window_ms": 0.0,
         },
-        venues={"binance_spot": overrides or {}},
+        venues={"binance_spot": {"fee_tier": "lp1", **(overrides or {})}},
     )
 
 

@@ -22,7 +22,7 @@ from bot.risk import (
 )
 from bot.risk.settings import RegimeSettings, TriggerSettings
 from bot.risk.signals import SignalTracker
-from tests.risk_helpers import NS, StateFeed, calm_manager, feed_for
+from tests.risk_helpers import ABSOLUTE, NS, StateFeed, calm_manager, feed_for
 from tests.specs import SPOT_BTC
 
 
@@ -32,7 +32,7 @@ def transitions(records: list[object]) -> list[RegimeTransition]:
 
 def test_starts_halted_until_warm_then_crisis_then_calm_after_the_dwell() -> None:
     records: list[object] = []
-    risk = RiskManager(RiskSettings(), SPOT_BTC, sink=records.append)
+    risk = RiskManager(ABSOLUTE, SPOT_BTC, sink=records.append)
     assert risk.regime is Regime.HALTED and risk.decision.pull_all
     feed = StateFeed()
     feed.medium = None  # the medium vol (the jump reference) is not warm yet
@@ -52,7 +52,7 @@ def test_starts_halted_until_warm_then_crisis_then_calm_after_the_dwell() -> Non
     last = transitions(records)[-1]
     assert last.rule == "crisis.exit" and last.ts - record.ts >= 20 * NS
     [exit_reason, *_] = last.reasons
-    assert (exit_reason.metric, exit_reason.op, exit_reason.threshold) == ("sigma_short", "<", 2.0)
+    assert (exit_reason.metric, exit_reason.op, exit_reason.threshold) == ("short_ratio", "<", 2.0)
     assert exit_reason.observed is not None and math.isclose(exit_reason.observed, 0.8, rel_tol=1e-3)
 
 
@@ -80,10 +80,12 @@ def test_hysteresis_no_flapping_around_the_crisis_enter_threshold() -> None:
 def test_noise_around_the_enter_threshold_without_hysteresis_would_flap() -> None:
     """Control for the test above: with exit == enter the same signal flaps (dwell 0)."""
     settings = RiskSettings(
-        regimes=RegimeSettings(
-            crisis_exit_short_bps=3.0,
-            crisis_enter_short_bps=3.0,
-            min_dwell_s={"calm": 0, "ranging": 0, "trending": 0, "crisis": 0},
+        regimes=ABSOLUTE.regimes.model_copy(
+            update={
+                "crisis_exit_short": 3.0,
+                "crisis_enter_short": 3.0,
+                "min_dwell_s": {"calm": 0, "ranging": 0, "trending": 0, "crisis": 0},
+            }
         )
     )
     risk, feed, records = calm_manager(settings)
@@ -155,11 +157,12 @@ def test_transition_records_serialise_and_explain() -> None:
         record.instrument == SPOT_BTC.key and record.ts == feed.ts and record.seq == len(transitions(records))
     )
     metrics = {(r.metric, r.op, r.threshold) for r in record.reasons}
-    assert metrics == {("sigma_short", ">=", 3.0), ("sigma_medium", ">=", 2.2)}
+    assert metrics == {("short_ratio", ">=", 3.0), ("medium_ratio", ">=", 2.2)}
     assert record.signals["sigma_short_bps"] is not None and math.isclose(
         record.signals["sigma_short_bps"], 4.0, rel_tol=1e-6
     )
-    assert "crisis.enter: sigma_short 4 >= 3 bps/sqrt(s)" in record.text()
+    assert record.signals["baseline_bps"] == 1.0 and record.signals["short_ratio"] == 4.0
+    assert "crisis.enter: short_ratio 4 >= 3 x baseline vol" in record.text()
     payload = to_payload(record)
     assert payload["type"] == record_type(record) == "regime_transition"
     # through JSON (what the journal stores) and back, with or without the tag in the payload

@@ -14,7 +14,7 @@ from bot.risk.settings import check_horizons
 
 def test_defaults_are_valid_and_every_field_is_described() -> None:
     settings = RiskSettings()
-    assert settings.regimes.crisis_exit_short_bps < settings.regimes.crisis_enter_short_bps
+    assert settings.regimes.crisis_exit_short < settings.regimes.crisis_enter_short
 
     def walk(model: type) -> None:
         for name, field in model.model_fields.items():  # type: ignore[attr-defined]
@@ -30,7 +30,7 @@ def test_defaults_are_valid_and_every_field_is_described() -> None:
 def test_from_toml_with_unknown_keys_and_broken_hysteresis() -> None:
     text = """
     [regimes]
-    crisis_enter_short_bps = 4.0
+    crisis_enter_short = 4.0
     [limits]
     max_position = "3000"
     [profiles.crisis]
@@ -38,12 +38,14 @@ def test_from_toml_with_unknown_keys_and_broken_hysteresis() -> None:
     levels = 2
     """
     settings = RiskSettings.model_validate(tomllib.loads(text))
-    assert settings.regimes.crisis_enter_short_bps == 4.0
+    assert settings.regimes.crisis_enter_short == 4.0
     assert str(settings.limits.max_position) == "3000" and settings.profiles.crisis.levels == 2
-    with pytest.raises(ValidationError, match="crisis_enter_shrot_bps"):
-        RiskSettings.model_validate({"regimes": {"crisis_enter_shrot_bps": 1.0}})
-    with pytest.raises(ValidationError, match="ranging_exit_long_bps must be <= ranging_enter_long_bps"):
-        RiskSettings.model_validate({"regimes": {"ranging_exit_long_bps": 3.0}})
+    with pytest.raises(ValidationError, match="crisis_enter_shrot"):
+        RiskSettings.model_validate({"regimes": {"crisis_enter_shrot": 1.0}})
+    with pytest.raises(ValidationError, match="ranging_exit_long must be <= ranging_enter_long"):
+        RiskSettings.model_validate({"regimes": {"ranging_exit_long": 3.0}})
+    with pytest.raises(ValidationError, match=r"baseline_vol_by_instrument\['x:Y'\] must be > 0"):
+        RiskSettings.model_validate({"regimes": {"baseline_vol_by_instrument": {"x:Y": 0.0}}})
     with pytest.raises(ValidationError, match="soft_position <= max_position <= halt_position"):
         RiskSettings.model_validate({"limits": {"halt_position": "100"}})
     with pytest.raises(ValidationError, match="depth_clear_ratio must be >"):

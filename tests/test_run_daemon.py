@@ -233,6 +233,14 @@ def test_daemon_lifecycle_switch_kill_fill_stop_restart(tmp_path: Path) -> None:
     assert sum(v for (n, labels), v in value.items() if n == "mmbot_regime") == 1.0
     assert any(n == "mmbot_tick_to_quote_seconds_count" and v > 0 for (n, _), v in value.items())
     assert any(n == "mmbot_queue_lag_seconds_count" and v > 0 for (n, _), v in value.items())
+    # markouts of our fills in /status (per horizon and side) and /metrics (every horizon and side)
+    markouts = engine(status)["markouts"]
+    assert set(markouts) >= {"1s", "10s", "60s", "pending"}
+    assert markouts["1s"]["all"]["n"] + markouts["pending"] >= engine(status)["fills"] > 0
+    for horizon in ("1s", "10s", "60s"):
+        for side in ("buy", "sell"):
+            labels = (("engine", "btc"), ("horizon", horizon), ("side", side))
+            assert ("mmbot_markouts_total", labels) in value
     assert ("mmbot_pnl", (("component", "total"), ("engine", "btc"))) in value
     assert sources == ["http", "http", "signal", "signal"]
     # a restart resumes the same ledger

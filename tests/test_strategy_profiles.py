@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError
+from bot.config import DEFAULT_CONFIG, ConfigError, load_settings
 from bot.core.events import NS_PER_S, BookSnapshot, Side, Trade
 from bot.errors import InputError
 from bot.market.book import OrderBook
 from bot.market.estimators import EstimatorParams, Estimators
+from bot.strategy.costs import FeeRates
 from bot.strategy.profile import StrategyProfile, build_quoter, check_horizons, load_profile
 from bot.strategy.types import QuoteAdjustments
 from tests.quant_helpers import btcusdt_spec, market_state
@@ -30,13 +31,25 @@ def test_shipped_profiles_load_and_bind(name: str) -> None:
     profile = load_profile(PROFILES / f"{name}.toml")
     assert profile.name == name
     check_horizons(profile, EstimatorParams().vol_horizons_s)
-    quoter = build_quoter(profile, btcusdt_spec())
+    # the fees the default config charges on Binance spot (its fee tier)
+    rates = load_settings(DEFAULT_CONFIG).venues.fee_rates("binance_spot")
+    assert rates is not None
+    quoter = build_quoter(profile, btcusdt_spec(maker_fee=rates[0], taker_fee=rates[1]))
     state = market_state(
-        best_bid=6_000_000, best_ask=6_000_001, mid=6_000_000.5, micro=6_000_000.5, sigma=500.0
+        best_bid=6_000_000,
+        best_ask=6_000_001,
+        mid=6_000_000.5,
+        micro=6_000_000.5,
+        sigma=500.0,
+        ma=6_000_000.0,
+        ma_std=1500.0,
     )
     quotes = quoter.quote(state, 0)
     assert quotes.bids and quotes.asks, quotes.note
     assert quotes.bids[0].price < 6_000_001 and quotes.asks[0].price > 6_000_000
+    # never inside the fee break-even
+    assert quotes.bids[0].price <= 6_000_000.5 / (1 + float(rates[0]))
+    assert quotes.asks[0].price >= 6_000_000.5 / (1 - float(rates[0]))
 
 
 GOOD = """
@@ -132,7 +145,7 @@ def test_estimators_to_quotes_end_to_end() -> None:
         }
     )
     check_horizons(profile, params.vol_horizons_s)
-    quoter = build_quoter(profile, btcusdt_spec())
+    quoter = build_quoter(profile, btcusdt_spec(), FeeRates())  # fee-free: fees in test_fee_quoters
     bid = 6_000_000
     for i in range(300):
         bid += (-1) ** i * (i % 7)

@@ -1,8 +1,9 @@
 """Test kit for the trading pipeline: fast-warming settings, profiles, recorded events (no sockets).
 
 `fast_settings` shortens the estimator horizons (2 s / 10 s / 60 s) and the risk manager's so a
-test sees quoting within seconds of event time instead of minutes; everything else is the
-production default. `recorded_events` decodes the bundled real Binance spot recording with the
+test sees quoting within seconds of event time instead of minutes, and puts the Binance spot
+account on the market-maker programme's fee tier (maker 0 %); everything else is the production
+default. `recorded_events` decodes the bundled real Binance spot recording with the
 production decoder and interleaves `Timer` events every 100 ms of recorded receive time, the way
 the live driver does.
 """
@@ -39,6 +40,9 @@ def fast_settings(data_dir: Path, **overrides: Any) -> Settings:
             "latency": {"order_entry": {"ms": 1.0}, "cancel": {"ms": 1.0}},
         },
         "http": {"enabled": False},
+        # the Binance spot market-maker programme's maker 0 % (bot/venues/fee_tiers.py): the quoting
+        # tests test the pipeline, not a fee tier
+        "venues": {"binance_spot": {"fee_tier": "lp1"}},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

@@ -1,7 +1,7 @@
 """``mmbot deal plan FILE``: print a market-maker deal's deployment, initial sale and hedges.
 
-The command reads today's date (UTC) as the default valuation date; the planner
-itself (:mod:`bot.hedge.planner`) takes the date as an argument. Bad files, prices,
+The valuation date is ``--date`` or the deal file's ``[valuation] date`` -- never the
+machine's clock, so a plan prints the same whatever day it is run. Bad files, prices,
 volatilities or dates end with one ``InputError`` (exit code 2).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import InputError
-from bot.hedge.deal import load_deal
+from bot.hedge.deal import check_deal, read_deal
 from bot.hedge.planner import DealPlan, plan_deal
 
 
@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
     plan.add_argument(
         "--date",
         metavar="YYYY-MM-DD",
-        help="Valuation date (default: today, UTC). Before the deal's start the plan is valued at the start.",
+        help="Valuation date (default: the deal file's [valuation] date; no clock is read). Before the "
+        "deal's start the plan is valued at the start.",
     )
     plan.add_argument("--json", action="store_true", help="Print JSON only.")
     plan.set_defaults(func=start_deal_plan)
@@ -71,9 +72,9 @@ def _parse_vol(text: str | None) -> float | None:
     return vol
 
 
-def _parse_date(text: str | None) -> dt.date:
+def _parse_date(text: str | None) -> dt.date | None:
     if text is None:
-        return dt.datetime.now(dt.UTC).date()
+        return None
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -83,8 +84,15 @@ def _parse_date(text: str | None) -> dt.date:
 def start_deal_plan(args: argparse.Namespace) -> int:
     price = _parse_price(args.price)
     vol = _parse_vol(args.vol)
-    valuation_date = _parse_date(args.date)
-    deal = load_deal(args.file, valuation_date)
+    given = _parse_date(args.date)
+    deal = read_deal(args.file)
+    valuation_date = given if given is not None else deal.valuation.date
+    if valuation_date is None:
+        raise InputError(
+            f"{args.file}: no valuation date: set [valuation] date = YYYY-MM-DD in the deal file or pass "
+            "--date YYYY-MM-DD (a plan never depends on the day it is run)"
+        )
+    check_deal(deal, str(args.file), valuation_date)
     plan = plan_deal(deal, valuation_date=valuation_date, price=price, volatility=vol)
     if args.json:
         print(json.dumps(plan.as_dict(), indent=2))
@@ -147,16 +155,30 @@ def format_plan(plan: DealPlan, source: str) -> str:
         "tokens": "the loan is owed back in tokens",
         "usd_debt": "the loan is a fixed " + quote + " debt, no token delta",
     }
+    books = plan.delta_by_convention
+    heads = [f'loan_delta = "{name}"' + (" *" if name == plan.loan_delta else "") for name in books]
     lines += [
         "",
-        f"Net delta after the sale ({tok}; loan_delta = {plan.loan_delta}: {view[plan.loan_delta]})",
-        f"  spot inventory (CEX asks){_signed(d.spot):>20}",
-        f"  LP delta                 {_signed(d.lp):>20}",
-        f"  loan obligation          {_signed(d.loan):>20}",
-        f"  call options             {_signed(d.options):>20}",
-        f"  net before perp          {_signed(d.net):>20}",
-        f"  perp hedge for delta-neutral: {_signed(plan.perp_hedge)} {tok} "
-        f"({_signed(plan.perp_hedge_linear)} for spot + LP - loan, {_signed(plan.option_hedge)} for the calls)",
+        f"Net delta after the sale ({tok}), under both loan conventions (* = this file: {view[plan.loan_delta]})",
+        f"  {'':<30}{heads[0]:>26}{heads[1]:>26}",
+    ]
+    rows = (
+        ("spot inventory (CEX asks)", lambda b: b.spot),
+        ("LP delta", lambda b: b.lp),
+        ("loan obligation", lambda b: b.loan),
+        ("call options", lambda b: b.options),
+        ("net before perp", lambda b: b.net),
+    )
+    for label, value in rows:
+        lines.append(f"  {label:<30}" + "".join(f"{_signed(value(b)):>26}" for b in books.values()))
+    lines.append(
+        f"  {'perp hedge for delta-neutral':<30}"
+        + "".join(f"{_signed(plan.perp_hedge_by_convention[name]):>26}" for name in books)
+    )
+    lines += [
+        f"  this file: perp {_signed(plan.perp_hedge)} {tok} ({_signed(plan.perp_hedge_linear)} for spot + LP - loan, "
+        f"{_signed(plan.option_hedge)} for the calls); the conventions differ by the whole loan, "
+        f"{_n(deal.loan.tokens)} {tok}",
         f"  gamma (calls {_signed(plan.options_gamma)}, LP {_signed(d.gamma - plan.options_gamma)}): "
         f"{_signed(d.gamma)} {tok} per 1 {quote} move",
         "",
@@ -178,7 +200,4 @@ def format_plan(plan: DealPlan, source: str) -> str:
         f"  sell only the {_n(plan.funding_sale_tokens)} {tok} needed for {quote}: "
         f"perp {_signed(plan.minimal_sale_perp_hedge)} {tok}",
     ]
-    for convention, hedge in plan.perp_hedge_by_convention.items():
-        mark = "  (this file)" if convention == plan.loan_delta else ""
-        lines.append(f"  loan_delta = {convention + ':':<10} perp {_signed(hedge)} {tok}{mark}")
     return "\n".join(lines)

@@ -93,21 +93,41 @@ def start_markets_show(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     keys = settings.instruments()
     data_dir = args.data_dir if args.data_dir is not None else settings.data_dir
+    venues = {key.split(":", 1)[0] for key in keys}
+    fees = {venue: rates for venue in venues if (rates := settings.venues.fee_rates(venue)) is not None}
     resolved = asyncio.run(
         resolve_instruments(
             keys,
             cache_dir=cache_dir_for(data_dir),
             offline=args.offline,
             timeout_s=args.timeout,
-            rest_urls=_rest_urls(settings, {key.split(":", 1)[0] for key in keys}),
+            rest_urls=_rest_urls(settings, venues),
             fallback=not args.refresh,
+            fee_overrides=fees or None,
         )
     )
+    fee_sources = {venue: _fee_source(settings, venue) for venue in venues}
     if args.json:
-        print(json.dumps({"instruments": [_as_json(item) for item in resolved.values()]}, indent=2))
+        rows = []
+        for item in resolved.values():
+            row = _as_json(item)
+            row["fees_from"] = fee_sources[item.spec.venue] if item.fees_overridden else "metadata"
+            rows.append(row)
+        print(json.dumps({"instruments": rows}, indent=2))
     else:
-        _print_table(list(resolved.values()))
+        _print_table(list(resolved.values()), fee_sources)
     return 0
+
+
+def _fee_source(settings: Settings, venue: str) -> str:
+    """Where the configured fees of ``venue`` come from (a tier and its published source)."""
+    section: Any = settings.venues.for_venue(venue) if not venue.startswith("ccxt_") else None
+    if section is None or section.maker_fee is not None:
+        return "maker_fee/taker_fee in the config"
+    from bot.venues.fee_tiers import tier_rates
+
+    tier = tier_rates(venue, section.fee_tier)
+    return f"fee tier {section.fee_tier} ({tier.source})"
 
 
 def _as_json(item: ResolvedSpec) -> dict[str, Any]:
@@ -135,7 +155,7 @@ def _source_text(item: ResolvedSpec) -> str:
     return f"{item.origin}: {item.location}{when}"
 
 
-def _print_table(items: list[ResolvedSpec]) -> None:
+def _print_table(items: list[ResolvedSpec], fee_sources: dict[str, str]) -> None:
     rows = []
     for item in items:
         spec = item.spec
@@ -149,4 +169,5 @@ def _print_table(items: list[ResolvedSpec]) -> None:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     print()
     for item in items:
-        print(f"{item.spec.key}: {_source_text(item)}")
+        fees = fee_sources.get(item.spec.venue) if item.fees_overridden else "the metadata"
+        print(f"{item.spec.key}: {_source_text(item)}; fees: {fees}")

@@ -1,4 +1,5 @@
-"""``mmbot regimes show``: list the risk manager's regime transitions and kill records.
+"""``mmbot regimes show``: list the risk manager's regime transitions and kill records
+(``mmbot regimes calibrate`` lives in :mod:`bot.commands.regimes_calibrate`).
 
 Reads the typed records the engine journals for the risk manager -- type
 ``regime_transition`` (:class:`bot.risk.explain.RegimeTransition`) and ``risk_kill``
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.commands import regimes_calibrate
 from bot.errors import InputError, MmbotError
 from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, from_payload, record_type, to_payload
 
@@ -51,6 +53,7 @@ def register(subparsers: Any) -> None:
     show.add_argument("--last", type=int, metavar="N", help="Only the N most recent records.")
     show.add_argument("--json", action="store_true", help="Print the records as a JSON array.")
     show.set_defaults(func=start_regimes_show)
+    regimes_calibrate.add_parser(actions)
 
 
 def journal_records(data_dir: Path) -> list[tuple[str, Any]]:

@@ -34,6 +34,12 @@ def register(subparsers: Any) -> None:
         help="Output HTML file (default: RUN_DIR/report.html for one run, ./report.html for several).",
     )
     report.add_argument("--json", action="store_true", help="Print the summary numbers as JSON.")
+    report.add_argument(
+        "--table",
+        action="store_true",
+        help="Also print the runs side by side as a Markdown table (fills, spread capture, rebates, fees, "
+        "inventory PnL, markouts, time quoted two-sided, max inventory, regimes).",
+    )
     report.set_defaults(func=start_report)
 
 
@@ -43,6 +49,11 @@ def start_report(args: argparse.Namespace) -> int:
     out, pngs, summaries = build_report(list(args.run_dirs), args.out)
     if args.json:
         print(json.dumps({"html": str(out), "png": [str(p) for p in pngs], "runs": summaries}, indent=2))
+        return 0
+    if args.table:
+        from bot.report.table import markdown_table
+
+        print(markdown_table(summaries))
         return 0
     print(f"wrote {out} ({len(pngs)} figures next to it)")
     for summary in summaries:

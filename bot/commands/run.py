@@ -358,11 +358,7 @@ async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> d
 
     venues = {key.split(":", 1)[0] for key in keys}
     rest_urls = {v: url for v in venues if (url := settings.venues.for_venue(v).rest_url)}
-    fees = {
-        v: (vs.maker_fee, vs.taker_fee)
-        for v in venues
-        if (vs := settings.venues.for_venue(v)).maker_fee is not None and vs.taker_fee is not None
-    }
+    fees = {v: rates for v in venues if (rates := settings.venues.fee_rates(v)) is not None}
     resolved = await resolve_instruments(
         keys,
         cache_dir=None if offline else cache_dir_for(settings.data_dir),

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import structlog
 
 from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
-from bot.core.events import Side
+from bot.core.events import NS_PER_S, Side
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderReport
 from bot.engine.hedge_setup import build_hedger
@@ -29,11 +30,16 @@ from bot.engine.obligations import ObligationDesk
 from bot.engine.trading import QuotingPipeline
 from bot.market.estimators import Estimators
 from bot.paper.exchange import PaperExchange
+from bot.paper.fees import schedule_for
+from bot.paper.records import FillRecord
 from bot.risk.explain import from_payload
 from bot.risk.manager import RiskManager
 from bot.risk.settings import check_horizons as check_risk_horizons
 from bot.store.journal import Journal
 from bot.store.recovery import open_paper
+from bot.strategy.costs import FeeRates
+from bot.strategy.markouts import MarkoutTracker
+from bot.strategy.markouts import from_payload as markout_from_payload
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.profile import StrategyProfile, build_quoter, check_horizons, load_profile
 
@@ -63,6 +69,24 @@ def profile_names(directory: Path) -> list[str]:
         return sorted(p.stem for p in directory.glob("*.toml") if p.is_file() and PROFILE_NAME.match(p.stem))
     except OSError:
         return []
+
+
+def with_account_fees(settings: Settings, spec: InstrumentSpec) -> InstrumentSpec:
+    """``spec`` with the venue's configured fee tier / fee override applied (``mmbot run``
+    applies them to the metadata already; replays and directly given specs get them here),
+    so the paper exchange charges -- and the quoter quotes against -- the account's fees."""
+    rates = settings.venues.fee_rates(spec.venue)
+    if rates is None or (spec.maker_fee, spec.taker_fee) == rates:
+        return spec
+    return msgspec.structs.replace(spec, maker_fee=rates[0], taker_fee=rates[1])
+
+
+def quote_fees(settings: Settings, spec: InstrumentSpec) -> FeeRates:
+    """The fees the paper exchange will charge on ``spec`` (its schedule: the spec's rates,
+    i.e. the venue fee tier or metadata, unless ``[paper.fees]`` overrides them): quoters
+    quote against exactly these."""
+    schedule = schedule_for(spec, settings.paper.fee_overrides())
+    return FeeRates(maker=float(schedule.maker), taker=float(schedule.taker))
 
 
 def load_strategy(directory: Path, name: str) -> StrategyProfile:
@@ -149,6 +173,7 @@ class TradingEngine:
             }
             out["open_orders"] = pipeline.order_manager.open_orders()
             out["sample"] = pipeline.sample(now)
+            out["markouts"] = pipeline.markout_summary()
         if self.hedger is not None:
             out["hedge"] = self.hedger.status(self.engine.clock.now)
         if self.obligation is not None:
@@ -157,6 +182,24 @@ class TradingEngine:
         if journal is not None:
             out["journal"] = journal
         return out
+
+
+def restore_markouts(tracker: MarkoutTracker, journal: Journal, instrument: str, now: int) -> None:
+    """After a restart: the journaled markouts back into the statistics, and our fills of the
+    last minute (venue time ``now``) waiting again for the horizons they had not reached."""
+    done: dict[int, list[int]] = {}
+    for _id, _ts, _type, _source, payload in journal.events("markout"):
+        if payload.get("instrument") == instrument:
+            markout = markout_from_payload(payload)
+            tracker.record(markout)
+            done.setdefault(markout.fill_id, []).append(markout.horizon_s)
+    since = now - max(tracker.horizons_s) * NS_PER_S
+    for _seq, _position, ts, record in journal.records():
+        if ts >= since and isinstance(record, FillRecord) and record.fill.instrument == instrument:
+            fill = record.fill
+            tracker.on_fill(
+                fill.fill_id, fill.ts, int(fill.side), fill.price, fill.size, skip=done.get(fill.fill_id, ())
+            )
 
 
 def build_engine(
@@ -170,6 +213,7 @@ def build_engine(
     replay: bool = False,
 ) -> TradingEngine:
     keys = engine_settings.instruments()
+    specs = {key: with_account_fees(settings, specs[key]) for key in keys}
     engine_specs = [specs[key] for key in keys]
     engine = Engine(
         name, engine_specs, stale_after_s=settings.market.stale_after_s, max_buffer=settings.market.max_buffer
@@ -180,7 +224,7 @@ def build_engine(
     horizons = settings.estimators.vol_horizons_s
     check_horizons(profile, horizons)
     check_risk_horizons(settings.risk, horizons)
-    quoter = build_quoter(profile, spec)
+    quoter = build_quoter(profile, spec, quote_fees(settings, spec))
 
     pipeline_ref: list[QuotingPipeline] = []
     hedger_ref: list[HedgePipeline] = []
@@ -226,6 +270,9 @@ def build_engine(
             def record(type_: str, payload: dict[str, Any], ts: int) -> None:
                 append(type_, payload, ts, source=name)
 
+        markouts = MarkoutTracker(ewma_fills=settings.quoting.markout_ewma_fills)
+        if journal is not None:
+            restore_markouts(markouts, journal, spec.key, exchange.now)
         pipeline = QuotingPipeline(
             engine,
             spec.key,
@@ -239,6 +286,7 @@ def build_engine(
             sample_interval_s=settings.quoting.sample_interval_s,
             persistence=journal,
             on_journal_recovery=settings.paper.journal.on_recovery,
+            markouts=markouts,
         )
         pipeline_ref.append(pipeline)
         engine.add_handler(pipeline)

@@ -9,7 +9,9 @@ before it goes to the venue. Venue reports flow back through :meth:`on_report`.
 
 It also owns the "explainability" records: risk transitions and kill records, strategy
 switches and a market/position sample every ``sample_interval`` of event time go to
-the record sink (the journal) and the log.
+the record sink (the journal) and the log; so do the markouts of our fills
+(:mod:`bot.strategy.markouts`) as each horizon completes (``markout`` events), which
+also feed the quoter's optional adverse-selection term.
 
 **Holds.** Conditions outside the market stop quoting through the risk manager's holds
 (:meth:`QuotingPipeline.hold` / :meth:`~QuotingPipeline.release`): while one is on, the
@@ -40,6 +42,8 @@ from bot.paper.ledger import Attribution
 from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, record_type, to_payload
 from bot.risk.manager import RiskDecision, RiskManager
 from bot.risk.triggers import Trigger
+from bot.strategy.costs import NO_ADVERSE, AdverseSelection
+from bot.strategy.markouts import MarkoutTracker
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.profile import StrategyQuoter
 from bot.strategy.types import DesiredQuotes
@@ -119,6 +123,7 @@ class QuotingPipeline:
         order_manager: OrderManager,
         record: RecordSink | None = None,
         sample_interval_s: float = 1.0,
+        markouts: MarkoutTracker | None = None,
         persistence: Persistence | None = None,
         on_journal_recovery: str = "resume",
     ) -> None:
@@ -134,6 +139,7 @@ class QuotingPipeline:
         self.quoter = quoter
         self.order_manager = order_manager
         self.record = record
+        self.markouts = markouts if markouts is not None else MarkoutTracker()
         self.sample_interval_ns = int(sample_interval_s * NS_PER_S)
         self.next_sample_ts = 0
         self.desired = DesiredQuotes(note="not started")
@@ -170,6 +176,8 @@ class QuotingPipeline:
             if kind is not Timer and event.instrument == self.instrument:  # type: ignore[union-attr]
                 self.estimators.on_event(event, self.book)
             return
+        if self.markouts.pending:
+            self._markouts(self.engine.clock.now)
         if kind is Timer:
             self._decide(self.engine.clock.now)
         elif event.instrument == self.instrument:  # type: ignore[union-attr]
@@ -199,6 +207,7 @@ class QuotingPipeline:
         self.risk.on_report(report)
         if type(report) is OrderFilled:
             self.fills += 1
+            self.markouts.on_fill(report.fill_id, report.ts, int(report.side), report.price, report.size)
             self.position = self._position()
             pnl = self.ledger.attribution().total
             if self.hedge_view is not None:  # deal options / LP the ledger does not hold
@@ -226,7 +235,7 @@ class QuotingPipeline:
             if self.overlay is not None:
                 commands += self.overlay.cancel_all(now)
         else:
-            desired = self.quoter.quote(state, self.position, decision.adjustments)
+            desired = self.quoter.quote(state, self.position, decision.adjustments, self._adverse())
             lane: list[OrderCommand] = []
             if self.overlay is not None:
                 desired, lane = self.overlay.apply(desired, decision, now)
@@ -235,6 +244,21 @@ class QuotingPipeline:
             commands += lane
         for command in commands:
             self.send(command)
+
+    def _adverse(self) -> AdverseSelection:
+        costs = self.quoter.profile.costs
+        if costs.adverse_selection_weight <= 0.0:
+            return NO_ADVERSE
+        return self.markouts.adverse(costs.adverse_selection_horizon_s)
+
+    def _markouts(self, now: int) -> None:
+        """Complete the markouts due by ``now`` at the book mid (journaled)."""
+        mid = self.book.mid()
+        if mid is None or not self.state.sync.valid:
+            return  # no trustworthy mid: they complete at the next valid one
+        for markout in self.markouts.advance(now, mid):
+            if self.record is not None:
+                self.record("markout", markout.payload(self.instrument), now)
 
     def send(self, command: OrderCommand) -> None:
         """Pre-trade check, then the venue; a veto is answered like a venue reject."""
@@ -378,3 +402,8 @@ class QuotingPipeline:
             "strategy": self.quoter.name,
             "note": desired.note,
         }
+
+    def markout_summary(self) -> dict[str, Any]:
+        """Markouts of our fills per horizon and side (bps; totals in the quote currency)."""
+        spec = self.spec
+        return self.markouts.summary(float(spec.tick_size * spec.lot_size * spec.contract_size))

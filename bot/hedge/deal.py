@@ -11,8 +11,10 @@ together with the volatility and rate used to value them.
 Validation is strict: unknown keys, non-positive sizes, strikes that are not positive
 and strictly ascending, an expiry not after the start, an LP larger than the loan, or
 an expiry that is already past on the valuation date are each reported as one
-:class:`~bot.errors.InputError` naming the file and the field. The valuation date is
-an argument: the library never reads today's date (the command does).
+:class:`~bot.errors.InputError` naming the file and the field. ``loan_delta`` has no
+default: the two conventions put the perp hedge a whole loan apart, so a file must say
+which it means. The valuation date is the file's ``[valuation] date`` or an argument;
+nothing in mmbot values a deal on the machine's clock.
 """
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ class Valuation(_Strict):
     )
     rate: float = Field(
         0.0, ge=-1, le=1, allow_inf_nan=False, description="Continuously compounded rate, per year."
+    )
+    date: dt.date | None = Field(
+        None,
+        description="Valuation date of `mmbot deal plan` (YYYY-MM-DD; --date overrides). There is no "
+        "default: a plan never depends on the day it is run.",
     )
 
 
@@ -180,18 +187,47 @@ def _cross_check(deal: Deal, valuation_date: dt.date) -> list[str]:
     return problems
 
 
-def validate_deal(data: dict[str, Any], source: str, valuation_date: dt.date) -> Deal:
-    """Validate parsed deal data; raise one :class:`ConfigError` naming ``source`` and fields."""
+def _missing_loan_delta(data: dict[str, Any], source: str) -> str:
+    loan = data.get("loan") if isinstance(data.get("loan"), dict) else {}
+    tokens = loan.get("tokens") if isinstance(loan, dict) else None
+    size = f"{tokens:,}" if isinstance(tokens, int | float) else "loan.tokens"
+    return (
+        f"{source}: loan_delta: required key is missing. State how the loan counts in the net delta, "
+        'because the two views put the perp hedge a whole loan apart: "tokens" (owed back in tokens: '
+        f"the loan is a short of {size} tokens and every borrowed token sold needs a long hedge) or "
+        '"usd_debt" (a fixed dollar debt: no token delta, selling borrowed tokens removes delta). '
+        "`mmbot deal plan` prints the hedge under both."
+    )
+
+
+def parse_deal(data: dict[str, Any], source: str) -> Deal:
+    """The schema alone (no date checks); one :class:`ConfigError` naming ``source`` and fields."""
+    if isinstance(data, dict) and "loan_delta" not in data:
+        raise ConfigError(_missing_loan_delta(data, source))
     try:
-        deal = Deal.model_validate(data)
+        return Deal.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def check_deal(deal: Deal, source: str, valuation_date: dt.date) -> Deal:
+    """The checks that need the valuation date (or several fields)."""
     problems = _cross_check(deal, valuation_date)
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
     return deal
 
 
+def validate_deal(data: dict[str, Any], source: str, valuation_date: dt.date) -> Deal:
+    """Validate parsed deal data; raise one :class:`ConfigError` naming ``source`` and fields."""
+    return check_deal(parse_deal(data, source), source, valuation_date)
+
+
 def load_deal(path: Path, valuation_date: dt.date) -> Deal:
     """Read and validate a deal file (missing file, TOML syntax and schema -> ConfigError)."""
     return validate_deal(read_toml(path), str(path), valuation_date)
+
+
+def read_deal(path: Path) -> Deal:
+    """Read a deal file and check its schema, leaving the dated checks to :func:`check_deal`."""
+    return parse_deal(read_toml(path), str(path))

@@ -46,6 +46,7 @@ sold at the open. The planner reproduces these numbers exactly from the deal fil
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -150,6 +151,8 @@ class DealPlan:
     """Perp for neutrality if only ``funding_sale_tokens`` are sold (same convention)."""
     perp_hedge_by_convention: dict[LoanDelta, float]
     """The neutralising perp after the initial sale under each ``loan_delta`` convention."""
+    delta_by_convention: dict[LoanDelta, DeltaBreakdown]
+    """The net delta book after the sale under each convention (the file's is ``delta_after_sale``)."""
 
     @property
     def loan_delta(self) -> LoanDelta:
@@ -232,6 +235,9 @@ class DealPlan:
                     "perp_hedge": self.minimal_sale_perp_hedge,
                 },
                 "perp_hedge_by_loan_delta": dict(self.perp_hedge_by_convention),
+                "delta_by_loan_delta": {
+                    name: book.as_dict() for name, book in self.delta_by_convention.items()
+                },
             },
         }
 
@@ -314,6 +320,10 @@ def plan_deal(
         "tokens": -(unowed - float(deal.loan.tokens)),
         "usd_debt": -unowed,
     }
+    books: dict[LoanDelta, DeltaBreakdown] = {
+        "tokens": dataclasses.replace(after, loan=-float(deal.loan.tokens)),
+        "usd_debt": dataclasses.replace(after, loan=0.0),
+    }
     return DealPlan(
         deal=deal,
         price=p,
@@ -333,4 +343,5 @@ def plan_deal(
         options=tuple(lines),
         minimal_sale_perp_hedge=linear - float(idle) - options_delta,
         perp_hedge_by_convention=by_convention,
+        delta_by_convention=books,
     )

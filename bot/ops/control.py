@@ -156,7 +156,7 @@ class Controller:
             assert pipeline is not None
             target = name or configured.get(trading.engine.name) or pipeline.quoter.name
             profile = load_strategy(self.strategies_dir, target)  # raises ConfigError: nothing changes
-            plan.append((trading, target, build_quoter(profile, pipeline.spec)))
+            plan.append((trading, target, build_quoter(profile, pipeline.spec, pipeline.quoter.fees)))
         results = {}
         for trading, target, quoter in plan:
             pipeline = trading.pipeline

@@ -168,6 +168,20 @@ class TradingCollector(Collector):
         backlog = GaugeMetricFamily(
             "mmbot_journal_backlog", "Records waiting to be written to the journal", labels=["engine"]
         )
+        markout_labels = ["engine", "horizon", "side"]
+        markout_mean = GaugeMetricFamily(
+            "mmbot_markout_bps",
+            "Mean markout of our fills, bps (negative = adverse selection)",
+            labels=markout_labels,
+        )
+        markout_ewma = GaugeMetricFamily(
+            "mmbot_markout_ewma_bps",
+            "EWMA markout of our fills, bps (the adverse-selection term)",
+            labels=markout_labels,
+        )
+        markout_count = CounterMetricFamily(
+            "mmbot_markouts", "Completed markouts of our fills", labels=markout_labels
+        )
         for trading in self.trading:
             journal = getattr(trading, "journal", None)
             if journal is not None:
@@ -203,8 +217,15 @@ class TradingCollector(Collector):
             attribution = exchange.ledger.attribution()
             for component in ("spread_capture", "rebates", "fees", "inventory", "funding", "total"):
                 pnl.add_metric([name, component], float(getattr(attribution, component)))
+            for (horizon, side), stats in pipeline.markouts.stats.items():
+                labels = [name, f"{horizon}s", "buy" if side > 0 else "sell"]
+                markout_count.add_metric(labels, stats.n)
+                if stats.n:
+                    markout_mean.add_metric(labels, stats.mean_bps)
+                    markout_ewma.add_metric(labels, stats.ewma_bps)
         yield from (orders, fills, quotes, open_orders, regime, inventory, net_delta, pnl)
         yield from (writable, faults, failures, backlog)
+        yield from (markout_mean, markout_ewma, markout_count)
 
 
 class LatencyMetrics:

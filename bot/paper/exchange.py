@@ -51,7 +51,7 @@ from bot.paper.execution import Execution
 from bot.paper.fees import schedule_for
 from bot.paper.ledger import Ledger, MarkSample
 from bot.paper.matching import Market, RestingOrder
-from bot.paper.queue import QUEUE_MODELS
+from bot.paper.queue import make_queue_model
 from bot.paper.records import (
     ExchangeState,
     JournalRecord,
@@ -85,14 +85,19 @@ class PaperExchange(Execution):
         self._md_const = self.latency.market_data_constant_ns
         self._entry_const = self.latency.entry_constant_ns
         self._cancel_const = self.latency.cancel_constant_ns
-        queue_model = QUEUE_MODELS[settings.queue_model]
         overrides = settings.fee_overrides()
+        window_ns = int(settings.trade_window_ms * 1_000_000)
+        memory_ns = int(settings.trade_memory_ms * 1_000_000)
         self.markets: dict[str, Market] = {
             spec.key: Market(
                 spec,
                 _bound(sync_factory(spec.venue, OrderBook(spec.key), 10_000), spec),
                 schedule_for(spec, overrides),
-                queue_model,
+                make_queue_model(
+                    settings.queue_model, power=settings.queue_power, lot_size=float(spec.lot_size)
+                ),
+                trade_window_ns=window_ns,
+                trade_memory_ns=memory_ns,
             )
             for spec in self.specs
         }
@@ -195,15 +200,17 @@ class PaperExchange(Execution):
         market = self.markets.get(event.instrument)
         if market is not None:
             market.sync.on_delta(event)
+            if market.taken_bids or market.taken_asks:
+                market.venue_updated(event.bids, event.asks)
             if (market.bids or market.asks) and market.book.valid:
-                fills = market.on_book()
+                fills = market.on_book(self.clock)
                 if fills:
                     self._maker_fills(market, fills)
 
     def _on_trade(self, event: Trade) -> None:
         market = self.markets.get(event.instrument)
         if market is not None and (market.bids or market.asks) and not event.liquidation:
-            fills = market.on_trade(event.side, event.price, event.size)
+            fills = market.on_trade(event.side, event.price, event.size, self.clock)
             if fills:
                 self._maker_fills(market, fills)
 
@@ -211,8 +218,10 @@ class PaperExchange(Execution):
         market = self.markets.get(event.instrument)
         if market is not None:
             market.sync.on_snapshot(event)
+            market.taken_bids.clear()
+            market.taken_asks.clear()
             if (market.bids or market.asks) and market.book.valid:
-                fills = market.on_book()
+                fills = market.on_book(self.clock)
                 if fills:
                     self._maker_fills(market, fills)
 
@@ -328,6 +337,7 @@ class PaperExchange(Execution):
         if kind is BookDelta or kind is BookSnapshot or kind is FeedStatus:
             market = self.markets.get(event.instrument)  # type: ignore[union-attr]
             if market is not None:
+                # books only: queue and taken-liquidity state were restored as of the boundary
                 if kind is BookDelta:
                     market.sync.on_delta(event)  # type: ignore[arg-type]
                 elif kind is BookSnapshot:
@@ -343,7 +353,14 @@ class PaperExchange(Execution):
             for side, book_levels in ((1, market.bids), (-1, market.asks)):
                 for price, level in book_levels.items():
                     levels.append(
-                        LevelState(instrument=key, side=side, price=price, displayed=level.displayed)
+                        LevelState(
+                            instrument=key,
+                            side=side,
+                            price=price,
+                            displayed=level.displayed,
+                            pending=[item.as_tuple() for item in level.pending],
+                            next_mark=level.next_mark,
+                        )
                     )
         return ExchangeState(
             position=self.position,
@@ -358,6 +375,7 @@ class PaperExchange(Execution):
                     accepted_ts=o.accepted_ts,
                     ahead=o.ahead,
                     armed=o.armed,
+                    mark=o.mark,
                 )
                 for o in self.orders.values()
             ],
@@ -369,6 +387,8 @@ class PaperExchange(Execution):
                     mark_price=m.mark_price,
                     funding_rate=m.funding_rate,
                     funding_ts=m.funding_ts,
+                    taken_bids=sorted(m.taken_bids.items()),
+                    taken_asks=sorted(m.taken_asks.items()),
                 )
                 for key, m in self.markets.items()
             ],

@@ -195,6 +195,8 @@ class Execution:
         for fill_price, lots in taken:
             left -= lots
             self._execute(market, order, fill_price, lots, Liquidity.TAKER, left)
+        if taken:
+            market.take(side, taken)
         if not left:
             self._close(order.client_id, FILLED)
         elif rests:

@@ -14,14 +14,18 @@ Rules (venue time; prices in ticks, sizes in lots):
   level: the order fills completely at its own price. The same holds when the public
   book moves through us without a printed trade (best ask at or below our bid): the
   opposite side would have matched us, so we fill completely.
-- Displayed-size decreases at our level that no trade explains advance us according to
-  the configured queue model; increases join behind us.
-- **Our fills do not move the public book.** The simulator never removes the liquidity
-  we took or adds the liquidity we post: the recorded book stays the market's truth.
-  Consequences: two taker orders in a row can both take the same displayed level, and
-  the rest of a crossing limit order that walked the book would still see the levels
-  it consumed; such an order is "disarmed" for book-through fills until the opposite
-  best no longer crosses it (public trades still fill it).
+- Trades and displayed-size decreases at our level are reconciled so that one traded lot
+  moves the queue once (:mod:`bot.paper.level`): a decrease waits ``trade_window`` for
+  the trade that explains it; what no trade explains is a cancel, which advances us
+  according to the configured queue model; increases join behind us.
+- **Our taker fills consume the paper copy of the book**: the lots a taker order (a
+  market order, the crossing part of a limit, a hedge) took at a level are unavailable
+  to our next taker order, and do not count as the best price for post-only checks,
+  until the venue's next update of that level (which carries the venue's own view of
+  it) or a snapshot. The liquidity we *post* never joins the public book, and the
+  recorded book otherwise stays the market's truth: a crossing limit order whose rest
+  still sees the levels it consumed is "disarmed" for book-through fills until the
+  opposite best no longer crosses it (public trades still fill it).
 - Liquidation prints (``Trade.liquidation``) are not matched: they are insurance-fund
   transfers, not executions against the book.
 """
@@ -36,14 +40,25 @@ from bot.core.orders import NewOrder
 from bot.market.book import OrderBook
 from bot.market.sync import BookSync
 from bot.paper.fees import FeeSchedule
-from bot.paper.queue import QueueModel, consume
+from bot.paper.level import Level
+from bot.paper.queue import QueueModel
 from bot.paper.validation import min_notional_units
 
 
 class RestingOrder:
     """A paper order live at the venue (mutable; owned by the exchange)."""
 
-    __slots__ = ("accepted_ts", "ahead", "armed", "client_id", "order", "price", "remaining", "side")
+    __slots__ = (
+        "accepted_ts",
+        "ahead",
+        "armed",
+        "client_id",
+        "mark",
+        "order",
+        "price",
+        "remaining",
+        "side",
+    )
 
     def __init__(self, order: NewOrder, remaining: int, accepted_ts: int, ahead: int, armed: bool) -> None:
         self.order = order
@@ -55,6 +70,8 @@ class RestingOrder:
         self.accepted_ts = accepted_ts
         self.ahead = ahead
         self.armed = armed
+        self.mark = 0
+        """The level's pending-decrease counter when this order joined (see :mod:`bot.paper.level`)."""
 
     @property
     def instrument(self) -> str:
@@ -63,16 +80,6 @@ class RestingOrder:
     def __repr__(self) -> str:
         side = "buy" if self.side > 0 else "sell"
         return f"<RestingOrder {self.client_id} {side} {self.remaining}@{self.price} ahead={self.ahead}>"
-
-
-class Level:
-    """Our orders at one price and the displayed size we last saw there."""
-
-    __slots__ = ("displayed", "orders")
-
-    def __init__(self, displayed: int) -> None:
-        self.displayed = displayed
-        self.orders: list[RestingOrder] = []
 
 
 Fill = tuple[RestingOrder, int, int]
@@ -105,14 +112,26 @@ class Market:
         "spec",
         "step_lots",
         "sync",
+        "taken_asks",
+        "taken_bids",
         "tick",
         "top_ask",
         "top_bid",
+        "trade_memory_ns",
+        "trade_window_ns",
         "unit",
+        "waiting",
     )
 
     def __init__(
-        self, spec: InstrumentSpec, sync: BookSync, fees: FeeSchedule, queue_model: QueueModel
+        self,
+        spec: InstrumentSpec,
+        sync: BookSync,
+        fees: FeeSchedule,
+        queue_model: QueueModel,
+        *,
+        trade_window_ns: int = 0,
+        trade_memory_ns: int = 0,
     ) -> None:
         self.spec = spec
         self.key = spec.key
@@ -132,8 +151,8 @@ class Market:
         whole, remainder = divmod(spec.min_qty, spec.lot_size)
         self.min_qty_lots = int(whole) + (1 if remainder else 0)
         self.min_units = min_notional_units(spec)
-        self.bids: dict[int, Level] = {}
-        self.asks: dict[int, Level] = {}
+        self.bids: dict[int, Level[RestingOrder]] = {}
+        self.asks: dict[int, Level[RestingOrder]] = {}
         self.top_bid: int | None = None  # our highest resting bid
         self.top_ask: int | None = None  # our lowest resting ask
         self.disarmed = 0  # resting orders not eligible for book-through fills
@@ -143,6 +162,15 @@ class Market:
         self.mark_price: int | None = None
         self.funding_rate = Decimal(0)
         self.funding_ts = 0
+        self.trade_window_ns = trade_window_ns
+        """How long a displayed decrease at our price waits for the trade that explains it."""
+        self.trade_memory_ns = max(trade_memory_ns, trade_window_ns)
+        self.waiting = 0
+        """Levels of ours with pending decreases (0: nothing to expire)."""
+        self.taken_bids: dict[int, int] = {}
+        """Lots our taker sells took at each bid price, until the venue updates that level."""
+        self.taken_asks: dict[int, int] = {}
+        """Lots our taker buys took at each ask price, until the venue updates that level."""
 
     # ---- prices ----------------------------------------------------------------------
 
@@ -160,24 +188,42 @@ class Market:
             return self.tick * self.mark_price
         return self.mid()
 
+    def best_available(self, side: int) -> int | None:
+        """Best public price on ``side`` (+1 bids, -1 asks) with lots our takers left."""
+        book = self.book
+        taken = self.taken_bids if side > 0 else self.taken_asks
+        best = book.best_bid if side > 0 else book.best_ask
+        if best is None or not taken or best not in taken:
+            return best
+        levels = book.bid_levels() if side > 0 else book.ask_levels()
+        for price, size in levels:
+            if size > taken.get(price, 0):
+                return price
+        return None
+
     def crosses(self, side: int, price: int) -> bool:
         """Would a limit order at ``price`` trade against the public book on arrival?"""
-        if side > 0:
-            best = self.book.best_ask
-            return best is not None and price >= best
-        best = self.book.best_bid
-        return best is not None and price <= best
+        best = self.best_available(-side)
+        if best is None:
+            return False
+        return price >= best if side > 0 else price <= best
 
     def walk(self, side: int, limit: int | None, size: int) -> list[tuple[int, int]]:
-        """Levels a taker order would take: [(price, lots)], best first."""
+        """Levels a taker order would take: [(price, lots)], best first, net of what our
+        earlier taker orders took there (until the venue updated the level)."""
         book = self.book
         if limit is None:
             levels = book.ask_levels() if side > 0 else book.bid_levels()
         else:
             levels = book.levels_through(-side, limit)
+        taken_here = self.taken_asks if side > 0 else self.taken_bids
         taken: list[tuple[int, int]] = []
         left = size
         for price, available in levels:
+            if taken_here:
+                available -= taken_here.get(price, 0)
+                if available <= 0:
+                    continue
             take = available if available < left else left
             taken.append((price, take))
             left -= take
@@ -185,21 +231,43 @@ class Market:
                 break
         return taken
 
+    def take(self, side: int, taken: list[tuple[int, int]]) -> None:
+        """Our taker order on ``side`` took ``taken`` [(price, lots)] from the paper book."""
+        book_side = self.taken_asks if side > 0 else self.taken_bids
+        for price, lots in taken:
+            book_side[price] = book_side.get(price, 0) + lots
+
+    def venue_updated(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
+        """The venue re-published these levels: our earlier taking there is in its numbers."""
+        taken = self.taken_bids
+        if taken:
+            for price, _ in bids:
+                taken.pop(price, None)
+        taken = self.taken_asks
+        if taken:
+            for price, _ in asks:
+                taken.pop(price, None)
+
     # ---- resting orders --------------------------------------------------------------
 
     @property
     def has_orders(self) -> bool:
         return bool(self.bids or self.asks)
 
-    def join(self, order: RestingOrder, displayed: int | None = None) -> None:
-        """Add ``order`` at the back of its level (``order.ahead`` already set)."""
+    def join(self, order: RestingOrder, displayed: int | None = None, mark: int | None = None) -> None:
+        """Add ``order`` at the back of its level (``order.ahead`` already set).
+
+        ``displayed``/``mark`` restore a level and the order's place among its pending
+        decreases (journal recovery); a new order takes the level's current counter."""
         levels = self.bids if order.side > 0 else self.asks
         level = levels.get(order.price)
         if level is None:
             if displayed is None:
                 displayed = self.book.size_at(order.side, order.price)
             level = levels[order.price] = Level(displayed)
-        level.orders.append(order)
+        level.add(order)
+        if mark is not None:
+            order.mark = mark
         if not order.armed:
             self.disarmed += 1
         if order.side > 0:
@@ -239,6 +307,8 @@ class Market:
         level = levels[order.price]
         level.orders.remove(order)
         if not level.orders:
+            if level.pending:
+                self.waiting -= 1
             del levels[order.price]
             if order.side > 0:
                 self.top_bid = max(levels) if levels else None
@@ -251,8 +321,8 @@ class Market:
 
     # ---- market events ---------------------------------------------------------------
 
-    def on_trade(self, side: Side, price: int, size: int) -> list[Fill]:
-        """Maker fills caused by a public trade (``side`` = aggressor)."""
+    def on_trade(self, side: Side, price: int, size: int, ts: int) -> list[Fill]:
+        """Maker fills caused by a public trade (``side`` = aggressor) at venue time ``ts``."""
         fills: list[Fill] = []
         if side < 0:  # sellers hit the bids
             top = self.top_bid
@@ -266,25 +336,25 @@ class Market:
                 return fills
             levels = self.asks
             through = [p for p in levels if p < price]
+        if self.waiting:
+            self.expire(ts)
         through.sort(reverse=side < 0)
         for level_price in through:
             for order in list(levels[level_price].orders):
                 fills.append((order, order.price, order.remaining))
         level = levels.get(price)
         if level is not None:
-            orders = level.orders
-            volumes, consumed = consume(orders, size)
-            displayed = level.displayed - size
-            level.displayed = displayed if displayed > 0 else 0
-            for order, lots in zip(list(orders), volumes, strict=True):
-                ahead = order.ahead - consumed
-                order.ahead = ahead if ahead > 0 else 0
-                if lots:
-                    fills.append((order, price, lots))
+            had = bool(level.pending)
+            for order, lots in level.on_trade(size):
+                fills.append((order, price, lots))
+            if had and not level.pending:
+                self.waiting -= 1
         return fills
 
-    def on_book(self) -> list[Fill]:
-        """After a book change: update queues from displayed sizes, fill book-throughs."""
+    def on_book(self, ts: int) -> list[Fill]:
+        """After a book change at venue time ``ts``: queues from displayed sizes, book-throughs."""
+        if self.waiting:
+            self.expire(ts)
         book = self.book
         fills: list[Fill] = []
         bids = self.bids
@@ -293,7 +363,7 @@ class Market:
             for price, level in bids.items():
                 now = sizes.get(price, 0)
                 if now != level.displayed:
-                    self._displayed(level, now)
+                    self._displayed(level, now, ts)
             top = self.top_bid
             best_ask = book.best_ask
             if best_ask is not None and top is not None and top >= best_ask:
@@ -307,7 +377,7 @@ class Market:
             for price, level in asks.items():
                 now = sizes.get(price, 0)
                 if now != level.displayed:
-                    self._displayed(level, now)
+                    self._displayed(level, now, ts)
             top = self.top_ask
             best_bid = book.best_bid
             if best_bid is not None and top is not None and top <= best_bid:
@@ -319,14 +389,31 @@ class Market:
             self._rearm()
         return fills
 
-    def _displayed(self, level: Level, now: int) -> None:
-        """The displayed size at ``level`` changed to ``now`` without a trade."""
-        before = level.displayed
-        if now < before:
-            model = self.queue_model
-            for order in level.orders:
-                order.ahead = model(order.ahead, before, now)
-        level.displayed = now
+    def _displayed(self, level: Level[RestingOrder], now: int, ts: int) -> None:
+        """The displayed size at ``level`` changed to ``now`` (depth stream)."""
+        had = bool(level.pending)
+        if self.trade_window_ns <= 0:
+            # no reconciliation window: a decrease is a cancel at once
+            before = level.displayed
+            if now < before:
+                model = self.queue_model
+                for order in level.orders:
+                    order.ahead = model(order.ahead, before, now)
+            level.displayed = now
+            return
+        level.on_displayed(now, ts)
+        if level.pending and not had:
+            self.waiting += 1
+
+    def expire(self, ts: int) -> None:
+        """Pending decreases older than the trade window become cancels (queue model)."""
+        window, memory, model = self.trade_window_ns, self.trade_memory_ns, self.queue_model
+        for levels in (self.bids, self.asks):
+            for level in levels.values():
+                if level.pending:
+                    level.expire(ts, window, memory, model)
+                    if not level.pending:
+                        self.waiting -= 1
 
     def _rearm(self) -> None:
         """Arm disarmed orders that the opposite public best no longer crosses."""

@@ -66,6 +66,8 @@ class OrderState(msgspec.Struct, frozen=True, kw_only=True):
     accepted_ts: int
     ahead: int
     armed: bool
+    mark: int = 0
+    """Its level's pending-decrease counter when it joined (:mod:`bot.paper.level`)."""
 
 
 class PendingState(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,6 +81,9 @@ class LevelState(msgspec.Struct, frozen=True, kw_only=True):
     side: int
     price: int
     displayed: int
+    pending: list[tuple[int, int, int, bool]] = []
+    """Displayed decreases awaiting (or counted without) a trade: (ts, lots, mark, applied)."""
+    next_mark: int = 0
 
 
 class MarketState(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +91,9 @@ class MarketState(msgspec.Struct, frozen=True, kw_only=True):
     mark_price: int | None
     funding_rate: Decimal
     funding_ts: int
+    taken_bids: list[tuple[int, int]] = []
+    """Lots our taker orders took per bid price, until the venue updated the level."""
+    taken_asks: list[tuple[int, int]] = []
 
 
 class ExchangeState(msgspec.Struct, frozen=True, kw_only=True):

@@ -82,6 +82,9 @@ def load_into(exchange: Restorable, records: Iterable[JournalRecord], state: Exc
         market.top_bid = market.top_ask = None
         market.open_buy_lots = market.open_buy_units = market.open_sell_lots = 0
         market.disarmed = 0
+        market.waiting = 0
+        market.taken_bids.clear()
+        market.taken_asks.clear()
     exchange.orders.clear()
     exchange.inflight.clear()
     exchange.cancels_inflight.clear()
@@ -114,7 +117,9 @@ def load_into(exchange: Restorable, records: Iterable[JournalRecord], state: Exc
         found.mark_price = market_state.mark_price
         found.funding_rate = market_state.funding_rate
         found.funding_ts = market_state.funding_ts
-    displayed = {(lv.instrument, lv.side, lv.price): lv.displayed for lv in state.levels}
+        found.taken_bids = dict(market_state.taken_bids)
+        found.taken_asks = dict(market_state.taken_asks)
+    saved_levels = {(lv.instrument, lv.side, lv.price): lv for lv in state.levels}
     for saved in state.orders:
         order = saved.order
         home = exchange.markets.get(order.instrument)
@@ -122,7 +127,15 @@ def load_into(exchange: Restorable, records: Iterable[JournalRecord], state: Exc
             raise MmbotError(f"journal has an open order on {order.instrument!r}, which is not configured")
         resting = RestingOrder(order, saved.remaining, saved.accepted_ts, saved.ahead, saved.armed)
         exchange.orders[order.client_id] = resting
-        home.join(resting, displayed.get((order.instrument, resting.side, resting.price)))
+        level = saved_levels.get((order.instrument, resting.side, resting.price))
+        home.join(resting, level.displayed if level is not None else None, mark=saved.mark)
+    for market in exchange.markets.values():
+        for side, levels in ((1, market.bids), (-1, market.asks)):
+            for price, restored in levels.items():
+                level = saved_levels.get((market.key, side, price))
+                if level is not None:
+                    restored.restore_pending(level.pending, level.next_mark)
+        market.waiting = sum(1 for lv in (*market.bids.values(), *market.asks.values()) if lv.pending)
     for pending in state.pending:
         command = pending.command
         exchange._pending.append((pending.arrival, pending.seq, command))

@@ -29,7 +29,7 @@ import structlog
 
 from bot.config import EngineSettings, Settings
 from bot.core.events import NS_PER_S, Timer
-from bot.engine.assemble import TradingEngine, build_engine
+from bot.engine.assemble import TradingEngine, build_engine, with_account_fees
 from bot.engine.loop import Engine
 from bot.errors import InputError, MmbotError
 from bot.paper.refmm import ReferenceMarketMaker
@@ -146,7 +146,7 @@ class ReplayRun:
         self.minimal = minimal
         self.timer_ns = int(timer_interval_s * NS_PER_S)
         self.name, self.engine_settings = choose_engine(settings, replay.instruments, instrument)
-        specs = replay.specs
+        specs = {key: with_account_fees(settings, spec) for key, spec in replay.specs.items()}
         keys = self.engine_settings.instruments()
         self.quote_key = self.engine_settings.key
         self.refmm: ReferenceMarketMaker | None = None
@@ -303,6 +303,7 @@ class ReplayRun:
             if trading.pipeline is not None:
                 summary["order_manager"] = trading.pipeline.order_manager.stats.as_dict()
                 summary["regime"] = trading.pipeline.decision.regime.value
+                summary["markouts"] = trading.pipeline.markout_summary()
             if trading.obligation is not None:
                 trading.obligation.close(engine.clock.now)
                 summary["obligation"] = trading.obligation.summary()

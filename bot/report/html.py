@@ -96,18 +96,17 @@ def _summary_rows(summaries: list[dict[str, Any]]) -> list[tuple[str, list[str]]
     row("maker fills", [_num(s["maker_fills"]) for s in summaries])
     row("traded notional", [_num(s["notional"]) for s in summaries])
     row("inventory std (base)", [_num(s["inventory_std"], 6) for s in summaries])
+    row("max |inventory| (base)", [_num(s["max_inventory"], 6) for s in summaries])
     row("final inventory (base)", [_num(s["final_inventory"], 6) for s in summaries])
+    row("time quoted two-sided", [_pct(s["two_sided_share"]) for s in summaries])
     rows.append("Markouts after fills (positive = good for us)")
     for horizon in metrics.MARKOUT_HORIZONS_S:
         key = f"{horizon}s"
-        row(
-            f"{horizon} s: mean bps / total quote (n)",
-            [
-                f"{_num(s['markouts'][key]['mean_bps'], 3)} / {_num(s['markouts'][key]['total'])} "
-                f"({s['markouts'][key]['n']})"
-                for s in summaries
-            ],
-        )
+        for side, label in (("", "all"), ("buy", "buys"), ("sell", "sells")):
+            row(
+                f"{horizon} s {label}: mean bps / total quote (n)",
+                [_markout_cell(s["markouts"][key][side] if side else s["markouts"][key]) for s in summaries],
+            )
     rows.append("Time in regime")
     regimes = list(dict.fromkeys(r for s in summaries for r in s["time_in_regime_s"]))
     for regime in regimes:
@@ -120,6 +119,10 @@ def _summary_rows(summaries: list[dict[str, Any]]) -> list[tuple[str, list[str]]
     row("regime transitions", [_num(s["regime_transitions"]) for s in summaries])
     row("strategy switches", [_num(s["strategy_switches"]) for s in summaries])
     return rows
+
+
+def _markout_cell(stats: dict[str, Any]) -> str:
+    return f"{_num(stats['mean_bps'], 3)} / {_num(stats['total'])} ({stats['n']})"
 
 
 def _table(runs: list[EngineRun], summaries: list[dict[str, Any]]) -> str:

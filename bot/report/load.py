@@ -8,8 +8,9 @@ usually ``config.json`` and ``summary.json``. Every journal found is one
 - records (:mod:`bot.paper.records`): ``NewOrder`` / ``CancelOrder`` / ``OrderRejected``
   counts and every ``FillRecord`` (price, size, fee, side, time);
 - typed events ``sample`` (one per second of event time, the :class:`SamplePayload`
-  shape below), ``regime_transition`` (:func:`bot.risk.explain.to_payload`) and
-  ``strategy_switch`` (shown as they are);
+  shape below), ``regime_transition`` (:func:`bot.risk.explain.to_payload`),
+  ``strategy_switch`` (shown as they are) and ``markout`` (the markouts the engine
+  computed live as our fills aged, :mod:`bot.strategy.markouts`);
 - the instrument specs stored in the journal's metadata (exact tick/lot sizes).
 
 Nothing is written: journals are opened read-only (safe beside a running bot).
@@ -116,6 +117,8 @@ class EngineRun:
     summary: dict[str, Any] | None
     other_instruments: list[str] = field(default_factory=list)
     """Instruments with samples besides the one shown (the report shows the most sampled)."""
+    markouts: list[dict[str, Any]] = field(default_factory=list)
+    """The journaled ``markout`` events of the shown instrument (empty in older journals)."""
 
     @property
     def quote(self) -> str:
@@ -231,6 +234,9 @@ def load_engine(
             except msgspec.ValidationError as exc:
                 raise InputError(f"{path}: journal event #{event_id} ('sample'): {exc}") from None
         transitions = [payload for _id, _ts, _t, _s, payload in journal.events("regime_transition")]
+        markouts = [
+            payload for _id, _ts, _t, _s, payload in journal.events("markout") if isinstance(payload, dict)
+        ]
         switches = [(ts, payload) for _id, ts, _t, _s, payload in journal.events("strategy_switch")]
     if not rows:
         raise InputError(
@@ -256,6 +262,7 @@ def load_engine(
         config=config,
         summary=summary,
         other_instruments=sorted(set(counts) - {instrument}),
+        markouts=[m for m in markouts if m.get("instrument") == instrument],
     )
 
 

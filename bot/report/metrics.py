@@ -17,12 +17,17 @@ Definitions (also printed in the report, so a reader knows what each number mean
 - **Time in regime**: the regime timeline is the first sample's regime, then each
   ``regime_transition`` at its time, clipped to the sampled span.
 - **Markouts** at h = 1 s, 10 s, 60 s: for each fill of the sampled instrument,
-  ``side * (mid(t + h) - price)``, where ``mid(t + h)`` is the first sample at or after
-  the fill time + h (samples are 1 s apart, so the horizon is h to h + 1 s). Positive
-  = the market moved our way after we traded (good for us); negative = adverse
-  selection. Given as the mean in basis points of the fill price (equal weight per
-  fill) and as the total in quote currency (size-weighted). Fills too close to the
-  end for the horizon are left out (``n``).
+  ``side * (mid(t + h) - price)``. They are the engine's own, journaled live as each
+  horizon completed (``markout`` events, :mod:`bot.strategy.markouts`: ``mid(t + h)``
+  is the book mid prevailing at t + h), so the report, ``/status`` and the replay
+  summary show the same numbers; journals written before markouts were journaled fall
+  back to the first 1-second sample at or after t + h. Positive = the market moved our
+  way after we traded (good for us); negative = adverse selection. Given as the mean in
+  basis points of the fill price (equal weight per fill), per side and together, and as
+  the total in quote currency (size-weighted). Fills too close to the end for the
+  horizon are left out (``n``).
+- **Two-sided share**: the share of samples (one per second) with both a bid and an
+  ask quote; **max inventory**: the largest absolute sampled inventory (base).
 """
 
 from __future__ import annotations
@@ -107,28 +112,72 @@ def time_in_regime(run: EngineRun) -> dict[str, float]:
     return out
 
 
-def markouts(run: EngineRun) -> dict[str, dict[str, float | int | None]]:
+def markouts(run: EngineRun) -> dict[str, dict[str, Any]]:
+    """Per horizon: n, mean bps and total (quote), for all fills and per side (buy/sell)."""
+    if run.markouts or not run.fills:
+        return _journaled_markouts(run)
+    return _sampled_markouts(run)
+
+
+def _horizon_row(items: list[tuple[int, float, float]]) -> dict[str, Any]:
+    """(side, bps, quote total) triples -> the row of one horizon."""
+
+    def stats(rows: list[tuple[int, float, float]]) -> dict[str, Any]:
+        return {
+            "n": len(rows),
+            "mean_bps": float(np.mean([bps for _, bps, _ in rows])) if rows else None,
+            "total": float(sum(total for _, _, total in rows)) if rows else None,
+        }
+
+    out = stats(items)
+    out["buy"] = stats([row for row in items if row[0] > 0])
+    out["sell"] = stats([row for row in items if row[0] < 0])
+    return out
+
+
+def _journaled_markouts(run: EngineRun) -> dict[str, dict[str, Any]]:
+    spec = run.specs.get(run.samples.instrument)
+    unit = float(spec.tick_size * spec.lot_size * spec.contract_size) if spec is not None else 0.0
+    out: dict[str, dict[str, Any]] = {}
+    for horizon in MARKOUT_HORIZONS_S:
+        items = [
+            (
+                int(m["side"]),
+                float(m["bps"]),
+                int(m["side"]) * (float(m["mid"]) - int(m["price"])) * int(m["size"]) * unit,
+            )
+            for m in run.markouts
+            if int(m["horizon_s"]) == horizon
+        ]
+        out[f"{horizon}s"] = {**_horizon_row(items), "source": "journal"}
+    return out
+
+
+def _sampled_markouts(run: EngineRun) -> dict[str, dict[str, Any]]:
     samples = run.samples
     ts, mid = samples.ts, samples.mid
     fills = [f for f in run.fills if f.instrument == samples.instrument]
-    out: dict[str, dict[str, float | int | None]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for horizon in MARKOUT_HORIZONS_S:
-        bps: list[float] = []
-        total = 0.0
+        items: list[tuple[int, float, float]] = []
         for fill in fills:
             target = fill.ts + horizon * NS
             index = int(np.searchsorted(ts, target, side="left"))
             if index >= ts.size or not math.isfinite(mid[index]):
                 continue
             move = fill.side * (float(mid[index]) - fill.price)
-            bps.append(move / fill.price * 1e4)
-            total += move * fill.size
-        out[f"{horizon}s"] = {
-            "n": len(bps),
-            "mean_bps": float(np.mean(bps)) if bps else None,
-            "total": total if bps else None,
-        }
+            items.append((fill.side, move / fill.price * 1e4, move * fill.size))
+        out[f"{horizon}s"] = {**_horizon_row(items), "source": "samples"}
     return out
+
+
+def two_sided_share(run: EngineRun) -> float | None:
+    """Share of samples quoting both a bid and an ask."""
+    samples = run.samples
+    if not len(samples):
+        return None
+    both = np.isfinite(samples.bid_quote) & np.isfinite(samples.ask_quote)
+    return float(np.mean(both))
 
 
 def summarize(run: EngineRun) -> dict[str, Any]:
@@ -165,6 +214,8 @@ def summarize(run: EngineRun) -> dict[str, Any]:
         "fill_rate": len(fills) / run.orders if run.orders else None,
         "notional": notional,
         "inventory_std": float(np.std(inventory)) if inventory.size else None,
+        "max_inventory": float(np.max(np.abs(inventory))) if inventory.size else None,
+        "two_sided_share": two_sided_share(run),
         "final_inventory": float(samples.inventory[-1]),
         "time_in_regime_s": time_in_regime(run),
         "regime_transitions": len(run.transitions),

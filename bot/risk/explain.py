@@ -52,7 +52,7 @@ class Reason(msgspec.Struct, frozen=True, kw_only=True):
     note: str = ""
 
     def text(self) -> str:
-        """Human-readable form: ``crisis.enter: sigma_short 4.21 >= 3 bps/sqrt(s)``."""
+        """Human-readable form: ``crisis.enter: short_ratio 4.21 >= 2.04 x baseline vol``."""
         parts = [f"{self.rule}:"]
         if self.metric:
             parts.append(self.metric)

@@ -95,7 +95,7 @@ class RiskManager:
         self.sink = sink
         self.base_levels = base_levels
         """The strategy's ladder levels (the 'more levels' rule adds to it; None = rule off)."""
-        self.signals = SignalTracker(settings.regimes, settings.triggers)
+        self.signals = SignalTracker(settings.regimes, settings.triggers, spec.key)
         self.board = TriggerBoard(settings.triggers)
         self.machine = RegimeMachine(settings.regimes, spec.key, self._on_transition)
         self.limits = Limits(settings.limits, spec)

@@ -1,15 +1,22 @@
 """The volatility-regime state machine: CALM, RANGING, TRENDING, CRISIS, HALTED.
 
-Classification (priority order, first match wins), volatilities in bps/sqrt(s):
+Classification (priority order, first match wins). Volatilities are read as ratios to
+the instrument's own baseline volatility (:mod:`bot.risk.signals`: ``short_ratio``,
+``medium_ratio``, ``long_ratio``), so the thresholds mean "this many times the
+instrument's normal" on any instrument:
 
-- **CRISIS**: short vol >= ``crisis_enter_short_bps`` *and* medium vol >=
-  ``crisis_enter_medium_bps`` (high vol second to second and over minutes);
+- **CRISIS**: short vol >= ``crisis_enter_short`` x baseline *and* medium vol >=
+  ``crisis_enter_medium`` x baseline (high vol second to second and over minutes);
 - **TRENDING**: ``|trend z| >= trend_enter_z`` *and* traded flow imbalance in the
-  trend's direction >= ``trend_enter_flow`` (a clear one-sided trend). Long-horizon vol
-  is high in a trend too (the drift), so trend strength, not vol, decides;
-- **RANGING**: long-horizon (lagged-return) vol >= ``ranging_enter_long_bps`` and
-  short vol below ``crisis_enter_short_bps``: big slow swings, quiet second to second;
+  trend's direction >= ``trend_enter_flow`` (a clear one-sided trend; the z-score is the
+  drift over its own standard error). Long-horizon vol is high in a trend too (the
+  drift), so trend strength, not vol, decides;
+- **RANGING**: long-horizon (lagged-return) vol >= ``ranging_enter_long`` x baseline
+  and short vol below the crisis level: big slow swings, quiet second to second;
 - **CALM**: none of the above.
+
+The default thresholds are calibrated on real recordings (``mmbot regimes calibrate``,
+:mod:`bot.risk.calibrate`).
 
 Hysteresis: the *current* state is tested with its exit thresholds (it stays until
 ``short < crisis_exit_short`` or ``medium < crisis_exit_medium``, ``|z| < trend_exit_z``
@@ -41,7 +48,7 @@ from bot.risk.signals import SignalTracker
 from bot.risk.triggers import Trigger, TriggerBoard
 
 _NS = 1_000_000_000
-_BPS = "bps/sqrt(s)"
+_X = "x baseline vol"
 
 
 class RegimeMachine:
@@ -115,7 +122,7 @@ class RegimeMachine:
         if SEVERITY[target] < SEVERITY[state]:
             if now - self.entered_ts < self._dwell_ns[state]:
                 return None
-            if signals.sigma_short >= self._s.crisis_enter_short_bps:
+            if signals.short_ratio >= self._s.crisis_enter_short:
                 return None  # never calm down while short vol is at crisis level
             if target is not Regime.CALM:  # say why the current state ended, too
                 reasons = (*self._exit_reasons(state, signals)[:-1], *reasons)
@@ -153,21 +160,21 @@ class RegimeMachine:
     def _classify(self, current: Regime, sig: SignalTracker) -> tuple[Regime, str, tuple[Reason, ...]]:
         """Target state, the rule and the reasons (built only when the state changes)."""
         s = self._s
-        short = sig.sigma_short
-        medium = sig.sigma_medium
+        short = sig.short_ratio
+        medium = sig.medium_ratio
         # CRISIS
         if current is Regime.CRISIS:
-            if not (short < s.crisis_exit_short_bps or medium < s.crisis_exit_medium_bps):
+            if not (short < s.crisis_exit_short or medium < s.crisis_exit_medium):
                 return current, "", ()
-        elif short >= s.crisis_enter_short_bps and medium >= s.crisis_enter_medium_bps:
+        elif short >= s.crisis_enter_short and medium >= s.crisis_enter_medium:
             return (
                 Regime.CRISIS,
                 "crisis.enter",
                 (
-                    Reason(rule="crisis.enter", metric="sigma_short", observed=short, op=">=",
-                           threshold=s.crisis_enter_short_bps, unit=_BPS),
-                    Reason(rule="crisis.enter", metric="sigma_medium", observed=medium, op=">=",
-                           threshold=s.crisis_enter_medium_bps, unit=_BPS),
+                    Reason(rule="crisis.enter", metric="short_ratio", observed=short, op=">=",
+                           threshold=s.crisis_enter_short, unit=_X),
+                    Reason(rule="crisis.enter", metric="medium_ratio", observed=medium, op=">=",
+                           threshold=s.crisis_enter_medium, unit=_X),
                 ),
             )  # fmt: skip
         # TRENDING
@@ -189,19 +196,19 @@ class RegimeMachine:
                 ),
             )  # fmt: skip
         # RANGING
-        long_vol = sig.long_vol
+        long_vol = sig.long_ratio
         if current is Regime.RANGING:
-            if not long_vol < s.ranging_exit_long_bps:
+            if not long_vol < s.ranging_exit_long:
                 return current, "", ()
-        elif long_vol >= s.ranging_enter_long_bps and not short >= s.crisis_enter_short_bps:
+        elif long_vol >= s.ranging_enter_long and not short >= s.crisis_enter_short:
             return (
                 Regime.RANGING,
                 "ranging.enter",
                 (
-                    Reason(rule="ranging.enter", metric="long_vol", observed=long_vol, op=">=",
-                           threshold=s.ranging_enter_long_bps, unit=_BPS),
-                    Reason(rule="ranging.enter", metric="sigma_short", observed=short, op="<",
-                           threshold=s.crisis_enter_short_bps, unit=_BPS, note="short vol below crisis"),
+                    Reason(rule="ranging.enter", metric="long_ratio", observed=long_vol, op=">=",
+                           threshold=s.ranging_enter_long, unit=_X),
+                    Reason(rule="ranging.enter", metric="short_ratio", observed=short, op="<",
+                           threshold=s.crisis_enter_short, unit=_X, note="short vol below crisis"),
                 ),
             )  # fmt: skip
         if current is Regime.CALM:
@@ -213,11 +220,11 @@ class RegimeMachine:
         rule = f"{current.value}.exit"
         if current is Regime.CRISIS:
             reasons = [
-                Reason(rule=rule, metric="sigma_short", observed=sig.sigma_short, op="<",
-                       threshold=s.crisis_exit_short_bps, unit=_BPS)
-                if sig.sigma_short < s.crisis_exit_short_bps
-                else Reason(rule=rule, metric="sigma_medium", observed=sig.sigma_medium, op="<",
-                            threshold=s.crisis_exit_medium_bps, unit=_BPS)
+                Reason(rule=rule, metric="short_ratio", observed=sig.short_ratio, op="<",
+                       threshold=s.crisis_exit_short, unit=_X)
+                if sig.short_ratio < s.crisis_exit_short
+                else Reason(rule=rule, metric="medium_ratio", observed=sig.medium_ratio, op="<",
+                            threshold=s.crisis_exit_medium, unit=_X)
             ]  # fmt: skip
         elif current is Regime.TRENDING:
             d = self.trend_dir
@@ -230,15 +237,15 @@ class RegimeMachine:
             ]  # fmt: skip
         elif current is Regime.RANGING:
             reasons = [
-                Reason(rule=rule, metric="long_vol", observed=sig.long_vol, op="<",
-                       threshold=s.ranging_exit_long_bps, unit=_BPS)
+                Reason(rule=rule, metric="long_ratio", observed=sig.long_ratio, op="<",
+                       threshold=s.ranging_exit_long, unit=_X)
             ]  # fmt: skip
         else:
             reasons = []
         reasons.append(
-            Reason(rule="calm", note="no other state's entry condition holds", metric="long_vol",
-                   observed=sig.long_vol if sig.long_vol == sig.long_vol else None, op="<",
-                   threshold=s.ranging_enter_long_bps, unit=_BPS)
+            Reason(rule="calm", note="no other state's entry condition holds", metric="long_ratio",
+                   observed=sig.long_ratio if sig.long_ratio == sig.long_ratio else None, op="<",
+                   threshold=s.ranging_enter_long, unit=_X)
         )  # fmt: skip
         return tuple(reasons)
 

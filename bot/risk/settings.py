@@ -3,18 +3,25 @@
 Pydantic models (``extra="forbid"``, every field described) meant to be mounted as a
 ``[risk]`` table of the configuration (:class:`RiskSettings`). Units:
 
-- volatility in **bps of the price per sqrt(second)** (``sigma_ticks / mid * 1e4``),
-  so the same thresholds fit BTC and ETH, any tick size;
-- trend strength is the estimators' unitless drift z-score; order-flow imbalance
-  ``(buy - sell) / (buy + sell)`` of the traded-volume rates, in [-1, 1];
+- regime thresholds on volatility are **ratios to the instrument's own baseline
+  volatility** (:mod:`bot.risk.signals`): its long-run 1-second volatility, learnt from
+  its own market data and starting from ``baseline_vol_bps`` (the instrument's typical
+  volatility, measured on its recordings by ``mmbot regimes calibrate``), so the same
+  thresholds fit a quiet and a wild instrument; volatilities themselves are in bps of
+  the price per sqrt(second);
+- trend strength is the estimators' unitless drift z-score (drift over its own
+  standard error); order-flow imbalance ``(buy - sell) / (buy + sell)`` of the
+  traded-volume rates, in [-1, 1];
 - depth is the estimators' ratio of displayed depth within their band to its baseline;
 - money (positions, notionals, losses) in the **quote currency** of the quoted
   instrument (USDT for BTCUSDT), exact decimals;
 - times in seconds of event time.
 
-The defaults classify the synthetic scenarios of :mod:`bot.emulator.scenarios`
-(calm, ranging, trend, crisis, crash) as intended; ``tests/test_risk_scenarios.py``
-holds them to it.
+The regime defaults are calibrated on the real Binance BTCUSDT recordings (spot
+2024-08-08/09, USD-M 2024-08-08 and 2023-04-04/05) with ``mmbot regimes calibrate``
+(README, "Risk regimes: calibration"); ``tests/test_regimes_real.py`` holds them to the
+real data and ``tests/test_risk_scenarios.py`` to the synthetic scenarios of
+:mod:`bot.emulator.scenarios` (calm, ranging, trend, crisis, crash).
 """
 
 from __future__ import annotations
@@ -88,30 +95,60 @@ class RegimeSettings(_Section):
     long_vol_min_samples: int = Field(
         60, ge=2, le=1_000_000, description="Lag returns needed before the long-horizon vol counts as known."
     )
-    crisis_enter_short_bps: float = Field(
-        3.0, gt=0, description="CRISIS needs short vol >= this (bps/sqrt(s)) ..."
+    baseline_vol_bps: float = Field(
+        1.01,
+        gt=0,
+        le=1000,
+        description="The instrument's typical 1-second volatility (bps/sqrt(s)): where its baseline starts "
+        "before it has history of its own. `mmbot regimes calibrate` measures it on recordings "
+        "(default: the realized 1 s vol of the bundled Binance BTCUSDT recordings).",
     )
-    crisis_enter_medium_bps: float = Field(2.2, gt=0, description="... and medium vol >= this.")
-    crisis_exit_short_bps: float = Field(
-        2.0, gt=0, description="CRISIS ends when short vol < this (bps/sqrt(s)) ..."
+    baseline_vol_by_instrument: dict[str, float] = Field(
+        default_factory=dict,
+        description="baseline_vol_bps per instrument key (venue:SYMBOL), for engines quoting other instruments.",
     )
-    crisis_exit_medium_bps: float = Field(1.6, gt=0, description="... or medium vol < this.")
-    ranging_enter_long_bps: float = Field(
-        2.0, gt=0, description="RANGING needs long-horizon vol >= this (bps/sqrt(s))."
+    baseline_prior_s: float = Field(
+        3600.0,
+        gt=0,
+        description="Weight of baseline_vol_bps in seconds of data: the baseline is "
+        "(prior_s x prior^2 + sum of observed squared 1 s returns) / (prior_s + observed seconds).",
     )
-    ranging_exit_long_bps: float = Field(1.4, gt=0, description="RANGING ends when long-horizon vol < this.")
+    baseline_window_s: float = Field(
+        21_600.0,
+        gt=0,
+        le=30 * 86_400,
+        description="EWMA time constant of the observed 1-second variance in the baseline (the history).",
+    )
+    crisis_enter_short: float = Field(
+        1.89,
+        gt=0,
+        description="CRISIS needs short vol >= this x the baseline ...",
+    )
+    crisis_enter_medium: float = Field(1.36, gt=0, description="... and medium vol >= this x the baseline.")
+    crisis_exit_short: float = Field(
+        1.42, gt=0, description="CRISIS ends when short vol < this x the baseline ..."
+    )
+    crisis_exit_medium: float = Field(1.02, gt=0, description="... or medium vol < this x the baseline.")
+    ranging_enter_long: float = Field(
+        1.47,
+        gt=0,
+        description="RANGING needs long-horizon (lagged-return) vol >= this x the baseline.",
+    )
+    ranging_exit_long: float = Field(
+        1.1, gt=0, description="RANGING ends when long-horizon vol < this x the baseline."
+    )
     trend_enter_z: float = Field(
-        7.0, gt=0, description="TRENDING needs |trend z-score| at medium_horizon_s >= this ..."
+        2.15, gt=0, description="TRENDING needs |trend z-score| at medium_horizon_s >= this ..."
     )
     trend_enter_flow: float = Field(
-        0.4,
+        0.1,
         ge=0,
         le=1,
         description="... and traded-flow imbalance in the trend's direction >= this (0 = not required): "
         "a one-sided trend is one-sided in aggressor flow; a swing of a ranging market is not.",
     )
-    trend_exit_z: float = Field(4.0, ge=0, description="TRENDING ends when |trend z| < this ...")
-    trend_exit_flow: float = Field(0.25, ge=0, le=1, description="... or the aligned flow imbalance < this.")
+    trend_exit_z: float = Field(1.29, ge=0, description="TRENDING ends when |trend z| < this ...")
+    trend_exit_flow: float = Field(0.0, ge=0, le=1, description="... or the aligned flow imbalance < this.")
     min_dwell_s: dict[str, float] = Field(
         default_factory=lambda: {"calm": 10.0, "ranging": 30.0, "trending": 30.0, "crisis": 20.0},
         description="Minimum time in a state before moving to a less severe one (moves to a more severe "
@@ -121,9 +158,9 @@ class RegimeSettings(_Section):
     @model_validator(mode="after")
     def _hysteresis(self) -> RegimeSettings:
         pairs = (
-            ("crisis_exit_short_bps", "crisis_enter_short_bps"),
-            ("crisis_exit_medium_bps", "crisis_enter_medium_bps"),
-            ("ranging_exit_long_bps", "ranging_enter_long_bps"),
+            ("crisis_exit_short", "crisis_enter_short"),
+            ("crisis_exit_medium", "crisis_enter_medium"),
+            ("ranging_exit_long", "ranging_enter_long"),
             ("trend_exit_z", "trend_enter_z"),
             ("trend_exit_flow", "trend_enter_flow"),
         )
@@ -137,10 +174,17 @@ class RegimeSettings(_Section):
             raise ValueError("min_dwell_s: times must be >= 0")
         if self.short_horizon_s >= self.medium_horizon_s:
             raise ValueError("short_horizon_s must be < medium_horizon_s")
+        for key, value in self.baseline_vol_by_instrument.items():
+            if not value > 0:
+                raise ValueError(f"baseline_vol_by_instrument[{key!r}] must be > 0, got {value}")
         return self
 
     def dwell_s(self, state: str) -> float:
         return self.min_dwell_s.get(state, 0.0)
+
+    def baseline_for(self, instrument: str) -> float:
+        """The prior baseline volatility (bps/sqrt(s)) of ``instrument``."""
+        return self.baseline_vol_by_instrument.get(instrument, self.baseline_vol_bps)
 
     def horizons(self) -> tuple[float, ...]:
         """Estimator horizons these settings read (the long one is optional)."""

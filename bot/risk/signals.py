@@ -1,12 +1,23 @@
 """The numbers the regime machine and the market triggers read, kept per event in O(1).
 
 :class:`SignalTracker` turns each :class:`~bot.market.estimators.MarketState` snapshot
-into scale-free signals (volatilities in bps of the price per sqrt(second)):
+into scale-free signals (volatilities in bps of the price per sqrt(second)), and the
+regime machine reads the volatilities **relative to the instrument's own baseline**:
+
+- ``baseline``: the instrument's long-run 1-second volatility. Its variance is
+  ``(w0 * prior^2 + sum_i d_i r_i^2) / (w0 + sum_i d_i dt_i)`` over the mid's 1-second
+  log returns ``r_i`` (bps), with EWMA weights ``d_i`` of time constant
+  ``baseline_window_s`` and a prior ``baseline_vol_bps`` (the instrument's typical
+  volatility, e.g. from ``mmbot regimes calibrate``) worth ``w0 = baseline_prior_s``
+  seconds of data: a new instrument starts at its prior and the baseline becomes its own
+  history as data accumulates;
+- ``short_ratio`` / ``medium_ratio`` / ``long_ratio``: short, medium and lagged-return
+  ("long-horizon") volatility over the baseline -- the regime thresholds are these;
 
 - ``sigma_short`` / ``sigma_medium`` / ``sigma_long_ref``: the estimators' realized vol
   at the configured horizons (EWMAs of 1 s mid increments over ~10 s, ~5 min, ~1 h);
-- ``long_vol``: realized vol of *lagged* mid returns (default 30 s, sampled every
-  second, overlapping, demeaned, EWMA over ``long_vol_window_s``). 1 s increments
+- ``long_vol``: realized vol of *lagged* mid returns (default 30 s, sampled at every
+  whole second of event time, overlapping, demeaned, EWMA over ``long_vol_window_s``). 1 s increments
   miss slow mean-reverting swings -- a ranging market is quiet second to second but
   moves a lot over minutes -- and the demeaning keeps a steady drift out (a trend is
   the trend rule's business, not "vol");
@@ -34,6 +45,7 @@ from bot.risk.settings import RegimeSettings, TriggerSettings
 NAN = math.nan
 _NS = 1e-9
 _BPS = 1e4
+_SECOND = 1_000_000_000
 
 
 class Jump:
@@ -53,6 +65,11 @@ class SignalTracker:
     """Per-instrument signal state; feed :meth:`update` every event."""
 
     __slots__ = (
+        "_b_m2",
+        "_b_prior2",
+        "_b_tau",
+        "_b_w",
+        "_b_w0",
         "_base_ask",
         "_base_bid",
         "_depth_base_ns",
@@ -75,6 +92,7 @@ class SignalTracker:
         "_lv_tau",
         "_lv_w",
         "_min_samples",
+        "_next_sample_ts",
         "_prev_mid",
         "_prev_ts",
         "_ring_mid",
@@ -84,6 +102,7 @@ class SignalTracker:
         "_settings",
         "_sigma_seen",
         "_trend_seen",
+        "baseline",
         "depth_ask",
         "depth_bid",
         "flow",
@@ -91,8 +110,11 @@ class SignalTracker:
         "jump_sigma",
         "known",
         "last_jump_ts",
+        "long_ratio",
         "long_vol",
+        "medium_ratio",
         "mid",
+        "short_ratio",
         "sigma_long_ref",
         "sigma_medium",
         "sigma_short",
@@ -101,8 +123,15 @@ class SignalTracker:
         "volume_rate",
     )
 
-    def __init__(self, regimes: RegimeSettings, triggers: TriggerSettings) -> None:
+    def __init__(self, regimes: RegimeSettings, triggers: TriggerSettings, instrument: str = "") -> None:
         self._settings = regimes
+        prior = regimes.baseline_for(instrument)
+        self._b_prior2 = prior * prior
+        self._b_w0 = regimes.baseline_prior_s
+        self._b_tau = regimes.baseline_window_s
+        self._b_m2 = self._b_w = 0.0
+        self.baseline = prior
+        self.short_ratio = self.medium_ratio = self.long_ratio = NAN
         self._horizons: tuple[float, ...] | None = None
         self._sigma_seen: tuple[float, ...] = ()
         self._trend_seen: tuple[float, ...] = ()
@@ -123,6 +152,7 @@ class SignalTracker:
         self._ring_ts: list[int] = []
         self._ring_mid: list[float] = []
         self._sample_ts = -1
+        self._next_sample_ts = 0
         self._sample_mid = NAN
         self._prev_mid = NAN
         self._prev_ts = -1
@@ -182,6 +212,9 @@ class SignalTracker:
             self.trend_z = trend[i] if warm[i] else NAN
             i = self._i_long
             self.sigma_long_ref = sigma[i] * scale if i >= 0 and warm[i] else NAN
+            base = self.baseline
+            self.short_ratio = self.sigma_short / base
+            self.medium_ratio = self.sigma_medium / base
         volume = state.volume_rate
         self.volume_rate = volume
         self.flow = (state.buy_rate - state.sell_rate) / volume if volume > 0.0 else 0.0
@@ -204,6 +237,7 @@ class SignalTracker:
         self._last_ask = state.depth_ask
         self.depth_bid = self._fast_bid / self._base_bid if self._base_bid > 0.0 else NAN
         self.depth_ask = self._fast_ask / self._base_ask if self._base_ask > 0.0 else NAN
+        previous = self._prev_mid
         # -- jumps: against the previous mid and the mid sampled about a second ago, with a
         # sigma from before the jump
         ref = self.jump_sigma
@@ -225,9 +259,13 @@ class SignalTracker:
             self.jump_sigma = self.sigma_medium
         self._prev_mid = mid
         self._prev_ts = now
-        # -- lagged returns, sampled about once a second
-        if now - self._sample_ts >= 1_000_000_000:
-            self._sample(mid, now)
+        # -- lagged returns and the baseline: the mid prevailing at each whole second of event
+        # time (the mid before this event, unless the event is exactly on the second), so they
+        # depend on the price path only, not on how often the tracker is asked
+        if now >= self._next_sample_ts:
+            boundary = now - now % _SECOND
+            self._sample(mid if boundary == now or previous != previous else previous, boundary)
+            self._next_sample_ts = boundary + _SECOND
 
     def _jumped(self, move: float, threshold: float, sigma: float, dt: float, versus: str, now: int) -> None:
         self.jump = Jump(move, threshold, sigma, max(dt, self._jump_min_dt), versus)
@@ -239,6 +277,16 @@ class SignalTracker:
         ring_mid = self._ring_mid
         if self._sample_ts > 0:
             dt = (now - self._sample_ts) * _NS
+            # -- the baseline: the instrument's own 1 s variance over baseline_window_s, on its prior
+            step = (log_mid - ring_mid[-1]) * _BPS
+            fade = math.exp(-dt / self._b_tau)
+            self._b_m2 = self._b_m2 * fade + step * step
+            self._b_w = self._b_w * fade + dt
+            base = math.sqrt((self._b_w0 * self._b_prior2 + self._b_m2) / (self._b_w0 + self._b_w))
+            self.baseline = base
+            self.short_ratio = self.sigma_short / base
+            self.medium_ratio = self.sigma_medium / base
+            self.long_ratio = self.long_vol / base
             # the oldest sample at least one lag back
             lag_ns = self._lag_ns
             while len(ring_ts) > 1 and now - ring_ts[1] >= lag_ns:
@@ -255,6 +303,7 @@ class SignalTracker:
                 if self._lv_n >= self._min_samples:
                     mean = self._lv_m1 / self._lv_w
                     self.long_vol = math.sqrt(max(self._lv_m2 / self._lv_w - mean * mean, 0.0))
+                    self.long_ratio = self.long_vol / self.baseline
         ring_ts.append(now)
         ring_mid.append(log_mid)
         self._sample_ts = now
@@ -280,4 +329,8 @@ class SignalTracker:
             "depth_ratio_bid": v(self.depth_bid),
             "depth_ratio_ask": v(self.depth_ask),
             "jump_sigma_bps": v(self.jump_sigma),
+            "baseline_bps": v(self.baseline),
+            "short_ratio": v(self.short_ratio),
+            "medium_ratio": v(self.medium_ratio),
+            "long_ratio": v(self.long_ratio),
         }

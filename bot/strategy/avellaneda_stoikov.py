@@ -7,7 +7,18 @@ lambda(delta) = A exp(-k delta):
     r      = s - q * gamma * sigma^2 * (T - t)
     spread = gamma * sigma^2 * (T - t) + (2 / gamma) * ln(1 + gamma / k)
 
-quotes ``r -/+ spread / 2``. ``q`` is measured from the inventory target (quote
+quotes ``r -/+ spread / 2``.
+
+**Fees.** A fee ``eps`` per unit filled (ticks; ``maker_rate * s``, negative for a rebate)
+changes the gain of a bid filled at depth ``delta`` to ``delta - eps``. In the paper's
+first-order condition (eqs. 23-24, ``delta = (s - r) + (1/gamma) ln(1 + gamma/k)``) the
+distance that matters is then ``delta - eps``; equivalently, substituting
+``delta = delta' + eps`` turns the intensity ``A exp(-k delta)`` into
+``A exp(-k eps) exp(-k delta')`` -- the fee-free problem with a smaller ``A``, and the
+quotes above do not depend on ``A``. So each quote moves out by ``eps``:
+``bid = r - spread/2 - eps``, ``ask = r + spread/2 + eps`` (the reservation price is
+unchanged). (``eps`` is taken at the fair value: the error ``rate * delta`` is
+second order.) ``q`` is measured from the inventory target (quote
 units), so a non-zero target simply shifts the point the quoter steers to. The
 horizon ``T - t`` is finite (a session end), rolling (a fixed ``T - t`` for 24/7
 markets) or cyclic (the time left in the current cycle, e.g. a UTC day). Units: see
@@ -66,8 +77,10 @@ class AvellanedaStoikovQuoter:
             return None
         return (self._end_ns - ts_ns) / NS_PER_S
 
-    def theo(self, state: MarketState, fair: float, q: float, adj: QuoteAdjustments) -> Theo | str:
-        """Model quotes in float ticks, or the reason there are none."""
+    def theo(
+        self, state: MarketState, fair: float, q: float, adj: QuoteAdjustments, fee: float = 0.0
+    ) -> Theo | str:
+        """Model quotes in float ticks (``fee`` per unit in ticks), or the reason there are none."""
         p = self.params
         tau = self.time_left(state.ts_ns)
         if tau is None:
@@ -79,5 +92,5 @@ class AvellanedaStoikovQuoter:
         gamma = p.gamma * adj.gamma_mult
         r = reservation_price(fair, q, gamma, sigma, tau)
         half = 0.5 * optimal_spread(gamma, sigma, tau, k) * adj.spread_mult
-        half = clamp_half_spread(half, p.min_half_spread_ticks, p.max_half_spread_ticks)
+        half = clamp_half_spread(half, p.min_half_spread_ticks, p.max_half_spread_ticks) + fee
         return Theo(fair=fair, reservation=r, half_spread=half, bid=r - half, ask=r + half)

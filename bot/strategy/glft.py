@@ -14,6 +14,16 @@ i.e. quotes centred on r = s - q * skew with half spread c1 + (Delta/2) sigma c2
 skew = sigma c2 per unit of inventory. Inventory limits (Q): no bid when a fill would
 take q above Q, no ask when it would take q below -Q. With q in quote units
 (:mod:`bot.strategy`) Delta = 1. Units: ticks, seconds, A per second per side.
+
+**Fees.** With a fee ``eps`` per unit filled (ticks; ``maker_rate * s``, negative for a
+rebate) a bid filled at depth ``delta`` gains ``delta - eps``. In the GLFT (2013) HJB
+equation for ``theta(t, q)`` (their Section 3, exponential intensity) the bid term is
+``sup_delta A exp(-k delta) / xi * (1 - exp(-xi (delta - eps + theta(q+1) - theta(q))))``;
+substituting ``delta = delta' + eps`` gives the fee-free term with ``A' = A exp(-k eps)``.
+So the optimal depths are ``eps`` plus the fee-free depths computed with ``A'``: in the
+closed form above ``c1`` is unchanged and ``c2`` uses ``A'`` (``c2' = c2 exp(k eps / 2)``),
+and both quotes move out by ``eps``. ``tests/test_fee_quoters.py`` checks this against a
+direct numerical solution of the HJB with the fee inside the Hamiltonian.
 """
 
 from __future__ import annotations
@@ -54,18 +64,23 @@ class GlftQuoter:
     def __init__(self, params: GlftParams) -> None:
         self.params = params
 
-    def theo(self, state: MarketState, fair: float, q: float, adj: QuoteAdjustments) -> Theo | str:
+    def theo(
+        self, state: MarketState, fair: float, q: float, adj: QuoteAdjustments, fee: float = 0.0
+    ) -> Theo | str:
+        """Model quotes in float ticks (``fee`` per unit in ticks), or the reason there are none."""
         p = self.params
         sigma, why = resolve_sigma(state, p.sigma, p.sigma_horizon_s, p.sigma_floor)
         if why:
             return why
         a, k = resolve_intensity(state, p.intensity_source, p.a, p.k)
+        if fee:
+            a *= math.exp(-k * fee)
         gamma = p.gamma * adj.gamma_mult
         xi = (p.xi if p.xi is not None else p.gamma) * adj.gamma_mult
         c1, c2 = glft_coefficients(gamma, xi, a, k)
         skew = glft_skew(c2, sigma)
         half = glft_half_spread(c1, c2, sigma) * adj.spread_mult
-        half = clamp_half_spread(half, p.min_half_spread_ticks, p.max_half_spread_ticks)
+        half = clamp_half_spread(half, p.min_half_spread_ticks, p.max_half_spread_ticks) + fee
         r = fair - skew * q
         allow_bid = q + 1.0 <= p.inventory_limit
         allow_ask = q - 1.0 >= -p.inventory_limit

@@ -128,11 +128,61 @@ class FixedSpreadParams(_Params):
     half_spread_ticks: float = Field(gt=0, le=1e9, description="Half spread around fair value, ticks.")
 
 
-class SpreadOptimizerParams(_ModelInputs):
-    """Static optimum of P(|move| > h) * h, move ~ N(0, sigma sqrt(period))."""
+class SpreadOptimizerParams(_Params):
+    """Static optimum of P(|move| > h) * (h - fee), move ~ N(0, sigma), around the moving average.
 
-    period_s: float = Field(
-        default=1.0, gt=0, le=86400, description="Period over which the price move is measured, seconds."
+    As in its source: sigma is the standard deviation of the 1-second prices around their
+    moving average (``estimators.ma_window_s``, 60 s) and the quotes are centred on that
+    average; plus an inventory skew."""
+
+    sigma: float | None = Field(
+        default=None,
+        gt=0,
+        description="Fixed sigma, ticks (a price dispersion, not per sqrt(s)). Unset = the estimators' "
+        "std of the 1-second mids around their moving average.",
+    )
+    sigma_floor: float = Field(default=0.0, ge=0, description="Lower bound on the sigma used, ticks.")
+    inventory_skew: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="Quotes move by inventory_skew * sigma per unit of q against the inventory "
+        "(centre = moving average - inventory_skew * sigma * q); 0 = symmetric as in the source.",
+    )
+    min_half_spread_ticks: float = Field(
+        default=0.0, ge=0, description="Lower bound on the half spread around the centre."
+    )
+    max_half_spread_ticks: float | None = Field(
+        default=None, gt=0, description="Upper bound on the half spread (unset = none)."
+    )
+
+
+class CostParams(_Params):
+    """The profile's ``[costs]`` table: fee break-even and adverse selection (bot.strategy.costs)."""
+
+    allow_below_break_even: bool = Field(
+        default=False,
+        description="true = quotes may sit inside the fee break-even distance from fair value (e.g. to "
+        "work inventory off at a loss); false = never (the default).",
+    )
+    min_edge_bps: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="Quote at least this far beyond the fee break-even, bps of fair value.",
+    )
+    adverse_selection_weight: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description="Widen a side by weight x the EWMA of its fills' negative markouts (bps) at "
+        "adverse_selection_horizon_s; 0 = off.",
+    )
+    adverse_selection_horizon_s: Literal[1, 10, 60] = Field(
+        default=10, description="Which markout horizon feeds the adverse-selection term."
+    )
+    adverse_selection_cap_bps: float = Field(
+        default=20.0, gt=0, le=1000, description="Largest widening the term may add, bps."
     )
 
 

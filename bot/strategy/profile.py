@@ -11,6 +11,8 @@ table::
     [ladder]
     size = "0.001"
     max_position = "0.01"
+    [costs]                  # optional: fee break-even and adverse selection
+    min_edge_bps = 0.5
 
 :func:`load_profile` validates a file and raises :class:`bot.config.ConfigError` (an
 ``InputError``, exit code 2) naming the file, the field and the problem.
@@ -24,18 +26,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
+import msgspec
 from pydantic import Field, ValidationError, model_validator
 
 from bot.core.instrument import InstrumentSpec
 from bot.errors import ConfigError
 from bot.market.estimators.state import MarketState
 from bot.strategy.avellaneda_stoikov import AvellanedaStoikovQuoter
+from bot.strategy.costs import NO_ADVERSE, AdverseSelection, FeeRates, apply_costs, fee_ticks
 from bot.strategy.fixed_spread import FixedSpreadQuoter
 from bot.strategy.glft import GlftQuoter
 from bot.strategy.inputs import FairValue, fair_value
 from bot.strategy.ladder import LadderSpec, QuoteRules, build_ladder, to_lots
 from bot.strategy.params import (
     AvellanedaStoikovParams,
+    CostParams,
     FixedSpreadParams,
     GlftParams,
     LadderParams,
@@ -71,6 +76,10 @@ class StrategyProfile(_Params):
         default=None, description="Static spread optimizer parameters."
     )
     ladder: LadderParams = Field(description="Levels, sizes and limits.")
+    costs: CostParams = Field(
+        default_factory=CostParams,
+        description="Fee break-even floor and the optional adverse-selection widening (bot.strategy.costs).",
+    )
 
     @model_validator(mode="after")
     def _quoter_table(self) -> StrategyProfile:
@@ -115,7 +124,9 @@ def check_horizons(profile: StrategyProfile, horizons_s: tuple[float, ...], sour
 class ModelQuoter(Protocol):
     name: str
 
-    def theo(self, state: MarketState, fair: float, q: float, adj: QuoteAdjustments) -> Theo | str: ...
+    def theo(
+        self, state: MarketState, fair: float, q: float, adj: QuoteAdjustments, fee: float = 0.0
+    ) -> Theo | str: ...
 
 
 def make_model(profile: StrategyProfile) -> ModelQuoter:
@@ -155,15 +166,18 @@ def bind_ladder(params: LadderParams, spec: InstrumentSpec, source: str = "ladde
 
 
 class StrategyQuoter:
-    """A profile bound to an instrument: ``quote(state, position_lots, adj)`` is pure."""
+    """A profile bound to an instrument and its fees: ``quote(state, position_lots, adj)`` is pure."""
 
-    __slots__ = ("fair_source", "ladder", "model", "profile", "rules")
+    __slots__ = ("fair_source", "fees", "ladder", "model", "profile", "rules")
 
-    def __init__(self, profile: StrategyProfile, ladder: LadderSpec, rules: QuoteRules) -> None:
+    def __init__(
+        self, profile: StrategyProfile, ladder: LadderSpec, rules: QuoteRules, fees: FeeRates | None = None
+    ) -> None:
         self.profile = profile
         self.model = make_model(profile)
         self.ladder = ladder
         self.rules = rules
+        self.fees = fees if fees is not None else FeeRates()
         self.fair_source: FairValue = profile.fair_value
 
     @property
@@ -175,20 +189,37 @@ class StrategyQuoter:
         return (position_lots - self.ladder.target_lots) / self.ladder.size_lots
 
     def quote(
-        self, state: MarketState, position_lots: int, adj: QuoteAdjustments = NO_ADJUSTMENT
+        self,
+        state: MarketState,
+        position_lots: int,
+        adj: QuoteAdjustments = NO_ADJUSTMENT,
+        adverse: AdverseSelection = NO_ADVERSE,
     ) -> DesiredQuotes:
-        """Desired quotes for ``state`` and a position of ``position_lots``."""
+        """Desired quotes for ``state`` and a position of ``position_lots``; ``adverse`` are the
+        recent markouts of our fills (used when the profile's costs ask for it)."""
         q = self.inventory_q(position_lots)
         if not state.book_ok:
             return DesiredQuotes(q=q, note="book not valid")
         fair = fair_value(state, self.fair_source)
-        theo = self.model.theo(state, fair, q, adj)
+        theo = self.model.theo(state, fair, q, adj, fee_ticks(self.fees.maker, fair))
         if isinstance(theo, str):
             return DesiredQuotes(fair=fair, q=q, note=theo)
+        best_bid = state.best_bid or None
+        best_ask = state.best_ask or None
+        theo = apply_costs(
+            theo,
+            fees=self.fees,
+            costs=self.profile.costs,
+            post_only=self.ladder.post_only,
+            best_bid=best_bid,
+            best_ask=best_ask,
+            adverse=adverse,
+        )
+        theo = _within_reach(theo)
         return build_ladder(
             theo,
-            best_bid=state.best_bid or None,
-            best_ask=state.best_ask or None,
+            best_bid=best_bid,
+            best_ask=best_ask,
             position_lots=position_lots,
             ladder=self.ladder,
             rules=self.rules,
@@ -197,7 +228,33 @@ class StrategyQuoter:
         )
 
 
-def build_quoter(profile: StrategyProfile, spec: InstrumentSpec) -> StrategyQuoter:
-    """Bind ``profile`` to ``spec`` (ConfigError if its sizes do not fit the instrument)."""
+MAX_QUOTE_DISTANCE = 0.1
+"""A side the model puts further than this fraction of the price from fair value is not
+quoted (e.g. GLFT when the fee is many times the intensity's decay length 1/k: its
+inventory term grows like exp(k * fee / 2) -- the model's way of saying no fills come)."""
+
+
+def _within_reach(theo: Theo) -> Theo:
+    reach = abs(theo.fair) * MAX_QUOTE_DISTANCE
+    far_bid = not theo.bid >= theo.fair - reach  # also true for nan
+    far_ask = not theo.ask <= theo.fair + reach
+    if not (far_bid and theo.allow_bid) and not (far_ask and theo.allow_ask):
+        return theo
+    note = f"model quote beyond {MAX_QUOTE_DISTANCE:.0%} of the price (fees vs fill intensity?)"
+    return msgspec.structs.replace(
+        theo,
+        allow_bid=theo.allow_bid and not far_bid,
+        allow_ask=theo.allow_ask and not far_ask,
+        note="; ".join(n for n in (theo.note, note) if n),
+    )
+
+
+def build_quoter(
+    profile: StrategyProfile, spec: InstrumentSpec, fees: FeeRates | None = None
+) -> StrategyQuoter:
+    """Bind ``profile`` to ``spec`` (ConfigError if its sizes do not fit the instrument).
+
+    ``fees``: what the venue will charge (the paper exchange's schedule); default the
+    spec's maker/taker rates."""
     ladder = bind_ladder(profile.ladder, spec, source=f"profile {profile.name!r}: ladder")
-    return StrategyQuoter(profile, ladder, QuoteRules.from_spec(spec))
+    return StrategyQuoter(profile, ladder, QuoteRules.from_spec(spec), fees or FeeRates.from_spec(spec))

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.inputmodel import InputModel
+from bot.venues.fee_tiers import tier_rates
 
 
 class _Section(InputModel):
@@ -59,6 +60,10 @@ AnyVenueName = Annotated[str, AfterValidator(_check_venue_name)]
 """A native venue (:data:`VenueName`) or ``ccxt_<name>``."""
 
 
+METADATA_TIER = "metadata"
+"""``fee_tier = "metadata"``: the rates the venue's metadata states (ccxt: the regular tier)."""
+
+
 class _VenuePolicy(_Section):
     """Reconnect backoff and per-account fee overrides, shared by every venue's settings."""
 
@@ -75,6 +80,14 @@ class _VenuePolicy(_Section):
         ge=Decimal("-0.01"),
         le=Decimal("0.01"),
         description="Taker fee rate for this account. Unset = from metadata.",
+    )
+    fee_tier: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="The account's published fee tier (e.g. vip0, vip3, lp1, mm2; see bot/venues/fee_tiers.py "
+        "and `mmbot markets show`): its maker/taker rates apply to every instrument of the venue. "
+        'maker_fee/taker_fee override it; "metadata" or unset = the metadata\'s rates.',
     )
 
     @model_validator(mode="after")
@@ -124,6 +137,13 @@ class BinanceVenueSettings(_VenuePolicy):
 
 
 class BinanceSpotSettings(BinanceVenueSettings):
+    fee_tier: str | None = Field(
+        "lp1",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account (bot/venues/fee_tiers.py): vip0..vip9, vip0_bnb, vip9_bnb, or lp1 (Spot Liquidity Provider Program, maker 0 %: mmbot is a market maker). maker_fee/taker_fee override it.",
+    )
+
     @field_validator("depth_speed_ms")
     @classmethod
     def _speed(cls, value: int) -> int:
@@ -140,6 +160,13 @@ class BinanceSpotSettings(BinanceVenueSettings):
 
 
 class BinanceUsdmSettings(BinanceVenueSettings):
+    fee_tier: str | None = Field(
+        "vip0",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: vip0..vip9, or lp1..lp3 (USD-M Liquidity Provider Program, maker rebates). maker_fee/taker_fee override it.",
+    )
+
     @field_validator("depth_speed_ms")
     @classmethod
     def _speed(cls, value: int) -> int:
@@ -198,6 +225,13 @@ class StreamVenueSettings(_VenuePolicy):
 class BybitVenueSettings(StreamVenueSettings):
     """Bybit v5 public market data (``orderbook``, ``publicTrade``, ``tickers``)."""
 
+    fee_tier: str | None = Field(
+        "vip0",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: vip0..vip5, supreme, or the Market Maker Incentive Program's mm1.. (maker rebates). maker_fee/taker_fee override it.",
+    )
+
     network: Literal["mainnet", "testnet"] = Field(
         "mainnet", description="Which public endpoints to use when no URL is set explicitly."
     )
@@ -229,6 +263,13 @@ class BybitLinearSettings(BybitVenueSettings):
 
 class OkxVenueSettings(StreamVenueSettings):
     """OKX v5 public market data (``books*``, ``trades``, ``funding-rate`` + ``mark-price``)."""
+
+    fee_tier: str | None = Field(
+        "lv1",
+        min_length=1,
+        max_length=32,
+        description="Published fee tier of the account: spot lv1..lv5, vip1..vip8; swaps and futures lv1. maker_fee/taker_fee override it.",
+    )
 
     network: Literal["mainnet", "demo"] = Field(
         "mainnet", description="mainnet, or demo (OKX demo trading's public endpoint)."
@@ -372,6 +413,37 @@ class VenuesSettings(_Section):
             if not (name and name.replace("_", "").isalnum() and name.islower()):
                 raise ValueError(f"venue name {name!r} may only use lower-case letters, digits and '_'")
         return value
+
+    @model_validator(mode="after")
+    def _fee_tiers(self) -> VenuesSettings:
+        for venue in get_args(VenueName):
+            tier = getattr(self, venue).fee_tier
+            if tier is not None and tier != METADATA_TIER:
+                try:
+                    tier_rates(venue, tier)
+                except ValueError as exc:
+                    raise ValueError(f"{venue}.fee_tier: {exc}") from None
+        for name, section in self.ccxt.items():
+            if section.fee_tier is not None:
+                raise ValueError(
+                    f"ccxt.{name}.fee_tier: no published tiers for ccxt venues; set maker_fee/taker_fee"
+                )
+        return self
+
+    def fee_rates(self, venue: str) -> tuple[Decimal, Decimal] | None:
+        """(maker, taker) this account pays on ``venue`` per the settings, or None (metadata's)."""
+        if is_ccxt_venue(venue):
+            section: Any = self.ccxt.get(venue.removeprefix(CCXT_VENUE_PREFIX))
+        else:
+            section = getattr(self, venue, None)
+        if section is None:
+            return None
+        if section.maker_fee is not None and section.taker_fee is not None:
+            return section.maker_fee, section.taker_fee
+        if section.fee_tier is not None and section.fee_tier != METADATA_TIER:
+            tier = tier_rates(venue, section.fee_tier)
+            return tier.maker, tier.taker
+        return None
 
     def for_venue(self, venue: str) -> Any:
         """The settings section of ``venue`` (``BinanceVenueSettings``, ``BybitVenueSettings``,

@@ -21,7 +21,9 @@ What is estimated (units in :mod:`bot.market.estimators.state`):
   the levels each diff touches, :mod:`bot.market.estimators.depth`) and its ratio to a
   time-weighted EWMA baseline of itself (the baseline integrates the depth path, so a
   collapse shows as a ratio well below 1 at once);
-- order-arrival intensity ``A, k`` (:mod:`bot.market.estimators.intensity`).
+- order-arrival intensity ``A, k`` (:mod:`bot.market.estimators.intensity`);
+- the moving-average band: mean of the 1-second mids over ``ma_window_s`` and their
+  standard deviation around it (:mod:`bot.market.estimators.maband`).
 
 Liquidation prints (``Trade.liquidation``) are counted and otherwise ignored: they
 stay out of fair value, volatility, volume and intensity.
@@ -36,6 +38,7 @@ from bot.core.events import BookDelta, BookSnapshot, Event, Level, Timer, Trade
 from bot.market.book import OrderBook
 from bot.market.estimators.depth import DepthTracker
 from bot.market.estimators.intensity import IntensityEstimator
+from bot.market.estimators.maband import MovingAverageBand
 from bot.market.estimators.params import EstimatorParams
 from bot.market.estimators.state import MarketState
 
@@ -57,6 +60,7 @@ class Estimators:
         "_horizons",
         "_intensity",
         "_inv_taus",
+        "_maband",
         "_n_horizons",
         "_sample_interval_ns",
         "_sample_mid",
@@ -130,6 +134,7 @@ class Estimators:
             min_points=params.intensity_min_points,
             refit_interval_s=params.intensity_refit_interval_s,
         )
+        self._maband = MovingAverageBand(params.ma_window_s, params.ma_sample_s)
         self.trades = 0
         self.liquidations = 0
 
@@ -184,6 +189,7 @@ class Estimators:
         self.ask_size = ask_size
         mid = (bid + ask) * 0.5
         self.mid = mid
+        self._maband.on_mid(mid, ts_ns)
         total = bid_size + ask_size
         self.micro = (bid * ask_size + ask * bid_size) / total if total else mid
         # -- volatility and trend
@@ -334,4 +340,6 @@ class Estimators:
             intensity_arrivals=self._intensity.arrivals(ts_ns),
             trades=self.trades,
             liquidations=self.liquidations,
+            ma=self._maband.ma,
+            ma_std=self._maband.std,
         )

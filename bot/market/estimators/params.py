@@ -94,6 +94,20 @@ class EstimatorParams(InputModel):
         description="Refit the intensity at most this often (0 = on every read).",
     )
 
+    ma_window_s: float = Field(
+        default=60.0,
+        gt=0.0,
+        le=3600.0,
+        description="Moving-average band: window of the moving average of the sampled mid and of the "
+        "standard deviation of the samples around it (the spread optimizer's sigma).",
+    )
+    ma_sample_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=60.0,
+        description="Moving-average band: the mid is sampled every this many seconds of event time.",
+    )
+
     @field_validator("vol_horizons_s")
     @classmethod
     def _horizons(cls, value: tuple[float, ...]) -> tuple[float, ...]:

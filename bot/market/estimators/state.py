@@ -60,6 +60,10 @@ class MarketState(msgspec.Struct, frozen=True, kw_only=True):
     trades: int = 0
     liquidations: int = 0
     """Trades seen / liquidation prints ignored (lifetime counters)."""
+    ma: float = NAN
+    """Moving average of the mid sampled every second over ``ma_window_s`` (ticks)."""
+    ma_std: float = NAN
+    """Standard deviation of those samples around ``ma`` (ticks; a dispersion, not per sqrt(s))."""
 
     def _index(self, horizon_s: float) -> int:
         try:
