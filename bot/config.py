@@ -12,7 +12,6 @@ values.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.emulator.settings import BUNDLED_REPLAY_DIR, OfflineSettings, bundled_replay_files
 from bot.errors import ConfigError
 from bot.hedge.settings import HedgeSettings
+from bot.inputmodel import check_host
 from bot.market.estimators.params import EstimatorParams
 from bot.market.feed_settings import FeedCheckSettings
 from bot.paper.settings import PaperSettings
@@ -117,9 +117,6 @@ class LoggingSettings(_Section):
     backups: int = Field(5, ge=0, le=1000, description="Rotated log files kept.")
 
 
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-
-
 def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[IPv6]:PORT`` for IPv6) -> (host, port); ValueError saying what is wrong.
 
@@ -130,23 +127,15 @@ def parse_listen(text: str) -> tuple[str, int]:
         host, sep, port_text = text[1:].partition("]:")
         if not sep:
             raise ValueError(f"{text!r} is not HOST:PORT ([IPv6]:PORT for IPv6)")
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError(f"host {host!r} is not an IPv6 address") from None
+        if ":" not in host:
+            raise ValueError(f"host {host!r} is not an IPv6 address")
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep or not host:
             raise ValueError(f"{text!r} is not HOST:PORT")
         if ":" in host:
             raise ValueError(f"{text!r}: write an IPv6 host in brackets, e.g. [::1]:8080")
-        if all(part.isdigit() for part in host.split(".")):
-            try:
-                ipaddress.IPv4Address(host)
-            except ValueError:
-                raise ValueError(f"host {host!r} is not a valid IPv4 address") from None
-        elif len(host) > 253 or not all(_HOST_LABEL.match(label) for label in host.rstrip(".").split(".")):
-            raise ValueError(f"host {host!r} is not a valid host name or address")
+    check_host(host)
     if not port_text.isdigit() or len(port_text) > 5:
         raise ValueError(f"port {port_text!r} is not a number")
     port = int(port_text)

@@ -241,6 +241,82 @@ def test_good_listen_addresses(listen: str, expected: tuple[str, int]) -> None:
     assert parse_listen(listen) == expected
 
 
+URL_FIELDS = [
+    ("venues.binance_spot", "ws_url", "wss"),
+    ("venues.binance_spot", "rest_url", "https"),
+    ("venues.binance_usdm", "ws_market_url", "wss"),
+    ("venues.bybit_linear", "ws_url", "wss"),
+    ("venues.okx_spot", "rest_url", "https"),
+    ("venues.bitget_usdtm", "ws_url", "wss"),
+    ("testnet.binance_spot", "rest_url", "https"),
+]
+BAD_URLS = [
+    "stream.binance.com:9443",
+    "not a url",
+    "ftp://example.com/x",
+    "wss://",
+    "SCHEME://host:99999/ws",
+    "SCHEME://host:0/ws",
+    "SCHEME://host:port/ws",
+    "SCHEME://999.1.1.1/ws",
+    "SCHEME://-bad-.example/ws",
+    "SCHEME://[zz::1]:80/ws",
+    "SCHEME://[::1:80/ws",
+    "SCHEME://a b.example/ws",
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(field=st.sampled_from(URL_FIELDS), url=st.sampled_from(BAD_URLS), wrong_scheme=st.booleans())
+def test_endpoint_urls_that_do_not_parse_are_exit_2_naming_the_field(
+    field: tuple[str, str, str], url: str, wrong_scheme: bool
+) -> None:
+    """A URL that cannot be connected to is a settings error, not a reconnect loop."""
+    table, key, scheme = field
+    other = {"wss": "https", "https": "wss"}[scheme]
+    text = url.replace("SCHEME", other if wrong_scheme else scheme)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "bad.toml"
+        cfg.write_text(f"[{table}]\n{key} = {json.dumps(text)}\n")
+        code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and f"{table}.{key}" in err and "Traceback" not in err, (text, err)
+
+
+def test_good_endpoint_urls_and_hosts_pass(tmp_path: Path) -> None:
+    cfg = tmp_path / "good.toml"
+    cfg.write_text(
+        f'[quoting]\nstrategies_dir = "{REPO / "config" / "strategies"}"\n'
+        '[venues.binance_spot]\nws_url = "ws://127.0.0.1:8765/ws"\nrest_url = "http://[::1]:8765/api"\n'
+        '[venues.binance_usdm]\nws_market_url = "wss://fstream.binance.com/market"\n'
+        '[testnet.binance_spot]\nrest_url = "https://testnet.binance.vision"\n'
+        '[venues.ccxt.k]\nexchange = "kraken"\nurls = {"api.public" = "https://api.{hostname}/0/public"}\n'
+        '[offline]\nhost = "::1"\n'
+    )
+    code, err = run_main(["config", "check", str(cfg)])
+    assert code == 0, err
+    for text, field in (
+        (
+            '[venues.ccxt.k]\nexchange = "kraken"\nurls = {"api.public" = "https://x:70000/"}\n',
+            "venues.ccxt.k.urls",
+        ),
+        ('[offline]\nhost = "999.1.1.1"\n', "offline.host"),
+    ):
+        cfg.write_text(text)
+        code, err = run_main(["config", "check", str(cfg)])
+        assert code == 2 and field in err, err
+
+
+def test_a_bad_endpoint_url_stops_run_before_it_connects(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[venues.binance_spot]\nws_url = "wss://stream.binance.com:99999"\n'
+    )
+    result = mmbot("run", "--config", str(cfg), "--duration", "5", "--http", "off")
+    assert result.returncode == 2 and "venues.binance_spot.ws_url" in result.stderr, result.stderr
+    assert "port" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def test_the_issue_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cases = [
         ('[paper.starting_balances]\nUSDT = "1e400"\n', "paper.starting_balances"),
@@ -401,3 +477,15 @@ def test_new_data_dir_on_a_read_only_filesystem(tmp_path: Path) -> None:
 def test_numeric_arguments_are_checked_by_the_parser(argv: list[str], argument: str) -> None:
     code, err = run_main(argv)
     assert code == 2 and f"argument {argument}" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["research", "as-table", "--paths", "10", "--gamma", "inf"], "--gamma must be a positive, finite"),
+        (["regimes", "calibrate", "x.gz", "--warmup-s", "nan"], "--warmup-s: must be a finite"),
+    ],
+)
+def test_numeric_arguments_checked_by_their_commands(argv: list[str], message: str) -> None:
+    code, err = run_main(argv)
+    assert code == 2 and message in err and "Traceback" not in err, err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 import msgspec
@@ -66,8 +67,8 @@ def start_research_as_table(args: argparse.Namespace) -> int:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     gammas = tuple(args.gammas) if args.gammas else (0.1, 0.01, 0.5)
     for gamma in gammas:
-        if not gamma > 0:
-            raise InputError(f"--gamma must be positive, got {gamma}")
+        if not (math.isfinite(gamma) and gamma > 0):
+            raise InputError(f"--gamma must be a positive, finite number, got {gamma}")
     config = StudyConfig(
         paths=args.paths,
         seed=args.seed,

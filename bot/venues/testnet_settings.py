@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from bot.errors import InputError
-from bot.inputmodel import InputModel
+from bot.inputmodel import HttpUrl, InputModel
 
 TESTNET_VENUES = ("binance_spot", "binance_usdm")
 
@@ -52,7 +52,7 @@ class TestnetVenueSettings(_Section):
         None, description="Read the API key from this file instead (Docker/K8s secrets)."
     )
     api_secret_file: Path | None = Field(None, description="Read the API secret from this file instead.")
-    rest_url: str | None = Field(
+    rest_url: HttpUrl | None = Field(
         None,
         description="REST base URL override (e.g. a local test double). Only a testnet/demo host or a "
         "loopback address is accepted: anything else is refused at start. Unset = ccxt's testnet URLs.",
