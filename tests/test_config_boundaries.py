@@ -2,7 +2,8 @@
 value anywhere in the settings tree -- NaN, infinities, 1e400, magnitudes nothing means, wrong types,
 hosts and ports that do not parse -- is exit 2 with one message naming the field, never a
 traceback or an odd run. The property test walks the whole Settings model, so a field added later
-is covered without touching this file; it runs in process through the CLI's main() (fast), and a
+is covered without touching this file (numbers; and any field of any type given a value of
+the wrong kind; an unknown key in any section; endpoint URLs); it runs in process through the CLI's main() (fast), and a
 few cases go through a real `mmbot` process."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Union
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from bot.cli import main
 from bot.config import Settings, parse_listen
@@ -147,6 +148,99 @@ def test_any_bad_number_anywhere_is_exit_2_naming_the_field(leaf: tuple[str, str
     assert code == 2, f"{path} = {value!r} was accepted:\n{err}"
     assert field in err, f"{path} = {value!r}: message does not name the field:\n{err}"
     assert "Traceback" not in err and "unexpected error" not in err
+
+
+def every_leaf(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, annotation) of every scalar field the user can set, any type, walking
+    nested models (dicts and lists are leaves: a wrong type for the whole container)."""
+    out: list[tuple[str, Any]] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if typing.get_origin(annotation) in (Union, types.UnionType) and len(args) == 1:
+            annotation = args[0]
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            out += every_leaf(annotation, f"{prefix}{name}.")
+        else:
+            out.append((f"{prefix}{name}", annotation))
+    return out
+
+
+def sections(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every table of the settings tree (to put an unknown key in)."""
+    out = [prefix.rstrip(".")] if prefix else []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if typing.get_origin(annotation) in (Union, types.UnionType) and len(args) == 1:
+            annotation = args[0]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            out += sections(annotation, f"{prefix}{name}.")
+    return out
+
+
+SECRET_LEAVES = {
+    "http.token",
+    *(f"testnet.{v}.{k}" for v in ("binance_spot", "binance_usdm") for k in ("api_key", "api_secret")),
+}
+ALL_LEAVES = [(path, annotation) for path, annotation in every_leaf(Settings) if path not in SECRET_LEAVES]
+WRONG_TYPES = st.sampled_from(
+    [
+        "no-such-choice",
+        "maybe",
+        [1, {"x": 1}],
+        {"no_such_key": 1},
+        {"nested": {"deep": [1.5]}},
+        "1e400",
+        math.nan,
+        -1,
+        10**30,
+        True,
+    ]
+)
+
+
+def accepts(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` is a legitimate value for a field of this annotation (then it is no
+    bad input: skipped)."""
+    try:
+        TypeAdapter(annotation).validate_python(value)
+    except Exception:
+        return False
+    return True
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(leaf=st.sampled_from(ALL_LEAVES), value=WRONG_TYPES)
+def test_any_wrong_value_of_any_type_anywhere_is_exit_2_naming_the_field(
+    leaf: tuple[str, Any], value: Any
+) -> None:
+    """Every field of the settings tree (strings, choices, booleans, paths, tables, lists and
+    numbers): a value of the wrong kind is exit 2 naming the field."""
+    path, annotation = leaf
+    if accepts(annotation, value):
+        return  # e.g. "maybe" for a free-text field: not bad input for this field
+    table, _, key = path.rpartition(".")
+    text = f"[{table}]\n{key} = {toml_value(value)}\n" if table else f"{key} = {toml_value(value)}\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "bad.toml"
+        cfg.write_text(text)
+        code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2, f"{path} = {value!r} was accepted:\n{err}"
+    assert path in err, f"{path} = {value!r}: message does not name the field:\n{err}"
+    assert "Traceback" not in err and "unexpected error" not in err
+
+
+@settings(max_examples=60, deadline=None)
+@given(section=st.sampled_from(sections(Settings)))
+def test_an_unknown_key_in_any_section_is_exit_2_naming_it(section: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "bad.toml"
+        cfg.write_text(f"[{section}]\nno_such_key = 1\n")
+        code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and f"{section}.no_such_key" in err and "Traceback" not in err, err
 
 
 @settings(max_examples=150, deadline=None)
