@@ -1,10 +1,10 @@
 """Every setting is checked where it enters (bot/inputmodel.py and the fields' own ranges): a bad
 value anywhere in the settings tree -- NaN, infinities, 1e400, magnitudes nothing means, wrong types,
-hosts and ports that do not parse -- is exit 2 with one message naming the field, never a
-traceback or an odd run. The property test walks the whole Settings model, so a field added later
-is covered without touching this file (numbers; and any field of any type given a value of
-the wrong kind; an unknown key in any section; endpoint URLs); it runs in process through the CLI's main() (fast), and a
-few cases go through a real `mmbot` process."""
+hosts, ports and URLs that do not parse, unknown keys -- is exit 2 with one message naming the
+field, never a traceback or an odd run. The property tests walk the whole Settings model (numbers;
+any field of any type given a value of the wrong kind; an unknown key in every section), so a field
+added later is covered without touching this file; they run in process through the CLI's main()
+(fast), and a few cases go through a real `mmbot` process."""
 
 from __future__ import annotations
 
