@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
         "in-process with the bundled real Binance recordings (or the offline.replay files: Binance, "
         "Bybit and OKX recordings) and connects to it through the real adapters over a real "
         "websocket: no internet needed.",
+        epilog="One run per data directory (an flock on DATA_DIR/mmbot.pid held for the process "
+        "lifetime; a pidfile left by kill -9 is ignored). If the journal cannot write (disk full, "
+        "I/O error) quoting halts at once and the write is retried (paper.journal). Exit codes: 0 "
+        "clean stop; 1 the run ended on a failure (the journal could not write everything, "
+        "paper.journal.give_up_after_s reached) or another mmbot holds the data directory; 2 bad "
+        "input (config, profile or argument, named in the message).",
     )
     run.add_argument(
         "--config", type=Path, default=None, help="TOML config file (default: config/default.toml)."
