@@ -28,7 +28,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from bot.cli import main
 from bot.config import Settings, parse_listen
-from bot.inputmodel import MAX_SECONDS, check_number
+from bot.inputmodel import MAX_SECONDS, InputModel, check_number
 from bot.strategy.profile import StrategyProfile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -437,6 +437,32 @@ def test_the_issue_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("MMBOT_MARKET__MAX_BUFFER", "1e20")
     code, err = run_main(["config", "check", str(REPO / "config" / "default.toml")])
     assert code == 2 and "market.max_buffer" in err and "MMBOT_MARKET__MAX_BUFFER" in err, err
+
+
+def nested_models(model: type[BaseModel]) -> set[type[BaseModel]]:
+    found: set[type[BaseModel]] = set()
+
+    def visit(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in found:
+                found.add(annotation)
+                for field in annotation.model_fields.values():
+                    visit(field.annotation)
+            return
+        for arg in typing.get_args(annotation):
+            visit(arg)
+
+    for field in model.model_fields.values():
+        visit(field.annotation)
+    return found
+
+
+def test_every_settings_model_is_an_input_model() -> None:
+    """The checks above hold for a model only if it derives from InputModel: a new section
+    built on a bare BaseModel would accept NaN and unknown keys silently."""
+    models = nested_models(Settings) | nested_models(StrategyProfile) | {StrategyProfile}
+    bare = sorted(m.__qualname__ for m in models if not issubclass(m, InputModel))
+    assert len(models) > 30 and bare == []
 
 
 def test_numbers_that_are_fine_pass() -> None:
