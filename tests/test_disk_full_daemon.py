@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from bot.commands.run import format_summary
 from tests.trading_kit import FAST_AS, write_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -284,6 +285,9 @@ def test_a_run_that_gives_up_on_the_journal_exits_1_with_the_reason(tmp_path: Pa
             rc, summary = bot.finish(timeout=60)  # no signal: the bot stops by itself
         assert rc == 1, bot.tail()
         assert "could not write for" in summary["failure"] and "give_up_after_s = 3" in summary["failure"]
+        text = format_summary(summary)  # what a run without --json prints
+        assert f"FAILED: {summary['failure']}" in text
+        assert "btc journal: 1 write fault(s)" in text and "still failing: " in text
         assert len(bot.events("journal write failed")) == 1
         assert bot.events("run ended on a failure")
         assert committed(journal)[: len(before)] == before
