@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import math
+import socket
 import subprocess
 import sys
 import tempfile
@@ -546,6 +547,23 @@ def test_real_process_run_refuses_bad_settings_before_anything_starts(
     result = mmbot("run", "--config", str(cfg), "--offline", "--duration", "5")
     assert result.returncode == 2 and field in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_a_listen_address_that_cannot_be_bound_is_exit_2_naming_http_listen(tmp_path: Path) -> None:
+    """Valid syntax, but not bindable here: a port another process holds, an address that is not
+    this machine's (TEST-NET-1). Exit 2 naming http.listen, not "unexpected error"."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for listen, why in ((f"127.0.0.1:{port}", "in use"), ("192.0.2.1:8080", "assign")):
+            result = mmbot(
+                "run", "--offline", "--duration", "5", "--data-dir", str(tmp_path / "data"), "--http", listen
+            )
+            assert result.returncode == 2, result.stderr[-2000:]
+            last = result.stderr.strip().splitlines()[-1]
+            assert last.startswith(f"mmbot: error: http.listen: cannot listen on {listen}") and why in last
+            assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("duration", ["nan", "inf", "-inf", "-1", "0", "1e308", "soon", ""])

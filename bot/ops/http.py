@@ -36,6 +36,8 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from bot.errors import InputError
+
 log = structlog.get_logger("bot.http")
 
 HealthCheck = Callable[[], str | None]
@@ -269,7 +271,15 @@ class OpsServer:
         )
         await self._runner.setup()
         site = _GuardedSite(self._runner, self.host, self.port, self.guard)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # unknown host, address not on this machine, port in use
+            await self._runner.cleanup()
+            self._runner = None
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            raise InputError(
+                f"http.listen: cannot listen on {host}:{self.port}: {exc.strerror or exc}"
+            ) from None
         self.bound_port = site.bound_port
         log.info(
             "ops http listening",
