@@ -551,7 +551,8 @@ def test_real_process_run_refuses_bad_settings_before_anything_starts(
 
 def test_a_listen_address_that_cannot_be_bound_is_exit_2_naming_http_listen(tmp_path: Path) -> None:
     """Valid syntax, but not bindable here: a port another process holds, an address that is not
-    this machine's (TEST-NET-1). Exit 2 naming http.listen, not "unexpected error"."""
+    this machine's (TEST-NET-1); likewise the offline emulator's address. Exit 2 naming the
+    setting, not "unexpected error"."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -564,6 +565,13 @@ def test_a_listen_address_that_cannot_be_bound_is_exit_2_naming_http_listen(tmp_
             last = result.stderr.strip().splitlines()[-1]
             assert last.startswith(f"mmbot: error: http.listen: cannot listen on {listen}") and why in last
             assert "Traceback" not in result.stderr
+    cfg = tmp_path / "off.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[offline]\nhost = "192.0.2.1"\n')
+    result = mmbot("run", "--config", str(cfg), "--offline", "--duration", "5", "--http", "off")
+    assert (
+        result.returncode == 2
+        and "offline.host/offline.port: the emulator cannot listen on 192.0.2.1" in (result.stderr)
+    )
 
 
 @pytest.mark.parametrize("duration", ["nan", "inf", "-inf", "-1", "0", "1e308", "soon", ""])

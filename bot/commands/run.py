@@ -478,7 +478,16 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
             f"offline mode: the replay has no data for {', '.join(missing)}; add recordings of them to "
             f"offline.replay (it serves {', '.join(sorted(served))})"
         )
-    async with emulator:
+    try:
+        await emulator.start()
+    except OSError as exc:  # offline.host not this machine's, offline.port in use
+        await emulator.stop()
+        where = settings.offline
+        raise InputError(
+            f"offline.host/offline.port: the emulator cannot listen on {where.host}:{where.port}: "
+            f"{exc.strerror or exc}"
+        ) from None
+    try:
         # model_copy, not re-validation: MMBOT_* env must not point an offline run elsewhere
         venues = settings.venues.model_copy(
             update={
@@ -492,6 +501,8 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
         yield ccxt_offline_settings(
             settings.model_copy(update={"venues": venues, "market": market}), emulator.url
         )
+    finally:
+        await emulator.stop()
 
 
 def format_summary(summary: dict[str, Any]) -> str:
