@@ -229,7 +229,16 @@ def test_startup_reconciliation_before_the_first_quote_and_adoption_after_kill_9
             startup = status["execution"]["instruments"][key]["startup"]
             assert startup["cancelled"] == ["mmzzzz_btc-9999"] and startup["foreign"] == ["manual-1"]
             assert startup["balances"]["USDT"] == {"free": "10000", "locked": "0"}
-            time.sleep(1.0)  # let the testnet catch up with the paper book
+
+            def in_step(status: Any) -> bool:
+                """The testnet has caught up: nothing queued and some order open on both sides
+                of the mirror (paper id = the testnet client id after its run tag)."""
+                paper = {o["client_id"] for o in status["engines"][0]["open_orders"] if o["state"] == "live"}
+                testnet = thread.call(lambda: [o["clientOrderId"] for o in fake.open_orders()])
+                mirrored = {cid.split("_", 1)[1] for cid in testnet if cid.startswith("mm")}
+                return status["execution"]["queued"] == 0 and bool(paper & mirrored)
+
+            _wait(url, proc, "paper and testnet in step", in_step)
             proc.kill()  # kill -9: orders stay open on the testnet and in the journal
             proc.wait(10)
         finally:
