@@ -525,6 +525,32 @@ def test_config_check_validates_the_profiles_run_would_load(tmp_path: Path) -> N
     assert code == 2 and "strategy 'nope': no such profile" in err
 
 
+def test_config_check_loads_the_deal_of_every_hedged_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mmbot run` refuses an invalid deal file or one on another token: so does config check."""
+    head = (
+        f'[quoting]\nstrategies_dir = "{REPO / "config" / "strategies"}"\n'
+        '[engines.btcusdt]\nvenue = "binance_spot"\nsymbol = "BTCUSDT"\n'
+        'hedge = { venue = "binance_usdm", symbol = "BTCUSDT" }\n'
+    )
+    cfg = tmp_path / "bot.toml"
+    deal = tmp_path / "deal.toml"
+    text = (REPO / "config" / "deals" / "abc.toml").read_text()
+    deal.write_text(text.replace('loan_delta = "usd_debt"', ""))
+    cfg.write_text(head + f'[hedge]\ndeal = "{deal}"\n')
+    code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and f"{deal}: loan_delta: required key is missing" in err and "engine btcusdt" in err, (
+        err
+    )
+    deal.write_text(text)  # valid, but an ABC deal for a BTC engine
+    code, err = run_main(["config", "check", str(cfg)])
+    assert code == 2 and f"hedge.deal: {deal} is a ABC/USDT deal, engine btcusdt trades BTC/USDT" in err, err
+    monkeypatch.setenv("MMBOT_HEDGE__DEAL", str(deal))  # the ABC deal on the shipped ABC market
+    code, err = run_main(["config", "check", str(REPO / "config" / "abc.toml")])
+    assert code == 0, err
+
+
 def mmbot(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args], cwd=REPO, capture_output=True, text=True, timeout=60

@@ -8,6 +8,7 @@ instrument's metadata is cached locally (no network) -- and every other profile 
 profiles directory a runtime switch (SIGHUP, ``POST /control/strategy``) could load: its
 file must be valid; one that reads sigma at a horizon this config's estimators lack is
 listed as not switchable (a note, not an error: profiles are shared by several configs).
+The deal file of every hedged engine (``hedge.deal``) is loaded as ``mmbot run`` loads it.
 Any problem is exit 2 naming the file, the field and the problem.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.core.instrument import InstrumentSpec
 from bot.engine.assemble import load_strategy, profile_names, strategies_dir
 from bot.errors import MmbotError
+from bot.hedge.deal import load_deal
 from bot.risk.settings import check_horizons as check_risk_horizons
 from bot.strategy.profile import build_quoter, check_horizons
 
@@ -36,7 +39,8 @@ def register(subparsers: Any) -> None:
         help="Validate FILE (with MMBOT_* overrides) and its strategy profiles; print the effective config.",
         description="Validate a TOML config file, apply MMBOT_* environment overrides, validate every "
         "strategy profile the bot could load (each engine's, and every other profile in the profiles "
-        "directory a runtime switch could load) and print the effective configuration. Exit code 2 "
+        "directory a runtime switch could load) and the deal file of every hedged engine, and print the "
+        "effective configuration. Exit code 2 "
         "names the file, field and problem on bad input.",
     )
     check.add_argument("file", type=Path, help="TOML config file, e.g. config/default.toml")
@@ -48,6 +52,7 @@ def start_config_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.file)
     directory = strategies_dir(settings, args.file)
     profiles, notes = check_profiles(settings, directory)
+    check_deals(settings)
     effective = settings.model_dump(mode="json")
     if args.json:
         print(json.dumps(effective, indent=2))
@@ -103,6 +108,31 @@ def check_profiles(settings: Settings, directory: Path) -> tuple[list[str], list
     if problems:
         raise ConfigError("\n".join(problems))
     return names, notes
+
+
+def check_deals(settings: Settings) -> None:
+    """The deal file of every hedged engine, as ``mmbot run`` loads it (schema and cross-checks;
+    its token against the engine's market where that market's metadata is cached)."""
+    problems: list[str] = []
+    hedged = {name: engine for name, engine in settings.engines.items() if engine.hedge is not None}
+    specs = _cached_specs([engine.key for engine in hedged.values()], settings)
+    for name, engine in hedged.items():
+        path = settings.hedge.resolve(name).deal
+        if path is None:
+            continue
+        try:
+            deal = load_deal(path, dt.date.min)  # as run: expiry is checked against event time later
+        except ConfigError as exc:
+            problems.append(f"{exc} (deal of engine {name})")
+            continue
+        spec = specs.get(engine.key)
+        if spec is not None and (deal.token, deal.quote) != (spec.base, spec.quote):
+            problems.append(
+                f"hedge.deal: {path} is a {deal.token}/{deal.quote} deal, engine {name} trades "
+                f"{spec.base}/{spec.quote}"
+            )
+    if problems:
+        raise ConfigError("\n".join(dict.fromkeys(problems)))
 
 
 def _cached_specs(keys: list[str], settings: Settings) -> dict[str, InstrumentSpec]:
