@@ -522,7 +522,7 @@ def test_config_check_validates_the_profiles_run_would_load(tmp_path: Path) -> N
         f'[quoting]\nstrategies_dir = "{strategies}"\n[engines.btc]\nvenue = "binance_spot"\nsymbol = "BTCUSDT"\nstrategy = "nope"\n'
     )
     code, err = run_main(["config", "check", str(cfg)])
-    assert code == 2 and "strategy 'nope': no such profile" in err
+    assert code == 2 and "strategy 'nope': no nope.toml in" in err and "no such profile" in err
 
 
 def test_config_check_loads_the_deal_of_every_hedged_engine(
@@ -575,7 +575,7 @@ def test_real_process_run_refuses_bad_settings_before_anything_starts(
     assert not (tmp_path / "data").exists()
 
 
-def test_a_listen_address_that_cannot_be_bound_is_exit_2_naming_http_listen(tmp_path: Path) -> None:
+def test_a_listen_address_that_cannot_be_bound_is_exit_2_naming_where_it_came_from(tmp_path: Path) -> None:
     """Valid syntax, but not bindable here: a port another process holds, an address that is not
     this machine's (TEST-NET-1); likewise the offline emulator's address. Exit 2 naming the
     setting, not "unexpected error"."""
@@ -583,13 +583,15 @@ def test_a_listen_address_that_cannot_be_bound_is_exit_2_naming_http_listen(tmp_
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        for listen, why in ((f"127.0.0.1:{port}", "in use"), ("192.0.2.1:8080", "assign")):
+        for listen, why in ((f"127.0.0.1:{port}", "in use"), ("192.0.2.1:8080", "not available")):
             result = mmbot(
                 "run", "--offline", "--duration", "5", "--data-dir", str(tmp_path / "data"), "--http", listen
             )
             assert result.returncode == 2, result.stderr[-2000:]
             last = result.stderr.strip().splitlines()[-1]
-            assert last.startswith(f"mmbot: error: http.listen: cannot listen on {listen}") and why in last
+            assert (
+                last.startswith(f"mmbot: error: --http {listen}: cannot listen on {listen}") and why in last
+            )
             assert "Traceback" not in result.stderr
     cfg = tmp_path / "off.toml"
     cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[offline]\nhost = "192.0.2.1"\n')

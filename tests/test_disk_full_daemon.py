@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from bot.commands.run import format_summary
+from bot.ops.summary import format_summary
 from tests.trading_kit import FAST_AS, write_profile
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ offline) and ``mmbot replay`` both call it, so live and replay run the same core
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,16 +18,19 @@ from typing import Any
 import msgspec
 import structlog
 
-from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
+from bot.config import ConfigError, EngineSettings, Settings, config_source
 from bot.core.events import NS_PER_S, Side
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderReport
+from bot.core.units import tidy
+from bot.defaults import Source, find_profile, known_profiles, strategy_search_path
 from bot.engine.hedge_setup import build_hedger
 from bot.engine.hedging import HedgePipeline
 from bot.engine.loop import Engine
 from bot.engine.obligation_setup import build_obligation
 from bot.engine.obligations import ObligationDesk
 from bot.engine.trading import QuotingPipeline
+from bot.engine.views import engine_status, engine_summary
 from bot.market.estimators import Estimators
 from bot.paper.exchange import PaperExchange
 from bot.paper.fees import schedule_for
@@ -48,27 +51,58 @@ log = structlog.get_logger("bot.assemble")
 RISK_RECORD_TYPES = ("regime_transition", "risk_kill")
 
 
-def strategies_dir(settings: Settings, config_path: Path | None) -> Path:
-    """Where strategy profiles are looked up (see ``quoting.strategies_dir``)."""
-    if settings.quoting.strategies_dir is not None:
-        return settings.quoting.strategies_dir
-    base = config_path if config_path is not None else DEFAULT_CONFIG
-    candidate = base.parent / "strategies"
-    if candidate.is_dir():
-        return candidate
-    return Path("config") / "strategies"
+StrategySearch = Sequence[Source]
+"""Folders searched in order for ``NAME.toml`` (:func:`bot.defaults.strategy_search_path`)."""
+
+
+def strategy_search(settings: Settings, config: Source | Path | None) -> list[Source]:
+    """Where the strategy profiles of a run are looked up: ``quoting.strategies_dir``,
+    ``strategies/`` next to the config file in use (``config``: the resolved
+    :func:`~bot.config.config_source`, or the ``--config`` argument), ``./config/strategies``,
+    the packaged profiles (first match wins)."""
+    source = config if isinstance(config, Source) else config_source(config)
+    return strategy_search_path(source, settings.quoting.strategies_dir)
 
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-"""A profile name: a file name in the profiles directory, never a path."""
+"""A profile name: a file name on the profile search path, never a path."""
 
 
-def profile_names(directory: Path) -> list[str]:
-    """The profiles in ``directory``: the names of its ``*.toml`` files, sorted."""
+def profile_names(where: Path | StrategySearch) -> list[str]:
+    """Every profile on the search path (or in one folder): the ``*.toml`` file names, sorted."""
     try:
-        return sorted(p.stem for p in directory.glob("*.toml") if p.is_file() and PROFILE_NAME.match(p.stem))
+        return [name for name in known_profiles(_search(where)) if PROFILE_NAME.match(name)]
     except OSError:
         return []
+
+
+def _search(where: Path | StrategySearch) -> list[Source]:
+    if isinstance(where, Path):
+        return [Source(where, "folder")]
+    return list(where)
+
+
+def find_strategy(where: Path | StrategySearch, name: str) -> Path:
+    """The file of profile ``name`` (ConfigError listing the known profiles if none).
+
+    ``name`` must be one of :func:`profile_names` -- a file name on the search path, never
+    a path: ``../x`` or ``/etc/x`` is refused before any file is opened."""
+    search = _search(where)
+    known = profile_names(search)
+    path = find_profile(search, name) if PROFILE_NAME.match(name) and name in known else None
+    if path is None:
+        shown = name if len(name) <= 64 else name[:64] + "..."
+        places = ", ".join(str(source.path) for source in search) or "(no profile folder exists)"
+        raise ConfigError(
+            f"strategy {shown!r}: no {shown}.toml in {places}: no such profile; known profiles: {known}"
+        )
+    return path
+
+
+def load_strategy(where: Path | StrategySearch, name: str) -> StrategyProfile:
+    """Profile ``name`` from a folder or the search path, validated (ConfigError names the
+    file, field and problem)."""
+    return load_profile(find_strategy(where, name))
 
 
 def with_account_fees(settings: Settings, spec: InstrumentSpec) -> InstrumentSpec:
@@ -87,17 +121,6 @@ def quote_fees(settings: Settings, spec: InstrumentSpec) -> FeeRates:
     quote against exactly these."""
     schedule = schedule_for(spec, settings.paper.fee_overrides())
     return FeeRates(maker=float(schedule.maker), taker=float(schedule.taker))
-
-
-def load_strategy(directory: Path, name: str) -> StrategyProfile:
-    """``directory/name.toml`` validated (ConfigError names file, field and problem).
-
-    ``name`` must be one of :func:`profile_names` (so never a path: ``../x`` is refused)."""
-    known = profile_names(directory)
-    if not PROFILE_NAME.match(name) or name not in known:
-        shown = name if len(name) <= 64 else name[:64] + "..."
-        raise ConfigError(f"strategy {shown!r}: no such profile in {directory}; known profiles: {known}")
-    return load_profile(directory / f"{name}.toml")
 
 
 @dataclass
@@ -158,26 +181,33 @@ class TradingEngine:
         return self.closed_journal
 
     def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"engine": self.engine.name}
-        pipeline = self.pipeline
-        if pipeline is not None:
-            now = self.engine.clock.now
-            out["strategy"] = pipeline.quoter.name
-            out["fills"] = pipeline.fills
-            out["position"] = str(pipeline.spec.size(pipeline.position))
-            out["risk"] = pipeline.risk.status()
-            out["quotes"] = {
-                "bids": [(q.price, q.size) for q in pipeline.desired.bids],
-                "asks": [(q.price, q.size) for q in pipeline.desired.asks],
-                "note": pipeline.desired.note,
-            }
-            out["open_orders"] = pipeline.order_manager.open_orders()
-            out["sample"] = pipeline.sample(now)
-            out["markouts"] = pipeline.markout_summary()
-        if self.hedger is not None:
-            out["hedge"] = self.hedger.status(self.engine.clock.now)
+        """The ``/status`` entry of this engine, in human units (:mod:`bot.engine.views`)."""
+        now = self.engine.clock.now
+        out = engine_status(self.engine.name, self.pipeline, self.hedger, now)
+        if self.pipeline is not None:
+            out["markouts"] = self.pipeline.markout_summary()
         if self.obligation is not None:
-            out["obligation"] = self.obligation.status(self.engine.clock.now)
+            out["obligation"] = tidy(self.obligation.status(now))
+        journal = self.journal_health()
+        if journal is not None:
+            out["journal"] = journal
+        return out
+
+    def summary(self, start_ns: int | None = None) -> dict[str, Any]:
+        """This engine's part of the run summary; ``start_ns`` = when the run started."""
+        exchange = self.exchange
+        out = engine_summary(
+            self.engine.name,
+            self.engine.events,
+            self.pipeline,
+            exchange.ledger if exchange is not None else None,
+            len(exchange.orders) if exchange is not None else 0,
+            self.hedger,
+            start_ns=start_ns,
+            now=self.engine.clock.now,
+        )
+        if self.obligation is not None:
+            out["obligation"] = tidy(self.obligation.summary())
         journal = self.journal_health()
         if journal is not None:
             out["journal"] = journal

@@ -36,8 +36,6 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from bot.errors import InputError
-
 log = structlog.get_logger("bot.http")
 
 HealthCheck = Callable[[], str | None]
@@ -273,13 +271,10 @@ class OpsServer:
         site = _GuardedSite(self._runner, self.host, self.port, self.guard)
         try:
             await site.start()
-        except OSError as exc:  # unknown host, address not on this machine, port in use
+        except OSError:  # the caller says why (bot.ops.listen.describe_bind_error)
             await self._runner.cleanup()
             self._runner = None
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            raise InputError(
-                f"http.listen: cannot listen on {host}:{self.port}: {exc.strerror or exc}"
-            ) from None
+            raise
         self.bound_port = site.bound_port
         log.info(
             "ops http listening",
