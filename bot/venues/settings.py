@@ -410,6 +410,8 @@ class CcxtVenueSettings(_VenuePolicy):
         for key, url in value.items():
             if not key or any(not part for part in key.split(".")):
                 raise ValueError(f"{key!r}: expected a dotted path into exchange.urls, e.g. 'api.ws.spot'")
+            if not url.startswith(("http://", "https://", "ws://", "wss://")):
+                raise ValueError(f"{key!r}: {url!r} must start with http(s):// or ws(s)://")
             try:
                 check_url(url, ("http", "https", "ws", "wss"), templates=True)
             except ValueError as exc:
