@@ -121,6 +121,14 @@ def format_summary(summary: dict[str, Any]) -> str:
         journal = row.get("journal")
         if journal and (journal["faults"] or journal["lost"]):
             lines.append(_journal_line(row["engine"], journal))
+    for deal in summary.get("deals", []):
+        statement = deal["statement"]
+        delta = deal.get("delta") or {}
+        lines.append(
+            f"  deal {deal['deal']}: phase {deal['phase']}, PnL {statement['total']} "
+            f"(ledger {statement['ledger_pnl']}), net delta {delta.get('hedged_net', 0):,.0f} "
+            f"(perp {delta.get('perp', 0):,.0f}), pool swaps {deal['pool']['swaps']}"
+        )
     for venue, stats in summary["adapters"].items():
         lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     if summary.get("failure"):
