@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from structlog.testing import capture_logs
 
 from bot.commands.run import _ops_server
@@ -208,5 +209,45 @@ async def test_request_timeout_and_connection_cap() -> None:
         await asyncio.sleep(0.2)
         async with aiohttp.ClientSession() as http, http.get(server.url + "/healthz") as resp:
             assert resp.status == 200  # room again: served
+    finally:
+        await server.stop()
+
+
+async def test_a_registered_stream_outlives_the_request_deadline() -> None:
+    """The dashboard's server-sent events last as long as the browser stays: a path registered
+    with add_stream keeps streaming past request_timeout_s, an ordinary slow answer does not."""
+    runner = LiveRunner([], clock=lambda: 0)
+    server = OpsServer(
+        registry=build_registry(runner, lambda: 0),
+        status=lambda: {},
+        host="127.0.0.1",
+        port=0,
+        limits=Limits(request_timeout_s=0.5, idle_timeout_s=1.0),
+    )
+
+    async def ticks(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for n in range(8):  # 1.6 s in all: three times the deadline
+            await response.write(f"data: {n}\n\n".encode())
+            await asyncio.sleep(0.2)
+        return response
+
+    def routes(app: web.Application) -> None:
+        app.router.add_get("/stream", ticks)
+        app.router.add_get("/not-a-stream", ticks)
+
+    server.extend(routes)
+    server.add_stream("/stream")
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(server.url + "/stream") as resp:
+                body = await resp.text()
+            assert [line for line in body.split("\n") if line] == [f"data: {n}" for n in range(8)]
+            # unregistered: cut at the deadline mid-stream (the idle timer then closes it)
+            with pytest.raises(aiohttp.ClientPayloadError):
+                async with http.get(server.url + "/not-a-stream") as resp:
+                    await asyncio.wait_for(resp.text(), 10)
     finally:
         await server.stop()

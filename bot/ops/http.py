@@ -324,6 +324,12 @@ class OpsServer:
                 response: web.StreamResponse = await handler(request)
                 return response
         except TimeoutError:
+            if request.writer is not None and request.writer.output_size:
+                # the answer had begun (a stream not registered with add_stream): it cannot
+                # become a 503 any more, so the connection is cut and the client sees it end early
+                if request.transport is not None:
+                    request.transport.close()
+                raise asyncio.CancelledError from None
             return web.json_response(
                 {"error": f"no answer within {self.limits.request_timeout_s:g} s"}, status=503
             )
