@@ -352,6 +352,7 @@ def components(npz_1m: Path | None, runs: int, log: list[str]) -> list[str]:
         ("bench_obligations.py", ["--runs", str(runs)]),
         ("bench_synthetic.py", ["--runs", str(runs), "--json"]),
         ("bench_tick_to_quote.py", ["--runs", str(runs), "--n", "1000000"]),
+        ("bench_feed_checks.py", ["--runs", str(runs)]),
         ("bench_loopback_latency.py", ["--runs", str(runs), "--seconds", "60"]),
     ]
     lines = []

@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-SHARED_GEN = REPO.parent / "shared" / "bench" / "gen_l2.py"
+SHARED_GEN = REPO / "benchmarks" / "reference" / "gen_l2.py"
+"""The reference generator, vendored in the repository (benchmarks/reference/README.md)."""
 CACHE = REPO / "benchmarks" / ".cache"
 
 Columns = tuple[list[int], list[int], list[int], list[int], list[int]]

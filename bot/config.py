@@ -29,6 +29,7 @@ from bot.emulator.settings import BUNDLED_REPLAY_DIR, OfflineSettings, bundled_r
 from bot.errors import ConfigError
 from bot.hedge.settings import HedgeSettings
 from bot.market.estimators.params import EstimatorParams
+from bot.market.feed_settings import FeedCheckSettings
 from bot.paper.settings import PaperSettings
 from bot.risk.settings import RiskSettings
 from bot.strategy.obligation_params import ObligationParams, ObligationsSettings
@@ -151,7 +152,11 @@ class MetadataSettings(_Section):
     timeout_s: float = Field(10.0, gt=0, le=120, description="Metadata request timeout.")
 
 
-class MarketSettings(_Section):
+class MarketSettings(FeedCheckSettings):
+    """``[market]``: book staleness and buffering, and the market-data cross-checks
+    (:class:`~bot.market.feed_settings.FeedCheckSettings`: top of book, trades, depth
+    silence, falling behind)."""
+
     stale_after_s: float = Field(
         5.0,
         gt=0,

@@ -61,7 +61,7 @@ class CcxtHarness:
         self.events.append(event)
         self.engine.on_event(event)
         for action in self.engine.drain_actions():
-            self.adapter.request_snapshot(action.instrument, action.reason)
+            self.adapter.request_snapshot(action.instrument, action.reason, action.attempt)
 
     def _after_engine(self, event: Event) -> None:
         valid = self.sync.valid

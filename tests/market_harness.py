@@ -95,6 +95,8 @@ class Harness:
         self.transition_times: list[float] = []
         """Monotonic (event-loop) time of each transition."""
         self.events: list[MarketEvent] = []
+        self.event_times: list[float] = []
+        """Monotonic (event-loop) time at which each event reached the sink."""
         self.tickers: dict[int, TopOfBook] = {}
         self.checks = 0
         self.mismatches: list[str] = []
@@ -112,9 +114,10 @@ class Harness:
         if self.sink_hook is not None:
             self.sink_hook(event)
         self.events.append(event)
+        self.event_times.append(asyncio.get_running_loop().time())
         self.engine.on_event(event)
         for action in self.engine.drain_actions():
-            self.adapter.request_snapshot(action.instrument, action.reason)
+            self.adapter.request_snapshot(action.instrument, action.reason, action.attempt)
 
     def _after_engine(self, event: Event) -> None:
         valid = self.sync.valid
@@ -186,7 +189,7 @@ class Harness:
             await asyncio.sleep(self.timer_interval_s)
             self.engine.on_event(Timer(local_ts=time.time_ns()))
             for action in self.engine.drain_actions():
-                self.adapter.request_snapshot(action.instrument, action.reason)
+                self.adapter.request_snapshot(action.instrument, action.reason, action.attempt)
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

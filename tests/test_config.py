@@ -50,7 +50,7 @@ def test_env_beats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         ("[market]\nstale_after_s = -1\n", "market.stale_after_s: Input should be greater than 0"),
         (
             "[venues.binance_usdm]\ndepth_speed_ms = 77\n",
-            "venues.binance_usdm.depth_speed_ms: must be 100, 250 or 500",
+            "venues.binance_usdm.depth_speed_ms: must be 0, 100, 250 or 500",
         ),
         ('[engines.x]\nvenue = "binance_spot"\n', "engines.x.symbol: required key is missing"),
         (

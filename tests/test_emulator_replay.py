@@ -126,10 +126,10 @@ def test_replay_loader_detects_venues_and_merges_by_time() -> None:
     assert stamps == sorted(stamps)
     books = source.open_pass().books
     assert books[("binance_spot", "BTCUSDT")].snapshot_id() == 50093239218  # recorded lastUpdateId
-    # USD-M: the snapshot id reported before any diff is the first diff's U (U <= L <= u)
+    # USD-M: before any diff, the recorded lastUpdateId, inside the first kept diff (U <= L <= u)
     usdm = books[("binance_usdm", "BTCUSDT")]
     first = next(i for i in source._timeline if i.venue == "binance_usdm" and i.kind == "depth")
-    assert first.first_id == usdm.snapshot_id() <= 5123107852948 <= first.last_id
+    assert first.first_id <= usdm.snapshot_id() == 5123107852948 <= first.last_id
     # common window: both venues play until the earlier recording (USD-M) ends
     clipped = source.common_window()
     ends = {m.venue: m.items[-1].ts_ns for m in clipped.replay_markets}

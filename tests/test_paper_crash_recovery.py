@@ -3,7 +3,9 @@
 The child (``tests/helpers/paper_soak.py``) runs Engine books + the reference market
 maker + PaperExchange + the SQLite journal over a deterministic synthetic stream. An
 uninterrupted reference run records the ledger digest at every committed boundary.
-For each trial a fresh child is SIGKILLed after a random delay, then:
+For each trial a fresh child is SIGKILLed at a random moment -- once its journal holds a
+random share of the reference run's records (polled read-only, so the kill lands mid-run
+however loaded the machine is) plus a random few milliseconds -- then:
 
 1. the journal it left is a prefix of the reference journal (record for record), and
    the ledger rebuilt from it equals the reference run's in-memory ledger at the last
@@ -110,6 +112,29 @@ def test_sigkill_soak_long(reference: dict[str, object], tmp_path: Path) -> None
     assert interrupted >= 60
 
 
+def _committed(path: Path) -> int:
+    """Records the journal at ``path`` has committed so far (0 while it does not exist yet)."""
+    if not path.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.05)
+        try:
+            row = conn.execute("SELECT count(*) FROM records").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # being created or locked for a moment: ask again
+        return 0
+    return int(row[0])
+
+
+def _wait_for_progress(child: subprocess.Popen[str], path: Path, records: int) -> None:
+    """Return once the child's journal holds ``records`` records (or the child has exited)."""
+    deadline = time.monotonic() + 120
+    while child.poll() is None and _committed(path) < records:
+        assert time.monotonic() < deadline, "the child made no progress for 120 s"
+        time.sleep(0.002)
+
+
 def _kill_and_resume(reference: dict[str, object], tmp_path: Path, trials: int, seed: int) -> int:
     """SIGKILL ``trials`` children at random moments; check each journal and resume."""
     rng = random.Random(seed)
@@ -117,14 +142,14 @@ def _kill_and_resume(reference: dict[str, object], tmp_path: Path, trials: int, 
     trace = reference["trace"]
     summary = reference["summary"]
     assert isinstance(ref_records, list) and isinstance(trace, dict) and isinstance(summary, dict)
-    duration = float(str(reference["duration"]))
     interrupted = 0
     for trial in range(trials):
         data_dir = tmp_path / f"trial{trial}"
         child = _child(data_dir)
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, duration))
+        _wait_for_progress(child, _journal(data_dir), int(rng.uniform(0.05, 0.95) * len(ref_records)))
+        time.sleep(rng.uniform(0.0, 0.005))
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=60)
         path = _journal(data_dir)

@@ -6,10 +6,12 @@ arrive, replay events with the recorded receive time. This test removes every wa
 can change a decision -- zero order/cancel/market-data latencies, a zero trade window (the paper
 exchange's wait for a trade to explain a depth decrease is event time), a fixed-spread profile
 (quotes depend only on the book and the position), the risk manager off (its volatility clock is
-event time), no timer ticks (live they come from the wall clock, in replay from event time, so a
-decision taken on a tick -- the order manager re-placing a slot once its cancel is confirmed, which
-partial fills through our price make common -- would fall between different events) -- so both runs
-must see the same book at every decision and produce the same fills, fees and balances. (Mark-to-market samples are taken on time intervals, so the equity curve's points
+event time), the falling-behind check off (the live run at full emulator speed on a loaded machine
+can lag by wall-clock seconds that the replay's recorded clock never sees), no timer ticks (live
+they come from the wall clock, in replay from event time, so a decision taken on a tick -- the
+order manager re-placing a slot once its cancel is confirmed, which partial fills through our price
+make common -- would fall between different events) -- so both runs must see the same book at every
+decision and produce the same fills, fees and balances. (Mark-to-market samples are taken on time intervals, so the equity curve's points
 differ; the ledger's exact holdings do not.)"""
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def settings(data_dir: Path, overrides: dict[str, str] | None = None) -> Setting
         data_dir=str(data_dir),
         engines={"btc": {"venue": "binance_spot", "symbol": "BTCUSDT"}},
         risk={"enabled": False},
+        market={"max_lag_s": 0},
         http={"enabled": False},
         paper={
             "starting_balances": {"USDT": "100000", "BTC": "0.05"},

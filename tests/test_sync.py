@@ -140,12 +140,75 @@ def test_usdm_pu_chaining() -> None:
     assert sync.counters.gaps == 1
 
 
-def test_usdm_first_event_must_contain_snapshot_id() -> None:
+def test_usdm_first_event_contains_the_snapshot_id_or_chains_onto_it() -> None:
     book = OrderBook(USDM_BTC.key)
     sync = make_sync("binance_usdm", book)
     sync.on_snapshot(snapshot(1020, [(4, 1)], [(31, 1)]))
-    assert not sync.on_delta(delta(1021, 1030, prev=1020))  # U > L: snapshot too old for this stream
-    assert sync.counters.snapshot_retries == 1
+    # quiet symbol: the snapshot is exactly current (L == u of the last diff published), so the
+    # next diff starts past it but chains onto it with pu == L
+    assert sync.on_delta(delta(1021, 1030, prev=1020, bids=[(5, 2)]))
+    assert sync.valid and sync.last_id == 1030 and book.bids == {4: 1, 5: 2}
+    assert sync.counters.snapshot_retries == 0 and sync.request_attempt == 0
+
+
+def test_usdm_snapshot_behind_the_stream_says_which_rule_failed() -> None:
+    sync = make_sync("binance_usdm", OrderBook(USDM_BTC.key))
+    sync.request_snapshot("connected")
+    sync.on_snapshot(snapshot(1020, [(4, 1)], [(31, 1)]))
+    assert not sync.on_delta(delta(1025, 1030, prev=1023))  # U > L and pu != L: really behind
+    assert sync.counters.snapshot_retries == 1 and sync.state is SyncState.AWAITING_SNAPSHOT
+    assert sync.pending_request == sync.invalid_reason
+    assert sync.invalid_reason == (
+        "snapshot 1020 older than the diff stream: the next diff U=1025 u=1030 pu=1023 is past it "
+        "(the first diff must have U <= 1020 <= u or pu == 1020)"
+    )
+    assert sync.request_attempt == 2  # the connect request, then this retry: the edge backs off
+    # the diff is kept: the next snapshot (taken after it was published) splices onto it
+    assert sync.on_snapshot(snapshot(1027, [(4, 1)], [(31, 1)]))
+    assert sync.last_id == 1030 and sync.request_attempt == 0
+
+
+def test_usdm_quiet_start_with_buffered_diff_equal_to_snapshot() -> None:
+    """The snapshot id equals the u of the last diff already buffered: splice on it, keep going."""
+    book = OrderBook(USDM_BTC.key)
+    sync = make_sync("binance_usdm", book)
+    sync.on_delta(delta(990, 1000, prev=980, bids=[(3, 1)]))
+    sync.on_delta(delta(1005, 1020, prev=1000, bids=[(5, 1)]))
+    # 990..1000 is covered; 1005..1020 ends exactly at L: re-applying it is idempotent
+    assert sync.on_snapshot(snapshot(1020, [(4, 1), (5, 1)], [(31, 1)]))
+    assert sync.last_id == 1020 and book.bids == {4: 1, 5: 1} and sync.counters.skipped == 1
+    assert sync.on_delta(delta(1031, 1040, prev=1020, asks=[(30, 1)]))
+    assert sync.valid and book.asks == {30: 1, 31: 1} and sync.counters.snapshot_retries == 0
+
+
+def test_usdm_quiet_start_with_empty_buffer_waits_for_the_first_diff() -> None:
+    sync = make_sync("binance_usdm", OrderBook(USDM_BTC.key))
+    assert not sync.on_snapshot(snapshot(1020, [(4, 1)], [(31, 1)]))
+    assert sync.state is SyncState.SYNCING and sync.pending_request is None
+    assert sync.invalid_reason == "waiting for the first diff after snapshot 1020"
+    assert not sync.on_delta(delta(1001, 1019, prev=990))  # u < L: covered, skipped
+    assert sync.on_delta(delta(1031, 1040, prev=1020))
+
+
+def test_snapshot_retry_keeps_newer_buffered_diffs_for_a_lagging_snapshot() -> None:
+    # a second snapshot served from a cache that still lags part of the buffered stream
+    _, sync = spot_sync()
+    sync.on_delta(delta(150, 160, bids=[(10, 1)]))
+    sync.on_delta(delta(161, 170, bids=[(11, 1)]))
+    assert not sync.on_snapshot(snapshot(100, [(9, 5)], [(21, 5)]))
+    assert "snapshot 100 older than the diff stream: buffered diff U=150 u=160 is past it" in (
+        sync.invalid_reason
+    )
+    assert sync.on_snapshot(snapshot(165, [(9, 5)], [(21, 5)]))  # splices on the kept 161..170
+    assert sync.last_id == 170 and sync.counters.snapshot_retries == 1
+
+
+def test_gap_message_names_the_rule_and_the_numbers() -> None:
+    sync = make_sync("binance_usdm", OrderBook(USDM_BTC.key))
+    sync.on_snapshot(snapshot(1020, [(4, 1)], [(31, 1)]))
+    sync.on_delta(delta(1015, 1030, prev=1010))
+    sync.on_delta(delta(1042, 1050, prev=1035))
+    assert sync.invalid_reason == "gap: expected continuation of 1030 (pu == 1030), got U=1042 u=1050 pu=1035"
 
 
 # ---- engine: feed status, staleness, actions ------------------------------------------

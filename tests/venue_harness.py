@@ -109,7 +109,7 @@ class VenueHarness:
         self._current = event
         self.engine.on_event(event)
         for action in self.engine.drain_actions():
-            self.adapter.request_snapshot(action.instrument, action.reason)
+            self.adapter.request_snapshot(action.instrument, action.reason, action.attempt)
 
     def _after_engine(self, event: Event) -> None:
         for key in self.specs:
@@ -155,7 +155,7 @@ class VenueHarness:
             await asyncio.sleep(self.timer_interval_s)
             self.engine.on_event(Timer(local_ts=time.time_ns()))
             for action in self.engine.drain_actions():
-                self.adapter.request_snapshot(action.instrument, action.reason)
+                self.adapter.request_snapshot(action.instrument, action.reason, action.attempt)
 
 
 def exchange_book(book: Any) -> DecimalBook:

@@ -46,8 +46,8 @@ def register(subparsers: Any) -> None:
         "Bybit v5 and OKX websocket protocols (one port, the venues' own paths) from a replay of "
         "real recordings (default: the bundled Binance ones) or a synthetic "
         "scenario, with optional fault injection. Prints the base URL on one stdout line when ready.",
-        epilog=f"Fault grammar: {GRAMMAR}; kinds: gap, drop, stall, malformed, out_of_order, "
-        "checksum (OKX). "
+        epilog=f"Fault grammar: {GRAMMAR}; kinds: gap, drop, stall, stall_depth (the book stream "
+        "stops, trades and bookTicker go on), malformed, out_of_order, checksum (OKX). "
         "SECONDS count replay time from the start, e.g. --fault gap@30 --fault "
         "stall@60,duration=8,venue=binance_usdm --fault drop@10,every=120,duration=3.",
     )

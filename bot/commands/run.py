@@ -28,6 +28,7 @@ from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, pid_path, running_pid, take_request
 from bot.ops.execution import TestnetExecution, plan_execution
+from bot.ops.feeds import FeedCollector, feeds_current, for_replay_speed
 from bot.ops.http import OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
@@ -323,6 +324,7 @@ def _ops_server(
     host, port = settings.http.host_port
     registry = build_registry(runner, time.time_ns)
     registry.register(TradingCollector(trading))
+    registry.register(FeedCollector(runner, time.time_ns))
     registry.register(ObligationCollector(trading))
     runner.observe = LatencyMetrics(registry, trading).observe
     if testnet is not None:
@@ -371,6 +373,7 @@ def _ops_server(
 
     ops.add_check("feeds_fresh", feeds_fresh)
     ops.add_check("books_valid", books_valid)
+    ops.add_check("feeds_current", feeds_current(runner))
     ops.add_check("journal_writable", journal_writable)
 
     def switch(body: dict[str, Any]) -> dict[str, Any]:
@@ -415,7 +418,10 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
             }
         )
         log.info("offline: emulator started", url=emulator.url)
-        yield ccxt_offline_settings(settings.model_copy(update={"venues": venues}), emulator.url)
+        market = settings.market.model_copy(update=for_replay_speed(settings.market, settings.offline.speed))
+        yield ccxt_offline_settings(
+            settings.model_copy(update={"venues": venues, "market": market}), emulator.url
+        )
 
 
 def format_summary(summary: dict[str, Any]) -> str:

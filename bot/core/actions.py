@@ -11,10 +11,14 @@ import msgspec
 
 
 class RequestSnapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """The book of ``instrument`` needs a new snapshot (REST fetch or resubscribe)."""
+    """The book of ``instrument`` needs a new snapshot (REST fetch or resubscribe).
+
+    ``attempt`` counts the requests since the book was last valid (1 = the first): an
+    edge that pays for snapshots (REST weight) backs off on retries."""
 
     instrument: str
     reason: str
+    attempt: int = 1
 
 
 Action = RequestSnapshot

@@ -4,11 +4,13 @@ Levels are kept as the exchange's decimal strings (keyed by ``Decimal`` so that 
 spellings of one price are one level), so the replay needs no instrument specs.
 Besides the levels the book tracks what the REST snapshot must report:
 
-- spot: ``lastUpdateId`` = the last applied diff's ``u``;
-- USD-M: an id ``L`` with ``U_next <= L <= u_next`` for the next diff the emulator
-  will send (USD-M ids are not contiguous; a client drops ``u < L`` and applies the
-  first diff with ``U <= L <= u``). The book content is the state after the last
-  applied diff, so reporting ``L = U_next`` makes that next diff the client's first.
+- ``lastUpdateId`` = the id of the last update in the book: the last applied diff's
+  ``u`` (before any diff: the recorded snapshot's own ``lastUpdateId``), on spot and
+  USD-M alike. That is what Binance reports when its book sits at a diff boundary --
+  always the case here, diffs are applied whole -- e.g. on a quiet symbol: on USD-M
+  the next diff then starts past it (``U > L``) and chains onto it (``pu == L``), so a
+  client must accept ``pu == L`` as well as ``U <= L <= u`` for its first diff.
+  (``next_first_id``, the next diff's ``U``, is kept for status and tests.)
 """
 
 from __future__ import annotations
@@ -67,8 +69,6 @@ class ExchangeBook:
 
     def snapshot_id(self) -> int:
         """The ``lastUpdateId`` a REST snapshot taken now must carry (see module doc)."""
-        if self.venue == "binance_usdm":
-            return self.next_first_id if self.next_first_id is not None else self.last_id + 1
         return self.last_id
 
     def top(self, limit: int) -> tuple[list[RawLevel], list[RawLevel]]:

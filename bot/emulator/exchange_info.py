@@ -135,8 +135,14 @@ def exchange_info_body(
     body: dict[str, Any] = {
         "timezone": "UTC",
         "serverTime": server_time_ms,
+        # Binance's published limits (spot 6000, USD-M 2400 per minute)
         "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 6000 if venue == "binance_spot" else 2400,
+            }
         ],
         "exchangeFilters": [],
     }

@@ -28,14 +28,21 @@ Kinds (each counted in the emulator status under ``faults_applied``):
     the stall ends to connections that are still open (like a congested link).
     Connections a client closes during the stall lose their backlog. At ``--speed
     max`` a long stall pauses playback once the send queues are full (back-pressure).
+``stall_depth``
+    Only the order-book stream of each matching book stops for ``duration`` seconds
+    (default 5) while its trades, bookTicker and every other stream go on and the
+    connection stays open: a frozen depth stream. The exchange book keeps moving (REST
+    snapshots are current); the withheld book messages are dropped, so when the stream
+    resumes clients see a gap in the update-id chain. Snapshots sent for a new
+    subscription (Bybit, OKX) still go out.
 
 ``--fault`` grammar (seconds are replay time since playback start)::
 
     KIND@SECONDS[,every=S][,duration=S][,symbol=SYM][,venue=VENUE]
 
 e.g. ``gap@30``, ``drop@60,every=120,duration=3``, ``stall@10,duration=8,venue=binance_usdm``,
-``malformed@5,symbol=BTCUSDT``. ``symbol`` limits gap / out_of_order / malformed to one
-symbol; ``venue`` (``binance_spot``, ``binance_usdm``, ``bybit_spot``, ``bybit_linear``,
+``malformed@5,symbol=BTCUSDT``. ``symbol`` limits gap / out_of_order / malformed / stall_depth
+to one symbol; ``venue`` (``binance_spot``, ``binance_usdm``, ``bybit_spot``, ``bybit_linear``,
 ``okx_spot``, ``okx_swap``, ``okx_futures``, ``bitget_spot``, ``bitget_usdtm``) limits any
 fault to one venue. OKX and Bitget serve all their instrument types on one path: a ``drop`` /
 ``stall`` for such a venue hits every connection subscribed to any instrument of that venue.
@@ -48,8 +55,16 @@ from typing import Any, Literal, cast
 
 from bot.errors import InputError
 
-FaultKind = Literal["gap", "drop", "stall", "malformed", "out_of_order", "checksum"]
-FAULT_KINDS: tuple[str, ...] = ("gap", "drop", "stall", "malformed", "out_of_order", "checksum")
+FaultKind = Literal["gap", "drop", "stall", "malformed", "out_of_order", "checksum", "stall_depth"]
+FAULT_KINDS: tuple[str, ...] = (
+    "gap",
+    "drop",
+    "stall",
+    "malformed",
+    "out_of_order",
+    "checksum",
+    "stall_depth",
+)
 VENUES = (
     "binance_spot",
     "binance_usdm",
@@ -85,7 +100,7 @@ class Fault:
 
     @property
     def effective_duration_s(self) -> float:
-        if self.kind == "stall" and self.duration_s == 0:
+        if self.kind in ("stall", "stall_depth") and self.duration_s == 0:
             return DEFAULT_STALL_S
         return self.duration_s
 

@@ -20,7 +20,8 @@ one venue family's websocket paths on the emulator's port and owns:
 - faults on book streams: ``gap`` (the next book message of the market is applied
   but not sent), ``out_of_order`` (the next two are swapped), ``checksum`` (the next
   one carries a wrong checksum; OKX), ``malformed`` (a truncated frame on every
-  matching connection). ``drop`` and ``stall`` are the server's, per connection.
+  matching connection), ``stall_depth`` (book messages withheld for a while; the
+  server says when). ``drop`` and ``stall`` are the server's, per connection.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class OpVenueProtocol:
         self.views: dict[SubKey, BookView] = {}
         self.last_state: dict[SubKey, str] = {}
         self.faults: dict[tuple[str, str], _Faults] = {}
+        self.depth_stalled: Callable[[str, str], bool] = lambda venue, symbol: False
+        """Set by the server: a stall_depth fault withholds this market's book stream now."""
         self.requests = 0
         self._log = log.bind(family=self.family)
 
@@ -304,6 +307,8 @@ class OpVenueProtocol:
         self._send_book(item, state, frames)
 
     def _send_book(self, item: Item, state: _Faults, frames: list[tuple[OpClient, str]]) -> None:
+        if self.depth_stalled(item.venue, item.symbol):
+            return  # applied to the book, not sent: the book stream is frozen (stall_depth)
         if item.action == "snapshot":
             for client, frame in frames:
                 client.enqueue(frame)

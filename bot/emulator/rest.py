@@ -61,6 +61,24 @@ def depth_response(
     return web.Response(body=msgspec.json.encode(body), content_type="application/json")
 
 
+USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+
+
+def depth_request_weight(venue: str, query: Mapping[str, str]) -> int:
+    """Binance's weight of one depth request (counted per minute in ``X-MBX-USED-WEIGHT-1M``):
+    spot 5 / 25 / 50 / 250 up to 100 / 500 / 1000 / 5000 levels, USD-M 2 / 5 / 10 / 20 up to
+    50 / 100 / 500 / 1000."""
+    raw = query.get("limit", "")
+    limit = (
+        int(raw) if raw.isdigit() else (SPOT_DEFAULT_LIMIT if venue == "binance_spot" else USDM_DEFAULT_LIMIT)
+    )
+    tiers = ((100, 5), (500, 25), (1000, 50)) if venue == "binance_spot" else ((50, 2), (100, 5), (500, 10))
+    for top, weight in tiers:
+        if limit <= top:
+            return weight
+    return 250 if venue == "binance_spot" else 20
+
+
 def error_response(status: int, code: int, msg: str) -> web.Response:
     return web.Response(
         status=status, body=msgspec.json.encode(binance_error(code, msg)), content_type="application/json"

@@ -31,6 +31,7 @@ scheduled faults. In-process use::
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -57,7 +58,7 @@ from bot.emulator.protocol import (
     envelope,
     symbol_of,
 )
-from bot.emulator.rest import depth_response
+from bot.emulator.rest import USED_WEIGHT_HEADER, depth_request_weight, depth_response
 from bot.emulator.source import Item, MarketSource, SourcePass
 
 log = structlog.get_logger("bot.emulator")
@@ -116,6 +117,8 @@ class EmulatorServer:
         self.okx = OkxProtocol(self.hub, self._count_op_fault)
         self.bitget = BitgetProtocol(self.hub, self._count_op_fault)
         self._handlers: tuple[OpVenueProtocol, ...] = (self.bybit, self.okx, self.bitget)
+        for handler in self._handlers:
+            handler.depth_stalled = self.depth_stalled
         self._op: dict[str, OpVenueProtocol] = {
             venue: handler for handler in self._handlers for venue in handler.venues
         }
@@ -131,6 +134,10 @@ class EmulatorServer:
         self.slow_consumers_dropped = 0
         self.rest_requests = 0
         self.faults_applied: dict[str, int] = {}
+        self._depth_stalls: list[tuple[Fault, float]] = []
+        """stall_depth faults in force: (fault, loop time it ends)."""
+        self._weight_used: dict[str, tuple[int, int]] = {}
+        """venue -> (minute, REST weight used in it): the X-MBX-USED-WEIGHT-1M header."""
         self.fault_log: deque[dict[str, Any]] = deque(maxlen=_FAULT_LOG)
         self.error: str | None = None
         self._log = log
@@ -300,6 +307,8 @@ class EmulatorServer:
         book.apply_diff(item.bids, item.asks, item.last_id, item.next_first_id)
         book.exch_ms = item.exch_ms
         state = self._book_faults[key]
+        if self._depth_stalls and self.depth_stalled(item.venue, item.symbol):
+            return  # applied, not sent: the depth stream is frozen (stall_depth)
         if state.held is not None:
             held, state.held = state.held, None
             self._broadcast(item)
@@ -397,6 +406,19 @@ class EmulatorServer:
                 if fault.matches(venue):
                     self.hub.stalled_until[venue] = max(self.hub.stalled_until.get(venue, 0.0), until)
             self._count_fault("stall", None, f"sending paused for {fault.effective_duration_s:g}s", fault)
+        elif fault.kind == "stall_depth":
+            self._depth_stalls.append((fault, loop.time() + fault.effective_duration_s))
+            self._count_fault(
+                "stall_depth", None, f"book stream withheld for {fault.effective_duration_s:g}s", fault
+            )
+
+    def depth_stalled(self, venue: str, symbol: str) -> bool:
+        """A stall_depth fault withholds this book's stream now."""
+        if not self._depth_stalls:
+            return False
+        now = asyncio.get_running_loop().time()
+        self._depth_stalls = [(f, until) for f, until in self._depth_stalls if until > now]
+        return any(fault.matches(venue, symbol) for fault, _ in self._depth_stalls)
 
     def _count_op_fault(self, kind: str, venue: str, symbol: str, detail: str) -> None:
         self.faults_applied[kind] = self.faults_applied.get(kind, 0) + 1
@@ -428,6 +450,11 @@ class EmulatorServer:
         async def handler(request: web.Request) -> web.Response:
             self.rest_requests += 1
             response = depth_response(self.books, venue, request.query)
+            minute = int(time.time() // 60)
+            bucket, used = self._weight_used.get(venue, (minute, 0))
+            used = (used if bucket == minute else 0) + depth_request_weight(venue, request.query)
+            self._weight_used[venue] = (minute, used)
+            response.headers[USED_WEIGHT_HEADER] = str(used)
             if response.status == 200:
                 self._snapshot_served.set()
             return response

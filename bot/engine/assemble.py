@@ -173,7 +173,11 @@ def build_engine(
     specs = {key: with_account_fees(settings, specs[key]) for key in keys}
     engine_specs = [specs[key] for key in keys]
     engine = Engine(
-        name, engine_specs, stale_after_s=settings.market.stale_after_s, max_buffer=settings.market.max_buffer
+        name,
+        engine_specs,
+        stale_after_s=settings.market.stale_after_s,
+        max_buffer=settings.market.max_buffer,
+        checks=settings.market,
     )
     if not engine_settings.quote or profile is None:
         return TradingEngine(engine)

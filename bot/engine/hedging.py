@@ -196,7 +196,7 @@ class HedgePipeline:
         else:
             instrument = event.instrument  # type: ignore[union-attr]
             if instrument == self.hedge:
-                valid = self.perp_state.sync.valid
+                valid = self.perp_state.quotable
                 if valid != self._perp_valid:
                     self._perp_valid = valid
                     self._dirty = True
@@ -376,7 +376,7 @@ class HedgePipeline:
             return
         perp = self.perp_state
         bid, ask = perp.book.best_bid, perp.book.best_ask
-        if not perp.sync.valid or bid is None or ask is None:
+        if not perp.quotable or bid is None or ask is None:
             return
         perp_mid = Decimal(bid + ask) * self.perp_spec.tick_size / 2
         decision = decide_hedge(b.net, self.hedger, self.perp_spec, price=perp_mid)

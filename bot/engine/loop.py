@@ -1,11 +1,14 @@
 """The engine loop: feeds market events to books and synchronous handlers.
 
 One :class:`Engine` serves one quoted market and its hedge instrument. It owns an
-:class:`OrderBook` and a venue :class:`BookSync` per instrument, keeps the event
-clock, applies the core staleness rule on :class:`Timer` events, and then hands
-each event to its registered handlers (estimators, paper exchange, risk, quoter, ...)
-in registration order. Handlers are plain synchronous callables; whatever needs the
-outside world goes to :attr:`Engine.outbox` for the driver.
+:class:`OrderBook`, a venue :class:`BookSync` and a :class:`FeedHealth` (cross-checks
+against the trade and top-of-book streams, per-stream staleness, falling behind) per
+instrument, keeps the event clock, applies the staleness rules on :class:`Timer`
+events, and then hands each event to its registered handlers (estimators, paper
+exchange, risk, quoter, ...) in registration order. A book is *quotable* when its sync
+is live and its feed is not behind (:attr:`InstrumentState.quotable`). Handlers are plain
+synchronous callables; whatever needs the outside world goes to :attr:`Engine.outbox` for
+the driver.
 
 The :mod:`bot.engine` package is the only place that wires components together.
 """
@@ -27,9 +30,13 @@ from bot.core.events import (
     FeedState,
     FeedStatus,
     Timer,
+    TopOfBook,
+    Trade,
 )
 from bot.core.instrument import InstrumentSpec
 from bot.market.book import OrderBook
+from bot.market.feed_settings import FeedCheckSettings
+from bot.market.feedhealth import FeedHealth
 from bot.market.sync import BookSync, make_sync
 
 log = structlog.get_logger("bot.engine")
@@ -42,13 +49,26 @@ class Handler(Protocol):
 class InstrumentState:
     """Book, sync and feed bookkeeping of one instrument inside an engine."""
 
-    __slots__ = ("book", "last_event_ts", "spec", "sync")
+    __slots__ = ("book", "health", "last_event_ts", "spec", "sync")
 
-    def __init__(self, spec: InstrumentSpec, sync: BookSync) -> None:
+    def __init__(self, spec: InstrumentSpec, sync: BookSync, health: FeedHealth | None = None) -> None:
         self.spec = spec
         self.book = sync.book
         self.sync = sync
+        self.health = health or FeedHealth(spec=spec)
         self.last_event_ts = 0
+
+    @property
+    def quotable(self) -> bool:
+        """The book may be quoted from: its sync is live and its feed is not behind."""
+        return self.sync.valid and self.health.behind is None
+
+    @property
+    def reason(self) -> str:
+        """Why the book is not quotable ('' when it is)."""
+        if not self.sync.valid:
+            return self.sync.invalid_reason
+        return self.health.behind or ""
 
 
 class Engine:
@@ -62,15 +82,17 @@ class Engine:
         stale_after_s: float = 5.0,
         max_buffer: int = 10_000,
         sync_factory: Callable[[str, OrderBook, int], BookSync] = make_sync,
+        checks: FeedCheckSettings | None = None,
     ) -> None:
         self.name = name
         self.clock = EventClock()
         self.stale_after_ns = int(stale_after_s * NS_PER_S)
         self.instruments: dict[str, InstrumentState] = {}
+        checks = checks or FeedCheckSettings()
         for spec in instruments:
             sync = sync_factory(spec.venue, OrderBook(spec.key), max_buffer)
             sync.bind(spec)
-            self.instruments[spec.key] = InstrumentState(spec, sync)
+            self.instruments[spec.key] = InstrumentState(spec, sync, FeedHealth(checks, spec))
         self.handlers: list[Handler] = []
         self.outbox: list[Action] = []
         self.events = 0
@@ -90,32 +112,57 @@ class Engine:
 
     # ---- the loop --------------------------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
-        """Process one event to completion (book, then every handler)."""
+    def on_event(self, event: Event, queue_lag_ns: int = 0) -> None:
+        """Process one event to completion (book, cross-checks, then every handler).
+
+        ``queue_lag_ns``: how long the event waited between its socket receipt stamp
+        (``local_ts``) and now, measured by a live driver (0 = not measured: replay)."""
         self.events += 1
         now = self.clock.advance(event.local_ts)
         if isinstance(event, Timer):
-            self._check_staleness(now)
+            self._on_timer(now)
         else:
             state = self.instruments.get(event.instrument)
             if state is None:
                 return
             state.last_event_ts = now
             sync = state.sync
-            was_valid = sync.valid
-            if isinstance(event, BookDelta):
-                sync.on_delta(event)
-            elif isinstance(event, BookSnapshot):
-                sync.on_snapshot(event)
-            elif isinstance(event, FeedStatus):
-                self._on_feed_status(state, event)
+            health = state.health
+            was_quotable = sync.valid and health.behind is None
+            kind = type(event)
+            problem = None
+            if kind is BookDelta:
+                sync.on_delta(event)  # type: ignore[arg-type]
+                problem = health.on_depth(event, state.book, sync.valid, now)  # type: ignore[arg-type]
+            elif kind is TopOfBook:
+                problem = health.on_top(event, state.book, sync.valid, now)  # type: ignore[arg-type]
+            elif kind is Trade:
+                problem = health.on_trade(event, state.book, sync.valid, now)  # type: ignore[arg-type]
+            elif kind is BookSnapshot:
+                sync.on_snapshot(event)  # type: ignore[arg-type]
+                health.on_snapshot(now)
+            elif kind is FeedStatus:
+                self._on_feed_status(state, event)  # type: ignore[arg-type]
+            if queue_lag_ns or health.queue_lag_ns:
+                health.on_queue_lag(queue_lag_ns, now)
+            if problem is None and health.deadline and now >= health.deadline:
+                problem = health.overdue(state.book, sync.valid, now)
+            if problem is not None:
+                sync.invalidate(problem)
             if sync.pending_request is not None:
-                self.outbox.append(RequestSnapshot(instrument=event.instrument, reason=sync.pending_request))
-                sync.pending_request = None
-            if sync.valid != was_valid:
+                self._request(event.instrument, sync)
+            if (sync.valid and health.behind is None) != was_quotable:
+                if not sync.valid:
+                    health.reset()
                 self._log_validity(state)
         for handler in self.handlers:
             handler(event)
+
+    def _request(self, key: str, sync: BookSync) -> None:
+        self.outbox.append(
+            RequestSnapshot(instrument=key, reason=sync.pending_request or "", attempt=sync.request_attempt)
+        )
+        sync.pending_request = None
 
     def _on_feed_status(self, state: InstrumentState, event: FeedStatus) -> None:
         if event.state is FeedState.CONNECTED:
@@ -123,22 +170,38 @@ class Engine:
         else:
             state.sync.invalidate(f"disconnected: {event.reason}", request_snapshot=False)
 
-    def _check_staleness(self, now: int) -> None:
+    def _on_timer(self, now: int) -> None:
         for key, state in self.instruments.items():
             sync = state.sync
+            health = state.health
+            was_quotable = sync.valid and health.behind is None
             if sync.valid and state.last_event_ts and now - state.last_event_ts > self.stale_after_ns:
                 silent = (now - state.last_event_ts) / NS_PER_S
                 sync.invalidate(f"stale: no data for {silent:.1f}s")
-                if sync.pending_request is not None:
-                    self.outbox.append(RequestSnapshot(instrument=key, reason=sync.pending_request))
-                    sync.pending_request = None
+            else:
+                problem = health.overdue(state.book, sync.valid, now)
+                if problem is not None:
+                    sync.invalidate(problem)
+            if sync.pending_request is not None:
+                self._request(key, sync)
+            if (sync.valid and health.behind is None) != was_quotable:
+                if not sync.valid:
+                    health.reset()
                 self._log_validity(state)
 
     def _log_validity(self, state: InstrumentState) -> None:
         sync = state.sync
-        if sync.valid:
+        if state.quotable:
             self._log.info(
                 "book valid", instrument=state.spec.key, update_id=sync.last_id, levels=len(state.book)
+            )
+        elif sync.valid:
+            self._log.warning(
+                "book untradeable",
+                instrument=state.spec.key,
+                reason=state.health.behind,
+                lag_s=round(state.health.lag_ns / NS_PER_S, 3),
+                queue_lag_s=round(state.health.queue_lag_ns / NS_PER_S, 3),
             )
         else:
             self._log.warning(
@@ -146,4 +209,5 @@ class Engine:
                 instrument=state.spec.key,
                 reason=sync.invalid_reason,
                 **sync.counters.as_dict(),
+                **state.health.counters.as_dict(),
             )

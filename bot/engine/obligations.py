@@ -326,12 +326,15 @@ class ObligationDesk:
         if pipeline is not None and pipeline.decision.pull_all:
             reasons = "; ".join(pipeline.decision.reasons[:2]) or "risk manager HALTED"
             return "halted", f"HALTED: {reasons}"
-        sync = self.engine.instruments[self.key].sync
+        state = self.engine.instruments[self.key]
+        sync = state.sync
         if not sync.valid:
             return (
                 "book_invalid",
                 f"book not valid ({sync.invalid_reason or sync.state.value}): quotes pulled",
             )
+        if state.health.behind is not None:
+            return "book_behind", f"book untradeable ({state.health.behind}): quotes pulled"
         plan = self.plan
         if plan is not None:
             if plan.chosen:

@@ -129,6 +129,7 @@ class QuotingPipeline:
         self.vetoes = 0
         self.fills = 0
         self._dirty = True
+        self._quoting = False
         self.hedge_view: HedgeView | None = None
         """Set by the assembly when the engine hedges: fills the samples' net_delta and pnl.hedge."""
         self.report_observers: list[Callable[[OrderReport], None]] = []
@@ -158,7 +159,10 @@ class QuotingPipeline:
             if kind is BookDelta or kind is BookSnapshot or self._dirty:
                 self._decide(self.engine.clock.now)
             elif kind is Trade or kind is TopOfBook:
-                pass  # they move estimators, not the book: quotes follow on the next book change
+                # they move estimators, not the book: quotes follow on the next book change --
+                # unless their cross-check just made the book unquotable (pull now)
+                if self._quoting and not self.state.quotable:
+                    self._decide(self.engine.clock.now)
             else:
                 self._decide(self.engine.clock.now)
         if self.record is not None and self.engine.clock.now >= self.next_sample_ts:
@@ -191,18 +195,21 @@ class QuotingPipeline:
     def _decide(self, now: int) -> None:
         self._dirty = False
         state = self.estimators.snapshot()
-        sync = self.state.sync
-        decision = self.decision = self.risk.on_market(
-            state, book_valid=sync.valid, feed_fresh=sync.valid, now=now
-        )
+        instrument = self.state
+        valid = instrument.sync.valid
+        current = instrument.health.behind is None  # not falling behind the exchange
+        decision = self.decision = self.risk.on_market(state, book_valid=valid, feed_fresh=current, now=now)
         om = self.order_manager
-        if decision.pull_all or not sync.valid:
-            self.desired = DesiredQuotes(
-                note="pulled: " + "; ".join(decision.reasons[:3]) if decision.pull_all else "book not valid"
-            )
+        if decision.pull_all or not valid or not current:
+            if decision.pull_all:
+                note = "pulled: " + "; ".join(decision.reasons[:3])
+            else:
+                note = f"book not quotable: {instrument.reason}"
+            self.desired = DesiredQuotes(note=note)
             commands = om.cancel_all(now)
             if self.overlay is not None:
                 commands += self.overlay.cancel_all(now)
+            self._quoting = False
         else:
             desired = self.quoter.quote(state, self.position, decision.adjustments, self._adverse())
             lane: list[OrderCommand] = []
@@ -211,6 +218,7 @@ class QuotingPipeline:
             self.desired = desired
             commands = om.reconcile(desired, now)
             commands += lane
+            self._quoting = True
         for command in commands:
             self.send(command)
 

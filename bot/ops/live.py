@@ -22,6 +22,7 @@ import structlog
 from bot.core.actions import RequestSnapshot
 from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, MarketEvent, Timer
 from bot.engine.loop import Engine
+from bot.ops.feeds import feed_fields, snapshot_wait
 
 log = structlog.get_logger("bot.live")
 
@@ -33,7 +34,9 @@ class MarketDataAdapter(Protocol):
 
     async def run(self) -> None: ...
 
-    def request_snapshot(self, instrument: str, reason: str) -> None: ...
+    def request_snapshot(self, instrument: str, reason: str, attempt: int = 1) -> None: ...
+
+    def snapshot_wait(self, instrument: str) -> str | None: ...
 
     async def close(self) -> None: ...
 
@@ -84,25 +87,30 @@ class LiveRunner:
             self._venue_of[key] = adapter.venue
 
     def sink(self, event: MarketEvent) -> None:
-        """Adapters call this for every decoded event (synchronously)."""
+        """Adapters call this for every decoded event (synchronously). The queue lag -- from the
+        adapter's socket receipt stamp (``local_ts``) to now -- goes to the engines with it."""
         if self._closing:
             return  # our own shutdown (closing connections) is not market information
+        lag = max(0, self.clock() - event.local_ts)
         observe = self.observe
         if observe is None:
             for engine in self.routes.get(event.instrument, ()):
-                engine.on_event(event)
+                engine.on_event(event, lag)
                 if engine.outbox:
                     self._dispatch(engine)
             return
-        lag = self.clock() - event.local_ts
         book_event = type(event) is BookDelta or type(event) is BookSnapshot
         for engine in self.routes.get(event.instrument, ()):
             start = time.perf_counter_ns()
-            engine.on_event(event)
+            engine.on_event(event, lag)
             elapsed = time.perf_counter_ns() - start
             if engine.outbox:
                 self._dispatch(engine)
             observe(event, engine.name, lag, elapsed, book_event)
+
+    def adapter_of(self, instrument: str) -> MarketDataAdapter | None:
+        venue = self._venue_of.get(instrument)
+        return self.adapters.get(venue) if venue else None
 
     def _dispatch(self, engine: Engine) -> None:
         for action in engine.drain_actions():
@@ -112,7 +120,7 @@ class LiveRunner:
                 if adapter is None:
                     log.error("no adapter for snapshot request", instrument=action.instrument)
                     continue
-                adapter.request_snapshot(action.instrument, action.reason)
+                adapter.request_snapshot(action.instrument, action.reason, action.attempt)
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -192,7 +200,8 @@ class LiveRunner:
     # ---- reporting -------------------------------------------------------------------
 
     def status_lines(self) -> list[dict[str, Any]]:
-        """One dict per (engine, instrument): validity, top of book, counters."""
+        """One dict per (engine, instrument): validity, tradeability and why not (with what a
+        resync waits for), top of book, per-stream ages, lags, counters."""
         lines = []
         now = self.clock()
         for engine in self.engines:
@@ -206,7 +215,6 @@ class LiveRunner:
                         "instrument": key,
                         "valid": state.sync.valid,
                         "state": state.sync.state.value,
-                        "reason": state.sync.invalid_reason or None,
                         "best_bid": str(spec.price(bid)) if bid is not None else None,
                         "bid_size": str(spec.size(book.best_bid_size)),
                         "best_ask": str(spec.price(ask)) if ask is not None else None,
@@ -214,6 +222,7 @@ class LiveRunner:
                         "levels": len(book),
                         "update_id": state.sync.last_id,
                         "last_event_age_s": round(age, 3) if age is not None else None,
+                        **feed_fields(state, now, snapshot_wait(self, key)),
                         **state.sync.counters.as_dict(),
                     }
                 )

@@ -152,6 +152,7 @@ class ReplayRun:
                 [specs[k] for k in keys],
                 stale_after_s=settings.market.stale_after_s,
                 max_buffer=settings.market.max_buffer,
+                checks=settings.market,
             )
             # the reference MM reads the exchange's state, not its reports: discard them (else the
             # report outbox grows with every order)

@@ -22,6 +22,9 @@ A venue adapter subclasses it and supplies its rules:
 - the class attributes :attr:`app_ping` / :attr:`app_ping_when_idle` /
   :attr:`ws_pings` -- the venue's keep-alive.
 
+Every message is stamped with the time it was received by the process, before it is
+decoded (:mod:`bot.venues.receipt`): that stamp is the events' ``local_ts``.
+
 Settings come from the venue's config section; every venue section has the
 connection-policy fields read here (:class:`ConnectionPolicy`).
 """
@@ -44,6 +47,7 @@ from bot.core.events import FeedState, FeedStatus, MarketEvent
 from bot.core.instrument import InstrumentSpec
 from bot.venues.backoff import backoff_delays
 from bot.venues.decoding import DecodeError
+from bot.venues.receipt import StampedClientConnection, stamped_connection
 from bot.venues.stats import AdapterStats
 
 Sink = Callable[[MarketEvent], None]
@@ -154,6 +158,7 @@ class StreamingAdapter:
         self.stats = AdapterStats()
         self._rng = rng or random.Random()
         self._clock = clock
+        self._connection_class = stamped_connection(clock)
         self._connections: list[Connection] = []
         self._book_connection: dict[str, Connection] = {}
         self._running = False
@@ -179,8 +184,15 @@ class StreamingAdapter:
     async def _on_close(self) -> None:
         """Called once when the adapter stops (cancel venue tasks, close HTTP sessions)."""
 
-    def request_snapshot(self, instrument: str, reason: str = "") -> None:
+    def request_snapshot(self, instrument: str, reason: str = "", attempt: int = 1) -> None:
+        """Resynchronise ``instrument``'s book; ``attempt`` counts the requests since the book
+        was last valid (1 = the first), so retries can back off."""
         raise NotImplementedError
+
+    def snapshot_wait(self, instrument: str) -> str | None:
+        """What a resync of ``instrument`` is waiting for right now, if anything (e.g. REST
+        weight), in words for /status; None when nothing is held back."""
+        return None
 
     # ---- public state ----------------------------------------------------------------------
 
@@ -250,6 +262,7 @@ class StreamingAdapter:
                     ping_timeout=settings.ping_timeout_s if self.ws_pings else None,
                     close_timeout=CLOSE_TIMEOUT_S,
                     max_size=MAX_FRAME_BYTES,
+                    create_connection=self._connection_class,
                 ) as ws:
                     opened = True
                     conn.ws = ws
@@ -297,12 +310,15 @@ class StreamingAdapter:
         loop = asyncio.get_running_loop()
         watchdog = asyncio.create_task(self._watchdog(conn, ws), name=f"{self.venue}-{conn.name}-watchdog")
         on_frame = self._on_frame
+        clock = self._clock
+        # stamps taken when the message was queued by the protocol (see bot/venues/receipt.py)
+        receipts = ws.receipts if isinstance(ws, StampedClientConnection) else None
         try:
             async for raw in ws:
                 conn.last_rx = loop.time()
                 conn.received = True
                 conn.ping_outstanding = False
-                on_frame(conn, raw)
+                on_frame(conn, raw, receipts.popleft() if receipts else clock())
         except ConnectionClosed as exc:
             return conn.close_reason or closed_reason(exc)
         finally:
@@ -370,11 +386,12 @@ class StreamingAdapter:
         with contextlib.suppress(ConnectionClosed):
             await ws.send(text)
 
-    def _on_frame(self, conn: Connection, raw: str | bytes) -> None:
+    def _on_frame(self, conn: Connection, raw: str | bytes, local_ts: int) -> None:
+        """One message, stamped ``local_ts`` at socket receipt (before decoding)."""
         stats = self.stats
         stats.messages += 1
         try:
-            events = self.decoder.decode_frame(raw, self._clock())
+            events = self.decoder.decode_frame(raw, local_ts)
         except DecodeError as exc:
             self._count_decode_error(exc)
             return

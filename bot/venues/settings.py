@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.venues.binance.weights import depth_weight
 from bot.venues.fee_tiers import tier_rates
 
 
@@ -114,14 +115,34 @@ class BinanceVenueSettings(_VenuePolicy):
     )
     rest_url: str | None = Field(None, description="REST base URL. Unset = the network's default.")
     depth_speed_ms: int = Field(
-        100, description="Diff-depth stream speed (spot: 100 or 1000; USD-M: 100, 250, 500)."
+        100,
+        description="Diff-depth stream speed (spot: 100 or 1000; USD-M: 0 (real time, @depth@0ms), "
+        "100, 250, 500).",
     )
     trade_stream: Literal["trade", "aggTrade"] = Field("trade", description="Public trade stream to use.")
     book_ticker: bool = Field(True, description="Subscribe to bookTicker (exact top-of-book checks).")
     snapshot_limit: int = Field(1000, ge=5, le=5000, description="Levels per side in REST depth snapshots.")
-    rest_weight_per_minute: int = Field(
-        1200, gt=0, description="REST request-weight budget per minute (throttled client side)."
+    rest_weight_per_minute: int | None = Field(
+        None,
+        gt=0,
+        description="REST request-weight budget per window (throttled client side). Unset = the "
+        "venue's REQUEST_WEIGHT limit read from exchangeInfo rateLimits at the first snapshot, or "
+        "Binance's documented limit if that read fails (spot 6000, USD-M 2400 per minute).",
     )
+    rest_weight_window_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="The window that budget applies to (Binance counts per minute; when the limit is "
+        "read from exchangeInfo, its interval is used).",
+    )
+    snapshot_retry_min_s: float = Field(
+        0.25,
+        ge=0,
+        description="A snapshot retried before the book was valid again (attempt n >= 2) waits "
+        "snapshot_retry_min_s x 2^(n-2) first, capped at snapshot_retry_max_s.",
+    )
+    snapshot_retry_max_s: float = Field(30.0, gt=0, description="Snapshot retry back-off cap.")
     ping_interval_s: float = Field(20.0, gt=0, description="Client websocket ping interval.")
     ping_timeout_s: float = Field(
         20.0, gt=0, description="Drop the connection if a ping is unanswered this long."
@@ -134,6 +155,16 @@ class BinanceVenueSettings(_VenuePolicy):
     )
     connect_timeout_s: float = Field(10.0, gt=0, description="Websocket / REST connect timeout.")
 
+    def _check_budget(self, venue: str) -> None:
+        weight = depth_weight(venue, self.snapshot_limit)
+        if self.rest_weight_per_minute is not None and self.rest_weight_per_minute < weight:
+            raise ValueError(
+                f"rest_weight_per_minute {self.rest_weight_per_minute} is below the weight of one "
+                f"depth snapshot ({weight} at snapshot_limit {self.snapshot_limit})"
+            )
+        if self.snapshot_retry_max_s < self.snapshot_retry_min_s:
+            raise ValueError("snapshot_retry_max_s must be >= snapshot_retry_min_s")
+
 
 class BinanceSpotSettings(BinanceVenueSettings):
     fee_tier: str | None = Field(
@@ -142,6 +173,11 @@ class BinanceSpotSettings(BinanceVenueSettings):
         max_length=32,
         description="Published fee tier of the account (bot/venues/fee_tiers.py): vip0..vip9, vip0_bnb, vip9_bnb, or lp1 (Spot Liquidity Provider Program, maker 0 %: mmbot is a market maker). maker_fee/taker_fee override it.",
     )
+
+    @model_validator(mode="after")
+    def _budget(self) -> BinanceSpotSettings:
+        self._check_budget("binance_spot")
+        return self
 
     @field_validator("depth_speed_ms")
     @classmethod
@@ -166,11 +202,16 @@ class BinanceUsdmSettings(BinanceVenueSettings):
         description="Published fee tier of the account: vip0..vip9, or lp1..lp3 (USD-M Liquidity Provider Program, maker rebates). maker_fee/taker_fee override it.",
     )
 
+    @model_validator(mode="after")
+    def _budget(self) -> BinanceUsdmSettings:
+        self._check_budget("binance_usdm")
+        return self
+
     @field_validator("depth_speed_ms")
     @classmethod
     def _speed(cls, value: int) -> int:
-        if value not in (100, 250, 500):
-            raise ValueError(f"must be 100, 250 or 500 on Binance USD-M, got {value}")
+        if value not in (0, 100, 250, 500):
+            raise ValueError(f"must be 0, 100, 250 or 500 on Binance USD-M, got {value}")
         return value
 
     @field_validator("snapshot_limit")

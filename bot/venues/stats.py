@@ -28,6 +28,7 @@ class AdapterStats:
         "resubscribes",
         "rollovers",
         "sink_errors",
+        "snapshot_backoffs",
         "snapshot_deduped",
         "snapshot_errors",
         "snapshot_fetches",
@@ -38,6 +39,8 @@ class AdapterStats:
         "snapshots_discarded",
         "stale_reconnects",
         "unknown_streams",
+        "weight_wait_s",
+        "weight_waits",
     )
 
     def __init__(self) -> None:
@@ -68,6 +71,9 @@ class AdapterStats:
         self.snapshots_discarded = 0  # fetched, but the connection changed meanwhile
         self.resubscribes = 0  # book channels unsubscribed + subscribed again to get a snapshot
         self.snapshot_timeouts = 0  # ... because a (re)subscription brought no snapshot in time
+        self.snapshot_backoffs = 0  # snapshot retries that waited their back-off first
+        self.weight_waits = 0  # REST requests that had to wait for request weight
+        self.weight_wait_s = 0.0  # ... seconds waited in total
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -171,7 +171,7 @@ class SubscribingAdapter(StreamingAdapter):
 
     # ---- resync ----------------------------------------------------------------------------
 
-    def request_snapshot(self, instrument: str, reason: str = "") -> None:
+    def request_snapshot(self, instrument: str, reason: str = "", attempt: int = 1) -> None:
         """Resubscribe ``instrument``'s book so the venue sends a fresh snapshot.
         Must be called on the event loop."""
         self.stats.snapshot_requests += 1
@@ -188,6 +188,13 @@ class SubscribingAdapter(StreamingAdapter):
             self.stats.snapshot_deduped += 1
             return
         self._resubscribe(conn, instrument, reason)
+
+    def snapshot_wait(self, instrument: str) -> str | None:
+        """A book (re)subscribed and still waiting for the venue's snapshot, in words."""
+        sent = self._awaiting.get(instrument)
+        if sent is None:
+            return None
+        return f"waiting for the book snapshot after subscribing, {asyncio.get_running_loop().time() - sent:.1f} s"
 
     def _resubscribe(self, conn: Connection, instrument: str, reason: str) -> None:
         self._awaiting[instrument] = asyncio.get_running_loop().time()

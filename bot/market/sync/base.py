@@ -6,7 +6,16 @@ then checks the chain on every diff. Any break (gap, crossed book, stale or
 disconnected feed) marks the book invalid, records why, and raises a resync request
 that the async edge fulfils (REST snapshot, resubscribe) by feeding a new
 :class:`BookSnapshot` back in. Venue rules are three small predicates implemented by
-subclasses (see :mod:`bot.market.sync.binance`).
+subclasses (see :mod:`bot.market.sync.binance`), plus the text of each rule so that a
+message says which rule failed, with the numbers.
+
+A snapshot that no buffered diff can be spliced onto is retried only when it is really
+behind the stream (a buffered or arriving diff is past it without connecting to it); the
+buffered diffs newer than it are kept for the next one (a REST snapshot may be served
+from a cache that lags the stream). Only the longest chained tail of the buffer is
+considered: a stray diff with bogus ids breaks the chain and falls out.
+:attr:`BookSync.request_attempt` counts the snapshot requests since the book was last
+live, so the edge can back off (:class:`~bot.core.actions.RequestSnapshot` ``attempt``).
 
 No I/O and no clock: time arrives with the events.
 """
@@ -76,8 +85,13 @@ class BookSync:
         self._snapshot_id = -1
         self.last_id = -1
         self.invalid_reason = "no snapshot yet"
+        self.last_break = ""
+        """Why the book was last invalidated (kept while it resyncs: the reason moves on to
+        what the resync waits for)."""
         self.pending_request: str | None = None
         """Why a (new) snapshot is needed; the engine turns it into a resync action."""
+        self.request_attempt = 0
+        """Snapshot requests since the book was last live (1 = the first one): retries back off."""
         self.spec: InstrumentSpec | None = None
 
     def bind(self, spec: InstrumentSpec) -> None:
@@ -105,6 +119,18 @@ class BookSync:
         every delta that does not follow is a break."""
         return delta.last_id <= last_id
 
+    def first_rule(self, snapshot_id: int) -> str:
+        """The splice rule for a snapshot with this id, in the venue's terms (for messages)."""
+        return f"first_id <= {snapshot_id + 1} <= last_id"
+
+    def follow_rule(self, last_id: int) -> str:
+        """The chain rule after ``last_id``, in the venue's terms (for messages)."""
+        return f"first_id == {last_id + 1}"
+
+    def describe(self, delta: BookDelta) -> str:
+        """One diff's ids, in the venue's terms (for messages)."""
+        return f"{delta.first_id}..{delta.last_id}"
+
     # ---- inputs ----------------------------------------------------------------------
 
     @property
@@ -114,32 +140,36 @@ class BookSync:
     def on_snapshot(self, snapshot: BookSnapshot) -> bool:
         """Load a snapshot and splice the buffered diffs onto it. True if now live.
 
-        The splice point is the buffered diff that straddles the snapshot id; diffs
-        before it are covered by the snapshot (or are strays) and are discarded. If
-        no buffered diff straddles it but some are newer, the snapshot is too old for
-        the stream and another one is requested.
+        The splice point is the first buffered diff the venue's rule accepts as the
+        first one after the snapshot; diffs before it are covered by the snapshot and
+        are discarded. If none is accepted but some are newer than the snapshot, the
+        snapshot is behind the stream: those diffs are kept and another snapshot is
+        requested. If all are covered, the book waits for the first live diff.
         """
         self.book.load(snapshot.bids, snapshot.asks, snapshot.update_id)
         self.book.valid = False
         self.counters.snapshots += 1
         snapshot_id = self._snapshot_id = self.last_id = snapshot.update_id
         self.pending_request = None
-        buffered = list(self._buffer)
+        buffered = self._chained_tail()
         self._buffer.clear()
         splice = next((i for i, d in enumerate(buffered) if self.is_first(d, snapshot_id)), None)
         if splice is None:
             newer = [d for d in buffered if not self.is_obsolete(d, snapshot_id)]
             self.counters.skipped += len(buffered) - len(newer)
             if newer:
-                # Too old for the stream. The next snapshot is fetched after every diff
-                # buffered so far was published, so it covers them all: drop them (this
-                # also flushes strays with bogus ids that would otherwise poison the buffer).
                 self.counters.snapshot_retries += 1
+                self._buffer.extend(newer)
                 self.state = SyncState.AWAITING_SNAPSHOT
-                self.invalid_reason = self.pending_request = "snapshot older than the diff stream"
+                self.invalid_reason = (
+                    f"snapshot {snapshot_id} older than the diff stream: buffered diff "
+                    f"{self.describe(newer[0])} is past it (the first diff must have "
+                    f"{self.first_rule(snapshot_id)})"
+                )
+                self._request(self.invalid_reason)
                 return False
             self.state = SyncState.SYNCING  # wait for the first live diff
-            self.invalid_reason = "waiting for the first diff after the snapshot"
+            self.invalid_reason = f"waiting for the first diff after snapshot {snapshot_id}"
             return False
         self.counters.skipped += splice
         self.state = SyncState.SYNCING
@@ -162,23 +192,27 @@ class BookSync:
                 return False
             self.counters.gaps += 1
             self._invalidate(
-                f"gap: expected continuation of {self.last_id}, got "
-                f"{delta.first_id}..{delta.last_id} (prev {delta.prev_id})"
+                f"gap: expected continuation of {self.last_id} ({self.follow_rule(self.last_id)}), "
+                f"got {self.describe(delta)}"
             )
             self._buffer.append(delta)
             return False
         if state is SyncState.SYNCING:
-            if self.is_obsolete(delta, self._snapshot_id):
+            snapshot_id = self._snapshot_id
+            if self.is_obsolete(delta, snapshot_id):
                 self.counters.skipped += 1
                 return False
-            if self.is_first(delta, self._snapshot_id):
-                self.state = SyncState.LIVE
-                self.invalid_reason = ""
+            if self.is_first(delta, snapshot_id):
+                self._go_live()
                 return self._apply(delta)
             self.counters.snapshot_retries += 1
             self.state = SyncState.AWAITING_SNAPSHOT
-            self.invalid_reason = "snapshot older than the diff stream"
-            self.pending_request = self.invalid_reason
+            self.invalid_reason = (
+                f"snapshot {snapshot_id} older than the diff stream: the next diff "
+                f"{self.describe(delta)} is past it (the first diff must have {self.first_rule(snapshot_id)})"
+            )
+            self._buffer.append(delta)  # the next snapshot may still need it
+            self._request(self.invalid_reason)
             return False
         if len(self._buffer) == self._buffer.maxlen:
             self.counters.overflow += 1
@@ -195,9 +229,26 @@ class BookSync:
     def request_snapshot(self, reason: str) -> None:
         """Ask for a snapshot without changing state (e.g. after connecting)."""
         if self.state is SyncState.AWAITING_SNAPSHOT:
-            self.pending_request = reason
+            self._request(reason)
 
     # ---- internals -------------------------------------------------------------------
+
+    def _request(self, reason: str) -> None:
+        self.pending_request = reason
+        self.request_attempt += 1
+
+    def _go_live(self) -> None:
+        self.state = SyncState.LIVE
+        self.invalid_reason = ""
+        self.request_attempt = 0
+
+    def _chained_tail(self) -> list[BookDelta]:
+        """The longest suffix of the buffer in which every diff continues the one before."""
+        buffered = list(self._buffer)
+        start = len(buffered) - 1
+        while start > 0 and self.follows(buffered[start], buffered[start - 1].last_id):
+            start -= 1
+        return buffered[max(start, 0) :]
 
     def _apply(self, delta: BookDelta) -> bool:
         book = self.book
@@ -218,5 +269,7 @@ class BookSync:
             self.counters.resyncs += 1
         self.state = SyncState.AWAITING_SNAPSHOT
         self.book.valid = False
-        self.invalid_reason = reason
-        self.pending_request = reason if request_snapshot else None
+        self.invalid_reason = self.last_break = reason
+        self.pending_request = None
+        if request_snapshot:
+            self._request(reason)

@@ -128,6 +128,12 @@ class BitgetSync(StreamSnapshotSync):
     def is_duplicate(self, delta: BookDelta, last_id: int) -> bool:
         return False
 
+    def follow_rule(self, last_id: int) -> str:
+        return f"pseq == {last_id}"
+
+    def describe(self, delta: BookDelta) -> str:
+        return f"seq={delta.last_id} pseq={delta.prev_id}"
+
     def _verify(self, checksum: int | None, update_id: int) -> str | None:
         if not checksum:
             return None

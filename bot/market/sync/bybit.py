@@ -28,6 +28,12 @@ class BybitSync(StreamSnapshotSync):
     def follows(self, delta: BookDelta, last_id: int) -> bool:
         return delta.first_id == last_id + 1
 
+    def follow_rule(self, last_id: int) -> str:
+        return f"u == {last_id + 1}"
+
+    def describe(self, delta: BookDelta) -> str:
+        return f"u={delta.last_id}"
+
     def on_delta(self, delta: BookDelta) -> bool:
         if delta.last_id == RESET_ID:
             # a full book, whatever the message type said: replace ours

@@ -41,7 +41,6 @@ class CcxtImageSync(BookSync):
                 f"crossed image {snapshot.update_id}: bid {book.best_bid} >= ask {book.best_ask}"
             )
             return False
-        self.state = SyncState.LIVE
-        self.invalid_reason = ""
+        self._go_live()
         book.valid = True
         return True

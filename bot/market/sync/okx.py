@@ -122,6 +122,12 @@ class OkxSync(StreamSnapshotSync):
     def is_duplicate(self, delta: BookDelta, last_id: int) -> bool:
         return False
 
+    def follow_rule(self, last_id: int) -> str:
+        return f"prevSeqId == {last_id}"
+
+    def describe(self, delta: BookDelta) -> str:
+        return f"seqId={delta.last_id} prevSeqId={delta.prev_id}"
+
     def _verify(self, checksum: int | None, update_id: int) -> str | None:
         if not checksum:
             return None

@@ -59,8 +59,7 @@ class StreamSnapshotSync(BookSync):
         if problem is not None:
             self._invalidate(problem)
             return False
-        self.state = SyncState.LIVE
-        self.invalid_reason = ""
+        self._go_live()
         book.valid = True
         return True
 

@@ -25,6 +25,17 @@ instrument (the engine then asks for a snapshot), and ``FeedStatus(DISCONNECTED,
 reason)`` when that connection is lost. The USD-M ``/market`` connection (aggTrade,
 markPrice) does not carry the book, so its drops are logged and counted only.
 
+REST budget: snapshots go through a :class:`~bot.venues.throttle.WeightedThrottler` whose
+limit is ``rest_weight_per_minute`` or, unset, the venue's ``REQUEST_WEIGHT`` limit read
+from ``exchangeInfo.rateLimits`` before the first snapshot (Binance's documented 6000 /
+2400 per minute if that read fails); the venue's own count from each answer's
+``X-MBX-USED-WEIGHT-1M`` header is folded in. A snapshot waiting for weight is logged
+("waiting for REST weight"), counted (``weight_waits``, ``weight_wait_s``) and shown in
+``/status`` (:meth:`BinanceMarketData.snapshot_wait`: "waiting for REST weight, N s").
+Retries of a book that has not been valid since the last request (``attempt`` >= 2)
+back off exponentially (``snapshot_retry_min_s`` .. ``snapshot_retry_max_s``) instead of
+spending the whole budget in a second.
+
 Bad data never raises: undecodable frames are counted by kind and skipped; an
 exception raised by the sink is logged and counted (``sink_errors``).
 """
@@ -52,7 +63,8 @@ from bot.venues.binance.endpoints import (
     stream_route,
 )
 from bot.venues.binance.messages import BinanceDecoder, DecodeError
-from bot.venues.binance.rest import SnapshotHttpError, get_depth
+from bot.venues.binance.rest import SnapshotHttpError, get_depth, get_weight_limit
+from bot.venues.binance.weights import DOCUMENTED_WEIGHT_LIMIT, EXCHANGE_INFO_WEIGHT
 from bot.venues.settings import BinanceVenueSettings
 from bot.venues.throttle import WeightedThrottler
 
@@ -86,9 +98,20 @@ class BinanceMarketData(StreamingAdapter):
                 f"{venue}: REST URL must start with http:// or https://, got {self.endpoints.rest!r}"
             )
         self.decoder = BinanceDecoder(venue, self.specs)
-        self._throttle = WeightedThrottler(settings.rest_weight_per_minute, 60.0)
+        configured = settings.rest_weight_per_minute
+        self._throttle = WeightedThrottler(
+            configured or DOCUMENTED_WEIGHT_LIMIT[venue],
+            settings.rest_weight_window_s,
+            on_wait=self._on_weight_wait,
+        )
+        self.weight_limit_source = "config" if configured else "documented"
+        """Where the REST weight limit came from: config, exchangeInfo or documented (fallback)."""
+        self._limit_read = configured is not None
+        self._limit_lock = asyncio.Lock()
         self._install_connections(self._plan_connections())
         self._snapshot_tasks: dict[str, asyncio.Task[None]] = {}
+        self._snapshot_waits: dict[str, tuple[str, float, int]] = {}
+        """instrument -> (what it waits for: "weight" / "backoff", loop time it ends, attempt)"""
         self._session: aiohttp.ClientSession | None = None
 
     # ---- plan ----------------------------------------------------------------------------
@@ -153,11 +176,13 @@ class BinanceMarketData(StreamingAdapter):
 
     # ---- REST snapshots ----------------------------------------------------------------------
 
-    def request_snapshot(self, instrument: str, reason: str = "") -> None:
+    def request_snapshot(self, instrument: str, reason: str = "", attempt: int = 1) -> None:
         """Schedule a throttled REST depth snapshot for ``instrument``; the result goes to
         the sink as a :class:`BookSnapshot`. De-duplicated while a fetch is in flight;
         ignored while the instrument's connection is down (the next ``FeedStatus
-        (CONNECTED)`` makes the engine ask again). Must be called on the event loop."""
+        (CONNECTED)`` makes the engine ask again). ``attempt`` >= 2 (the book has not been
+        valid since the last request) waits the retry back-off first. Must be called on
+        the event loop."""
         self.stats.snapshot_requests += 1
         conn = self._book_connection.get(instrument)
         if conn is None:
@@ -171,11 +196,101 @@ class BinanceMarketData(StreamingAdapter):
             self.stats.snapshot_deduped += 1
             return
         self._snapshot_tasks[instrument] = asyncio.get_running_loop().create_task(
-            self._fetch_snapshot(instrument, conn, conn.generation, reason),
+            self._fetch_snapshot(instrument, conn, conn.generation, reason, attempt),
             name=f"{self.venue}-snapshot-{instrument}",
         )
 
-    async def _fetch_snapshot(self, instrument: str, conn: Connection, generation: int, reason: str) -> None:
+    def retry_delay(self, attempt: int) -> float:
+        """Back-off before snapshot request number ``attempt`` since the book was last valid."""
+        if attempt < 2:
+            return 0.0
+        settings = self.settings
+        return min(settings.snapshot_retry_max_s, settings.snapshot_retry_min_s * 2.0 ** (attempt - 2))
+
+    def snapshot_wait(self, instrument: str) -> str | None:
+        """What ``instrument``'s snapshot waits for now, in words (None: nothing)."""
+        wait = self._snapshot_waits.get(instrument)
+        if wait is None:
+            return None
+        what, until, attempt = wait
+        left = max(0.0, until - asyncio.get_running_loop().time())
+        if what == "weight":
+            return f"waiting for REST weight, {left:.0f} s"
+        return f"snapshot retry {attempt} backing off, {left:.1f} s"
+
+    def rest_budget(self) -> dict[str, float | int | str]:
+        """The REST weight budget now (status and metrics)."""
+        throttle = self._throttle
+        return {
+            "limit": throttle.limit,
+            "window_s": throttle.period_s,
+            "used": throttle.in_window(),
+            "waiting_s": throttle.wait_remaining(),
+            "waits": throttle.waits,
+            "waited_s": throttle.waited_s,
+            "source": self.weight_limit_source,
+        }
+
+    def _on_weight_wait(self, weight: int, seconds: float, used: int, limit: int) -> None:
+        self.stats.weight_waits += 1
+        self._log.warning(
+            "waiting for REST weight",
+            wait_s=round(seconds, 3),
+            weight=weight,
+            used=used,
+            limit=limit,
+            window_s=self._throttle.period_s,
+        )
+
+    async def _acquire(self, instrument: str, weight: int, attempt: int) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waiter = asyncio.ensure_future(self._throttle.acquire(weight))
+        try:
+            while not waiter.done():
+                until = self._throttle.waiting_until
+                if until is not None:
+                    self._snapshot_waits[instrument] = ("weight", until, attempt)
+                await asyncio.wait([waiter], timeout=0.05)
+            waiter.result()
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            self._snapshot_waits.pop(instrument, None)
+        waited = loop.time() - started
+        if waited >= 0.05:
+            self.stats.weight_wait_s += waited
+            self._log.info("REST weight available", instrument=instrument, waited_s=round(waited, 3))
+
+    async def _read_weight_limit(self) -> None:
+        """Adopt the venue's REQUEST_WEIGHT limit from exchangeInfo, once (see module doc)."""
+        async with self._limit_lock:
+            if self._limit_read:
+                return
+            self._limit_read = True
+            await self._throttle.acquire(EXCHANGE_INFO_WEIGHT[self.venue])
+            url = self.endpoints.exchange_info_url(self.specs[0].symbol)
+            try:
+                found = await get_weight_limit(self._ensure_session(), url)
+            except (aiohttp.ClientError, TimeoutError, OSError, SnapshotHttpError, ValueError) as exc:
+                self._log.warning(
+                    "REST weight limit not read from exchangeInfo; using the documented one",
+                    error=f"{type(exc).__name__}: {exc}",
+                    limit=self._throttle.limit,
+                )
+                return
+            if found is None:
+                self._log.warning("exchangeInfo lists no REQUEST_WEIGHT limit; using the documented one")
+                return
+            self._throttle.set_limit(found.limit, found.window_s)
+            self.weight_limit_source = "exchangeInfo"
+            self._log.info(
+                "REST weight limit", limit=found.limit, window_s=found.window_s, source="exchangeInfo"
+            )
+
+    async def _fetch_snapshot(
+        self, instrument: str, conn: Connection, generation: int, reason: str, attempt: int = 1
+    ) -> None:
         limit = self.settings.snapshot_limit
         weight = depth_weight(self.venue, limit)
         url = self.endpoints.depth_url()
@@ -183,15 +298,31 @@ class BinanceMarketData(StreamingAdapter):
         delays = self._new_backoff()
         slog = self._log.bind(instrument=instrument)
         me = asyncio.current_task()
+        loop = asyncio.get_running_loop()
         try:
+            backoff = self.retry_delay(attempt)
+            if backoff > 0:
+                self.stats.snapshot_backoffs += 1
+                self._snapshot_waits[instrument] = ("backoff", loop.time() + backoff, attempt)
+                slog.info(
+                    "snapshot retry backing off", attempt=attempt, delay_s=round(backoff, 3), reason=reason
+                )
+                try:
+                    await asyncio.sleep(backoff)
+                finally:
+                    self._snapshot_waits.pop(instrument, None)
+            if not self._limit_read:
+                await self._read_weight_limit()
             while conn.connected and conn.generation == generation:
-                await self._throttle.acquire(weight)
+                await self._acquire(instrument, weight, attempt)
                 if not (conn.connected and conn.generation == generation):
                     return
                 self.stats.snapshot_fetches += 1
                 retry_after: float | None = None
                 try:
-                    body = await get_depth(self._ensure_session(), url, params)
+                    body, used = await get_depth(self._ensure_session(), url, params)
+                    if used is not None:
+                        self._throttle.note_used(used)
                     snapshot = self.decoder.decode_snapshot(body, instrument, self._clock())
                 except (aiohttp.ClientError, TimeoutError, OSError, SnapshotHttpError, DecodeError) as exc:
                     self.stats.snapshot_errors += 1
@@ -206,7 +337,11 @@ class BinanceMarketData(StreamingAdapter):
                         retry_in_s=round(delay, 3),
                         errors=self.stats.snapshot_errors,
                     )
-                    await asyncio.sleep(delay)
+                    self._snapshot_waits[instrument] = ("backoff", loop.time() + delay, attempt)
+                    try:
+                        await asyncio.sleep(delay)
+                    finally:
+                        self._snapshot_waits.pop(instrument, None)
                     continue
                 if not (conn.connected and conn.generation == generation):
                     self.stats.snapshots_discarded += 1
@@ -219,6 +354,7 @@ class BinanceMarketData(StreamingAdapter):
                     bids=len(snapshot.bids),
                     asks=len(snapshot.asks),
                     reason=reason,
+                    attempt=attempt,
                 )
                 self.stats.snapshots_delivered += 1
                 self._deliver(snapshot)

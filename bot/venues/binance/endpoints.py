@@ -29,7 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.venues.binance.weights import depth_weight
 from bot.venues.settings import BinanceVenueSettings
+
+__all__ = ["depth_weight"]  # re-exported: the weights live in bot.venues.binance.weights
 
 Route = Literal["public", "market"]
 StreamKind = Literal["depth", "trade", "aggTrade", "bookTicker", "markPrice"]
@@ -72,6 +75,7 @@ STREAM_ROUTES: dict[str, Route] = {
 MAX_STREAMS_PER_CONNECTION = {"binance_spot": 1024, "binance_usdm": 200}
 
 DEPTH_PATH = {"binance_spot": "/api/v3/depth", "binance_usdm": "/fapi/v1/depth"}
+EXCHANGE_INFO_PATH = {"binance_spot": "/api/v3/exchangeInfo", "binance_usdm": "/fapi/v1/exchangeInfo"}
 
 USDM_SNAPSHOT_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
@@ -94,6 +98,11 @@ class BinanceEndpoints:
 
     def depth_url(self) -> str:
         return self.rest + DEPTH_PATH[self.venue]
+
+    def exchange_info_url(self, symbol: str | None = None) -> str:
+        """``exchangeInfo`` (spot: of one symbol, a small answer; USD-M has no such filter)."""
+        url = self.rest + EXCHANGE_INFO_PATH[self.venue]
+        return f"{url}?symbol={symbol}" if symbol and self.venue == "binance_spot" else url
 
 
 def resolve_endpoints(venue: str, settings: BinanceVenueSettings) -> BinanceEndpoints:
@@ -125,12 +134,13 @@ def depth_stream_suffix(venue: str, speed_ms: int) -> str:
     """Diff-depth stream suffix for a configured speed.
 
     Spot: 100 ms = ``@depth@100ms``, 1000 ms = ``@depth``. USD-M: 250 ms (the
-    default speed) = ``@depth``, 100/500 ms = ``@depth@100ms`` / ``@depth@500ms``.
+    default speed) = ``@depth``, 0/100/500 ms = ``@depth@0ms`` (every update, real
+    time) / ``@depth@100ms`` / ``@depth@500ms``.
     """
     default = 1000 if venue == "binance_spot" else 250
     if speed_ms == default:
         return "@depth"
-    allowed = (100,) if venue == "binance_spot" else (100, 500)
+    allowed = (100,) if venue == "binance_spot" else (0, 100, 500)
     if speed_ms not in allowed:
         raise ValueError(f"{venue}: unsupported diff-depth speed {speed_ms} ms")
     return f"@depth@{speed_ms}ms"
@@ -155,22 +165,3 @@ def combined_stream_url(base: str, streams: list[str]) -> str:
     if not streams:
         raise ValueError("no streams")
     return f"{base.rstrip('/')}/stream?streams={'/'.join(streams)}"
-
-
-def depth_weight(venue: str, limit: int) -> int:
-    """REST request weight of a depth snapshot with ``limit`` levels."""
-    if venue == "binance_spot":
-        if limit <= 100:
-            return 5
-        if limit <= 500:
-            return 25
-        if limit <= 1000:
-            return 50
-        return 250
-    if limit <= 50:
-        return 2
-    if limit <= 100:
-        return 5
-    if limit <= 500:
-        return 10
-    return 20

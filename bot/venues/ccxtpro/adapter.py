@@ -152,7 +152,11 @@ class CcxtProMarketData:
         """The ccxt unified symbol serving ``instrument`` ("" before markets are loaded)."""
         return self._instruments[instrument].symbol
 
-    def request_snapshot(self, instrument: str, reason: str = "") -> None:
+    def snapshot_wait(self, instrument: str) -> str | None:
+        """ccxt resyncs by itself; nothing is held back here."""
+        return None
+
+    def request_snapshot(self, instrument: str, reason: str = "", attempt: int = 1) -> None:
         """The engine wants a full book: the next ccxt image goes out as a BookSnapshot.
 
         Not answered from the image we already hold: only fresh data may make a stale
