@@ -13,9 +13,9 @@ from decimal import Decimal
 import pytest
 
 from bot.core.events import Level, Side
-from bot.core.orders import OrderFilled, OrderReport, TimeInForce
+from bot.core.orders import Liquidity, OrderFilled, OrderReport, TimeInForce
 from bot.paper.exchange import PaperExchange
-from tests.helpers.paperkit import SPOT, Feed, MemorySink, exchange, limit
+from tests.helpers.paperkit import MS, SPOT, Feed, MemorySink, exchange, limit
 
 BOOK_BIDS = [(10000, 5), (9999, 20), (9998, 30)]
 BOOK_ASKS = [(10001, 3), (10002, 4), (10005, 10)]
@@ -160,6 +160,65 @@ def test_a_print_our_better_order_took_keeps_the_queue_at_its_own_price() -> Non
     assert market.spared_bids == {9999: 6}
 
 
+def test_one_print_through_two_of_our_levels_fills_the_better_price_first() -> None:
+    """Public bids 10000 x 5, 9996 x 30; ours, both in gaps (nothing ahead): lo 9997 x 6 sent
+    FIRST, then hi 9999 x 4. A seller prints 10000 x 5 (above both of ours: nothing), then
+    9996 x 7: on the venue those 7 lots would have met our bids best price first, whatever
+    their arrival: hi 4 (all of it), then lo 7 - 4 = 3 -- 7 in all, the print's size (the
+    old simulator filled hi 4 + lo 6 = 10 from a 7-lot print). Both at OUR prices, maker.
+    A second seller prints 9996 x 2: lo (still above 9996) gets those 2, 1 left."""
+    ex, feed = _open(bids=[(10000, 5), (9996, 30)])
+    _rest(ex, feed, "lo", Side.BUY, 9997, 6)
+    _rest(ex, feed, "hi", Side.BUY, 9999, 4)
+    ex.on_event(feed.trade(Side.SELL, 10000, 5, step_ns=0))
+    ex.on_event(feed.trade(Side.SELL, 9996, 7, step_ns=0))
+    reports = ex.drain_reports()
+    assert _fills(reports) == [("hi", 9999, 4), ("lo", 9997, 3)]
+    assert all(r.liquidity is Liquidity.MAKER for r in reports if isinstance(r, OrderFilled))
+    assert "hi" not in ex.orders and ex.orders["lo"].remaining == 3
+    # the 7 lots the recording traded at 9996 went to us: the public bids there still have them
+    assert ex.markets[SPOT].spared_bids == {9996: 7}
+    ex.on_event(feed.trade(Side.SELL, 9996, 2))
+    assert _fills(ex.drain_reports()) == [("lo", 9997, 2)]
+    assert ex.orders["lo"].remaining == 1 and ex.ledger.position_qty(SPOT) == 1000 + 9  # 1 BTC to start
+
+
+def test_a_print_larger_than_our_order_fills_it_and_the_rest_reaches_the_next_queue() -> None:
+    """Our ask 10002 x 3 (behind 4). Buyers print 10005 x 12 (above us): our ask gets 3 -- all
+    of it, the print was larger -- and the other 12 - 3 = 9 reach 10005, where nothing of
+    ours rests. Nothing is filled above our size; the fill is at our price, not the print's."""
+    ex, feed = _open()
+    _rest(ex, feed, "a", Side.SELL, 10002, 3)
+    ex.on_event(feed.trade(Side.BUY, 10005, 12))
+    reports = ex.drain_reports()
+    assert [(r.price, r.size, r.liquidity, r.remaining) for r in reports if isinstance(r, OrderFilled)] == [
+        (10002, 3, Liquidity.MAKER, 0)
+    ]
+    assert ex.orders == {} and ex.ledger.position_qty(SPOT) == 1000 - 3
+
+
+def test_lots_our_better_bid_took_do_not_also_move_the_queue_of_our_worse_bid() -> None:
+    """Public bids 10000 x 5, 9999 x 20; ours: hi 10000 x 4 (behind 5), lo 9999 x 5 (behind
+    20). A seller sweeps 10000 x 5, then 9999 x 22.
+    1. 10000 x 5 at hi's price: the 5 lots ahead of hi trade, hi is at the front, no fill.
+    2. 9999 x 22, below hi: hi gets 4 of the 22 (all of it); the other 22 - 4 = 18 reach 9999
+       and trade 18 of the 20 lots ahead of lo: lo is still behind 2, no fill.
+    The 4 lots hi took are not used again at 9999 (counting them there too would have
+    cleared lo's 20 and filled it 2 -- the old simulator did: hi 4 through, then all 22 at
+    9999). A further 9999 x 3 print: 2 ahead, then lo 1."""
+    ex, feed = _open(bids=[(10000, 5), (9999, 20)])
+    _rest(ex, feed, "hi", Side.BUY, 10000, 4)
+    _rest(ex, feed, "lo", Side.BUY, 9999, 5)
+    assert ex.orders["hi"].ahead == 5 and ex.orders["lo"].ahead == 20
+    ex.on_event(feed.trade(Side.SELL, 10000, 5, step_ns=0))
+    assert ex.drain_reports() == [] and ex.orders["hi"].ahead == 0
+    ex.on_event(feed.trade(Side.SELL, 9999, 22, step_ns=0))
+    assert _fills(ex.drain_reports()) == [("hi", 10000, 4)]
+    assert ex.orders["lo"].ahead == 2 and ex.orders["lo"].remaining == 5
+    ex.on_event(feed.trade(Side.SELL, 9999, 3))
+    assert _fills(ex.drain_reports()) == [("lo", 9999, 1)]
+
+
 # ---- the book through our price without a print -----------------------------------------------
 
 
@@ -184,6 +243,49 @@ def test_a_book_through_fills_the_crossing_lots_once() -> None:
     ex.on_event(feed.delta(asks=[(10000, 4)]))
     assert _fills(ex.drain_reports()) == [("b", 10000, 4)]
     assert ex.orders["b"].remaining == 1
+
+
+def test_a_book_through_fills_at_most_the_crossing_displayed_size() -> None:
+    """Our bid 10000 x 10 (behind 5). The venue's bids drop below us and asks appear at 9999 x 2
+    and 10000 x 3; 10002 x 4 and 10005 x 10 do not reach our price. Crossing us: 2 + 3 = 5
+    lots: 5 filled at OUR price 10000 (maker), 5 left -- not 10. Those lots are taken: the
+    venue re-publishing both levels unchanged brings nothing new. 10000 re-published x 4: its
+    4 still count the 3 we took, 1 is new: 1 more (4 left)."""
+    ex, feed = _open()
+    _rest(ex, feed, "b", Side.BUY, 10000, 10)
+    ex.on_event(feed.delta(bids=[(10000, 0), (9999, 0)], asks=[(9999, 2), (10000, 3), (10001, 0)]))
+    reports = ex.drain_reports()
+    assert [(r.price, r.size, r.liquidity, r.remaining) for r in reports if isinstance(r, OrderFilled)] == [
+        (10000, 5, Liquidity.MAKER, 5)
+    ]
+    assert ex.markets[SPOT].taken_asks == {9999: 2, 10000: 3}
+    ex.on_event(feed.delta(asks=[(9999, 2), (10000, 3)]))
+    assert ex.drain_reports() == []
+    ex.on_event(feed.delta(asks=[(10000, 4)]))
+    assert _fills(ex.drain_reports()) == [("b", 10000, 1)]
+    assert ex.orders["b"].remaining == 4
+
+
+@pytest.mark.parametrize("depth_first", [False, True])
+def test_a_print_and_the_book_it_leaves_behind_fill_us_once(depth_first: bool) -> None:
+    """Public bids 10000 x 5, 9998 x 30; ours b 10000 x 10 behind the 5. A seller of 8 lots with
+    a limit at 9999 trades the 5 public lots at 10000 (print 10000 x 5) and rests its other 3 as
+    an ask at 9999 (depth: bids 10000 -> 0, asks 9999 -> 3). With us there the seller meets
+    the 5 ahead of us, then us for 3: we get 3, once. The print only moves our queue (the
+    5 ahead of us); the 3 displayed lots crossing us fill us by the book; the depth's 5-lot
+    decrease at 10000 and the print are one event, counted once (either arrival order).
+    The ask re-published unchanged: nothing more."""
+    ex, feed = _open(bids=[(10000, 5), (9998, 30)])
+    _rest(ex, feed, "b", Side.BUY, 10000, 10)
+    depth = feed.delta(bids=[(10000, 0)], asks=[(9999, 3)], step_ns=0)
+    trade = feed.trade(Side.SELL, 10000, 5, step_ns=0)
+    for event in (depth, trade) if depth_first else (trade, depth):
+        ex.on_event(event)
+    assert _fills(ex.drain_reports()) == [("b", 10000, 3)]
+    assert ex.orders["b"].remaining == 7 and ex.orders["b"].ahead == 0
+    ex.on_event(feed.delta(asks=[(9999, 3)]))
+    ex.on_event(feed.delta(step_ns=300 * MS))  # past the trade window: nothing pending is a cancel
+    assert ex.drain_reports() == [] and ex.orders["b"].remaining == 7
 
 
 def test_crossing_levels_go_best_first_to_our_best_orders_first() -> None:
