@@ -11,6 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core.events import Level, Side
 from bot.core.orders import Liquidity, OrderFilled, OrderReport, TimeInForce
@@ -320,6 +322,116 @@ def test_a_disarmed_rest_is_not_filled_by_the_levels_it_took() -> None:
     ex.on_event(feed.delta(asks=[(10002, 6)]))
     assert _fills(ex.drain_reports()) == [("g", 10002, 2)]
     assert ex.orders["g"].remaining == 1
+
+
+# ---- property: never more than the venue traded or displayed ------------------------------------
+
+Step = tuple[str, int, int, int]
+
+
+@st.composite
+def _market_and_steps(
+    draw: st.DrawFn,
+) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int]], list[Step]]:
+    bids = {10000 - i: draw(st.integers(0, 6)) for i in range(12)}
+    asks = {10001 + i: draw(st.integers(1, 6)) for i in range(12)}
+    ours = draw(st.lists(st.tuples(st.integers(9989, 10000), st.integers(1, 8)), min_size=1, max_size=5))
+    kinds = st.sampled_from(["sweep", "sweep_depth_first", "cross", "bid"])
+    steps = draw(
+        st.lists(
+            st.tuples(kinds, st.integers(1, 40), st.integers(0, 11), st.integers(0, 6)),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    return {p: n for p, n in bids.items() if n}, asks, ours, steps
+
+
+@settings(max_examples=150, deadline=None)
+@given(_market_and_steps())
+def test_random_sweeps_and_crossing_books_never_fill_us_more_than_the_venue_traded_or_displayed(
+    case: tuple[dict[int, int], dict[int, int], list[tuple[int, int]], list[Step]],
+) -> None:
+    """A consistent random market (the public book kept uncrossed) around up to 5 of our bids:
+    - a seller of N lots walks the public bids best first, one print per level, the depth
+      update before or after the prints: each print fills us at most its size, and the whole
+      sweep at most N less the public lots priced better than all our bids (the seller
+      meets those first on the venue);
+    - the asks move down through our bids without a print: at most the crossing displayed
+      lots fill us, and the same book re-published fills nothing more;
+    - a public bid level changes: nothing fills.
+    Every fill is a maker fill at the order's own price."""
+    bids, asks, ours, steps = case
+    ex = exchange(starting_balances={"USDT": Decimal(10**7), "BTC": Decimal(10)})
+    feed = Feed()
+    for event in feed.open(sorted(bids.items(), reverse=True), sorted(asks.items())):
+        ex.on_event(event)
+    price_of = {}
+    for index, (price, lots) in enumerate(ours):
+        ex.submit(limit(f"b{index}", Side.BUY, price, lots, feed.ts))
+        price_of[f"b{index}"] = price
+    ex.drain_reports()
+
+    def filled() -> int:
+        lots = 0
+        for report in ex.drain_reports():
+            if isinstance(report, OrderFilled):
+                assert report.liquidity is Liquidity.MAKER and report.price == price_of[report.client_id]
+                lots += report.size
+        return lots
+
+    for kind, qty, offset, size in steps:
+        top = max((order.price for order in ex.orders.values()), default=None)
+        price = 10000 - offset
+        if kind.startswith("sweep"):
+            left, prints, changed = qty, [], []
+            for level in sorted(bids, reverse=True):
+                if not left:
+                    break
+                take = min(bids[level], left)
+                prints.append((level, take))
+                left -= take
+                bids[level] -= take
+                changed.append((level, bids[level]))
+                if not bids[level]:
+                    del bids[level]
+            if not prints:
+                continue
+            better = sum(lots for level, lots in prints if top is not None and level > top)
+            depth = feed.delta(bids=changed, step_ns=0)
+            got = 0
+            if kind == "sweep_depth_first":
+                ex.on_event(depth)
+                got += filled()
+            for level, lots in prints:
+                ex.on_event(feed.trade(Side.SELL, level, lots, step_ns=0))
+                by_print = filled()
+                assert by_print <= lots
+                got += by_print
+            if kind == "sweep":
+                ex.on_event(depth)
+                got += filled()
+            assert got <= sum(lots for _, lots in prints) - better
+        elif kind == "cross" and size:
+            gone = [(level, 0) for level in bids if level >= price]
+            for level, _ in gone:
+                del bids[level]
+            moved = [(level, 0) for level in asks if level <= price]
+            for level, _ in moved:
+                del asks[level]
+            asks[price] = size
+            crossing = sum(lots for level, lots in asks.items() if top is not None and level <= top)
+            ex.on_event(feed.delta(bids=gone, asks=[*moved, (price, size)]))
+            assert filled() <= crossing
+            ex.on_event(feed.delta(asks=[(price, size)]))
+            assert filled() == 0
+        elif kind == "bid" and not any(level <= price for level in asks):
+            if size:
+                bids[price] = size
+            else:
+                bids.pop(price, None)
+            ex.on_event(feed.delta(bids=[(price, size)]))
+            assert filled() == 0
 
 
 # ---- state ---------------------------------------------------------------------------------------
