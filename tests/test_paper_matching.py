@@ -100,11 +100,16 @@ def test_trade_through_our_price_fills_at_our_price_up_to_its_size() -> None:
 
 
 def test_book_moving_through_us_fills_without_a_printed_trade() -> None:
+    """Our ask 10001 x 2, then a second one 10001 x 9. The venue's asks move away and bids
+    appear at 10001 x 6 (crossing both, no print): 6 crossing lots fill our asks in arrival
+    order -- a 2 (all), b 6 - 2 = 4 -- at our price; b keeps 5 (the old simulator filled
+    both whole: 11 lots from 6 displayed)."""
     ex, feed = _open(starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(1)})
     ex.submit(limit("a", Side.SELL, 10001, 2, feed.ts))
-    assert isinstance(ex.drain_reports()[0], OrderAccepted)
+    ex.submit(limit("b", Side.SELL, 10001, 9, feed.ts))
+    assert [type(r) for r in ex.drain_reports()] == [OrderAccepted, OrderAccepted]
     ex.on_event(feed.delta(bids=[(10001, 6)], asks=[(10001, 0), (10002, 0), (10003, 5)]))
-    assert _fills(ex.drain_reports()) == [(10001, 2, Liquidity.MAKER, 0)]
+    assert _fills(ex.drain_reports()) == [(10001, 2, Liquidity.MAKER, 0), (10001, 4, Liquidity.MAKER, 5)]
 
 
 def test_liquidation_prints_do_not_fill() -> None:
@@ -202,6 +207,8 @@ def test_market_data_latency_shifts_venue_time() -> None:
     reports = ex.drain_reports()
     assert [type(r) for r in reports] == [OrderAccepted, OrderFilled]
     assert reports[0].ts == sent + 1 * MS
+    # the 1-lot print below our 2-lot bid fills 1 lot of it, at our price
+    assert _fills(reports) == [(10000, 1, Liquidity.MAKER, 1)]
 
 
 def test_cancel_arriving_after_a_fill_is_rejected_and_the_fill_stands() -> None:
