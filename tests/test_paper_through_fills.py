@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.events import Level, Side
+from bot.core.events import BookDelta, Event, Level, Side
 from bot.core.orders import Liquidity, OrderFilled, OrderReport, TimeInForce
 from bot.paper.exchange import PaperExchange
 from tests.helpers.paperkit import MS, SPOT, Feed, MemorySink, exchange, limit
@@ -106,7 +106,7 @@ def test_a_public_level_between_our_orders_gets_its_volume_before_our_worse_orde
     _rest(ex, feed, "hi", Side.BUY, 9999, 4)
     _rest(ex, feed, "lo", Side.BUY, 9997, 6)
     depth = feed.delta(bids=[(10000, 0), (9998, 0), (9996, 26)], step_ns=0)
-    prints = [
+    prints: list[Event] = [
         feed.trade(Side.SELL, price, lots, step_ns=0) for price, lots in ((10000, 5), (9998, 3), (9996, 4))
     ]
     for event in [depth, *prints] if depth_first else [*prints, depth]:
@@ -347,12 +347,15 @@ def _market_and_steps(
     return {p: n for p, n in bids.items() if n}, asks, ours, steps
 
 
-@settings(max_examples=150, deadline=None)
-@given(_market_and_steps())
+@pytest.mark.parametrize("mirror", [False, True])
+@settings(max_examples=100, deadline=None)
+@given(case=_market_and_steps())
 def test_random_sweeps_and_crossing_books_never_fill_us_more_than_the_venue_traded_or_displayed(
-    case: tuple[dict[int, int], dict[int, int], list[tuple[int, int]], list[Step]],
+    mirror: bool, case: tuple[dict[int, int], dict[int, int], list[tuple[int, int]], list[Step]]
 ) -> None:
-    """A consistent random market (the public book kept uncrossed) around up to 5 of our bids:
+    """A consistent random market (the public book kept uncrossed) around up to 5 of our bids
+    (``mirror``: the same market reflected about 10000.5, so our asks, buyers' sweeps, bids
+    moving up through us):
     - a seller of N lots walks the public bids best first, one print per level, the depth
       update before or after the prints: each print fills us at most its size, and the whole
       sweep at most N less the public lots priced better than all our bids (the seller
@@ -364,12 +367,30 @@ def test_random_sweeps_and_crossing_books_never_fill_us_more_than_the_venue_trad
     bids, asks, ours, steps = case
     ex = exchange(starting_balances={"USDT": Decimal(10**7), "BTC": Decimal(10)})
     feed = Feed()
-    for event in feed.open(sorted(bids.items(), reverse=True), sorted(asks.items())):
+
+    def m(price: int) -> int:  # model price -> venue price
+        return 20001 - price if mirror else price
+
+    def levels(book: list[tuple[int, int]]) -> list[Level]:
+        return [(m(price), lots) for price, lots in book]
+
+    def delta(
+        bid_side: list[Level] | None = None, ask_side: list[Level] | None = None, step_ns: int = MS
+    ) -> BookDelta:  # a model update (bid_side: the side of our orders) -> the venue's
+        ours, other = levels(bid_side or []), levels(ask_side or [])
+        if mirror:
+            return feed.delta(bids=other, asks=ours, step_ns=step_ns)
+        return feed.delta(bids=ours, asks=other, step_ns=step_ns)
+
+    start_bids, start_asks = levels(sorted(bids.items())), levels(sorted(asks.items()))
+    if mirror:
+        start_bids, start_asks = start_asks, start_bids
+    for event in feed.open(sorted(start_bids, reverse=True), sorted(start_asks)):
         ex.on_event(event)
     price_of = {}
     for index, (price, lots) in enumerate(ours):
-        ex.submit(limit(f"b{index}", Side.BUY, price, lots, feed.ts))
-        price_of[f"b{index}"] = price
+        ex.submit(limit(f"b{index}", Side.SELL if mirror else Side.BUY, m(price), lots, feed.ts))
+        price_of[f"b{index}"] = m(price)
     ex.drain_reports()
 
     def filled() -> int:
@@ -381,7 +402,7 @@ def test_random_sweeps_and_crossing_books_never_fill_us_more_than_the_venue_trad
         return lots
 
     for kind, qty, offset, size in steps:
-        top = max((order.price for order in ex.orders.values()), default=None)
+        top = max((m(order.price) for order in ex.orders.values()), default=None)
         price = 10000 - offset
         if kind.startswith("sweep"):
             left, prints, changed = qty, [], []
@@ -398,13 +419,13 @@ def test_random_sweeps_and_crossing_books_never_fill_us_more_than_the_venue_trad
             if not prints:
                 continue
             better = sum(lots for level, lots in prints if top is not None and level > top)
-            depth = feed.delta(bids=changed, step_ns=0)
+            depth = delta(changed, step_ns=0)
             got = 0
             if kind == "sweep_depth_first":
                 ex.on_event(depth)
                 got += filled()
             for level, lots in prints:
-                ex.on_event(feed.trade(Side.SELL, level, lots, step_ns=0))
+                ex.on_event(feed.trade(Side.BUY if mirror else Side.SELL, m(level), lots, step_ns=0))
                 by_print = filled()
                 assert by_print <= lots
                 got += by_print
@@ -421,16 +442,16 @@ def test_random_sweeps_and_crossing_books_never_fill_us_more_than_the_venue_trad
                 del asks[level]
             asks[price] = size
             crossing = sum(lots for level, lots in asks.items() if top is not None and level <= top)
-            ex.on_event(feed.delta(bids=gone, asks=[*moved, (price, size)]))
+            ex.on_event(delta(gone, [*moved, (price, size)]))
             assert filled() <= crossing
-            ex.on_event(feed.delta(asks=[(price, size)]))
+            ex.on_event(delta(ask_side=[(price, size)]))
             assert filled() == 0
         elif kind == "bid" and not any(level <= price for level in asks):
             if size:
                 bids[price] = size
             else:
                 bids.pop(price, None)
-            ex.on_event(feed.delta(bids=[(price, size)]))
+            ex.on_event(delta([(price, size)]))
             assert filled() == 0
 
 
@@ -444,7 +465,7 @@ def test_spared_lots_and_level_fronts_survive_export_and_restore() -> None:
     sink = MemorySink()
     ex = exchange(journal=sink, starting_balances=BALANCES)
     feed = Feed()
-    events = list(feed.open([(10000, 5), (9998, 3)], [(10002, 4), (10005, 10)]))
+    events: list[Event] = list(feed.open([(10000, 5), (9998, 3)], [(10002, 4), (10005, 10)]))
     for event in events:
         ex.on_event(event)
     ex.submit(limit("hi", Side.BUY, 10001, 2, feed.ts))
