@@ -3,17 +3,19 @@
 Each subcommand lives in ``bot/commands/<name>.py`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to its
 ``start_*`` function. This module only builds the parser and maps errors to exit
-codes (DESIGN.md §5): 0 ok, 1 runtime failure, 2 bad input.
+codes (DESIGN.md §5): 0 ok, 1 runtime failure, 2 bad input, 130 interrupted, 141
+stdout closed early (``| head``; no message).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-from bot.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, MmbotError
+from bot.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, MmbotError
 
 COMMAND_MODULES = [
     "bot.commands.config_check",
@@ -57,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(LoggingSettings())  # stderr; commands that load a config reconfigure
     try:
         result = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # stdout closed early (`mmbot ... | head`): stop quietly, like Unix tools
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except MmbotError as exc:
         sys.stderr.write(f"mmbot: error: {exc}\n")
         return exc.exit_code
@@ -69,6 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"mmbot: unexpected error: {type(exc).__name__}: {exc}\n")
         return EXIT_FAILURE
     return int(result or 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (tests): nothing to flush
+        pass
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.defaults import PACKAGED_CONFIG, Source, find_config
 from bot.emulator.settings import BUNDLED_REPLAY_DIR, OfflineSettings, bundled_replay_files
 from bot.errors import ConfigError
 from bot.hedge.settings import HedgeSettings
@@ -88,13 +89,23 @@ __all__ = [
     "VenuesSettings",
     "bundled_replay_files",
     "check_symbol",
+    "config_source",
     "format_validation_error",
     "load_settings",
     "read_toml",
 ]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_CONFIG = PACKAGE_DIR.parent / "config" / "default.toml"
+DEFAULT_CONFIG = PACKAGED_CONFIG
+"""The packaged default configuration (the same file as the repository's config/default.toml)."""
+
+
+CONFIG_DEFAULTS: tuple[tuple[str, str, Any], ...] = (
+    ("paper", "starting_balances", {"USDT": "100000", "BTC": "0.02"}),
+    ("estimators", "vol_warmup_fraction", 0.1),
+)
+"""(section, key, value) the configuration defaults to although the component's own default
+differs (a paper exchange or estimator built without a config keeps its own); every value
+here is written out in config/default.toml (tests/test_defaults.py checks they agree)."""
 
 
 class LoggingSettings(_Section):
@@ -193,7 +204,8 @@ class EngineSettings(_Section):
     strategy: str = Field(
         "as_default",
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="Strategy profile: config/strategies/<strategy>.toml (switchable at runtime).",
+        description="Strategy profile: <strategy>.toml on the profile search path (quoting.strategies_dir, "
+        "strategies/ next to the config file, ./config/strategies, the packaged profiles); switchable at runtime.",
     )
     quote: bool = Field(True, description="Quote this market (false = stream and observe only).")
     hedge: InstrumentRef | None = Field(
@@ -254,7 +266,8 @@ class QuotingSettings(_Section):
     )
     strategies_dir: Path | None = Field(
         None,
-        description="Where strategy profiles live; default: the 'strategies' folder next to the config file.",
+        description="Searched first for strategy profiles; then the 'strategies' folder next to the config "
+        "file, ./config/strategies and the profiles shipped with mmbot.",
     )
     markout_ewma_fills: float = Field(
         20.0,
@@ -349,6 +362,21 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _documented_defaults(cls, data: Any) -> Any:
+        """The configuration's defaults where they differ from a component's own, so that a
+        file that leaves a key out gets the value config/default.toml documents."""
+        if not isinstance(data, dict):
+            return data
+        for section, key, value in CONFIG_DEFAULTS:
+            table = data.get(section)
+            if table is None:
+                table = data[section] = {}
+            if isinstance(table, dict) and key not in table:
+                table[key] = value
+        return data
+
     @model_validator(mode="after")
     def _hedge_engines(self) -> Settings:
         for name in self.hedge.engines:
@@ -407,19 +435,20 @@ class Settings(BaseSettings):
         return keys
 
 
+def config_source(path: Path | None) -> Source:
+    """The config file ``load_settings(path)`` reads and why: ``path``, else
+    ``./config/default.toml`` if present, else the packaged default (bot/defaults)."""
+    return find_config(path)
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Load ``path`` (default ``config/default.toml`` if present) plus env overrides.
+    """Load the config file (see :func:`config_source`) plus env overrides.
 
     ``overrides`` are applied on top of the file (used by CLI flags) but below env.
     """
-    data: dict[str, Any] = {}
-    if path is None:
-        source = "(defaults)"
-        if DEFAULT_CONFIG.is_file():
-            path = DEFAULT_CONFIG
-    if path is not None:
-        source = str(path)
-        data = read_toml(path)
+    path = config_source(path).path
+    source = str(path)
+    data = read_toml(path)
     _refuse_secrets_in_file(data, source)
     _deep_merge(data, overrides)
     try:

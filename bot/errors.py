@@ -11,6 +11,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""stdout was closed before the output was written (``mmbot ... | head``): 128 + SIGPIPE, no message."""
 
 
 class MmbotError(Exception):

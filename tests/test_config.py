@@ -117,7 +117,10 @@ def test_config_check_prints_effective_values(
     assert main(["config", "check", str(REPO / "config" / "default.toml"), "--json"]) == 0
     import json
 
-    effective = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)
+    assert report["config"] == {"path": str(REPO / "config" / "default.toml"), "origin": "--config"}
+    assert report["environment"] == ["MMBOT_LOGGING__LEVEL"]
+    effective = report["settings"]
     assert effective["logging"]["level"] == "warning"
     assert effective["engines"]["btcusdt"]["venue"] == "binance_spot"
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
+import io
 import itertools
 import json
 import math
@@ -14,13 +16,16 @@ import sqlite3
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot import cli
 from bot.core.orders import NewOrder
 from bot.errors import InputError
 from bot.paper.records import FillRecord
+from bot.report import metrics, plots
 from bot.report.html import build_report, embedded_summary
+from bot.report.load import EngineRun, Samples
 from bot.store.journal import Journal
 from tests.report_helpers import build_run
 from tests.specs import SPOT_BTC
@@ -41,26 +46,25 @@ def _recompute(run_dir: Path) -> dict:
         records = [record for _, _, _, record in journal.records()]
         samples = [(ts, payload) for _, ts, _, _, payload in journal.events("sample")]
         transitions = [payload for *_, payload in journal.events("regime_transition")]
+        state = journal.state()
+    # the final state: what `mmbot ledger show` prints for this journal
+    shown = json.loads(_cli_out(["ledger", "show", "--data-dir", str(run_dir), "--json"]))
+    (ledger,) = [j["ledger"] for j in shown["journals"]]
+    final_pnl = {k: float(v) for k, v in ledger["attribution"].items()}
     orders = sum(1 for r in records if isinstance(r, NewOrder))
     fills = [r.fill for r in records if isinstance(r, FillRecord)]
     times = [ts for ts, _ in samples]
     totals = [p["pnl"]["total"] for _, p in samples]
-    duration = (times[-1] - times[0]) / NS
-    # drawdown
+    end = max(times[-1], state.now, ledger["last_ts"])
+    duration = (end - times[0]) / NS
+    # drawdown over the samples, then the final ledger total
     peak, worst, worst_peak_equity = -math.inf, 0.0, None
-    for (_, payload), total in zip(samples, totals, strict=True):
+    points = [(total, payload["equity"]) for (_, payload), total in zip(samples, totals, strict=True)]
+    for total, equity in [*points, (final_pnl["total"], float(ledger["equity"]))]:
         if total > peak:
-            peak, peak_equity = total, payload["equity"]
+            peak, peak_equity = total, equity
         if peak - total > worst:
             worst, worst_peak_equity = peak - total, peak_equity
-    # Sharpe on the PnL as of each whole minute from the first sample
-    minute_values = []
-    t = times[0]
-    while t <= times[-1]:
-        minute_values.append(totals[bisect.bisect_right(times, t) - 1])
-        t += 60 * NS
-    changes = [b - a for a, b in itertools.pairwise(minute_values)]
-    sharpe = statistics.mean(changes) / statistics.stdev(changes) * math.sqrt(525_600)
     # regimes: the first sample's regime, then each transition
     spent: dict[str, float] = {}
     current, cursor = samples[0][1]["regime"], times[0]
@@ -84,9 +88,9 @@ def _recompute(run_dir: Path) -> dict:
     inventories = [p["inventory"] for _, p in samples]
     last = samples[-1][1]
     return {
-        "pnl": last["pnl"],
-        "pnl_per_hour": last["pnl"]["total"] / (duration / 3600),
-        "sharpe": sharpe,
+        "pnl": {**final_pnl, "hedge": last["pnl"]["hedge"]},
+        "pnl_per_hour": final_pnl["total"] / (duration / 3600),
+        "sharpe": None,  # a 7-minute run: too short for an annualised Sharpe
         "max_drawdown": worst,
         "max_drawdown_pct": worst / worst_peak_equity * 100,
         "orders": orders,
@@ -97,8 +101,16 @@ def _recompute(run_dir: Path) -> dict:
         "regime_transitions": len(transitions),
         "markouts": markouts,
         "duration_s": duration,
-        "final_equity": last["equity"],
+        "final_equity": float(ledger["equity"]),
     }
+
+
+def _cli_out(argv: list[str]) -> str:
+    """stdout of `mmbot ARGV` run in-process."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert cli.main(argv) == 0
+    return buffer.getvalue()
 
 
 def _images(html: str) -> list[bytes]:
@@ -130,7 +142,6 @@ def test_report_renders_embeds_every_plot_and_matches_the_journal(
     approx = lambda v: pytest.approx(v, rel=1e-9, abs=1e-9)  # noqa: E731
     for key in (
         "pnl_per_hour",
-        "sharpe",
         "max_drawdown",
         "max_drawdown_pct",
         "fill_rate",
@@ -142,6 +153,11 @@ def test_report_renders_embeds_every_plot_and_matches_the_journal(
     for key in ("orders", "fills", "regime_transitions"):
         assert summary[key] == expected[key], key
     assert summary["pnl"] == {k: approx(v) for k, v in expected["pnl"].items()}
+    # the totals are the ledger's, exactly (to the cent and beyond)
+    shown = json.loads(_cli_out(["ledger", "show", "--data-dir", str(run_dir), "--json"]))
+    assert summary["pnl_exact"] == shown["journals"][0]["ledger"]["attribution"]
+    assert summary["sharpe"] is None and summary["sharpe_note"] == "n/a (run too short)"
+    assert "n/a (run too short)" in html
     assert summary["time_in_regime_s"] == {k: approx(v) for k, v in expected["time_in_regime_s"].items()}
     assert sum(summary["time_in_regime_s"].values()) == approx(expected["duration_s"])
     for horizon, values in expected["markouts"].items():
@@ -232,3 +248,60 @@ def test_journal_without_samples_is_refused(tmp_path: Path) -> None:
     journal.close()
     with pytest.raises(InputError, match="no 'sample' events"):
         build_report([tmp_path / "bare"])
+
+
+def _long_run(days: float, seed: int = 3) -> EngineRun:
+    """A run of ``days`` of 1-minute samples (a PnL random walk with drift), as loaded."""
+    rng = np.random.default_rng(seed)
+    n = int(days * 1440) + 1
+    ts = 1_700_000_000 * NS + np.arange(n, dtype=np.int64) * 60 * NS
+    total = np.cumsum(rng.normal(0.02, 1.0, n))
+    nan = np.full(n, np.nan)
+    zeros = np.zeros(n)
+    samples = Samples(
+        instrument=SPOT_BTC.key,
+        ts=ts,
+        mid=np.full(n, 60_000.0),
+        best_bid=nan,
+        best_ask=nan,
+        bid_quote=nan,
+        ask_quote=nan,
+        sigma=nan,
+        inventory=zeros,
+        net_delta=nan,
+        equity=100_000 + total,
+        pnl={
+            **{name: zeros for name in ("spread_capture", "rebates", "fees", "hedge", "funding")},
+            "inventory": total,
+            "total": total,
+        },
+        regime=["calm"] * n,
+    )
+    return EngineRun(
+        label="long",
+        run_dir=Path("long"),
+        journal=Path("long/journal/engine.sqlite"),
+        specs={SPOT_BTC.key: SPOT_BTC},
+        samples=samples,
+        fills=[],
+        orders=0,
+        cancels=0,
+        rejects=0,
+        transitions=[],
+        switches=[],
+        config=None,
+        summary=None,
+    )
+
+
+def test_sharpe_only_for_runs_of_a_day_or_more() -> None:
+    day = _long_run(1.0)
+    totals = list(day.samples.pnl["total"])
+    changes = [b - a for a, b in itertools.pairwise(totals)]
+    expected = statistics.mean(changes) / statistics.stdev(changes) * math.sqrt(525_600)
+    summary = metrics.summarize(day)
+    assert summary["duration_s"] == 86_400 and summary["sharpe_note"] is None
+    assert summary["sharpe"] == pytest.approx(expected, rel=1e-9)
+    short = metrics.summarize(_long_run(1.0 - 2 / 1440))  # one day less two minutes
+    assert short["sharpe"] is None and short["sharpe_note"] == "n/a (run too short)"
+    assert plots.inventory_title(day) == "Inventory (no hedge: no net delta)"

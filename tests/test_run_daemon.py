@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -132,6 +133,31 @@ def engine(status: dict[str, Any]) -> dict[str, Any]:
     return dict(status["engines"][0])
 
 
+def assert_human_status(entry: dict[str, Any]) -> None:
+    """No exponent notation, no float noise, prices at the tick's precision."""
+    text = json.dumps(entry)
+    assert "E-" not in text and "E+" not in text, text[:2000]  # no Decimal exponents (0E-8)
+    assert re.fullmatch(r"-?\d+\.\d{8}", entry["position"])
+    sample = entry["sample"]
+    for key in ("best_bid", "best_ask"):
+        assert re.fullmatch(r"\d+\.\d{2}", sample[key]), sample
+    assert re.fullmatch(r"\d+\.\d{2,3}", sample["mid"]) and re.fullmatch(r"\d+\.\d{4}", sample["equity"])
+    signals = entry["risk"]["signals"]
+    assert re.fullmatch(r"\d+\.\d{2,3}", signals["mid"]) and isinstance(signals["mid_ticks"], float | int)
+    for value in _floats(entry):
+        assert len(repr(value).replace("-", "").replace(".", "").lstrip("0")) <= 13, value
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        return [f for item in value.values() for f in _floats(item)]
+    if isinstance(value, list):
+        return [f for item in value for f in _floats(item)]
+    return []
+
+
 def test_daemon_lifecycle_switch_kill_fill_stop_restart(tmp_path: Path) -> None:
     strategies = tmp_path / "strategies"
     write_profile(strategies, "fast_as", FAST_AS)
@@ -153,7 +179,12 @@ def test_daemon_lifecycle_switch_kill_fill_stop_restart(tmp_path: Path) -> None:
             "wide quotes", lambda s: bool(engine(s)["quotes"]["bids"] and engine(s)["quotes"]["asks"])
         )
         quotes = engine(status)["quotes"]
-        assert quotes["asks"][0][0] - quotes["bids"][0][0] >= 2 * 150 - 2
+        assert quotes["asks"][0]["price_ticks"] - quotes["bids"][0]["price_ticks"] >= 2 * 150 - 2
+        # /status speaks in prices and sizes of the instrument's precision (ticks/lots beside them)
+        for quote in quotes["bids"] + quotes["asks"]:
+            assert quote["price"] == str(SPOT_BTC.price(quote["price_ticks"]))
+            assert quote["size"] == f"{SPOT_BTC.size(quote['size_lots']):.8f}"
+        assert_human_status(engine(status))
         assert status["adapters"]["binance_spot"]["connections_opened"] == connections
         # control endpoints: wrong token refused, right token kills and resumes
         assert bot.post("/control/kill", {"reason": "x"}, token="wrong")[0] == 401
@@ -242,7 +273,7 @@ def test_daemon_lifecycle_switch_kill_fill_stop_restart(tmp_path: Path) -> None:
             labels = (("engine", "btc"), ("horizon", horizon), ("side", side))
             assert ("mmbot_markouts_total", labels) in value
     assert ("mmbot_pnl", (("component", "total"), ("engine", "btc"))) in value
-    assert sources == ["http", "http", "signal", "signal"]
+    assert sources == ["http", "http", "cli", "cli"]  # `mmbot kill` / `resume` are journaled as cli
     # a restart resumes the same ledger
     ledger_before = json.loads(
         subprocess.run(
@@ -254,6 +285,20 @@ def test_daemon_lifecycle_switch_kill_fill_stop_restart(tmp_path: Path) -> None:
             check=True,
         ).stdout
     )
+    # the report of this live data directory has the ledger's totals, to the last digit
+    report = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bot", "report", str(tmp_path / "data"), "--json"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    )
+    (run_report,) = report["runs"]
+    assert run_report["pnl_exact"] == ledger_before["journals"][0]["ledger"]["attribution"]
+    assert run_report["sharpe"] is None and run_report["sharpe_note"] == "n/a (run too short)"
     bot2 = Bot(tmp_path, cfg, "run2.log")
     try:
         status = bot2.wait("restored", lambda s: "sample" in engine(s))

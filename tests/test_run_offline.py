@@ -103,7 +103,8 @@ def test_run_rejects_bad_duration_and_bad_config(tmp_path: Path) -> None:
     for args, needle in (
         (["--duration", "-1"], "--duration must be positive"),
         (["--config", str(bad)], "engines.x.symbol"),
-        (["--http", "nonsense"], "http.listen"),
+        (["--http", "nonsense"], "--http: expected HOST:PORT"),
+        (["--http", "127.0.0.1:70000"], "--http: port 70000 is out of range"),
     ):
         result = subprocess.run(
             [sys.executable, "-m", "bot", "run", "--offline", *args],

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bot.cli import main
 from bot.config import DEFAULT_CONFIG, load_settings
-from bot.engine.assemble import strategies_dir
+from bot.engine.assemble import find_strategy, strategy_search
 from bot.report.html import embedded_summary
 from bot.sweep.measure import measure_run
 from tests.sweep_helpers import (
@@ -71,7 +71,7 @@ def _one_by_one(tmp: Path, gamma: float, levels: int) -> Path:
     base = tmp / f"g{gamma:g}-l{levels}"
     (base / "strategies").mkdir(parents=True)
     shutil.copyfile(DEFAULT_CONFIG, base / "config.toml")
-    profile = (strategies_dir(load_settings(), None) / "as_default.toml").read_text()
+    profile = find_strategy(strategy_search(load_settings(), None), "as_default").read_text()
     profile = re.sub(r"(?m)^gamma = \S+", f"gamma = {gamma!r}", profile)
     profile = re.sub(r"(?m)^levels = \d+", f"levels = {levels}", profile)
     (base / "strategies" / "as_default.toml").write_text(profile)

@@ -31,7 +31,12 @@ def register(subparsers: Any) -> None:
         "needed per venue, the spot sale at the start, the net delta book afterwards and the perp "
         "hedge that makes it delta-neutral, and the call options' greeks and hedge at the price.",
     )
-    plan.add_argument("file", type=Path, help="Deal file, e.g. config/deals/abc.toml")
+    plan.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="Deal file, e.g. config/deals/abc.toml (the worked example; `mmbot config init` writes a copy).",
+    )
     plan.add_argument(
         "--price",
         metavar="P",

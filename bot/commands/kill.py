@@ -24,10 +24,21 @@ def register(subparsers: Any) -> None:
     ):
         parser = subparsers.add_parser(command, help=text, description=text)
         parser.add_argument(
-            "--data-dir", type=Path, default=None, help="Data directory of the bot (default: config)."
+            "--data-dir",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="Data directory of the bot (default: data_dir of the config `mmbot run` would use).",
         )
-        parser.add_argument("--config", type=Path, default=None, help="Config file to read data_dir from.")
-        parser.add_argument("--reason", default=None, help="Free text journaled with the command.")
+        parser.add_argument(
+            "--config", type=Path, default=None, metavar="FILE", help="Config file to read data_dir from."
+        )
+        parser.add_argument(
+            "--reason",
+            default=None,
+            metavar="TEXT",
+            help="Free text journaled with the command (source: cli).",
+        )
         parser.set_defaults(func=start_control, control=command)
 
 

@@ -50,9 +50,17 @@ def register(subparsers: Any) -> None:
         "the configured engines use, and where each came from (exchange, cache, shipped cache). "
         "By default the exchange is asked and the cache is the fallback.",
     )
-    show.add_argument("--config", type=Path, help="TOML config file (default: config/default.toml).")
     show.add_argument(
-        "--data-dir", type=Path, help="Data directory holding the cache (default: from config)."
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML config file (default: ./config/default.toml if present, else the packaged defaults).",
+    )
+    show.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="Data directory holding the cache (default: from config).",
     )
     mode = show.add_mutually_exclusive_group()
     mode.add_argument(

@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.commands import regimes_calibrate
+from bot.core.instrument import InstrumentSpec
+from bot.core.units import tidy
 from bot.errors import InputError, MmbotError
 from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, from_payload, record_type, to_payload
+from bot.risk.view import human_signals
 
 RISK_TYPES = ("regime_transition", "risk_kill")
 JOURNAL_DIR = "journal"
@@ -47,9 +50,12 @@ def register(subparsers: Any) -> None:
         "latched triggers are listed too.",
     )
     show.add_argument(
-        "--data-dir", type=Path, help="Data directory (default: data_dir of the default config)."
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="Data directory or replay run directory (default: data_dir of the config `mmbot run` would use).",
     )
-    show.add_argument("--instrument", help="Only this instrument (venue:SYMBOL).")
+    show.add_argument("--instrument", metavar="KEY", help="Only this instrument (VENUE:SYMBOL).")
     show.add_argument("--last", type=int, metavar="N", help="Only the N most recent records.")
     show.add_argument("--json", action="store_true", help="Print the records as a JSON array.")
     show.set_defaults(func=start_regimes_show)
@@ -74,6 +80,27 @@ def journal_records(data_dir: Path) -> list[tuple[str, Any]]:
             for type_ in RISK_TYPES:
                 found.extend((type_, row[4]) for row in journal.events(type_))
     return found
+
+
+def journal_specs(data_dir: Path) -> dict[str, InstrumentSpec]:
+    """The instrument specs stored in each journal under ``<data_dir>/journal/`` (for units)."""
+    directory = data_dir / JOURNAL_DIR
+    if not directory.is_dir():
+        return {}
+    try:
+        journal_module = importlib.import_module("bot.store.journal")
+        recovery = importlib.import_module("bot.store.recovery")
+    except ImportError:
+        return {}
+    specs: dict[str, InstrumentSpec] = {}
+    for path in sorted(directory.glob("*.sqlite")):
+        try:
+            with journal_module.Journal.open(path, readonly=True) as journal:
+                found, _settings = recovery.specs_from_meta(journal.meta, path)
+        except MmbotError:
+            continue
+        specs.update({spec.key: spec for spec in found})
+    return specs
 
 
 def load_records(
@@ -116,13 +143,18 @@ def describe(record: RiskRecord) -> str:
     return "\n".join(lines)
 
 
-def as_json(record: RiskRecord) -> dict[str, Any]:
+def as_json(record: RiskRecord, specs: dict[str, InstrumentSpec] | None = None) -> dict[str, Any]:
+    """The stored record; with the instrument's spec, its signals in human units (the mid
+    as a price, ``mid_ticks`` beside it; the volume rate in base units per second)."""
     payload = to_payload(record)
     payload.setdefault("type", record_type(record))
     payload["time"] = iso(record.ts)
+    spec = (specs or {}).get(record.instrument)
     if isinstance(record, RegimeTransition):
         payload["text"] = record.text()
-    return payload
+        if spec is not None and isinstance(payload.get("signals"), dict):
+            payload["signals"] = human_signals(spec, payload["signals"])
+    return tidy(payload)  # type: ignore[no-any-return]
 
 
 def start_regimes_show(args: argparse.Namespace, reader: RecordReader = journal_records) -> int:
@@ -137,7 +169,8 @@ def start_regimes_show(args: argparse.Namespace, reader: RecordReader = journal_
     if args.last is not None:
         records = records[-args.last :]
     if args.json:
-        print(json.dumps([as_json(r) for r in records], indent=2))
+        specs = journal_specs(Path(data_dir))
+        print(json.dumps([as_json(r, specs) for r in records], indent=2))
         return 0
     if not records:
         print(f"{data_dir}: no regime transitions recorded")

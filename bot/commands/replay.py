@@ -13,9 +13,10 @@ from typing import Any
 
 import msgspec
 
-from bot.config import load_settings
+from bot.config import config_source, load_settings
 from bot.core.instrument import InstrumentSpec
-from bot.engine.assemble import load_strategy, strategies_dir
+from bot.core.units import money_text
+from bot.engine.assemble import load_strategy, strategy_search
 from bot.errors import EXIT_INTERRUPTED, InputError
 from bot.ops.logging import configure_logging
 from bot.replay import open_replay
@@ -36,13 +37,18 @@ def register(subparsers: Any) -> None:
     )
     replay.add_argument("files", nargs="+", help="Input file(s) or synthetic:<scenario>.")
     replay.add_argument(
-        "--config", type=Path, default=None, help="TOML config (default: config/default.toml)."
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TOML config (default: ./config/default.toml if present, else the packaged defaults).",
     )
     replay.add_argument(
         "--strategy",
         default=None,
-        metavar="NAME",
-        help="Strategy profile (config/strategies/NAME.toml), or 'minimal' for the shared "
+        metavar="NAME|minimal",
+        help="Strategy profile NAME.toml on the profile search path (quoting.strategies_dir, strategies/ "
+        "next to the config, ./config/strategies, packaged), or 'minimal' for the shared "
         "benchmark's minimal market maker (throughput comparisons).",
     )
     replay.add_argument("--instrument", default=None, metavar="VENUE:SYMBOL", help="Instrument to quote.")
@@ -101,12 +107,13 @@ def start_replay(args: argparse.Namespace) -> int:
     if minimal:  # the shared benchmark's latencies: 200 us order entry and cancel
         paper["latency"] = {"order_entry": {"ms": 0.2}, "cancel": {"ms": 0.2}, "market_data": {"ms": 0.0}}
     overrides["paper"] = paper
-    settings = load_settings(args.config, **overrides)
+    source = config_source(args.config)
+    settings = load_settings(source.path, **overrides)
     configure_logging(settings.logging)
     inputs: list[str] | str = args.files if len(args.files) > 1 else args.files[0]
     replay = open_replay(inputs, specs=_spec_overrides(args.tick_size, args.lot_size))
     name = args.strategy or next(iter(settings.engines.values())).strategy
-    profile = None if minimal else load_strategy(strategies_dir(settings, args.config), name)
+    profile = None if minimal else load_strategy(strategy_search(settings, source), name)
     out = args.out or Path("runs") / f"{_stem(args.files[0])}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     check_run_dir(out, resume=args.resume)
     run = ReplayRun(
@@ -118,7 +125,14 @@ def start_replay(args: argparse.Namespace) -> int:
         minimal=MinimalMM() if minimal else None,
         resume=args.resume,
     )
-    run.write_config({"input": args.files, "argv": sys.argv[1:]})
+    run.write_config(
+        {
+            "input": args.files,
+            "argv": sys.argv[1:],
+            "config_file": str(source.path),
+            "config_origin": source.origin,
+        }
+    )
     show = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
     try:
         result = run.run(progress=_progress if show else None)
@@ -130,12 +144,55 @@ def start_replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(
-            f"{out}: {summary['status']}, {summary['events']:,} events in {summary['loop_s']:.2f}s "
-            f"({summary['events_per_s'] or 0:,} events/s), orders {summary.get('orders', 0):,}, "
-            f"fills {summary.get('fills', 0):,}, PnL {summary.get('pnl', {}).get('total', '0')}"
-        )
+        print(format_replay_summary(out, summary, run.trading.engine.instruments))
     return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+
+
+def format_replay_summary(out: Path, summary: dict[str, Any], instruments: dict[str, Any]) -> str:
+    """The replay's summary for a person: counts, first quote, rejects, PnL in the quote's precision."""
+    lines = [
+        f"{out}: {summary['status']}, {summary['events']:,} events in {summary['loop_s']:.2f}s "
+        f"({summary['events_per_s'] or 0:,} events/s)"
+    ]
+    state = instruments.get(summary.get("instrument", ""))
+    if "pnl" not in summary or state is None:
+        return "\n".join(lines)
+    spec = state.spec
+    sent = summary.get("orders_sent") or {}
+    manager = summary.get("order_manager") or {}
+    if sent:
+        lines.append(
+            f"  quote orders {sum(sent.values()):,} ({sent.get('buy', 0):,} buy / {sent.get('sell', 0):,} sell), "
+            f"cancels {manager.get('cancels', 0):,}, fills {summary.get('fills', 0):,}, "
+            f"regime at the end {summary.get('regime', '-')}"
+        )
+    else:  # the minimal market maker: no quoting pipeline, only the exchange's command count
+        lines.append(f"  orders and cancels {summary.get('orders', 0):,}, fills {summary.get('fills', 0):,}")
+    first = summary.get("time_to_first_quote_s")
+    lines.append(
+        f"  first quote {first:.1f} s of market time after the first event"
+        if first is not None
+        else "  no quote sent"
+    )
+    rejects = summary.get("rejects") or {}
+    lines.append(
+        "  rejects "
+        + (
+            f"{sum(rejects.values())}: " + ", ".join(f"{r} {n}" for r, n in rejects.items())
+            if rejects
+            else "0"
+        )
+    )
+    pnl = summary["pnl"]
+    lines.append(
+        f"  PnL {money_text(spec, pnl['total'], signed=True)} {spec.quote}: spread capture "
+        f"{money_text(spec, pnl['spread_capture'], signed=True)}, rebates {money_text(spec, pnl['rebates'], signed=True)}, "
+        f"fees {money_text(spec, pnl['fees'], signed=True)}, inventory {money_text(spec, pnl['inventory'], signed=True)}, "
+        f"funding {money_text(spec, pnl['funding'], signed=True)}"
+    )
+    start = summary.get("starting_balances") or {}
+    lines.append("  starting balances " + ", ".join(f"{a} {v}" for a, v in start.items()))
+    return "\n".join(lines)
 
 
 def _progress(run: ReplayRun, elapsed: float) -> None:
@@ -145,7 +202,7 @@ def _progress(run: ReplayRun, elapsed: float) -> None:
     rate = run.events / elapsed if elapsed > 0 else 0.0
     done = run.replay.fraction_done() * 100
     sys.stderr.write(
-        f"\r{done:5.1f}%  {run.events:>12,} events  {rate:>10,.0f} ev/s  sim {sim}  PnL {pnl:.2f}   "
+        f"\r{done:5.1f}%  {run.events:>12,} events  {rate:>10,.0f} ev/s  sim {sim}  PnL {pnl:+.4f}   "
     )
     sys.stderr.flush()
 

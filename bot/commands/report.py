@@ -20,8 +20,9 @@ def register(subparsers: Any) -> None:
         help="Write an HTML report (plots + summary) of one or more run directories.",
         description="Read the journal of each RUN_DIR (written by 'mmbot replay --out' or an 'mmbot run' "
         "data dir) and write one self-contained HTML file with embedded plots -- mid price with our "
-        "quotes and fills, regimes, inventory and net delta, PnL split, spread vs volatility -- and a "
-        "summary table (PnL, Sharpe, drawdown, fills, fill rate, inventory, regimes, markouts). The PNGs "
+        "quotes and fills, regimes, inventory (and net delta when hedged), PnL split, spread vs volatility "
+        "-- and a summary table (PnL and final state from the ledger, as `mmbot ledger show`; Sharpe for "
+        "runs of a day or more; drawdown, fills, fill rate, inventory, regimes, markouts). The PNGs "
         "are written next to the HTML. Several RUN_DIRs are compared side by side.",
     )
     report.add_argument(
@@ -58,9 +59,12 @@ def start_report(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({len(pngs)} figures next to it)")
     for summary in summaries:
         pnl = summary["pnl"]["total"]
+        sharpe = summary["sharpe_note"] or (
+            f"{summary['sharpe']:.2f}" if summary["sharpe"] is not None else "n/a (no variation)"
+        )
         print(
             f"  {summary['label']}: {summary['instrument']} PnL {pnl:+,.4f} {summary['quote']}, "
             f"{summary['fills']} fills / {summary['orders']} orders, "
-            f"max drawdown {summary['max_drawdown']:,.4f}"
+            f"max drawdown {summary['max_drawdown']:,.4f}, Sharpe {sharpe}"
         )
     return 0

@@ -12,17 +12,19 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
-from bot.config import Settings, VenuesSettings, load_settings
+from bot.config import Settings, VenuesSettings, config_source, load_settings
 from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
-from bot.engine.assemble import TradingEngine, build_engine, load_strategy, strategies_dir
+from bot.defaults import Source
+from bot.engine.assemble import StrategySearch, TradingEngine, build_engine, load_strategy, strategy_search
 from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
 from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
@@ -30,11 +32,14 @@ from bot.ops.control import Controller, pid_path, running_pid, take_request
 from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.feeds import FeedCollector, feeds_current, for_replay_speed
 from bot.ops.http import OpsServer
+from bot.ops.listen import check_listen, describe_bind_error, parse_listen
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
 from bot.ops.metrics import LatencyMetrics, TradingCollector, adapter_stats, build_registry
 from bot.ops.obligations_metrics import ObligationCollector
-from bot.strategy.profile import StrategyProfile
+from bot.ops.progress import Progress, ProgressMode, StatusLineStream, choose_mode
+from bot.ops.summary import format_summary
+from bot.strategy.profile import StrategyProfile, check_horizons
 
 log = structlog.get_logger("bot.run")
 
@@ -44,13 +49,27 @@ def register(subparsers: Any) -> None:
         "run",
         help="Stream the configured markets (live public data, or --offline against the emulator).",
         description="Stream order books for every configured engine, keep them valid (resync on "
-        "gaps, reconnect on drops) and log their state. --offline starts the loopback emulator "
-        "in-process with the bundled real Binance recordings (or the offline.replay files: Binance, "
-        "Bybit and OKX recordings) and connects to it through the real adapters over a real "
-        "websocket: no internet needed.",
+        "gaps, reconnect on drops) and paper-trade them with each engine's strategy profile. "
+        "--offline starts the loopback emulator in-process with the bundled real Binance recordings "
+        "(or the offline.replay files: Binance, Bybit and OKX recordings) and connects to it through "
+        "the real adapters over a real websocket: no internet needed. Config: --config FILE, else "
+        "./config/default.toml if present, else the defaults shipped with mmbot (`mmbot config check` "
+        "shows which files a run would use).",
     )
     run.add_argument(
-        "--config", type=Path, default=None, help="TOML config file (default: config/default.toml)."
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TOML config file (default: ./config/default.toml if present, else the packaged defaults).",
+    )
+    run.add_argument(
+        "--strategy",
+        default=None,
+        metavar="NAME",
+        help="Strategy profile NAME.toml for every quoting engine, found on the profile search path "
+        "(quoting.strategies_dir, strategies/ next to the config, ./config/strategies, packaged); "
+        "default: each engine's `strategy` setting.",
     )
     run.add_argument("--offline", action="store_true", help="Run against the in-process loopback emulator.")
     run.add_argument(
@@ -60,26 +79,31 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="Stop cleanly after SECONDS and print a summary (default: run until SIGINT/SIGTERM).",
     )
-    run.add_argument("--data-dir", type=Path, default=None, help="Override data_dir from the config.")
+    run.add_argument(
+        "--data-dir", type=Path, default=None, metavar="DIR", help="Override data_dir from the config."
+    )
     run.add_argument(
         "--http",
         default=None,
-        metavar="HOST:PORT",
+        metavar="HOST:PORT|off",
         help="Ops HTTP server address (/healthz /metrics /status); default from config "
-        "(127.0.0.1:8080); port 0 = any free port; 'off' disables it.",
+        "(http.listen, 127.0.0.1:8080); port 0 = any free port; 'off' disables it. Checked before "
+        "anything starts: a port in use is exit 2.",
     )
     run.add_argument(
-        "--strategy",
-        default=None,
-        metavar="NAME",
-        help="Strategy profile for every quoting engine (config/strategies/NAME.toml); "
-        "default: each engine's `strategy` setting.",
+        "--progress",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="Progress on stderr: a status line (regime, warm-up left, quotes, fills, position, PnL) "
+        "redrawn every second on a terminal, a 'progress' JSON log record every "
+        "market.status_interval_s otherwise (auto); on = always the line; off = neither.",
     )
     run.add_argument("--json", action="store_true", help="Print the final summary as JSON.")
     run.set_defaults(func=start_run)
 
 
 def start_run(args: argparse.Namespace) -> int:
+    start_ns = time.time_ns()
     if args.duration is not None and args.duration <= 0:
         raise InputError(f"--duration must be positive, got {args.duration}")
     overrides: dict[str, Any] = {}
@@ -88,17 +112,30 @@ def start_run(args: argparse.Namespace) -> int:
     if args.http == "off":
         overrides["http"] = {"enabled": False}
     elif args.http is not None:
+        parse_listen(args.http, "--http")
         overrides["http"] = {"listen": args.http}
-    settings = load_settings(args.config, **overrides)
-    configure_logging(settings.logging)
-    directory = strategies_dir(settings, args.config)
-    profiles = load_profiles(settings, directory, args.strategy)
+    source = config_source(args.config)
+    settings = load_settings(source.path, **overrides)
+    mode = choose_mode(args.progress, sys.stderr)
+    line = StatusLineStream(sys.stderr) if mode == "line" else None
+    configure_logging(settings.logging, stream=cast(TextIO, line))  # a TextIO look-alike
+    if settings.http.enabled:  # before anything slow: a port in use is exit 2 at once
+        where = _listen_origin(args.http, source)
+        check_listen(*parse_listen(settings.http.listen, where), where)
+    search = strategy_search(settings, source)
+    profiles = load_profiles(settings, search, args.strategy)
+    log.info(
+        "configuration",
+        config=str(source.path),
+        origin=source.origin,
+        strategies=[str(s.path) for s in search],
+    )
 
     def configured() -> dict[str, str]:
         """Each engine's profile name as the config says now (SIGHUP re-reads it)."""
         if args.strategy:
             return {name: args.strategy for name in settings.engines}
-        fresh = load_settings(args.config, **overrides)
+        fresh = load_settings(source.path, **overrides)
         return {name: engine.strategy for name, engine in fresh.engines.items()}
 
     summary = asyncio.run(
@@ -107,10 +144,14 @@ def start_run(args: argparse.Namespace) -> int:
             offline=args.offline,
             duration_s=args.duration,
             profiles=profiles,
-            strategies=directory,
+            strategies=search,
             configured=configured,
+            start_ns=start_ns,
+            progress=mode,
+            line=line,
         )
     )
+    summary["config"] = {"path": str(source.path), "origin": source.origin}
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -118,13 +159,28 @@ def start_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_profiles(settings: Settings, directory: Path, override: str | None) -> dict[str, StrategyProfile]:
+def _listen_origin(option: str | None, source: Source) -> str:
+    """Where the listen address came from, for the error message."""
+    if option is not None:
+        return f"--http {option}"
+    if "MMBOT_HTTP__LISTEN" in os.environ:
+        return "http.listen (from environment MMBOT_HTTP__LISTEN; or use --http)"
+    return f"http.listen in {source.path} (or use --http)"
+
+
+def load_profiles(
+    settings: Settings, search: Path | StrategySearch, override: str | None
+) -> dict[str, StrategyProfile]:
     """The strategy profile of every quoting engine, validated before anything starts."""
-    return {
-        name: load_strategy(directory, override or engine.strategy)
-        for name, engine in settings.engines.items()
-        if engine.quote
-    }
+    profiles = {}
+    horizons = settings.estimators.vol_horizons_s
+    for name, engine in settings.engines.items():
+        if not engine.quote:
+            continue
+        profile = load_strategy(search, override or engine.strategy)
+        check_horizons(profile, horizons, f"strategy {profile.name!r} (engine {name})")
+        profiles[name] = profile
+    return profiles
 
 
 async def run_bot(
@@ -133,12 +189,16 @@ async def run_bot(
     offline: bool,
     duration_s: float | None,
     profiles: dict[str, StrategyProfile] | None = None,
-    strategies: Path | None = None,
+    strategies: Path | StrategySearch | None = None,
     configured: Callable[[], dict[str, str]] | None = None,
+    start_ns: int | None = None,
+    progress: ProgressMode = "off",
+    line: StatusLineStream | None = None,
 ) -> dict[str, Any]:
     """Run until the duration elapses or a stop signal arrives; return a summary."""
     from bot.venues.registry import create_adapter
 
+    start_ns = time.time_ns() if start_ns is None else start_ns
     profiles = profiles or {}
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +223,7 @@ async def run_bot(
         runner = LiveRunner([t.engine for t in trading], status_interval_s=settings.market.status_interval_s)
         controller = Controller(
             trading,
-            strategies_dir=strategies or Path("config/strategies"),
+            strategies_dir=strategies if strategies is not None else strategy_search(settings, None),
             data_dir=data_dir,
             configured=configured,
         )
@@ -184,9 +244,24 @@ async def run_bot(
             runner.add_adapter(adapter, venue_keys)
         if settings.http.enabled:
             ops = _ops_server(settings, runner, trading, controller, testnet)
-            await ops.start()
+            try:
+                await ops.start()
+            except OSError as exc:  # taken since the check at start
+                raise InputError(
+                    f"http.listen {settings.http.listen}: cannot listen: {describe_bind_error(exc)}"
+                ) from None
             stack.push_async_callback(ops.stop)
         runner.spawn("profile-watch", lambda: _watch_profiles(controller))
+        reporter = Progress(
+            trading,
+            mode=progress,
+            start_ns=start_ns,
+            interval_s=settings.market.status_interval_s,
+            line=line,
+        )
+        if progress != "off":
+            runner.spawn("progress", reporter.run)
+        stack.callback(reporter.close)
         _write_pidfile(data_dir)
         stack.callback(lambda: pid_path(data_dir).unlink(missing_ok=True))
         _install_signals(runner, controller)
@@ -204,9 +279,11 @@ async def run_bot(
             await testnet.stop()  # cancels testnet orders, journals final totals: before journals close
         for t in trading:
             t.close()
+        reporter.close()
+        engines = [t.summary(start_ns) for t in trading]
         return {
             "instruments": runner.status_lines(),
-            "engines": [_engine_summary(t) for t in trading],
+            "engines": engines,
             "adapters": {venue: adapter_stats(adapter) for venue, adapter in runner.adapters.items()},
             "task_restarts": runner.task_restarts,
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
@@ -228,13 +305,13 @@ def _install_signals(runner: LiveRunner, controller: Controller) -> None:
         log.info("stopping: cancelling quotes, closing the journal", signal=sig.name)
         runner.stop()
 
-    def kill() -> None:
-        request = take_request(controller.data_dir, "kill")
-        controller.kill(str((request or {}).get("reason") or "SIGUSR1"), "signal")
+    def kill() -> None:  # `mmbot kill` writes its request file before signalling: source cli
+        request = take_request(controller.data_dir, "kill") or {}
+        controller.kill(str(request.get("reason") or "SIGUSR1"), str(request.get("source") or "signal"))
 
     def resume() -> None:
-        request = take_request(controller.data_dir, "resume")
-        controller.resume(str((request or {}).get("reason") or "SIGUSR2"), "signal")
+        request = take_request(controller.data_dir, "resume") or {}
+        controller.resume(str(request.get("reason") or "SIGUSR2"), str(request.get("source") or "signal"))
 
     loop.add_signal_handler(signal.SIGINT, stop, signal.SIGINT)
     loop.add_signal_handler(signal.SIGTERM, stop, signal.SIGTERM)
@@ -263,32 +340,6 @@ def _write_pidfile(data_dir: Path) -> None:
     if other is not None and other != os.getpid():
         raise MmbotError(f"another mmbot (pid {other}) is running on {data_dir}")
     path.write_text(f"{os.getpid()}\n")
-
-
-def _engine_summary(trading: TradingEngine) -> dict[str, Any]:
-    out: dict[str, Any] = {"engine": trading.engine.name, "events": trading.engine.events}
-    pipeline, exchange = trading.pipeline, trading.exchange
-    if pipeline is None or exchange is None:
-        return out
-    pnl = exchange.ledger.attribution()
-    out.update(
-        strategy=pipeline.quoter.name,
-        regime=pipeline.decision.regime.value,
-        orders=pipeline.order_manager.stats.as_dict(),
-        fills=pipeline.fills,
-        vetoes=pipeline.vetoes,
-        position=str(pipeline.spec.size(pipeline.position)),
-        pnl={
-            k: str(getattr(pnl, k))
-            for k in ("spread_capture", "rebates", "fees", "inventory", "funding", "total")
-        },
-        open_orders=len(exchange.orders),
-    )
-    if trading.hedger is not None:
-        out["hedge"] = trading.hedger.status(trading.engine.clock.now)
-    if trading.obligation is not None:
-        out["obligation"] = trading.obligation.summary()
-    return out
 
 
 async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> dict[str, InstrumentSpec]:
@@ -422,41 +473,3 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
         yield ccxt_offline_settings(
             settings.model_copy(update={"venues": venues, "market": market}), emulator.url
         )
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    lines = ["mmbot run summary"]
-    for row in summary["instruments"]:
-        lines.append(
-            f"  {row['engine']} {row['instrument']}: {'VALID' if row['valid'] else 'INVALID'}"
-            f" bid {row['best_bid']} x {row['bid_size']} / ask {row['best_ask']} x {row['ask_size']}"
-            f", {row['levels']} levels, diffs applied {row['applied']}, gaps {row['gaps']},"
-            f" resyncs {row['resyncs']}, dropped {row['dropped']}"
-            + (f" ({row['reason']})" if row["reason"] else "")
-        )
-    for row in summary.get("engines", []):
-        if "strategy" in row:
-            pnl = row["pnl"]
-            lines.append(
-                f"  {row['engine']}: strategy {row['strategy']}, regime {row['regime']}, "
-                f"orders {row['orders']['new_orders']} new / {row['orders']['cancels']} cancels, "
-                f"fills {row['fills']}, position {row['position']}, PnL {pnl['total']} "
-                f"(spread {pnl['spread_capture']}, rebates {pnl['rebates']}, fees {pnl['fees']}, "
-                f"inventory {pnl['inventory']}, funding {pnl['funding']}), open orders {row['open_orders']}"
-            )
-        obligation = row.get("obligation")
-        if obligation:
-            day, deal = obligation["uptime_day"], obligation["uptime_deal"]
-            lines.append(
-                f"  {row['engine']} obligation on {obligation['venue']}: uptime "
-                f"{'-' if deal is None else f'{deal:.1%}'} over the deal "
-                f"({'-' if day is None else f'{day:.1%}'} today; minimum {obligation['min_uptime']:.0%}), "
-                f"breaches {obligation['breaches']}"
-                + ("; " + "; ".join(obligation["alerts"]) if obligation["alerts"] else "")
-            )
-        hedge = row.get("hedge")
-        if hedge:
-            lines.append(f"  {row['engine']} hedge: " + json.dumps(hedge, default=str)[:400])
-    for venue, stats in summary["adapters"].items():
-        lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
-    return "\n".join(lines)

@@ -9,7 +9,7 @@ offline) and ``mmbot replay`` both call it, so live and replay run the same core
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,16 +17,19 @@ from typing import Any
 import msgspec
 import structlog
 
-from bot.config import DEFAULT_CONFIG, ConfigError, EngineSettings, Settings
+from bot.config import ConfigError, EngineSettings, Settings, config_source
 from bot.core.events import NS_PER_S, Side
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderReport
+from bot.core.units import tidy
+from bot.defaults import Source, find_profile, known_profiles, strategy_search_path
 from bot.engine.hedge_setup import build_hedger
 from bot.engine.hedging import HedgePipeline
 from bot.engine.loop import Engine
 from bot.engine.obligation_setup import build_obligation
 from bot.engine.obligations import ObligationDesk
 from bot.engine.trading import QuotingPipeline
+from bot.engine.views import engine_status, engine_summary
 from bot.market.estimators import Estimators
 from bot.paper.exchange import PaperExchange
 from bot.paper.fees import schedule_for
@@ -47,15 +50,41 @@ log = structlog.get_logger("bot.assemble")
 RISK_RECORD_TYPES = ("regime_transition", "risk_kill")
 
 
-def strategies_dir(settings: Settings, config_path: Path | None) -> Path:
-    """Where strategy profiles are looked up (see ``quoting.strategies_dir``)."""
-    if settings.quoting.strategies_dir is not None:
-        return settings.quoting.strategies_dir
-    base = config_path if config_path is not None else DEFAULT_CONFIG
-    candidate = base.parent / "strategies"
-    if candidate.is_dir():
-        return candidate
-    return Path("config") / "strategies"
+StrategySearch = Sequence[Source]
+"""Folders searched in order for ``NAME.toml`` (:func:`bot.defaults.strategy_search_path`)."""
+
+
+def strategy_search(settings: Settings, config: Source | Path | None) -> list[Source]:
+    """Where the strategy profiles of a run are looked up: ``quoting.strategies_dir``,
+    ``strategies/`` next to the config file in use (``config``: the resolved
+    :func:`~bot.config.config_source`, or the ``--config`` argument), ``./config/strategies``,
+    the packaged profiles (first match wins)."""
+    source = config if isinstance(config, Source) else config_source(config)
+    return strategy_search_path(source, settings.quoting.strategies_dir)
+
+
+def _search(where: Path | StrategySearch) -> list[Source]:
+    if isinstance(where, Path):
+        return [Source(where, "folder")]
+    return list(where)
+
+
+def find_strategy(where: Path | StrategySearch, name: str) -> Path:
+    """The file of profile ``name`` (ConfigError listing the known profiles if none)."""
+    search = _search(where)
+    path = find_profile(search, name)
+    if path is None:
+        places = ", ".join(str(source.path) for source in search) or "(no profile folder exists)"
+        raise ConfigError(
+            f"strategy {name!r}: no {name}.toml in {places}; known profiles: {known_profiles(search)}"
+        )
+    return path
+
+
+def load_strategy(where: Path | StrategySearch, name: str) -> StrategyProfile:
+    """Profile ``name`` from a folder or the search path, validated (ConfigError names the
+    file, field and problem)."""
+    return load_profile(find_strategy(where, name))
 
 
 def with_account_fees(settings: Settings, spec: InstrumentSpec) -> InstrumentSpec:
@@ -74,15 +103,6 @@ def quote_fees(settings: Settings, spec: InstrumentSpec) -> FeeRates:
     quote against exactly these."""
     schedule = schedule_for(spec, settings.paper.fee_overrides())
     return FeeRates(maker=float(schedule.maker), taker=float(schedule.taker))
-
-
-def load_strategy(directory: Path, name: str) -> StrategyProfile:
-    """``directory/name.toml`` validated (ConfigError names file, field and problem)."""
-    path = directory / f"{name}.toml"
-    if not path.is_file():
-        known = sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
-        raise ConfigError(f"strategy {name!r}: {path} not found; known profiles in {directory}: {known}")
-    return load_profile(path)
 
 
 @dataclass
@@ -118,26 +138,30 @@ class TradingEngine:
             self.journal = None
 
     def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"engine": self.engine.name}
-        pipeline = self.pipeline
-        if pipeline is not None:
-            now = self.engine.clock.now
-            out["strategy"] = pipeline.quoter.name
-            out["fills"] = pipeline.fills
-            out["position"] = str(pipeline.spec.size(pipeline.position))
-            out["risk"] = pipeline.risk.status()
-            out["quotes"] = {
-                "bids": [(q.price, q.size) for q in pipeline.desired.bids],
-                "asks": [(q.price, q.size) for q in pipeline.desired.asks],
-                "note": pipeline.desired.note,
-            }
-            out["open_orders"] = pipeline.order_manager.open_orders()
-            out["sample"] = pipeline.sample(now)
-            out["markouts"] = pipeline.markout_summary()
-        if self.hedger is not None:
-            out["hedge"] = self.hedger.status(self.engine.clock.now)
+        """The ``/status`` entry of this engine, in human units (:mod:`bot.engine.views`)."""
+        now = self.engine.clock.now
+        out = engine_status(self.engine.name, self.pipeline, self.hedger, now)
+        if self.pipeline is not None:
+            out["markouts"] = self.pipeline.markout_summary()
         if self.obligation is not None:
-            out["obligation"] = self.obligation.status(self.engine.clock.now)
+            out["obligation"] = tidy(self.obligation.status(now))
+        return out
+
+    def summary(self, start_ns: int | None = None) -> dict[str, Any]:
+        """This engine's part of the run summary; ``start_ns`` = when the run started."""
+        exchange = self.exchange
+        out = engine_summary(
+            self.engine.name,
+            self.engine.events,
+            self.pipeline,
+            exchange.ledger if exchange is not None else None,
+            len(exchange.orders) if exchange is not None else 0,
+            self.hedger,
+            start_ns=start_ns,
+            now=self.engine.clock.now,
+        )
+        if self.obligation is not None:
+            out["obligation"] = tidy(self.obligation.summary())
         return out
 
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import structlog
 
 from bot.core.events import NS_PER_S, BookDelta, BookSnapshot, Event, Timer, TopOfBook, Trade
-from bot.core.orders import NewOrder, OrderCommand, OrderFilled, OrderReport
+from bot.core.orders import NewOrder, OrderCommand, OrderFilled, OrderRejected, OrderReport
 from bot.engine.loop import Engine
 from bot.market.estimators import Estimators
 from bot.paper.ledger import Attribution
@@ -128,6 +128,12 @@ class QuotingPipeline:
         self.position = self._position()
         self.vetoes = 0
         self.fills = 0
+        self.rejects: dict[str, int] = {}
+        """Venue rejects and risk vetoes of our quote orders in this session, by reason."""
+        self.sent = {"buy": 0, "sell": 0}
+        """Quote orders sent to the venue in this session, by side."""
+        self.first_quote_ts: int | None = None
+        """Event time of the first quote order sent in this session."""
         self._dirty = True
         self._quoting = False
         self.hedge_view: HedgeView | None = None
@@ -180,6 +186,8 @@ class QuotingPipeline:
         else:
             self.order_manager.on_report(report)
         self.risk.on_report(report)
+        if type(report) is OrderRejected:
+            self._count_reject(report.reason.value)
         if type(report) is OrderFilled:
             self.fills += 1
             self.markouts.on_fill(report.fill_id, report.ts, int(report.side), report.price, report.size)
@@ -243,13 +251,21 @@ class QuotingPipeline:
         if veto is not None and type(command) is NewOrder:  # cancels are never vetoed
             self.vetoes += 1
             report = veto.report(command)
+            self._count_reject(f"{report.reason.value} ({veto.rule})")
             overlay = self.overlay
             if overlay is not None and overlay.owns(command.client_id):
                 overlay.on_report(report)
             else:
                 self.order_manager.on_report(report)
             return
+        if type(command) is NewOrder:
+            self.sent["buy" if command.side > 0 else "sell"] += 1
+            if self.first_quote_ts is None:
+                self.first_quote_ts = command.ts
         self.venue.submit(command)
+
+    def _count_reject(self, reason: str) -> None:
+        self.rejects[reason] = self.rejects.get(reason, 0) + 1
 
     def pull_all(self, now: int) -> None:
         """Cancel every quote now (shutdown, kill)."""
@@ -314,21 +330,26 @@ class QuotingPipeline:
         """Market, quotes, position and PnL now (journaled; also /status)."""
         spec, book, desired = self.spec, self.book, self.desired
         state = self.estimators.snapshot()
-        tick = float(spec.tick_size)
+        tick = spec.tick_size
         mid = book.mid()
         sigma = state.sigma_at(state.horizons_s[0]) if state.horizons_s else math.nan
         bid_quote = desired.bids[0].price if desired.bids else None
         ask_quote = desired.asks[0].price if desired.asks else None
         pnl = self.ledger.attribution()
         hedge = self.hedge_view
+
+        def price(ticks: float | None) -> float | None:
+            # via Decimal: 268147 * 0.01 is 2681.47, not 2681.4700000000003
+            return None if ticks is None else float(Decimal(ticks) * tick)
+
         return {
             "instrument": self.instrument,
-            "mid": mid * tick if mid is not None else None,
-            "best_bid": book.best_bid * tick if book.best_bid is not None else None,
-            "best_ask": book.best_ask * tick if book.best_ask is not None else None,
-            "bid_quote": bid_quote * tick if bid_quote is not None else None,
-            "ask_quote": ask_quote * tick if ask_quote is not None else None,
-            "sigma": None if math.isnan(sigma) else sigma * tick,
+            "mid": price(mid),
+            "best_bid": price(book.best_bid),
+            "best_ask": price(book.best_ask),
+            "bid_quote": price(bid_quote),
+            "ask_quote": price(ask_quote),
+            "sigma": None if math.isnan(sigma) else round(sigma * float(tick), 12),
             "regime": self.decision.regime.value,
             "inventory": float(spec.size(self.position)),
             "net_delta": hedge.net_delta() if hedge is not None else None,

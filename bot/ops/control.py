@@ -23,9 +23,9 @@ from typing import Any
 
 import structlog
 
-from bot.engine.assemble import TradingEngine, load_strategy
+from bot.engine.assemble import StrategySearch, TradingEngine, find_strategy
 from bot.errors import InputError, MmbotError
-from bot.strategy.profile import build_quoter
+from bot.strategy.profile import build_quoter, load_profile
 
 log = structlog.get_logger("bot.control")
 
@@ -57,8 +57,11 @@ def running_pid(data_dir: Path) -> int | None:
     return pid
 
 
-def send_request(data_dir: Path, command: str, reason: str) -> str:
-    """Deliver ``kill``/``resume`` to the bot on ``data_dir``; returns what happened."""
+def send_request(data_dir: Path, command: str, reason: str, source: str = "cli") -> str:
+    """Deliver ``kill``/``resume`` to the bot on ``data_dir``; returns what happened.
+
+    The request file (reason and ``source``) is written before the signal, so the bot
+    journals the command with the source that sent it (a bare SIGUSR1 is ``signal``)."""
     if command not in SIGNALS:
         raise InputError(f"unknown control command {command!r}")
     if not data_dir.is_dir():
@@ -68,7 +71,8 @@ def send_request(data_dir: Path, command: str, reason: str) -> str:
     other = request_path(data_dir, "resume" if command == "kill" else "kill")
     other.unlink(missing_ok=True)  # the latest request wins
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"command": command, "reason": reason, "requested_at": time.time()}))
+    request = {"command": command, "reason": reason, "source": source, "requested_at": time.time()}
+    tmp.write_text(json.dumps(request))
     os.replace(tmp, path)
     pid = running_pid(data_dir)
     if pid is None:
@@ -97,7 +101,7 @@ class Controller:
         self,
         engines: list[TradingEngine],
         *,
-        strategies_dir: Path,
+        strategies_dir: Path | StrategySearch,
         data_dir: Path,
         clock: Callable[[], int] = time.time_ns,
         configured: Callable[[], dict[str, str]] | None = None,
@@ -106,20 +110,25 @@ class Controller:
         self.configured = configured
         """Re-reads the config's profile name per engine (SIGHUP); raises InputError if invalid."""
         self.strategies_dir = strategies_dir
+        """A profile folder, or the search path of :func:`bot.engine.assemble.strategy_search`."""
         self.data_dir = data_dir
         self.clock = clock
         self._mtimes: dict[Path, float] = {}
         for trading in self.engines:
             path = self._profile_path(trading)
-            with contextlib.suppress(OSError):
-                self._mtimes[path] = path.stat().st_mtime
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    self._mtimes[path] = path.stat().st_mtime
 
     def _now(self, trading: TradingEngine) -> int:
         return max(self.clock(), trading.engine.clock.now)
 
-    def _profile_path(self, trading: TradingEngine) -> Path:
+    def _profile_path(self, trading: TradingEngine) -> Path | None:
         assert trading.pipeline is not None
-        return self.strategies_dir / f"{trading.pipeline.quoter.name}.toml"
+        try:
+            return find_strategy(self.strategies_dir, trading.pipeline.quoter.name)
+        except InputError:
+            return None
 
     # ---- kill / resume ------------------------------------------------------------------
 
@@ -143,7 +152,8 @@ class Controller:
             request = take_request(self.data_dir, command)
             if request is not None:
                 reason = str(request.get("reason") or f"mmbot {command}")
-                (self.kill if command == "kill" else self.resume)(reason, source)
+                origin = str(request.get("source") or source)
+                (self.kill if command == "kill" else self.resume)(reason, origin)
 
     # ---- strategies ------------------------------------------------------------------
 
@@ -157,14 +167,14 @@ class Controller:
             pipeline = trading.pipeline
             assert pipeline is not None
             target = name or configured.get(trading.engine.name) or pipeline.quoter.name
-            profile = load_strategy(self.strategies_dir, target)  # raises ConfigError: nothing changes
-            plan.append((trading, target, build_quoter(profile, pipeline.spec, pipeline.quoter.fees)))
+            path = find_strategy(self.strategies_dir, target)  # raises ConfigError: nothing changes
+            profile = load_profile(path)
+            plan.append((trading, target, path, build_quoter(profile, pipeline.spec, pipeline.quoter.fees)))
         results = {}
-        for trading, target, quoter in plan:
+        for trading, target, path, quoter in plan:
             pipeline = trading.pipeline
             assert pipeline is not None
             pipeline.switch_quoter(quoter, self._now(trading), source=source)
-            path = self.strategies_dir / f"{target}.toml"
             with contextlib.suppress(OSError):
                 self._mtimes[path] = path.stat().st_mtime
             results[trading.engine.name] = target
@@ -183,6 +193,8 @@ class Controller:
         changed = False
         for trading in self.engines:
             path = self._profile_path(trading)
+            if path is None:
+                continue
             try:
                 mtime = path.stat().st_mtime
             except OSError:

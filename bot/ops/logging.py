@@ -17,6 +17,7 @@ import logging
 import logging.handlers
 import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +25,7 @@ import structlog
 from pydantic import SecretStr
 
 from bot.config import LoggingSettings
+from bot.core.units import exact_text
 
 _SECRET_KEY = re.compile(r"(secret|token|password|passwd|api[_-]?key|private[_-]?key|signature)", re.I)
 REDACTED = "**********"
@@ -62,15 +64,22 @@ def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     return event_dict
 
 
+def _plain(value: Any) -> Any:
+    """JSON fallback: a Decimal in fixed-point notation ("0E-8" -> "0"), anything else as str."""
+    if isinstance(value, Decimal):
+        return exact_text(value)
+    return str(value)
+
+
 def _json_dumps(obj: Any, **kwargs: Any) -> str:
     try:
         import orjson
 
-        return orjson.dumps(obj, default=str).decode()
+        return orjson.dumps(obj, default=_plain).decode()
     except ImportError:  # pragma: no cover - orjson is optional
         import json
 
-        return json.dumps(obj, default=str, **kwargs)
+        return json.dumps(obj, default=_plain, **kwargs)
 
 
 def configure_logging(settings: LoggingSettings, *, stream: TextIO | None = None) -> None:

@@ -301,6 +301,8 @@ class Ledger:
                 qty = int(lots)
             self.positions[spec.key] = _Position(spec, qty)
         self.equity_start = self.balances[self.quote]
+        self.starting_balances: dict[str, Decimal] = dict(self.balances)
+        """The account at the start (every asset, including zero base balances)."""
         self.spread_capture = _ZERO
         self.rebates = _ZERO
         self.fees = _ZERO

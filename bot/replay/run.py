@@ -29,6 +29,7 @@ import structlog
 
 from bot.config import EngineSettings, Settings
 from bot.core.events import NS_PER_S, Timer
+from bot.core.units import exact_text
 from bot.engine.assemble import TradingEngine, build_engine, with_account_fees
 from bot.engine.loop import Engine
 from bot.errors import InputError
@@ -277,15 +278,27 @@ class ReplayRun:
                 fills=ledger.snapshot().fills,
                 open_orders=len(exchange.orders),
                 pnl={
-                    k: str(getattr(pnl, k))
+                    k: exact_text(getattr(pnl, k))
                     for k in ("spread_capture", "rebates", "fees", "inventory", "funding", "total")
                 },
-                equity=str(ledger.equity()),
+                equity=exact_text(ledger.equity()),
+                starting_balances={
+                    asset: exact_text(v) for asset, v in sorted(ledger.starting_balances.items())
+                },
+                balances={asset: exact_text(v) for asset, v in sorted(ledger.balances.items())},
             )
-            if trading.pipeline is not None:
-                summary["order_manager"] = trading.pipeline.order_manager.stats.as_dict()
-                summary["regime"] = trading.pipeline.decision.regime.value
-                summary["markouts"] = trading.pipeline.markout_summary()
+            pipeline = trading.pipeline
+            if pipeline is not None:
+                summary["order_manager"] = pipeline.order_manager.stats.as_dict()
+                summary["orders_sent"] = dict(pipeline.sent)
+                summary["rejects"] = dict(sorted(pipeline.rejects.items(), key=lambda item: -item[1]))
+                summary["time_to_first_quote_s"] = (
+                    round((pipeline.first_quote_ts - self.first_ts) / NS_PER_S, 3)
+                    if pipeline.first_quote_ts is not None and self.first_ts is not None
+                    else None
+                )
+                summary["regime"] = pipeline.decision.regime.value
+                summary["markouts"] = pipeline.markout_summary()
             if trading.obligation is not None:
                 trading.obligation.close(engine.clock.now)
                 summary["obligation"] = trading.obligation.summary()

@@ -83,7 +83,10 @@ def _summary_rows(summaries: list[dict[str, Any]]) -> list[tuple[str, list[str]]
     for name in PNL_COMPONENTS:
         row(f"&nbsp;&nbsp;{name.replace('_', ' ')}", [_num(s["pnl"][name]) for s in summaries])
     row("PnL per hour", [_num(s["pnl_per_hour"]) for s in summaries])
-    row("Sharpe (1-min PnL changes, annualised)", [_num(s["sharpe"], 2) for s in summaries])
+    row(
+        "Sharpe (1-min PnL changes, annualised)",
+        [s["sharpe_note"] if s.get("sharpe_note") else _num(s["sharpe"], 2) for s in summaries],
+    )
     row("max drawdown", [_num(s["max_drawdown"]) for s in summaries])
     row("max drawdown, % of equity at peak", [_num(s["max_drawdown_pct"], 3) for s in summaries])
     row("final equity", [_num(s["final_equity"]) for s in summaries])
@@ -242,6 +245,7 @@ def build_report(
             )
         slug = _slug(run.label) if len(runs) > 1 else ""
         for suffix, title, draw in plots.FIGURES:
+            title = plots.figure_title(suffix, title, run)
             png = draw(run)
             save(f"{slug}-{suffix}" if slug else suffix, png)
             parts.append(f"<h3>{escape(title)}</h3>" + _img(png, title))

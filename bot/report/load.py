@@ -8,10 +8,13 @@ usually ``config.json`` and ``summary.json``. Every journal found is one
 - records (:mod:`bot.paper.records`): ``NewOrder`` / ``CancelOrder`` / ``OrderRejected``
   counts and every ``FillRecord`` (price, size, fee, side, time);
 - typed events ``sample`` (one per second of event time, the :class:`SamplePayload`
-  shape below), ``regime_transition`` (:func:`bot.risk.explain.to_payload`),
+  shape below), ``regime_transition`` (:func:`bot.risk.explain.to_payload`) and
   ``strategy_switch`` (shown as they are) and ``markout`` (the markouts the engine
   computed live as our fills aged, :mod:`bot.strategy.markouts`);
-- the instrument specs stored in the journal's metadata (exact tick/lot sizes).
+- the instrument specs stored in the journal's metadata (exact tick/lot sizes);
+- the ledger rebuilt from the journal's records (:func:`load_final`): the final PnL split,
+  equity and inventory come from it, exactly as ``mmbot ledger show`` prints them -- the
+  last sample can be up to a second older than the last fill or mark.
 
 Nothing is written: journals are opened read-only (safe beside a running bot).
 """
@@ -29,10 +32,11 @@ import numpy as np
 
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import CancelOrder, NewOrder, OrderRejected
+from bot.core.units import exact_text
 from bot.errors import InputError
 from bot.paper.records import FillRecord
 from bot.store.journal import SUFFIX, Journal
-from bot.store.recovery import specs_from_meta
+from bot.store.recovery import load_ledger, specs_from_meta
 
 PNL_COMPONENTS = ("spread_capture", "rebates", "fees", "inventory", "hedge", "funding")
 
@@ -99,6 +103,22 @@ class Fill:
 
 
 @dataclass
+class Final:
+    """The run's end state from the ledger rebuilt from the journal (what ``mmbot ledger
+    show`` prints): exact, and later than the last sample when fills or marks arrived
+    after it."""
+
+    ts: int
+    """Event time of the last journaled input (0 if unknown)."""
+    pnl: dict[str, float]
+    """spread_capture, rebates, fees, inventory, funding, total (quote currency)."""
+    pnl_exact: dict[str, str]
+    equity: float
+    inventory: float
+    """Change of the sampled instrument's position since the start (base units)."""
+
+
+@dataclass
 class EngineRun:
     """One engine's journal, loaded."""
 
@@ -117,6 +137,8 @@ class EngineRun:
     summary: dict[str, Any] | None
     other_instruments: list[str] = field(default_factory=list)
     """Instruments with samples besides the one shown (the report shows the most sampled)."""
+    final: Final | None = None
+    """The ledger's end state (None only for journals the ledger cannot be rebuilt from)."""
     markouts: list[dict[str, Any]] = field(default_factory=list)
     """The journaled ``markout`` events of the shown instrument (empty in older journals)."""
 
@@ -262,7 +284,34 @@ def load_engine(
         config=config,
         summary=summary,
         other_instruments=sorted(set(counts) - {instrument}),
+        final=load_final(path, instrument),
         markouts=[m for m in markouts if m.get("instrument") == instrument],
+    )
+
+
+LEDGER_PNL = ("spread_capture", "rebates", "fees", "inventory", "funding", "total")
+
+
+def load_final(path: Path, instrument: str) -> Final:
+    """The ledger at the end of the journal (read-only), as ``mmbot ledger show`` rebuilds it."""
+    exchange, journal = load_ledger(path)
+    try:
+        state = journal.state()
+    finally:
+        journal.close()
+    ledger = exchange.ledger
+    attribution = ledger.attribution()
+    inventory = 0.0
+    spec = next((s for s in exchange.specs if s.key == instrument), None)
+    if spec is not None and instrument in ledger.positions:
+        lots = ledger.position_qty(instrument) - ledger.start_qty(instrument)
+        inventory = float(spec.size(lots) * spec.contract_size)
+    return Final(
+        ts=max(state.now if state is not None else 0, ledger.last_ts),
+        pnl={name: float(getattr(attribution, name)) for name in LEDGER_PNL},
+        pnl_exact={name: exact_text(getattr(attribution, name)) for name in LEDGER_PNL},
+        equity=float(ledger.equity()),
+        inventory=inventory,
     )
 
 

@@ -2,15 +2,21 @@
 
 Definitions (also printed in the report, so a reader knows what each number means):
 
-- **PnL**: the last sample's ``pnl`` (cumulative since the start of the run, quote
-  currency), split into spread capture / rebates / fees / inventory / hedge / funding.
-- **PnL per hour**: total PnL / (last sample time - first sample time).
+- **PnL**: the ledger rebuilt from the journal at the end of the run (cumulative since
+  the start, quote currency; the same numbers as ``mmbot ledger show``), split into
+  spread capture / rebates / fees / inventory / funding; ``hedge`` (the perp hedge's
+  PnL net of fees, part of inventory and fees) is the last sample's. Final equity and
+  final inventory are the ledger's too.
+- **PnL per hour**: total PnL / (end - first sample time); the end is the later of the
+  last sample and the last journaled input.
 - **Sharpe**: mean / standard deviation (ddof 1) of the PnL changes over consecutive
   1-minute intervals (the total PnL as of each minute from the first sample),
   annualised by sqrt(525,600 minutes per year) -- crypto trades around the clock.
-  ``None`` with fewer than two intervals or no variation.
+  Only for runs of at least one day (1,440 one-minute intervals); shorter runs show
+  "n/a (run too short)": an annualised ratio from minutes of data means nothing.
+  ``None`` also with no variation.
 - **Max drawdown**: the largest fall of total PnL from its running peak (quote), and
-  as a percentage of the equity at that peak.
+  as a percentage of the equity at that peak (the samples, then the final ledger total).
 - **Fills**, **fill rate** = fills / new orders sent (one order can fill several
   times), maker share, traded notional.
 - **Inventory std**: population standard deviation of the sampled inventory (base).
@@ -43,6 +49,9 @@ NS = 1_000_000_000
 MARKOUT_HORIZONS_S = (1, 10, 60)
 SHARPE_INTERVAL_S = 60
 MINUTES_PER_YEAR = 525_600
+SHARPE_MIN_SPAN_S = 86_400
+"""Sharpe is shown only for runs at least this long (1 day of 1-minute PnL changes)."""
+SHARPE_TOO_SHORT = "n/a (run too short)"
 
 
 def _none(value: float | None) -> float | None:
@@ -184,10 +193,24 @@ def summarize(run: EngineRun) -> dict[str, Any]:
     """Every summary number of one engine run (JSON-able; None = not defined)."""
     samples = run.samples
     ts = samples.ts
-    duration_s = float(ts[-1] - ts[0]) / NS if ts.size else 0.0
     total = samples.pnl["total"]
+    equity = samples.equity
     pnl = {name: float(samples.pnl[name][-1]) for name in (*PNL_COMPONENTS, "total")}
-    drawdown, drawdown_pct = max_drawdown(total, samples.equity)
+    final = run.final
+    end_ts = int(ts[-1])
+    pnl_exact = None
+    final_equity = float(samples.equity[-1])
+    final_inventory = float(samples.inventory[-1])
+    if final is not None:
+        pnl.update(final.pnl)
+        pnl_exact = final.pnl_exact
+        final_equity, final_inventory = final.equity, final.inventory
+        end_ts = max(end_ts, final.ts)
+        total = np.append(total, final.pnl["total"])
+        equity = np.append(equity, final.equity)
+    duration_s = float(end_ts - ts[0]) / NS if ts.size else 0.0
+    drawdown, drawdown_pct = max_drawdown(total, equity)
+    long_enough = duration_s >= SHARPE_MIN_SPAN_S
     fills = run.fills
     notional = sum(f.price * f.size for f in fills)
     inventory = samples.inventory[np.isfinite(samples.inventory)]
@@ -196,16 +219,19 @@ def summarize(run: EngineRun) -> dict[str, Any]:
         "instrument": samples.instrument,
         "quote": run.quote,
         "start_ts": int(ts[0]),
-        "end_ts": int(ts[-1]),
+        "end_ts": end_ts,
         "duration_s": duration_s,
         "samples": len(samples),
         "pnl": pnl,
+        "pnl_exact": pnl_exact,
         "pnl_per_hour": pnl["total"] / (duration_s / 3600) if duration_s > 0 else None,
-        "sharpe": _none(sharpe(ts, total)) if ts.size else None,
-        "sharpe_sampling": f"{SHARPE_INTERVAL_S} s PnL changes, annualised x sqrt({MINUTES_PER_YEAR:,} min/yr)",
+        "sharpe": _none(sharpe(ts, samples.pnl["total"])) if ts.size and long_enough else None,
+        "sharpe_note": None if long_enough else SHARPE_TOO_SHORT,
+        "sharpe_sampling": f"{SHARPE_INTERVAL_S} s PnL changes, annualised x sqrt({MINUTES_PER_YEAR:,} min/yr), "
+        f"runs of at least {SHARPE_MIN_SPAN_S // 3600} h",
         "max_drawdown": drawdown,
         "max_drawdown_pct": _none(drawdown_pct) if drawdown_pct is not None else None,
-        "final_equity": float(samples.equity[-1]),
+        "final_equity": final_equity,
         "orders": run.orders,
         "cancels": run.cancels,
         "rejects": run.rejects,
@@ -216,7 +242,7 @@ def summarize(run: EngineRun) -> dict[str, Any]:
         "inventory_std": float(np.std(inventory)) if inventory.size else None,
         "max_inventory": float(np.max(np.abs(inventory))) if inventory.size else None,
         "two_sided_share": two_sided_share(run),
-        "final_inventory": float(samples.inventory[-1]),
+        "final_inventory": final_inventory,
         "time_in_regime_s": time_in_regime(run),
         "regime_transitions": len(run.transitions),
         "strategy_switches": len(run.switches),

@@ -135,16 +135,32 @@ def regimes(run: EngineRun) -> bytes:
     return _png(figure)
 
 
+def has_net_delta(run: EngineRun) -> bool:
+    """True when the run hedged (its samples carry a net delta)."""
+    return bool(np.isfinite(run.samples.net_delta).any())
+
+
+def inventory_title(run: EngineRun) -> str:
+    """The inventory figure's title: it names net delta only when there is one to draw."""
+    return "Inventory and net delta" if has_net_delta(run) else "Inventory (no hedge: no net delta)"
+
+
+def figure_title(suffix: str, title: str, run: EngineRun) -> str:
+    """The title of figure ``suffix`` for this run (see :data:`FIGURES`)."""
+    return inventory_title(run) if suffix == "inventory" else title
+
+
 def inventory_delta(run: EngineRun) -> bytes:
     s = run.samples
     t = _dates(s.ts)
     figure, axis = plt.subplots(figsize=(11, 3.4))
     axis.step(t, s.inventory, where="post", color="#1c7ed6", lw=1.0, label="inventory")
-    if np.isfinite(s.net_delta).any():
+    if has_net_delta(run):
         axis.step(t, s.net_delta, where="post", color="#e8590c", lw=1.0, label="net delta (hedged)")
     axis.axhline(0, color="black", lw=0.5)
-    axis.set_title(f"{run.label}: inventory and net delta")
-    axis.set_ylabel(f"base units ({s.instrument.partition(':')[2]})")
+    axis.set_title(f"{run.label}: {inventory_title(run).lower()}")
+    spec = run.specs.get(s.instrument)
+    axis.set_ylabel(f"{spec.base if spec is not None else 'base units'} ({s.instrument.partition(':')[2]})")
     _time_axis(axis)
     axis.legend(loc="best", fontsize=8)
     axis.grid(alpha=0.3)
@@ -228,7 +244,7 @@ def equity_comparison(runs: list[EngineRun]) -> bytes:
 FIGURES = (
     ("price", "Mid price, our quotes and fills", price_quotes_fills),
     ("regimes", "Regime timeline under the price", regimes),
-    ("inventory", "Inventory and net delta", inventory_delta),
+    ("inventory", "Inventory and net delta", inventory_delta),  # titled per run: figure_title
     ("pnl", "PnL split", pnl_split),
     ("spread_vol", "Spread vs volatility", spread_vs_volatility),
 )

@@ -49,6 +49,7 @@ import msgspec
 
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import OrderCommand, OrderReport
+from bot.core.units import size_text
 from bot.market.estimators.state import MarketState
 from bot.risk.adjust import build_adjustments, limit_reduce_only
 from bot.risk.explain import KillRecord, Reason, Regime, RegimeTransition, RiskRecord
@@ -335,7 +336,7 @@ class RiskManager:
                     op=">",
                     threshold=float(self.settings.limits.halt_position),
                     unit=self.spec.quote,
-                    note=f"position {limits.position} lots",
+                    note=f"position {size_text(self.spec, limits.position)} {self.spec.base}",
                 ),
             )
         elif Trigger.INVENTORY in board.active and position_tl <= limits.hard_tl:

@@ -3,7 +3,7 @@ of a trial, resolved once on the driver.
 
 Settings are read with :func:`bot.config.load_settings` (the spec's base config, then
 ``[fixed]`` and the point's ``config.*`` values as overrides); the profile is found by
-the same loader functions as ``mmbot replay --strategy`` (:func:`strategies_dir`,
+the same loader functions as ``mmbot replay --strategy`` (:func:`strategy_search`,
 :func:`load_strategy`), or read from a path, then ``strategy.*`` values are applied and
 the result validated again. Workers receive these resolved objects, so every trial sees
 the same values on any machine (``MMBOT_*`` variables are read here, once; one that
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from bot.config import SECRET_FIELDS, Settings, load_settings
 from bot.core.instrument import InstrumentSpec
-from bot.engine.assemble import load_strategy, strategies_dir
+from bot.engine.assemble import load_strategy, strategy_search
 from bot.errors import ConfigError, InputError
 from bot.replay import open_replay
 from bot.replay.run import choose_engine
@@ -86,7 +86,7 @@ class TrialBuilder:
                 path = path if path.is_absolute() else self.spec.directory / path
                 profile = load_profile(path)
             else:
-                profile = load_strategy(strategies_dir(self.base_settings, self.spec.config), name)
+                profile = load_strategy(strategy_search(self.base_settings, self.spec.config), name)
         except ConfigError as exc:
             raise InputError(f"{self.spec.path}: {where}: {exc}") from None
         self._profiles[name] = profile

@@ -275,6 +275,23 @@ class Estimators:
         time = self._time_acc[index]
         return math.sqrt(self._sq_acc[index] / time) if time > 0.0 else math.nan
 
+    def warmup_left_s(self, horizon_s: float) -> float:
+        """Seconds of (continuous) market data until sigma at ``horizon_s`` is usable; 0 once
+        it is, nan for a horizon that is not configured.
+
+        The weighted observation time grows as ``acc' = 1 - acc / tau`` per second of data,
+        so reaching the warm-up time ``w`` from ``acc`` takes ``tau * ln((tau - acc) / (tau - w))``.
+        """
+        try:
+            index = self._horizons.index(float(horizon_s))
+        except ValueError:
+            return math.nan
+        acc, warm = self._time_acc[index], self._warm_time[index]
+        if acc >= warm:
+            return 0.0
+        tau = self._horizons[index]
+        return tau * math.log((tau - acc) / (tau - warm)) if warm < tau else warm - acc
+
     def _volume_rates(self, ts_ns: int) -> tuple[float, float]:
         if self._volume_ts < 0:
             return 0.0, 0.0
