@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.defaults import PACKAGED_CONFIG, Source, find_config
 from bot.emulator.settings import BUNDLED_REPLAY_DIR, OfflineSettings, bundled_replay_files
 from bot.errors import ConfigError
+from bot.hedge.deal_settings import DealSettings
 from bot.hedge.settings import HedgeSettings
 from bot.market.estimators.params import EstimatorParams
 from bot.market.feed_settings import FeedCheckSettings
@@ -72,6 +73,7 @@ __all__ = [
     "BybitVenueSettings",
     "CcxtVenueSettings",
     "ConfigError",
+    "DealSettings",
     "EngineSettings",
     "HttpSettings",
     "InstrumentRef",
@@ -313,6 +315,7 @@ class Settings(BaseSettings):
     testnet: TestnetSettings = Field(default_factory=TestnetSettings)
     hedge: HedgeSettings = Field(default_factory=HedgeSettings)
     obligations: ObligationsSettings = Field(default_factory=ObligationsSettings)
+    deal: DealSettings = Field(default_factory=DealSettings)
 
     def paper_for(self, engine: str) -> PaperSettings:
         """The paper settings of one engine's account (its own starting balances, if set)."""
@@ -391,6 +394,35 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _deal_desk(self) -> Settings:
+        deal = self.deal
+        if not deal.enabled:
+            return self
+        if deal.hedge is None:
+            raise ValueError("deal.hedge: the perpetual ({venue, symbol}) is required when deal.file is set")
+        try:
+            InstrumentRef(venue=deal.hedge.venue, symbol=deal.hedge.symbol)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            problems = "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+            raise ValueError(f"deal.hedge: {problems}") from None
+        if deal.name in self.engines:
+            raise ValueError(f"deal.name: {deal.name!r} is also an engine's name; choose another")
+        if deal.reference is not None and deal.reference not in self.engines:
+            raise ValueError(
+                f"deal.reference: no engine named {deal.reference!r}; engines: {sorted(self.engines)}"
+            )
+        for name, weight in deal.sale.venues.items():
+            if name not in self.engines:
+                raise ValueError(
+                    f"deal.sale.venues.{name}: no engine named {name!r}; engines: {sorted(self.engines)}"
+                )
+            if weight < 0:
+                raise ValueError(f"deal.sale.venues.{name}: weight must be >= 0, got {weight}")
+        if deal.sale.venues and not any(w > 0 for w in deal.sale.venues.values()):
+            raise ValueError("deal.sale.venues: at least one weight must be positive")
+        return self
+
     @field_validator("engines")
     @classmethod
     def _engines_nonempty(cls, value: dict[str, EngineSettings]) -> dict[str, EngineSettings]:
@@ -432,6 +464,8 @@ class Settings(BaseSettings):
             for key in engine.instruments():
                 if key not in keys:
                     keys.append(key)
+        if self.deal.enabled and self.deal.hedge is not None and self.deal.hedge.key not in keys:
+            keys.append(self.deal.hedge.key)  # the deal desk's perpetual
         return keys
 
 
@@ -452,9 +486,22 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     _refuse_secrets_in_file(data, source)
     _deep_merge(data, overrides)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+    return _resolve_deal_file(settings, path)
+
+
+def _resolve_deal_file(settings: Settings, config_path: Path) -> Settings:
+    """A relative ``deal.file`` is looked up next to the config file first, then in the working
+    directory (so ``file = "deals/abc.toml"`` in ``config/abc.toml`` works from any directory)."""
+    file = settings.deal.file
+    if file is None or file.is_absolute():
+        return settings
+    beside = config_path.parent / file
+    if not beside.is_file():
+        return settings  # as written: relative to the working directory (a missing file is named later)
+    return settings.model_copy(update={"deal": settings.deal.model_copy(update={"file": beside})})
 
 
 SECRET_FIELDS: tuple[tuple[str, ...], ...] = (

@@ -15,7 +15,7 @@ import grimp
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PURE = ("core", "market", "strategy", "risk", "hedge", "paper")
+PURE = ("core", "market", "strategy", "risk", "hedge", "paper", "dex")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

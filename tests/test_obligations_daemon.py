@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,10 @@ def test_abc_market_meets_obligations_offline_and_survives_kill_9(tmp_path: Path
             assert ob["now"]["bid_depth"] >= float(terms["bid_depth"])
             assert ob["now"]["ask_depth"] >= float(terms["ask_depth"])
             assert ob["now"]["spread_pct"] <= float(terms["max_spread_pct"])
-            assert row["hedge"]["instrument"] == "binance_usdm:ABCUSDT"
+            assert "hedge" not in row  # config/abc.toml's [deal]: the deal desk hedges the whole book
+        (deal,) = status["deals"]
+        assert deal["hedge"]["instrument"] == "binance_usdm:ABCUSDT" and deal["phase"] == "open"
+        assert {"abc_binance", "deal-abc_binance", "deal-hedge", "pool"} <= set(deal["inventory"])
         metrics = bot.get("/metrics")
         for venue in VENUES:
             labels = f'symbol="ABCUSDT",venue="{venue}"'
@@ -132,6 +136,7 @@ def test_abc_market_meets_obligations_offline_and_survives_kill_9(tmp_path: Path
             assert f"mmbot_obligation_met{{{labels}}} 1.0" in metrics
         time.sleep(1.5)  # a sample or two more in the journal
         before = {row["instrument"]: row for row in show(tmp_path / "data")}
+        (before_deal,) = bot.get("/status")["deals"]
     finally:
         bot.proc.send_signal(signal.SIGKILL)
         bot.proc.wait(timeout=10)
@@ -151,6 +156,10 @@ def test_abc_market_meets_obligations_offline_and_survives_kill_9(tmp_path: Path
         bot.log.close()
     summary = json.loads(out)
     assert {e["obligation"]["venue"] for e in summary["engines"]} == set(VENUES)
+    (deal,) = summary["deals"]  # the deal continued from its journals: same start, books still exact
+    assert deal["phase"] == "open" and Decimal(deal["statement"]["difference"]) == 0
+    assert deal["calendar"]["start_ns"] == before_deal["calendar"]["start_ns"]
+    assert deal["pool"]["swaps"] >= before_deal["pool"]["swaps"]
 
     after = {row["instrument"]: row for row in show(tmp_path / "data")}
     assert set(after) == set(before) and len(after) == len(VENUES)

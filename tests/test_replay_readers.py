@@ -532,10 +532,25 @@ def test_synthetic_longer_than_the_scenario_repeats_and_takes_a_given_spec() -> 
     )
 
 
+def test_synthetic_start_moves_the_clock_and_the_funding_boundaries() -> None:
+    """``start=T``: the same stream shifted to begin at Unix time T (the 8-hour funding boundary
+    the marks announce moves with it: 1,700,006,400 s is 2023-11-15 00:00 UTC)."""
+    default = list(open_replay("synthetic:calm?seed=2&duration=3", specs=[USDM_BTC]))
+    shifted = list(open_replay("synthetic:calm?seed=2&duration=3&start=1700006370", specs=[USDM_BTC]))
+    assert default[0].exch_ts == 1_700_000_000 * 10**9
+    assert shifted[0].exch_ts == 1_700_006_370 * 10**9
+    assert [e.exch_ts - default[0].exch_ts for e in default] == [
+        e.exch_ts - shifted[0].exch_ts for e in shifted
+    ]
+    marks = [e for e in shifted if isinstance(e, MarkPrice)]
+    assert marks and {m.next_funding_ts for m in marks} == {1_700_006_400 * 10**9}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("synthetic:nope", "unknown synthetic scenario 'nope'; known: .*crash"),
+        ("synthetic:crash?start=-5", "start must be a Unix time in whole seconds"),
         ("synthetic:crash?seed=-1", "seed must be a non-negative integer"),
         ("synthetic:crash?duration=0", "duration must be a positive number"),
         ("synthetic:crash?speed=2", "unknown parameter"),

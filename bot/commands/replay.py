@@ -32,8 +32,13 @@ def register(subparsers: Any) -> None:
         "paper exchange, estimators, risk, quoter, order manager, hedger) at full speed, with event "
         "time as the clock. Inputs: raw Binance recordings (gzip, several day files chain), Tardis "
         "incremental_book_L2 + trades CSV, the reference NPZ stream of benchmarks/reference/gen_l2.py, or "
-        "synthetic:<scenario>[?seed=N&duration=S]. Writes RUN_DIR with the journal, config.json and "
-        "summary.json; `mmbot report RUN_DIR` renders it. Same input + config + seed = identical journal.",
+        "synthetic:<scenario>[?seed=N&duration=S&start=UNIX_SECONDS] (start: the first event's time, "
+        "default 1700000000; perp funding settles on 8-hour boundaries). With a config of several engines and no --instrument, a "
+        "synthetic scenario is rendered for every configured market and every engine runs on one clock; "
+        "a [deal] section adds the deal desk (its accounts, the PancakeSwap pool, the whole-book hedge and "
+        "the deal's lifecycle: `mmbot replay synthetic:abc_launch --config config/abc.toml`). Writes RUN_DIR "
+        "with the journals, config.json and summary.json; `mmbot report RUN_DIR` renders it. Same input + "
+        "config + seed = identical journal.",
     )
     replay.add_argument("files", nargs="+", help="Input file(s) or synthetic:<scenario>.")
     replay.add_argument(
@@ -51,7 +56,12 @@ def register(subparsers: Any) -> None:
         "next to the config, ./config/strategies, packaged), or 'minimal' for the shared "
         "benchmark's minimal market maker (throughput comparisons).",
     )
-    replay.add_argument("--instrument", default=None, metavar="VENUE:SYMBOL", help="Instrument to quote.")
+    replay.add_argument(
+        "--instrument",
+        default=None,
+        metavar="VENUE:SYMBOL",
+        help="Instrument to quote (one engine). Default: the config's engines whose markets are in the input.",
+    )
     replay.add_argument(
         "--out",
         type=Path,
@@ -111,7 +121,12 @@ def start_replay(args: argparse.Namespace) -> int:
     settings = load_settings(source.path, **overrides)
     configure_logging(settings.logging)
     inputs: list[str] | str = args.files if len(args.files) > 1 else args.files[0]
-    replay = open_replay(inputs, specs=_spec_overrides(args.tick_size, args.lot_size))
+    # synthetic input without instrument=: render every configured market (one clock) when the
+    # config has several engines (a multi-venue market, a deal) and no --instrument picks one
+    instruments = settings.instruments() if len(settings.engines) > 1 and args.instrument is None else None
+    replay = open_replay(
+        inputs, specs=_spec_overrides(args.tick_size, args.lot_size), instruments=instruments
+    )
     name = args.strategy or next(iter(settings.engines.values())).strategy
     profile = None if minimal else load_strategy(strategy_search(settings, source), name)
     out = args.out or Path("runs") / f"{_stem(args.files[0])}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -124,6 +139,7 @@ def start_replay(args: argparse.Namespace) -> int:
         instrument=args.instrument,
         minimal=MinimalMM() if minimal else None,
         resume=args.resume,
+        strategies=None if args.strategy else strategy_search(settings, source),
     )
     run.write_config(
         {
@@ -156,7 +172,7 @@ def format_replay_summary(out: Path, summary: dict[str, Any], instruments: dict[
     ]
     state = instruments.get(summary.get("instrument", ""))
     if "pnl" not in summary or state is None:
-        return "\n".join(lines)
+        return "\n".join(lines + _book_lines(out, summary))
     spec = state.spec
     sent = summary.get("orders_sent") or {}
     manager = summary.get("order_manager") or {}
@@ -192,12 +208,30 @@ def format_replay_summary(out: Path, summary: dict[str, Any], instruments: dict[
     )
     start = summary.get("starting_balances") or {}
     lines.append("  starting balances " + ", ".join(f"{a} {v}" for a, v in start.items()))
-    return "\n".join(lines)
+    return "\n".join(lines + _book_lines(out, summary))
+
+
+def _book_lines(out: Path, summary: dict[str, Any]) -> list[str]:
+    """With several engines (the lines above are the first one's): every engine's orders and fills
+    and the PnL of every account -- the whole book's, the deal statement's, when a deal ran."""
+    engines = summary.get("engines")
+    if not engines:
+        return []
+    orders = sum(int(e.get("orders", 0)) for e in engines)
+    fills = sum(int(e.get("fills", 0)) for e in engines)
+    line = f"  {len(engines)} engines: orders {orders:,}, fills {fills:,}"
+    deal = summary.get("deal")
+    if deal is None:
+        return [f"{line}, PnL {Decimal(summary['pnl_total']):,.2f} (every account)"]
+    statement = deal["statement"]
+    return [
+        f"{line}; deal {deal['deal']} {deal['phase']}, PnL {Decimal(statement['total']):,.2f} "
+        f"(the whole book; statement - ledger = {statement['difference']}; `mmbot report {out}`)"
+    ]
 
 
 def _progress(run: ReplayRun, elapsed: float) -> None:
-    exchange = run.trading.exchange
-    pnl = exchange.ledger.attribution().total if exchange is not None else Decimal(0)
+    pnl = run.total_pnl()
     sim = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run.trading.engine.clock.now / 1e9))
     rate = run.events / elapsed if elapsed > 0 else 0.0
     done = run.replay.fraction_done() * 100

@@ -22,8 +22,11 @@ def register(subparsers: Any) -> None:
         "data dir) and write one self-contained HTML file with embedded plots -- mid price with our "
         "quotes and fills, regimes, inventory (and net delta when hedged), PnL split, spread vs volatility "
         "-- and a summary table (PnL and final state from the ledger, as `mmbot ledger show`; Sharpe for "
-        "runs of a day or more; drawdown, fills, fill rate, inventory, regimes, markouts). The PNGs "
-        "are written next to the HTML. Several RUN_DIRs are compared side by side.",
+        "runs of a day or more; drawdown, fills, fill rate, inventory, regimes, markouts). A run with a "
+        "deal desk ([deal]) adds the deal: inventory per venue, the net delta's components, the deal "
+        "statement (PnL by channel, checked against the ledgers) and its lifecycle; the inventory per "
+        "venue, the net delta's components and the statement are also printed. The PNGs are written "
+        "next to the HTML. Several RUN_DIRs are compared side by side.",
     )
     report.add_argument(
         "run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="Run directory (one or more)."
@@ -45,11 +48,24 @@ def register(subparsers: Any) -> None:
 
 
 def start_report(args: argparse.Namespace) -> int:
+    from bot.report import deal as deal_report
     from bot.report.html import build_report
 
-    out, pngs, summaries = build_report(list(args.run_dirs), args.out)
+    deals: list[deal_report.DealHistory] = []
+    out, pngs, summaries = build_report(list(args.run_dirs), args.out, deals=deals)
     if args.json:
-        print(json.dumps({"html": str(out), "png": [str(p) for p in pngs], "runs": summaries}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "html": str(out),
+                    "png": [str(p) for p in pngs],
+                    "runs": summaries,
+                    "deals": [deal_report.summary(history) for history in deals],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     if args.table:
         from bot.report.table import markdown_table
@@ -67,4 +83,6 @@ def start_report(args: argparse.Namespace) -> int:
             f"{summary['fills']} fills / {summary['orders']} orders, "
             f"max drawdown {summary['max_drawdown']:,.4f}, Sharpe {sharpe}"
         )
+    for history in deals:
+        print(deal_report.text(history))
     return 0

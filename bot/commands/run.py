@@ -25,10 +25,12 @@ from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
 from bot.defaults import Source
 from bot.engine.assemble import StrategySearch, TradingEngine, build_engine, load_strategy, strategy_search
+from bot.engine.deal_setup import DealRun, build_deal, deal_engines, read_deal
 from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
 from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, pid_path, running_pid, take_request
+from bot.ops.deal_metrics import DealCollector
 from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.feeds import FeedCollector, feeds_current, for_replay_speed
 from bot.ops.http import OpsServer
@@ -52,9 +54,11 @@ def register(subparsers: Any) -> None:
         "gaps, reconnect on drops) and paper-trade them with each engine's strategy profile. "
         "--offline starts the loopback emulator in-process with the bundled real Binance recordings "
         "(or the offline.replay files: Binance, Bybit and OKX recordings) and connects to it through "
-        "the real adapters over a real websocket: no internet needed. Config: --config FILE, else "
-        "./config/default.toml if present, else the defaults shipped with mmbot (`mmbot config check` "
-        "shows which files a run would use).",
+        "the real adapters over a real websocket: no internet needed. A config with a [deal] section "
+        "(config/abc.toml) also runs the deal desk: its accounts on every venue of the deal's token, the "
+        "PancakeSwap pool, the whole book's perp hedge and the deal's lifecycle (/status \"deals\", "
+        "mmbot_deal_* metrics). Config: --config FILE, else ./config/default.toml if present, else the "
+        "defaults shipped with mmbot (`mmbot config check` shows which files a run would use).",
     )
     run.add_argument(
         "--config",
@@ -213,14 +217,30 @@ async def run_bot(
         specs = await load_specs(settings, native, offline=offline) if native else {}
         specs.update(await ccxt_specs(settings, keys, offline=offline))
         trading: list[TradingEngine] = []
+        deals: list[DealRun] = []
         stack.callback(lambda: [t.close() for t in trading])
+        stack.callback(lambda: [d.close() for d in deals])
+        deal = read_deal(settings)
+        desk_markets = set(deal_engines(settings, specs, deal))
         for name, engine_settings in settings.engines.items():
             trading.append(
                 build_engine(
-                    name, engine_settings, settings, specs, profile=profiles.get(name), data_dir=data_dir
+                    name,
+                    engine_settings,
+                    settings,
+                    specs,
+                    profile=profiles.get(name),
+                    data_dir=data_dir,
+                    hedging=name not in desk_markets,
                 )
             )
-        runner = LiveRunner([t.engine for t in trading], status_interval_s=settings.market.status_interval_s)
+        desk = build_deal(settings, specs, {t.engine.name: t for t in trading}, data_dir)
+        if desk is not None:
+            deals.append(desk)
+        runner = LiveRunner(
+            [t.engine for t in trading] + [d.engine for d in deals],
+            status_interval_s=settings.market.status_interval_s,
+        )
         controller = Controller(
             trading,
             strategies_dir=strategies if strategies is not None else strategy_search(settings, None),
@@ -243,7 +263,7 @@ async def run_bot(
             )
             runner.add_adapter(adapter, venue_keys)
         if settings.http.enabled:
-            ops = _ops_server(settings, runner, trading, controller, testnet)
+            ops = _ops_server(settings, runner, trading, controller, testnet, deals)
             try:
                 await ops.start()
             except OSError as exc:  # taken since the check at start
@@ -277,13 +297,17 @@ async def run_bot(
         await runner.run(duration_s)
         if testnet is not None:
             await testnet.stop()  # cancels testnet orders, journals final totals: before journals close
+        summary_deals = [d.desk.summary() for d in deals]
         for t in trading:
             t.close()
+        for d in deals:
+            d.close()
         reporter.close()
         engines = [t.summary(start_ns) for t in trading]
         return {
             "instruments": runner.status_lines(),
             "engines": engines,
+            "deals": summary_deals,
             "adapters": {venue: adapter_stats(adapter) for venue, adapter in runner.adapters.items()},
             "task_restarts": runner.task_restarts,
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
@@ -371,12 +395,14 @@ def _ops_server(
     trading: list[TradingEngine],
     controller: Controller,
     testnet: TestnetExecution | None = None,
+    deals: list[DealRun] | None = None,
 ) -> OpsServer:
     host, port = settings.http.host_port
     registry = build_registry(runner, time.time_ns)
     registry.register(TradingCollector(trading))
     registry.register(FeedCollector(runner, time.time_ns))
     registry.register(ObligationCollector(trading))
+    registry.register(DealCollector(deals or []))
     runner.observe = LatencyMetrics(registry, trading).observe
     if testnet is not None:
         registry.register(testnet.collector())
@@ -386,6 +412,7 @@ def _ops_server(
             "instruments": runner.status_lines(),
             "engines": [t.status() for t in trading],
             "obligations": [t.obligation.summary() for t in trading if t.obligation is not None],
+            "deals": [d.status() for d in deals or []],
             "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
         },

@@ -192,7 +192,9 @@ def build_engine(
     profile: StrategyProfile | None,
     data_dir: Path,
     replay: bool = False,
+    hedging: bool = True,
 ) -> TradingEngine:
+    """Build engine ``name``; ``hedging=False`` skips its own hedger (the deal desk hedges its market)."""
     keys = engine_settings.instruments()
     specs = {key: with_account_fees(settings, specs[key]) for key in keys}
     engine_specs = [specs[key] for key in keys]
@@ -273,8 +275,10 @@ def build_engine(
         )
         pipeline_ref.append(pipeline)
         engine.add_handler(pipeline)
-        hedger = build_hedger(
-            name, engine_settings, settings, engine, exchange, record=record, journal=journal
+        hedger = (
+            build_hedger(name, engine_settings, settings, engine, exchange, record=record, journal=journal)
+            if hedging
+            else None
         )
         if hedger is not None:
             hedger_ref.append(hedger)

@@ -108,6 +108,14 @@ def format_summary(summary: dict[str, Any]) -> str:
         hedge = row.get("hedge")
         if hedge:
             lines.append(_hedge_line(row["engine"], hedge))
+    for deal in summary.get("deals", []):
+        statement = deal["statement"]
+        delta = deal.get("delta") or {}
+        lines.append(
+            f"  deal {deal['deal']}: phase {deal['phase']}, PnL {statement['total']} "
+            f"(ledger {statement['ledger_pnl']}), net delta {delta.get('hedged_net', 0):,.0f} "
+            f"(perp {delta.get('perp', 0):,.0f}), pool swaps {deal['pool']['swaps']}"
+        )
     for venue, stats in summary["adapters"].items():
         lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     return "\n".join(lines)

@@ -54,9 +54,11 @@ from bot.paper.records import (
     JournalRecord,
     LevelState,
     MarketState,
+    NoteRecord,
     OrderState,
     PendingState,
     RecordSink,
+    TransferRecord,
 )
 from bot.paper.restore import load_into
 from bot.paper.settings import PaperSettings
@@ -265,6 +267,54 @@ class PaperExchange(Execution):
                 self.cancels_inflight[client_id] = self.cancels_inflight.get(client_id, 0) + 1
         if self._on_report is not None:
             self._deliver()
+
+    def transfer(self, asset: str, amount: Decimal, ref: str, *, reason: str = "") -> TransferRecord | None:
+        """Deposit (``amount`` > 0) or withdraw (< 0) ``asset``, journaled in the current unit.
+
+        Valued at the asset's spot mark (the ledger's last mark, else the book mid; 1 for the
+        quote asset). Returns ``None`` when ``ref`` was already applied (a retried step);
+        raises :class:`MmbotError` when it cannot be done (unknown asset, no mark yet, a
+        withdrawal larger than what is free of resting orders)."""
+        if self.failed is not None:
+            raise MmbotError(self.failed)
+        ledger = self.ledger
+        if ref in ledger.transfer_refs:
+            return None
+        mark = Decimal(1)
+        if asset != ledger.quote:
+            market = next((m for m in self.markets.values() if m.is_spot and m.spec.base == asset), None)
+            if market is None:
+                raise MmbotError(f"transfer {ref}: no spot market for {asset} in this account")
+            known = ledger.mark(market.key)
+            value = market.valuation() if known is None else known
+            if value is None:
+                raise MmbotError(f"transfer {ref}: no mark for {asset} yet")
+            mark = value
+            if amount < 0:
+                free = ledger.position_qty(market.key) - market.open_sell_lots
+                if -amount > market.spec.size(free):
+                    raise MmbotError(
+                        f"transfer {ref}: withdrawal of {-amount} {asset} exceeds the "
+                        f"{market.spec.size(free)} free of resting orders"
+                    )
+        elif amount < 0:
+            reserved = sum(m.buy_factor * m.open_buy_units for m in self.markets.values() if m.is_spot)
+            if -amount > ledger.balances.get(asset, Decimal(0)) - reserved:
+                raise MmbotError(f"transfer {ref}: withdrawal of {-amount} {asset} exceeds the free balance")
+        problem = ledger.check_transfer(asset, amount, ref)
+        if problem is not None:
+            raise MmbotError(f"transfer {ref}: {problem}")
+        record = TransferRecord(ts=self.now, asset=asset, amount=amount, mark=mark, ref=ref, reason=reason)
+        self._record(record, self.now)
+        ledger.apply_transfer(asset, amount, mark, ref, self.now)
+        self.version += 1
+        return record
+
+    def note(self, kind: str, payload: dict[str, Any]) -> None:
+        """Journal a component's record in the current unit (committed with the exchange state)."""
+        if self.failed is not None:
+            raise MmbotError(self.failed)
+        self._record(NoteRecord(ts=self.now, kind=kind, payload=payload), self.now)
 
     def flush(self) -> None:
         """Commit the open unit of work now (shutdown, or a driver's own cadence)."""

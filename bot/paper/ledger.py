@@ -6,7 +6,8 @@ journal stores -- so folding the journal rebuilds it bit for bit:
 - ``apply_fill(fill, mid, mark)``: an execution, with the public book's mid and the
   instrument's valuation mark at that moment;
 - ``apply_funding(payment)``: a perpetual funding settlement;
-- ``apply_marks(sample)``: a revaluation of open positions (equity-curve point).
+- ``apply_marks(sample)``: a revaluation of open positions (equity-curve point);
+- ``apply_transfer(asset, amount, mark, ref, ts)``: a deposit or withdrawal (not a trade).
 
 Money is ``Decimal`` computed in a context that *traps* inexact results (60 digits):
 every stored amount is exact, or the ledger raises. Display-only ratios (average entry,
@@ -36,6 +37,12 @@ mark ``v`` at the fill:
 - ``inventory`` (mark-to-market) = sum over revaluations of ``qty * (v_new - v_old)``
   plus, per fill, ``s * x * (v - m)`` (the gap between the book mid and the valuation
   mark, non-zero only for perpetuals valued on the mark price).
+
+**Transfers** (a deposit ``amount > 0`` or a withdrawal ``< 0`` of the quote asset or of a
+spot base asset, valued at ``mark``) move the balance and ``equity_start`` by the same
+``amount * mark``: they are not PnL, and no attribution component changes (the spot
+position is revalued at ``mark`` first). The position's starting inventory moves with
+them, so inventory measured from the start (the quoting pipeline's) is unchanged.
 
 Why they sum: a fill changes equity by ``s*x*v - s*x*p - f`` =
 ``s*x*(m - p) + s*x*(v - m) - f``; a revaluation by ``qty*(v_new - v_old)``; funding by
@@ -281,6 +288,10 @@ class Ledger:
         }
         self.balances.setdefault(self.quote, _ZERO)
         self.positions: dict[str, _Position] = {}
+        self._spot_of: dict[str, _Position] = {}
+        self.transfer_refs: set[str] = set()
+        self.transferred = _ZERO
+        """Net value of the transfers (deposits - withdrawals), each at its mark."""
         spot_bases: dict[str, str] = {}
         for spec in specs:
             qty = 0
@@ -300,6 +311,8 @@ class Ledger:
                     )
                 qty = int(lots)
             self.positions[spec.key] = _Position(spec, qty)
+            if spec.kind is InstrumentKind.SPOT:
+                self._spot_of[spec.base] = self.positions[spec.key]
         self.equity_start = self.balances[self.quote]
         self.starting_balances: dict[str, Decimal] = dict(self.balances)
         """The account at the start (every asset, including zero base balances)."""
@@ -367,6 +380,62 @@ class Ledger:
                     self._revalue(position, mark)
         self.last_ts = max(self.last_ts, sample.ts)
         self.equity_curve.append((sample.ts, self.equity()))
+
+    def check_transfer(self, asset: str, amount: Decimal, ref: str) -> str | None:
+        """Why :meth:`apply_transfer` would refuse this transfer, or ``None``."""
+        if ref in self.transfer_refs:
+            return f"transfer {ref!r} already applied"
+        if asset != self.quote:
+            position = self._spot_of.get(asset)
+            if position is None:
+                return f"no spot instrument holds {asset} in this account"
+            if amount % position.spec.lot_size:
+                return f"{amount} {asset} is not a multiple of the lot size {position.spec.lot_size}"
+        if amount < 0 and self.balances.get(asset, _ZERO) + amount < 0:
+            return f"withdrawal of {-amount} {asset} exceeds the balance {self.balances.get(asset, _ZERO)}"
+        return None
+
+    def apply_transfer(self, asset: str, amount: Decimal, mark: Decimal, ref: str, ts: int) -> None:
+        """Book a deposit (``amount`` > 0) or withdrawal (< 0) of ``asset`` at ``mark``."""
+        problem = self.check_transfer(asset, amount, ref)
+        if problem is not None:
+            raise InputError(problem)
+        with localcontext(EXACT):
+            if asset != self.quote:
+                position = self._spot_of[asset]
+                self._revalue(position, mark)
+                lots = int(amount / position.spec.lot_size)
+                position.qty += lots
+                position.start_qty += lots
+                if lots > 0:
+                    position.lots.append(_Lot(mark, lots, _ZERO))
+                    position.cost += mark * lots
+                else:
+                    self._remove_lots(position, -lots)
+            value = amount * mark
+            self.balances[asset] = self.balances.get(asset, _ZERO) + amount
+            self.equity_start += value
+            self.transferred += value
+        self.transfer_refs.add(ref)
+        self.last_ts = max(self.last_ts, ts)
+
+    @staticmethod
+    def _remove_lots(position: _Position, lots: int) -> None:
+        """Take ``lots`` out of a long spot position, oldest lots first (nothing realized)."""
+        queue = position.lots
+        while lots and queue:
+            lot = queue[0]
+            taken = min(lots, lot.lots)
+            position.cost -= lot.price * taken
+            if taken == lot.lots:
+                queue.popleft()
+                position.open_fees = _DISPLAY.subtract(position.open_fees, lot.fee)
+            else:
+                share = _DISPLAY.divide(_DISPLAY.multiply(lot.fee, Decimal(taken)), Decimal(lot.lots))
+                lot.lots -= taken
+                lot.fee = _DISPLAY.subtract(lot.fee, share)
+                position.open_fees = _DISPLAY.subtract(position.open_fees, share)
+            lots -= taken
 
     def _revalue(self, position: _Position, mark: Decimal) -> None:
         old = position.mark

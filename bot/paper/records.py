@@ -6,6 +6,10 @@ The exchange writes two things (see :class:`RecordSink`):
   the input event being handled) and the venue time: commands as sent, every report,
   fills with the book mid and valuation mark the ledger needs, funding payments and
   equity-curve mark samples. Folding the records in order rebuilds the ledger exactly.
+- **transfers** (:class:`TransferRecord`): deposits into and withdrawals from the account
+  (not trades: they move ``equity_start`` with the balance, so PnL is unchanged), and
+  **notes** (:class:`NoteRecord`): typed records of a component that must be committed
+  in the same transaction as the exchange's unit (the deal desk's decisions, its pool);
 - a **state** (:class:`ExchangeState`) written in the same transaction as the records
   of a unit of work: everything else that decides future behaviour -- resting orders
   with their queue positions, commands in flight, per-instrument mark/funding state,
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import msgspec
 
@@ -47,6 +51,28 @@ class FillRecord(msgspec.Struct, frozen=True, kw_only=True, tag="fill"):
     mark: Decimal
 
 
+class TransferRecord(msgspec.Struct, frozen=True, kw_only=True, tag="transfer"):
+    """A deposit (``amount`` > 0) or withdrawal (< 0) of ``asset``, valued at ``mark`` (quote
+    per unit of the asset; 1 for the quote asset). ``ref`` names it uniquely within the
+    account, so a step that may be retried after a crash is applied once."""
+
+    ts: int
+    asset: str
+    amount: Decimal
+    mark: Decimal
+    ref: str
+    reason: str = ""
+
+
+class NoteRecord(msgspec.Struct, frozen=True, kw_only=True, tag="note"):
+    """A component's typed record, committed with the exchange's unit of work (the ledger
+    ignores it)."""
+
+    ts: int
+    kind: str
+    payload: dict[str, Any]
+
+
 JournalRecord: TypeAlias = (
     NewOrder
     | CancelOrder
@@ -57,6 +83,8 @@ JournalRecord: TypeAlias = (
     | CancelRejected
     | FundingPayment
     | MarkSample
+    | TransferRecord
+    | NoteRecord
 )
 
 

@@ -26,7 +26,7 @@ from bot.core.orders import (
 from bot.errors import MmbotError
 from bot.paper.ledger import Ledger, MarkSample
 from bot.paper.matching import Market, RestingOrder
-from bot.paper.records import STATE_VERSION, ExchangeState, FillRecord, JournalRecord
+from bot.paper.records import STATE_VERSION, ExchangeState, FillRecord, JournalRecord, TransferRecord
 
 
 class Restorable(Protocol):
@@ -72,6 +72,8 @@ def load_into(exchange: Restorable, records: Iterable[JournalRecord], state: Exc
             ledger.apply_funding(record)
         elif isinstance(record, MarkSample):
             ledger.apply_marks(record)
+        elif isinstance(record, TransferRecord):
+            ledger.apply_transfer(record.asset, record.amount, record.mark, record.ref, record.ts)
         elif isinstance(record, OrderCancelled) or (
             isinstance(record, OrderRejected) and record.reason is not RejectReason.DUPLICATE_CLIENT_ID
         ):

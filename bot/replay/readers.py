@@ -17,7 +17,7 @@ Formats (``fmt``; ``"auto"`` detects):
 - ``npz``: the reference benchmark stream of ``benchmarks/reference/gen_l2.py``
   (:mod:`bot.replay.npz`), streamed in chunks; its instrument is built from the file
   (venue ``npz_venue``, default ``bench``) unless an explicit spec matches its symbol.
-- ``synthetic``: ``"synthetic:<scenario>[?seed=N&duration=S]"`` (:mod:`bot.replay.synthetic`).
+- ``synthetic``: ``"synthetic:<scenario>[?seed=N&duration=S&start=T]"`` (:mod:`bot.replay.synthetic`).
 
 Instrument specs (``specs``): a spec, a list of specs, a ``{key: spec}`` mapping or a
 lookup function ``key -> spec``. Explicit specs win; other keys are looked up in the
@@ -201,6 +201,7 @@ def open_replay(
     venue: str | None = None,
     npz_venue: str = npz.DEFAULT_VENUE,
     feed_latency_ns: int = npz.DEFAULT_FEED_LATENCY_NS,
+    instruments: Sequence[str] | None = None,
 ) -> ReplayInput:
     """Open replay input (see module doc).
 
@@ -208,7 +209,9 @@ def open_replay(
     markets), or ``"synthetic:<scenario>[?seed=N&duration=S]"``. ``venue`` forces the
     venue of raw Binance files (``binance_spot`` / ``binance_usdm``). ``npz_venue`` and
     ``feed_latency_ns`` apply to NPZ input (which records no receive time:
-    ``local_ts = ts + feed_latency_ns``).
+    ``local_ts = ts + feed_latency_ns``). ``instruments``: for synthetic input without
+    ``instrument=``, render every one of these markets (one price path per token, each
+    market its own book and flow) merged on one clock -- a whole configuration's venues.
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown replay format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -219,7 +222,7 @@ def open_replay(
                 f"{source}: synthetic input is written 'synthetic:<scenario>[?seed=N&duration=S]'"
             )
         assert isinstance(source, str)
-        return _open_synthetic(source, explicit, lookup)
+        return _open_synthetic(source, explicit, lookup, instruments)
     paths = _paths(source)
     detected: dict[Path, Format] = {path: detect_format(path) for path in paths}
     families = {"tardis" if kind.startswith("tardis") else kind for kind in detected.values()}
@@ -313,9 +316,21 @@ class _NpzSource:
 
 
 def _open_synthetic(
-    text: str, explicit: list[InstrumentSpec], lookup: Callable[[str], InstrumentSpec]
+    text: str,
+    explicit: list[InstrumentSpec],
+    lookup: Callable[[str], InstrumentSpec],
+    instruments: Sequence[str] | None = None,
 ) -> ReplayInput:
     request = synthetic.parse_request(text)
+    if request.instrument is None and instruments is not None and len(instruments) > 1:
+        specs = [lookup(key) for key in dict.fromkeys(instruments)]
+        readers = [synthetic.SyntheticReader(request, spec) for spec in specs]
+        duration = max(reader.duration_s for reader in readers)
+        description = (
+            f"synthetic {request.scenario} (seed {request.seed}, {duration:g} s, "
+            f"{', '.join(spec.key for spec in specs)})"
+        )
+        return ReplayInput("synthetic", [], {spec.key: spec for spec in specs}, readers, description)
     spec = synthetic.synthetic_spec(request, explicit, lookup)
     reader = synthetic.SyntheticReader(request, spec)
     description = f"synthetic {request.scenario} (seed {request.seed}, {reader.duration_s:g} s, {spec.key})"

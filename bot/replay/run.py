@@ -9,6 +9,12 @@ like-for-like throughput comparisons -- the minimal reference market maker of th
 shared benchmark (:class:`bot.paper.refmm.ReferenceMarketMaker`) on the same paper
 exchange.
 
+With several markets in the input (e.g. ``synthetic:abc_launch`` rendered for every
+instrument of ``config/abc.toml``) and no ``--instrument``, every configured engine whose
+market is in the input runs, each event routed to the engines trading it, all on one
+clock -- and, with a ``[deal]`` section, the deal desk (:mod:`bot.engine.deal_setup`)
+beside them: its own engine, accounts (``deal/*.sqlite``), pool and hedge.
+
 A run directory holds ``journal/<engine>.sqlite``, ``config.json`` (the effective
 settings and strategy) and ``summary.json`` (status, counts, PnL, timing). Runs are
 deterministic: the same input, config and seed give byte-identical journals.
@@ -30,7 +36,8 @@ import structlog
 from bot.config import EngineSettings, Settings
 from bot.core.events import NS_PER_S, Timer
 from bot.core.units import exact_text
-from bot.engine.assemble import TradingEngine, build_engine, with_account_fees
+from bot.engine.assemble import StrategySearch, TradingEngine, build_engine, load_strategy, with_account_fees
+from bot.engine.deal_setup import DealRun, build_deal, deal_engines, read_deal
 from bot.engine.loop import Engine
 from bot.errors import InputError
 from bot.paper.refmm import ReferenceMarketMaker
@@ -104,6 +111,11 @@ def choose_engine(
     return "replay", _engine_for(instruments[0])
 
 
+def engines_in(settings: Settings, instruments: list[str]) -> list[str]:
+    """The configured quoting engines whose quoted market is in the input."""
+    return [name for name, engine in settings.engines.items() if engine.quote and engine.key in instruments]
+
+
 def _engine_for(instrument: str) -> EngineSettings:
     """An engine quoting ``instrument``; replay-only venues (``bench``, Tardis exchanges with
     explicit specs) are not config venues, so the settings are built without validation."""
@@ -135,6 +147,7 @@ class ReplayRun:
         minimal: MinimalMM | None = None,
         resume: bool = False,
         timer_interval_s: float = 0.1,
+        strategies: Path | StrategySearch | None = None,
     ) -> None:
         self.settings = settings
         self.replay = replay
@@ -142,7 +155,12 @@ class ReplayRun:
         self.resume = resume
         self.minimal = minimal
         self.timer_ns = int(timer_interval_s * NS_PER_S)
+        self.others: list[TradingEngine] = []
+        """Further engines of a multi-market run (the first is :attr:`trading`)."""
+        self.deal: DealRun | None = None
         self.name, self.engine_settings = choose_engine(settings, replay.instruments, instrument)
+        names = engines_in(settings, replay.instruments)
+        self.multi = minimal is None and instrument is None and len(names) > 1
         specs = {key: with_account_fees(settings, spec) for key, spec in replay.specs.items()}
         keys = self.engine_settings.instruments()
         self.quote_key = self.engine_settings.key
@@ -180,19 +198,94 @@ class ReplayRun:
             )
             engine.add_handler(self.refmm.on_event)
             self.trading = TradingEngine(engine, exchange, journal, None)
+        elif self.multi:
+            self._build_all(names, specs, profile, strategies)
         else:
             self.trading = build_engine(
                 self.name, self.engine_settings, settings, specs, profile=profile, data_dir=out, replay=resume
             )
+            if settings.deal.enabled:
+                log.warning(
+                    "the deal desk needs every market of the deal in the input; replaying one engine without it",
+                    engine=self.name,
+                )
         self.profile = profile
         self.events = 0
         self.first_ts: int | None = None
+
+    def _build_all(
+        self,
+        names: list[str],
+        specs: dict[str, Any],
+        profile: StrategyProfile | None,
+        strategies: Path | StrategySearch | None,
+    ) -> None:
+        """Every engine of the input's markets (each with its own profile), then the deal desk."""
+        settings = self.settings
+        deal = read_deal(settings)
+        deal_names = set(deal_engines(settings, specs, deal))
+        built: list[TradingEngine] = []
+        try:
+            for name in names:
+                engine_settings = _restrict_hedge(settings.engines[name], self.replay.instruments)
+                engine_profile = profile
+                if strategies is not None and engine_settings.strategy != (profile.name if profile else None):
+                    engine_profile = load_strategy(strategies, engine_settings.strategy)
+                built.append(
+                    build_engine(
+                        name,
+                        engine_settings,
+                        settings,
+                        specs,
+                        profile=engine_profile,
+                        data_dir=self.out,
+                        replay=self.resume,
+                        hedging=name not in deal_names,
+                    )
+                )
+            if deal is not None:
+                missing = [key for key in settings.instruments() if key not in specs]
+                if missing:
+                    raise InputError(
+                        f"the deal desk needs {', '.join(missing)} in the replay input "
+                        f"(it has {', '.join(self.replay.instruments)})"
+                    )
+                self.deal = build_deal(
+                    settings, specs, {t.engine.name: t for t in built}, self.out, replay=self.resume
+                )
+        except BaseException:
+            for trading in built:
+                if trading.journal is not None:
+                    trading.journal.close()
+            raise
+        self.trading, self.others = built[0], built[1:]
+        self.name, self.engine_settings = names[0], settings.engines[names[0]]
+
+    @property
+    def engines(self) -> list[Engine]:
+        """Every engine this run drives (quoting engines, then the deal desk's)."""
+        engines = [self.trading.engine, *(t.engine for t in self.others)]
+        if self.deal is not None:
+            engines.append(self.deal.engine)
+        return engines
+
+    def total_pnl(self) -> Decimal:
+        """PnL of every paper account (the deal's statement total when a deal runs)."""
+        if self.deal is not None:
+            return self.deal.desk.pnl()
+        total = Decimal(0)
+        for trading in (self.trading, *self.others):
+            if trading.exchange is not None:
+                total += trading.exchange.ledger.attribution().total
+        return total
 
     # ---- the loop ----------------------------------------------------------------------
 
     def run(
         self, progress: Callable[[ReplayRun, float], None] | None = None, progress_every: int = 1 << 16
     ) -> ReplayResult:
+        if len(self.engines) > 1:
+            return self._run_many(progress, progress_every)
         engine = self.trading.engine
         on_event = engine.on_event
         timer_ns = self.timer_ns
@@ -216,6 +309,60 @@ class ReplayRun:
                             next_timer = ts + timer_ns
                             self.first_ts = ts
                     on_event(event)
+                    events += 1
+                    if events >= chunk_end:
+                        break
+                else:
+                    break
+                self.events = events
+                if progress is not None:
+                    progress(self, time.perf_counter() - start)
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except InputError as exc:
+            status, error = "failed", str(exc)
+        loop_s = time.perf_counter() - start
+        self.events = events
+        summary = self._finish(status, loop_s, error)
+        if status == "failed":
+            raise InputError(error or "replay failed")
+        return ReplayResult(status, events, loop_s, summary)
+
+    def _run_many(
+        self, progress: Callable[[ReplayRun, float], None] | None, progress_every: int
+    ) -> ReplayResult:
+        """The loop of a multi-market run: each event to the engines trading its market,
+        every timer to all of them, one clock."""
+        engines = self.engines
+        routes: dict[str, list[Engine]] = {}
+        for engine in engines:
+            for key in engine.instruments:
+                routes.setdefault(key, []).append(engine)
+        timer_ns = self.timer_ns
+        next_timer = 0
+        events = 0
+        status = "complete"
+        error: str | None = None
+        start = time.perf_counter()
+        iterator = iter(self.replay)
+        empty: list[Engine] = []
+        try:
+            while True:
+                chunk_end = events + progress_every
+                for event in iterator:
+                    ts = event.local_ts
+                    if ts >= next_timer:
+                        if next_timer:
+                            while ts >= next_timer:
+                                tick = Timer(local_ts=next_timer)
+                                for engine in engines:
+                                    engine.on_event(tick)
+                                next_timer += timer_ns
+                        else:
+                            next_timer = ts + timer_ns
+                            self.first_ts = ts
+                    for engine in routes.get(event.instrument, empty):
+                        engine.on_event(event)
                     events += 1
                     if events >= chunk_end:
                         break
@@ -303,11 +450,48 @@ class ReplayRun:
                 trading.obligation.close(engine.clock.now)
                 summary["obligation"] = trading.obligation.summary()
             exchange.flush()
+        first = self._engine_summary(trading, engine.clock.now, close=False) if self.others else None
         if trading.journal is not None:
             trading.journal.close()
             trading.journal = None
+        if first is not None:
+            if "obligation" in summary:
+                first["obligation"] = summary["obligation"]
+            summary["engines"] = [first]
+            for other in self.others:
+                summary["engines"].append(self._engine_summary(other, other.engine.clock.now))
+                if other.journal is not None:
+                    other.journal.close()
+                    other.journal = None
+        if self.others or self.deal is not None:
+            summary["pnl_total"] = str(self.total_pnl())
+        if self.deal is not None:
+            summary["deal"] = self.deal.desk.summary()
+            for account in self.deal.accounts:
+                account.exchange.flush()
+            self.deal.close()
         _write_json(self.out / SUMMARY, summary)
         return summary
+
+    def _engine_summary(self, trading: TradingEngine, now: int, *, close: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"engine": trading.engine.name, "events": trading.engine.events}
+        exchange = trading.exchange
+        if exchange is None:
+            return out
+        pnl = exchange.ledger.attribution()
+        out.update(
+            orders=exchange.commands,
+            fills=exchange.ledger.snapshot().fills,
+            pnl={
+                k: str(getattr(pnl, k))
+                for k in ("spread_capture", "rebates", "fees", "inventory", "funding", "total")
+            },
+        )
+        if trading.obligation is not None and close:
+            trading.obligation.close(now)
+            out["obligation"] = trading.obligation.summary()
+            exchange.flush()
+        return out
 
 
 def _discard(_report: object) -> None:

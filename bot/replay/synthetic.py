@@ -1,11 +1,14 @@
-"""``synthetic:<scenario>[?seed=N&duration=S&instrument=KEY]``: a generated market as replay input.
+"""``synthetic:<scenario>[?seed=N&duration=S&instrument=KEY&start=T]``: a generated market as replay input.
 
 The stream is :func:`bot.emulator.synthetic.synthetic_events` (snapshot, then trades,
 diffs and marks per 100 ms step, deterministic for a seed). ``duration`` (simulated
 seconds) cuts the stream when the exchange time passes ``start + S``; a duration longer
 than the scenario repeats its phases. Default seed 42, default duration: one pass of
 the scenario. The instrument is the explicit spec given to :func:`open_replay` (when
-exactly one), the spec of ``instrument=KEY``, or Binance spot BTCUSDT.
+exactly one), the spec of ``instrument=KEY``, or Binance spot BTCUSDT. ``start`` is the exchange
+time of the first event in Unix seconds (default 1,700,000,000 = 2023-11-14 22:13:20 UTC): the
+perps' funding falls on the 8-hour boundaries, so ``start`` chooses whether a short replay
+crosses one.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class SyntheticRequest:
     seed: int
     duration_s: float | None
     instrument: str | None
+    start_ns: int | None = None
 
     @property
     def text(self) -> str:
@@ -41,6 +45,8 @@ class SyntheticRequest:
             query.append(f"duration={self.duration_s:g}")
         if self.instrument is not None:
             query.append(f"instrument={self.instrument}")
+        if self.start_ns is not None:
+            query.append(f"start={self.start_ns // NS_PER_S}")
         return f"{PREFIX}{self.scenario}?{'&'.join(query)}"
 
 
@@ -58,10 +64,10 @@ def parse_request(text: str) -> SyntheticRequest:
         params = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
         raise InputError(f"{text}: bad query string: {exc}") from None
-    unknown = sorted(set(params) - {"seed", "duration", "instrument"})
+    unknown = sorted(set(params) - {"seed", "duration", "instrument", "start"})
     if unknown:
         raise InputError(
-            f"{text}: unknown parameter(s) {', '.join(unknown)}; expected seed, duration, instrument"
+            f"{text}: unknown parameter(s) {', '.join(unknown)}; expected seed, duration, instrument, start"
         )
     for name, values in params.items():
         if len(values) != 1:
@@ -82,7 +88,13 @@ def parse_request(text: str) -> SyntheticRequest:
         if not (math.isfinite(duration) and duration > 0):
             raise InputError(f"{text}: duration must be a positive number of seconds, got {raw!r}")
     instrument = params["instrument"][0] if "instrument" in params else None
-    return SyntheticRequest(scenario, seed, duration, instrument)
+    start_ns: int | None = None
+    if "start" in params:
+        raw = params["start"][0]
+        if not raw.isdigit():
+            raise InputError(f"{text}: start must be a Unix time in whole seconds, got {raw!r}")
+        start_ns = int(raw) * NS_PER_S
+    return SyntheticRequest(scenario, seed, duration, instrument, start_ns)
 
 
 def synthetic_spec(
@@ -111,6 +123,8 @@ class SyntheticReader:
         self.spec = spec
         self.options = market_options(spec, request.seed)  # a token market: its price and books
         self.seed = self.options.pop("seed", request.seed)
+        if request.start_ns is not None:
+            self.options["start_ts_ns"] = request.start_ns
         try:
             market = SyntheticMarket(request.scenario, seed=self.seed, spec=spec, **self.options)
         except ValueError as exc:

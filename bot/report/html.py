@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import InputError
+from bot.report import deal as deal_report
 from bot.report import metrics, obligations_html, plots
 from bot.report.load import PNL_COMPONENTS, EngineRun, load_runs
 from bot.report.obligations import load_journal
@@ -197,10 +198,11 @@ def default_output(run_dirs: list[Path]) -> Path:
 
 
 def build_report(
-    run_dirs: list[Path], out: Path | None = None
+    run_dirs: list[Path], out: Path | None = None, *, deals: list[deal_report.DealHistory] | None = None
 ) -> tuple[Path, list[Path], list[dict[str, Any]]]:
     """Write the HTML report (and its PNGs) for ``run_dirs``; returns (html path, png
-    paths, per-engine summaries)."""
+    paths, per-engine summaries). The deals found in the run directories are appended to
+    ``deals`` when given."""
     if not run_dirs:
         raise InputError("no run directory given")
     runs = load_runs([Path(d) for d in run_dirs])
@@ -263,24 +265,47 @@ def build_report(
                 text = escape(json.dumps(value, indent=2, sort_keys=True, default=str))
                 parts.append(f"<details><summary>{name}</summary><pre>{text}</pre></details>")
         sections.append("".join(parts))
+    deal_summaries = []
+    for run_dir in run_dirs:
+        summary_json = runs[0].summary if len(run_dirs) == 1 and runs else None
+        for history in deal_report.load_deals(Path(run_dir), summary_json):
+            slug = _slug(f"{Path(run_dir).name}-{history.name}") if len(run_dirs) > 1 else _slug(history.name)
+            images = deal_report.figures(history)
+            for key, png in images.items():
+                save(f"deal-{slug}-{key}", png)
+            sections.append(deal_report.section(history, images, _img))
+            deal_summaries.append({"run": str(run_dir), **deal_report.summary(history)})
+            if deals is not None:
+                deals.append(history)
     banner = "".join(
         f'<div class="banner">{escape(run.label)}: incomplete run.</div>' for run in runs if incomplete(run)
     )
     definitions = escape(metrics.__doc__ or "")
     data = json.dumps(summaries, sort_keys=True).replace("</", "<\\/")
+    deal_data = json.dumps(deal_summaries, sort_keys=True, default=str).replace("</", "<\\/")
     title = "mmbot report: " + ", ".join(run.label for run in runs)
     document = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{_CSS}</style></head>"
         f"<body><h1>{escape(title)}</h1>{banner}<h2>Summary</h2>{_table(runs, summaries)}"
         f'<p class="note">Sharpe sampling: {escape(summaries[0]["sharpe_sampling"])}. Definitions at the end.</p>'
         f"{''.join(sections)}<h2>Definitions</h2><pre>{definitions}</pre>"
-        f'<script type="application/json" id="mmbot-summary">{data}</script></body></html>\n'
+        f'<script type="application/json" id="mmbot-summary">{data}</script>'
+        f'<script type="application/json" id="mmbot-deals">{deal_data}</script></body></html>\n'
     )
     try:
         out.write_text(document)
     except OSError as exc:
         raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
     return out, pngs, summaries
+
+
+def embedded_deals(html_text: str) -> list[dict[str, Any]]:
+    """The deal summaries embedded in a report (statement, inventory, delta, phases)."""
+    match = re.search(r'<script type="application/json" id="mmbot-deals">(.*?)</script>', html_text, re.S)
+    if match is None:
+        return []
+    value: list[dict[str, Any]] = json.loads(match.group(1).replace("<\\/", "</"))
+    return value
 
 
 def embedded_summary(html_text: str) -> list[dict[str, Any]]:
