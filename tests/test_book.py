@@ -64,8 +64,12 @@ def test_depth_within_and_walk(bids: dict[int, int], asks: dict[int, int], fract
     book.load(bids.items(), asks.items(), 1)
     mid = (max(bids) + min(asks)) / 2
     assert book.mid() == mid
-    expected_bid = sum(s for p, s in bids.items() if p >= mid * (1 - fraction))
-    expected_ask = sum(s for p, s in asks.items() if p <= mid * (1 + fraction))
+    # the band edge with depth_within's documented hair of slack (mid * 1e-12): a level exactly
+    # on the edge counts, whichever way float rounding puts the computed edge (e.g. mid 114,
+    # fraction 1/3: 114 * (1 - 0.333...) is 76.00000000000001 in floats, the level 76 is in)
+    slack = mid * 1e-12
+    expected_bid = sum(s for p, s in bids.items() if p >= mid * (1 - fraction) - slack)
+    expected_ask = sum(s for p, s in asks.items() if p <= mid * (1 + fraction) + slack)
     assert book.depth_within(fraction) == (expected_bid, expected_ask)
     limit = min(asks) + 10
     assert list(book.levels_through(-1, limit)) == sorted((p, s) for p, s in asks.items() if p <= limit)

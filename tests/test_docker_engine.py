@@ -464,7 +464,7 @@ def test_compose_file_is_valid_for_the_cli_and_the_compose_spec(kind: str) -> No
     profiles = ["--profile", "offline", "--profile", "monitoring"]
     rendered = ok(sh(*cli, "-f", str(COMPOSE), *profiles, "config", env=clean_env()))
     data = yaml.safe_load(rendered)
-    assert set(data["services"]) == {"bot", "emulator", "bot-offline", "prometheus"}, version
+    assert set(data["services"]) == {"bot", "emulator", "bot-offline", "prometheus", "grafana"}, version
     assert data["services"]["bot"]["build"]["args"]["BASE_IMAGE"] == "python:3.11-slim"
     ports = [str(p) for s in data["services"].values() for p in s.get("ports", [])]
     assert all("127.0.0.1" in p for p in ports), ports

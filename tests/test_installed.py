@@ -7,7 +7,8 @@ through a .pth line appended after its own, so its dependencies come from here w
 ``bot`` is imported from the installed copy (asserted). Then `mmbot config check`,
 `mmbot run --offline --duration 20` and `mmbot replay synthetic:calm` run in a temporary
 directory: they must find the packaged config/default.toml and strategy profiles and
-start with its documented balances (100,000 USDT and 0.02 BTC), and quote both sides.
+start with its documented balances (100,000 USDT and 0.02 BTC), and quote both sides. And
+a running installed bot serves the dashboard with every file it loads (package data).
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +144,64 @@ def test_installed_mmbot_uses_its_packaged_defaults_from_any_directory(
     (journal,) = json.loads(ledger.stdout)["journals"]
     assert run_report["pnl_exact"] == journal["ledger"]["attribution"]
     assert run_report["pnl_exact"]["total"] == result["pnl"]["total"]
+
+
+def test_installed_mmbot_serves_the_dashboard_and_its_bundled_assets(installed: Path, tmp_path: Path) -> None:
+    """The page, every script, style and module it loads, lightweight-charts' licence and the
+    event stream, from the installed package (package data), run from outside the repository."""
+    from tests.dashboard_kit import EventStream, crawl_page
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    log_path = tmp_path / "bot.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(installed / "mmbot"), "run", "--offline", "--http", "127.0.0.1:0", "--json"],
+            cwd=work,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            listening: dict[str, str] = {}
+            while not listening:
+                assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+                for line in log_path.read_text().splitlines():
+                    if '"ops http listening"' in line:
+                        listening = json.loads(line)
+                time.sleep(0.2)
+            url = listening["url"]
+            assert listening["dashboard"] == url + "/dashboard/"
+
+            def fetch(path: str) -> tuple[int, dict[str, str], bytes]:
+                try:
+                    with urllib.request.urlopen(url + path, timeout=10) as reply:
+                        return reply.status, dict(reply.headers), reply.read()
+                except urllib.error.HTTPError as exc:
+                    return exc.code, dict(exc.headers), exc.read()
+
+            files = crawl_page(fetch)
+            library = "static/vendor/lightweight-charts/lightweight-charts.standalone.production.js"
+            assert {"static/js/main.js", "static/dashboard.css", library} <= set(files)
+            assert b"TradingView Lightweight Charts" in files[library][:400]
+            assert b"Apache License" in files["static/vendor/lightweight-charts/LICENSE"]
+            code, _, body = fetch("/dashboard/session")  # what the page asks first
+            assert code == 200, body[:500]
+            session = json.loads(body)
+            assert {"as_default", "glft", "fixed"} <= set(session["profiles"]), session  # packaged
+            parts = urllib.parse.urlsplit(url)
+            stream = EventStream(parts.hostname or "127.0.0.1", parts.port or 80)
+            try:
+                name, snapshot, _ = next(stream.events())
+                assert name == "snapshot" and "btcusdt" in snapshot["engines"], snapshot.keys()
+            finally:
+                stream.close()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, log_path.read_text()[-3000:]

@@ -147,15 +147,24 @@ class ExchangeState(msgspec.Struct, frozen=True, kw_only=True):
 class RecordSink(Protocol):
     """Where the exchange writes. Implementations must make ``commit`` atomic."""
 
+    fault: str | None
+    """Why the sink cannot write now (None: it can)."""
+
     def append(self, position: int, ts: int, record: JournalRecord) -> None:
         """Add a record to the open unit of work (not yet durable)."""
         ...
 
-    def commit(self, state: ExchangeState) -> None:
-        """Durably write the unit's records and ``state`` in one transaction.
+    @property
+    def retry_due(self) -> bool:
+        """False while a fault's backoff says a commit would not be tried."""
+        ...
 
-        On failure nothing of the unit is written, the unit is discarded, and a
-        :class:`bot.errors.MmbotError` is raised."""
+    def commit(self, state: ExchangeState, *, force: bool = False) -> bool:
+        """Durably write the buffered records and ``state`` in one transaction.
+
+        True when written. False when the write failed (nothing of it is written, the
+        records stay buffered, :attr:`fault` says why) or was not tried because a fault's
+        backoff says not yet (``force=True`` tries anyway); a later commit writes them."""
         ...
 
     def committed(self) -> tuple[Sequence[JournalRecord], ExchangeState | None]:
