@@ -202,7 +202,7 @@ class PaperExchange(Execution):
         market = self.markets.get(event.instrument)
         if market is not None:
             market.sync.on_delta(event)
-            if market.taken_bids or market.taken_asks:
+            if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
                 market.venue_updated(event.bids, event.asks)
             if (market.bids or market.asks) and market.book.valid:
                 fills = market.on_book(self.clock)
@@ -211,7 +211,11 @@ class PaperExchange(Execution):
 
     def _on_trade(self, event: Trade) -> None:
         market = self.markets.get(event.instrument)
-        if market is not None and (market.bids or market.asks) and not event.liquidation:
+        if (
+            market is not None
+            and (market.bids or market.asks or market.spared_bids or market.spared_asks)
+            and not event.liquidation
+        ):
             fills = market.on_trade(event.side, event.price, event.size, self.clock)
             if fills:
                 self._maker_fills(market, fills)
@@ -220,8 +224,8 @@ class PaperExchange(Execution):
         market = self.markets.get(event.instrument)
         if market is not None:
             market.sync.on_snapshot(event)
-            market.taken_bids.clear()
-            market.taken_asks.clear()
+            if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
+                market.venue_reloaded()
             if (market.bids or market.asks) and market.book.valid:
                 fills = market.on_book(self.clock)
                 if fills:
@@ -410,6 +414,7 @@ class PaperExchange(Execution):
                             displayed=level.displayed,
                             pending=[item.as_tuple() for item in level.pending],
                             next_mark=level.next_mark,
+                            front=level.front,
                         )
                     )
         return ExchangeState(
@@ -439,6 +444,8 @@ class PaperExchange(Execution):
                     funding_ts=m.funding_ts,
                     taken_bids=sorted(m.taken_bids.items()),
                     taken_asks=sorted(m.taken_asks.items()),
+                    spared_bids=sorted(m.spared_bids.items()),
+                    spared_asks=sorted(m.spared_asks.items()),
                 )
                 for key, m in self.markets.items()
             ],

@@ -112,6 +112,8 @@ class LevelState(msgspec.Struct, frozen=True, kw_only=True):
     pending: list[tuple[int, int, int, bool]] = []
     """Displayed decreases awaiting (or counted without) a trade: (ts, lots, mark, applied)."""
     next_mark: int = 0
+    front: int = 0
+    """Spared lots counted in the first order's ``ahead`` (:attr:`bot.paper.level.Level.front`)."""
 
 
 class MarketState(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,8 +122,11 @@ class MarketState(msgspec.Struct, frozen=True, kw_only=True):
     funding_rate: Decimal
     funding_ts: int
     taken_bids: list[tuple[int, int]] = []
-    """Lots our taker orders took per bid price, until the venue updated the level."""
+    """Lots we took per bid price that the recorded book still shows (:mod:`bot.paper.through`)."""
     taken_asks: list[tuple[int, int]] = []
+    spared_bids: list[tuple[int, int]] = []
+    """Bid lots per price the recording traded but our orders spared (:mod:`bot.paper.through`)."""
+    spared_asks: list[tuple[int, int]] = []
 
 
 class ExchangeState(msgspec.Struct, frozen=True, kw_only=True):
