@@ -293,3 +293,35 @@ def test_no_new_hedge_while_the_journal_cannot_write(tmp_path: Path) -> None:
             break
     assert hedger.orders == orders + 1  # once it can journal again, it hedges
     trading.close()
+
+
+def test_a_multi_market_deal_replay_stops_failed_on_a_journal_fault_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole-deal replay (three quoting venues, the deal accounts' journals) stops on the
+    first journal that cannot write, as the single-market replay does, and --resume finishes it."""
+    import json
+
+    import bot.store.recovery as recovery
+    from bot.cli import main
+    from bot.store.journal import Journal
+
+    original = Journal.open.__func__  # type: ignore[attr-defined]
+
+    def small_disk(cls: type[Journal], *args: Any, **kwargs: Any) -> Journal:
+        journal = original(cls, *args, **kwargs)
+        pages = journal.connection.execute("PRAGMA page_count").fetchone()[0]
+        journal.connection.execute(f"PRAGMA max_page_count = {pages + 40}")
+        return journal
+
+    repo = Path(__file__).resolve().parents[1]
+    argv = ["replay", "synthetic:abc_calm?duration=120&seed=3", "--config", str(repo / "config" / "abc.toml")]
+    run = tmp_path / "run"
+    monkeypatch.setattr(recovery.Journal, "open", classmethod(small_disk))
+    assert main([*argv, "--out", str(run), "--progress", "off"]) == 1
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "failed" and "journal write failed" in summary["error"]
+    assert summary["events"] < 120 * 50  # stopped early, not at the end of the input
+    monkeypatch.undo()
+    assert main([*argv, "--out", str(run), "--resume", "--progress", "off"]) == 0
+    assert json.loads((run / "summary.json").read_text())["complete"] is True
