@@ -12,24 +12,30 @@ values.
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import types
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
+    BaseModel,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from bot.defaults import PACKAGED_CONFIG, Source, find_config
 from bot.emulator.settings import BUNDLED_REPLAY_DIR, OfflineSettings, bundled_replay_files
 from bot.errors import ConfigError
 from bot.hedge.deal_settings import DealSettings
 from bot.hedge.settings import HedgeSettings
+from bot.inputmodel import check_host
 from bot.market.estimators.params import EstimatorParams
 from bot.market.feed_settings import FeedCheckSettings
 from bot.paper.settings import PaperSettings
@@ -119,8 +125,37 @@ class LoggingSettings(_Section):
     file: Path | None = Field(
         None, description="Also write JSON logs to this file, rotated by size; none = stdout only."
     )
-    max_bytes: int = Field(50_000_000, gt=0, description="Rotate the log file at this size.")
-    backups: int = Field(5, ge=0, description="Rotated log files kept.")
+    max_bytes: int = Field(
+        50_000_000, gt=0, le=1_000_000_000_000, description="Rotate the log file at this size."
+    )
+    backups: int = Field(5, ge=0, le=1000, description="Rotated log files kept.")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[IPv6]:PORT`` for IPv6) -> (host, port); ValueError saying what is wrong.
+
+    The host is an IPv4 or IPv6 address or a DNS name; the port 1-65535, or 0 for any
+    free port."""
+    text = text.strip()
+    if text.startswith("["):
+        host, sep, port_text = text[1:].partition("]:")
+        if not sep:
+            raise ValueError(f"{text!r} is not HOST:PORT ([IPv6]:PORT for IPv6)")
+        if ":" not in host:
+            raise ValueError(f"host {host!r} is not an IPv6 address")
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"{text!r} is not HOST:PORT")
+        if ":" in host:
+            raise ValueError(f"{text!r}: write an IPv6 host in brackets, e.g. [::1]:8080")
+    check_host(host)
+    if not port_text.isdigit() or len(port_text) > 5:
+        raise ValueError(f"port {port_text!r} is not a number")
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"port {port} is out of range (1-65535, or 0 for any free port)")
+    return host, port
 
 
 class DashboardSettings(_Section):
@@ -152,9 +187,31 @@ class HttpSettings(_Section):
     enabled: bool = Field(True, description="Serve /healthz, /metrics and /status while running.")
     listen: str = Field(
         "127.0.0.1:8080",
-        pattern=r"^[^:\s]+:\d{1,5}$",
-        description="HOST:PORT for the ops HTTP server; port 0 = any free port. Keep it on localhost "
-        "unless a proxy guards it.",
+        max_length=300,
+        description="HOST:PORT for the ops HTTP server ([IPv6]:PORT for IPv6); port 1-65535, or 0 = "
+        "any free port. Keep it on localhost unless a proxy guards it.",
+    )
+    max_connections: int = Field(
+        32, ge=1, le=10_000, description="Open connections at most; more are answered 503 and closed."
+    )
+    idle_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Close a connection with no request in progress (keep-alive, or silent) after this long.",
+    )
+    read_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="A request's line and headers must arrive within this long of its first byte, its "
+        "body within this long more.",
+    )
+    request_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="A request not answered within this long gets 503."
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=1024, le=16_777_216, description="Largest control request body accepted (413 above)."
     )
     token: SecretStr | None = Field(
         None,
@@ -177,10 +234,15 @@ class HttpSettings(_Section):
                 raise ConfigError(f"http.token_file: cannot read {self.token_file}: {exc.strerror}") from None
         return None
 
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
     @property
     def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host, int(port)
+        return parse_listen(self.listen)
 
 
 class MetadataSettings(_Section):
@@ -204,10 +266,13 @@ class MarketSettings(FeedCheckSettings):
         description="A book whose feed has been silent this long is invalid (core staleness rule).",
     )
     status_interval_s: float = Field(
-        10.0, gt=0, description="How often `mmbot run` logs book state per instrument."
+        10.0, gt=0, le=86_400, description="How often `mmbot run` logs book state per instrument."
     )
     max_buffer: int = Field(
-        10_000, ge=10, description="Diffs buffered per instrument while waiting for a snapshot."
+        10_000,
+        ge=10,
+        le=10_000_000,
+        description="Diffs buffered per instrument while waiting for a snapshot.",
     )
 
 
@@ -232,7 +297,7 @@ class EngineSettings(_Section):
     symbol: str = Field(pattern=SYMBOL_PATTERN, description="Exchange symbol, e.g. BTCUSDT (OKX: BTC-USDT).")
     strategy: str = Field(
         "as_default",
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$",
         description="Strategy profile: <strategy>.toml on the profile search path (quoting.strategies_dir, "
         "strategies/ next to the config file, ./config/strategies, the packaged profiles); switchable at runtime.",
     )
@@ -284,14 +349,20 @@ class QuotingSettings(_Section):
         lt=1,
         description="Keep a resting quote while its size is within this fraction of the desired size.",
     )
-    max_order_age_s: float = Field(0.0, ge=0, description="Refresh quotes older than this (0 = never).")
+    max_order_age_s: float = Field(
+        0.0, ge=0, le=86_400, description="Refresh quotes older than this (0 = never)."
+    )
     reject_cooldown_s: float = Field(
         1.0,
         ge=0,
+        le=3600,
         description="After the venue rejects an order, place nothing new on that side for this long.",
     )
     sample_interval_s: float = Field(
-        1.0, gt=0, description="Journal a market/quotes/PnL sample this often (event time); reports read it."
+        1.0,
+        gt=0,
+        le=3600,
+        description="Journal a market/quotes/PnL sample this often (event time); reports read it.",
     )
     decide: Literal["every-event", "on-change"] = Field(
         "every-event",
@@ -522,6 +593,9 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+    except SettingsError as exc:  # an MMBOT_* variable that is not the JSON its section needs
+        raise ConfigError(_env_error(exc)) from None
+
     return _resolve_deal_file(settings, path)
 
 
@@ -535,6 +609,55 @@ def _resolve_deal_file(settings: Settings, config_path: Path) -> Settings:
     if not beside.is_file():
         return settings  # as written: relative to the working directory (a missing file is named later)
     return settings.model_copy(update={"deal": settings.deal.model_copy(update={"file": beside})})
+
+
+def _env_error(exc: SettingsError) -> str:
+    """Name the ``MMBOT_*`` variable(s) behind a pydantic-settings parse failure."""
+    match = re.search(r'field "([^"]+)"', str(exc))
+    field = match.group(1) if match else ""
+    culprits = []
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith(f"{ENV_PREFIX}{field.upper()}"):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if not _is_section(Settings, path):
+            continue
+        try:
+            json.loads(value)
+        except ValueError as err:
+            culprits.append(f"{name}: not valid JSON for the [{'.'.join(path)}] section ({err})")
+    if culprits:
+        return "environment: " + "; ".join(culprits)
+    return f"environment: cannot read {ENV_PREFIX}{field.upper()}*: {exc}"
+
+
+def _is_section(model: Any, path: list[str]) -> bool:
+    """True if ``path`` names a table (a model, dict or list) in the settings tree."""
+    annotation: Any = model
+    for part in path:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part)
+            if field is None:
+                return False
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return False
+    annotation = _unwrap(annotation)
+    return (isinstance(annotation, type) and issubclass(annotation, BaseModel)) or get_origin(annotation) in (
+        dict,
+        list,
+    )
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (types.UnionType, Union) and len(args) == 1:
+        return args[0]
+    return annotation
 
 
 SECRET_FIELDS: tuple[tuple[str, ...], ...] = (

@@ -18,7 +18,8 @@ DEAL = REPO / "config" / "deals" / "abc.toml"
 
 LOAN = 600_000
 """Tokens lent in the tests' deal: small enough for the thin synthetic books to absorb the sale, the
-buy-back and the unwind within seconds of market time (the worked example lends 3,000,000)."""
+buy-back and the unwind within a minute or so of market time each, as IOC slices take each displayed
+level once (the worked example lends 3,000,000)."""
 POOL = 200_000
 
 

@@ -32,7 +32,7 @@ HORIZONS = (10.0, 300.0, 3600.0)
 
 ABSOLUTE_THRESHOLDS = {
     "baseline_vol_bps": 1.0,
-    "baseline_prior_s": 1e12,
+    "baseline_prior_s": 3e8,  # ~10 years of data (the most a duration may be): the baseline stays put
     "crisis_enter_short": 3.0,
     "crisis_enter_medium": 2.2,
     "crisis_exit_short": 2.0,

@@ -347,9 +347,12 @@ async def test_close_is_not_lost_while_a_connection_is_cleaning_up() -> None:
 
 
 def test_adapter_rejects_bad_configuration() -> None:
-    settings = settings_for("binance_spot", {"ws_url": "http://127.0.0.1:1"})
-    with pytest.raises(ValueError, match="ws:// or wss://"):
-        BinanceMarketData("binance_spot", settings, [SPOT_BTC], lambda e: None)
+    with pytest.raises(ValueError, match="ws:// or wss://"):  # refused as a setting ...
+        settings_for("binance_spot", {"ws_url": "http://127.0.0.1:1"})
+    settings = settings_for("binance_spot", {})
+    unchecked = settings.model_copy(update={"ws_url": "http://127.0.0.1:1"})
+    with pytest.raises(ValueError, match="ws:// or wss://"):  # ... and by the adapter itself
+        BinanceMarketData("binance_spot", unchecked, [SPOT_BTC], lambda e: None)
     with pytest.raises(ValueError, match="unknown Binance venue"):
         BinanceMarketData("kraken", settings, [SPOT_BTC], lambda e: None)
     with pytest.raises(ValueError, match="does not belong"):

@@ -216,7 +216,11 @@ def test_a_participation_sale_follows_each_venues_traded_volume(tmp_path: Path) 
     ``participation x`` the volume its venue traded since the sale began (the public tape the desk
     saw, journaled in every sample), and has kept up with it; at the deadline the rest is sold."""
     deal = write_deal(tmp_path)
-    config = write_config(tmp_path, deal)
+    # the calls expire 90 s in (the sale's deadline is at 30 s): what is left at the deadline is
+    # sold by IOC slices as fast as the books' displayed depth within max_slippage_bps absorbs it
+    # (each level once, until the venue shows new liquidity there) -- about half a minute for the
+    # sale's rest here; 60 s left it 258 ABC short at expiry
+    config = write_config(tmp_path, deal, term_s=90)
     text = config.read_text().replace('mode = "twap"', 'mode = "participation"\nparticipation = 0.25', 1)
     config.write_text(text)
     out = replay(tmp_path, config, scenario="synthetic:abc_calm?duration=120&seed=7")
@@ -257,7 +261,10 @@ def test_the_perps_funding_is_the_venues_formula_and_lands_in_the_statement(
     deal = write_deal(tmp_path)
     config = write_config(tmp_path, deal)
     monkeypatch.chdir(tmp_path)  # a relative --out: the deal's journals go to RUN_DIR/deal all the same
-    scenario = "synthetic:abc_calm?duration=100&seed=5&start=1700006370"
+    # 200 s: the deal closes ~122 s in -- the unwind of ~334,000 ABC after expiry (60 s) takes about
+    # a minute of market time, as the books' displayed depth within max_slippage_bps absorbs it (each
+    # level once, until the venue shows new liquidity there); 100 s ended the replay mid-unwind
+    scenario = "synthetic:abc_calm?duration=200&seed=5&start=1700006370"
     assert main(["replay", scenario, "--config", str(config), "--out", "run", "--progress", "off"]) == 0
     out = tmp_path / "run"
     assert sorted(p.name for p in (out / "deal").glob("*.sqlite")) == [

@@ -80,7 +80,9 @@ def test_the_k_check_refuses_asking_for_more_than_the_fee_allows() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(rho=st.floats(min_value=0.2, max_value=5.0))
+@given(
+    rho=st.floats(min_value=0.2, max_value=5.0).filter(lambda r: abs(r - 1) > 1e-3)
+)  # rho = 1: no swap to make
 def test_fee_less_lp_matches_the_impermanent_loss_closed_form(rho: float) -> None:
     """Move a fee-less pool's price by rho in one swap: LP value / hold value = 2 sqrt(rho)/(1+rho)."""
     pair = pool(1_000_000, 1_000_000, fee_bps=0, protocol_share=None)

@@ -115,32 +115,60 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
 # ---- write errors -------------------------------------------------------------------
 
 
-def test_disk_full_rolls_back_and_memory_returns_to_the_journal(tmp_path: Path) -> None:
+def _events(journal: Journal) -> list[tuple[object, ...]]:
+    return journal.connection.execute("SELECT type, payload FROM events ORDER BY id").fetchall()
+
+
+def test_disk_full_keeps_everything_retries_with_backoff_and_writes_it_when_space_returns(
+    tmp_path: Path,
+) -> None:
     exchange, journal, feed = _active_exchange(tmp_path)
-    ledger_before = exchange.ledger.snapshot()
+    clock = [1000.0]
+    journal.clock = lambda: clock[0]
     rows_before = _rows(journal)
-    state_before = exchange.export_state()
-    assert ledger_before.fills == 1
+    assert exchange.ledger.snapshot().fills == 1
     pages = journal.connection.execute("PRAGMA page_count").fetchone()[0]
     journal.connection.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
     for n in range(60):  # a unit big enough to need new pages: orders, acks and a fill
         exchange.submit(limit(f"s{n}", Side.SELL, 10010 + n, 1, feed.ts))
     exchange.submit(limit("b2", Side.BUY, 10001, 5, feed.ts, tif=TimeInForce.IOC))  # takes the ask
-    assert exchange.ledger.fill_count == 2 and len(exchange.orders) == 60  # applied in memory
-    with pytest.raises(MmbotError, match="full"):
-        exchange.on_event(feed.trade(Side.SELL, 9999, 50))  # the unit commits before this event
-    # memory is back at the last committed state, the journal kept exactly what it had
-    assert exchange.ledger.snapshot() == ledger_before
-    assert exchange.export_state() == state_before
+    exchange.on_event(feed.trade(Side.SELL, 9999, 50))  # the unit commits before this event: fails
+    assert exchange.failed is not None and "full" in exchange.failed
+    assert journal.fault is not None and "full" in journal.fault and journal.write_failures == 1
+    # nothing committed changed, nothing in memory was dropped
     assert _rows(journal) == rows_before
-    with pytest.raises(MmbotError, match="stopped"):
-        exchange.on_event(feed.trade(Side.SELL, 9999, 50))
-    with pytest.raises(MmbotError, match="stopped"):
-        exchange.submit(limit("b3", Side.BUY, 10000, 5, feed.ts))
+    assert exchange.ledger.fill_count == 2 and len(exchange.orders) == 60
+    # typed records queue behind the fault instead of raising
+    assert journal.append_event("kill", {"by": "test"}, ts=feed.ts) == 0
+    assert _events(journal) == []
+    # the exchange keeps working as the venue; no write is tried until the backoff has passed
+    exchange.on_event(feed.trade(Side.SELL, 9999, 50))
+    assert journal.write_failures == 1
+    clock[0] += 0.5  # retry_initial_s
+    exchange.on_event(feed.trade(Side.SELL, 9999, 50))
+    assert journal.write_failures == 2 and journal.fault is not None  # still full; backoff doubles
+    clock[0] += 0.9
+    exchange.on_event(feed.trade(Side.SELL, 9999, 50))
+    assert journal.write_failures == 2
+    journal.connection.execute("PRAGMA max_page_count = 1000000")  # space is back
+    clock[0] += 0.2
+    exchange.submit(limit("b3", Side.BUY, 9990, 5, feed.ts))
+    exchange.on_event(feed.trade(Side.SELL, 9999, 50))
+    assert journal.fault is None and exchange.failed is None
+    assert journal.health()["writable"] is True and journal.health()["faults"] == 1
+    rows_after = _rows(journal)
+    assert rows_after[: len(rows_before)] == rows_before  # nothing committed lost
+    written = {row[6] for row in rows_after[len(rows_before) :]}
+    assert {f"s{n}" for n in range(60)} | {"b2", "b3"} <= written
+    assert [t for t, _ in _events(journal)] == ["kill"]
+    exchange.flush()
+    memory = exchange.ledger.snapshot()
     journal.close()
+    assert journal.lost == 0
     recovered, again = load_ledger(tmp_path / "journal" / "test.sqlite")
     again.close()
-    assert recovered.ledger.snapshot() == ledger_before
+    assert recovered.ledger.snapshot() == memory
+    assert set(recovered.orders) == set(exchange.orders)
 
 
 def test_read_only_journal_write_fails_cleanly(tmp_path: Path) -> None:
@@ -152,14 +180,21 @@ def test_read_only_journal_write_fails_cleanly(tmp_path: Path) -> None:
     exchange = PaperExchange([spot_spec()], settings(), journal=readonly)
     records, state = readonly.committed()
     exchange.restore(records, state, replay=False)
-    snapshot = exchange.ledger.snapshot()
     exchange.submit(limit("x", Side.SELL, 10005, 1, 0))
-    with pytest.raises(MmbotError, match="readonly"):
-        exchange.flush()
-    assert exchange.ledger.snapshot() == snapshot and _rows(readonly) == rows
-    with pytest.raises(JournalError, match="readonly"):
-        readonly.append_event("kill", {"by": "test"}, ts=1)
+    assert exchange.flush() is False
+    assert exchange.failed is not None and "readonly" in exchange.failed
+    assert _rows(readonly) == rows
+    pending = readonly.backlog  # the command and the venue's answer, kept in memory
+    assert pending >= 2
+    assert readonly.append_event("kill", {"by": "test"}, ts=1) == 0
     readonly.close()
+    assert readonly.lost == pending + 1  # never written: counted and logged
+    with pytest.raises(JournalError, match="readonly"):
+        reopened = Journal.open(path, readonly=True)
+        try:
+            reopened.set_meta("x", "y")
+        finally:
+            reopened.close()
 
 
 # ---- schema versions ----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Logging by config: JSON lines with engine/instrument/regime context, level, a size-rotated file
 that stays JSON, stream-only when no file is set, and credentials masked everywhere (by key name
-and by value, including rendered tracebacks). The regime context comes from the real quoting
+and by value, including rendered tracebacks), and a log file on a disk that refuses writes reported
+once, not once per line. The regime context comes from the real quoting
 pipeline running on the bundled real Binance recording."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,3 +137,49 @@ def test_pipeline_logs_carry_engine_instrument_and_the_current_regime(tmp_path: 
         assert record["engine"] == "btc" and record["instrument"] == SPOT_BTC.key
     (switch,) = [r for r in records if r["event"] == "strategy switched"]
     assert switch["regime"] == current and switch["engine"] == "btc"
+
+
+REPO = Path(__file__).resolve().parents[1]
+WRITER = """
+import os, resource, signal, sys
+from pathlib import Path
+import structlog
+from bot.config import LoggingSettings
+from bot.ops.logging import configure_logging
+path = Path(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+configure_logging(LoggingSettings(format="json", file=path), stream=sys.stderr)
+log = structlog.get_logger("t")
+log.info("before")
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(path), hard))  # the file may not grow
+for i in range(200):
+    log.info("during", i=i)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+log.info("after")
+"""
+
+
+def test_a_log_file_that_cannot_be_written_is_reported_once_not_per_line(tmp_path: Path) -> None:
+    """A real process whose log file the kernel stops extending (RLIMIT_FSIZE: EFBIG, as on a
+    full disk): one error line on stderr (a pipe, which the limit does not touch), every line
+    still on the stream, no traceback per line, and one line when the file takes writes again."""
+    path = tmp_path / "mmbot.log"
+    result = subprocess.run(
+        [sys.executable, "-c", WRITER, str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Logging error" not in result.stderr and "Traceback" not in result.stderr
+    stream = lines(result.stderr)
+    failed = [r for r in stream if r["event"].startswith("log file not writable")]
+    again = [r for r in stream if r["event"].startswith("log file writable again")]
+    assert len(failed) == 1 and "File too large" in failed[0]["event"] and failed[0]["level"] == "error"
+    assert len(again) == 1 and "(200 lines failed to write)" in again[0]["event"]
+    assert [r["event"] for r in stream].count("during") == 200  # the stream lost nothing
+    written = [r["event"] for r in lines(path.read_text())]
+    assert written[0] == "before" and written[-1] == "after"

@@ -188,15 +188,29 @@ def test_back_to_back_market_buys_do_not_take_the_same_lots_twice() -> None:
     assert _fills(ex.drain_reports()) == [(10002, 1, Liquidity.TAKER), (10005, 2, Liquidity.TAKER)]
 
 
-def test_the_venues_update_of_a_level_replaces_what_we_took() -> None:
-    """After we took 10001 x 3 the venue re-publishes 10001 x 5 (its own view, e.g. new
-    sellers): the next buy sees all 5 again. A level the venue did not touch stays taken."""
+def test_a_venue_update_of_a_level_we_took_frees_only_what_it_adds() -> None:
+    """We took 10001 x 3 (all of it) and 10002 x 2 (of 4). The recording never saw us, so
+    when it re-publishes 10001 x 5 those 5 still count our 3: only 2 are new. 10002 was not
+    touched: 2 left there. Buy 7: 2 @ 10001, 2 @ 10002, 3 @ 10005 (the old simulator gave
+    all 5 at 10001 again). Then 10001 drops to 1: what we took is capped by the level (1),
+    nothing is left for us there; emptied (0) and re-posted x 4: all 4 are new."""
     ex, feed = _open()
     ex.submit(market("m1", Side.BUY, 5, feed.ts))  # 3 @ 10001, 2 @ 10002
     assert _fills(ex.drain_reports()) == [(10001, 3, Liquidity.TAKER), (10002, 2, Liquidity.TAKER)]
     ex.on_event(feed.delta(asks=[(10001, 5)]))
     ex.submit(market("m2", Side.BUY, 7, feed.ts))
-    assert _fills(ex.drain_reports()) == [(10001, 5, Liquidity.TAKER), (10002, 2, Liquidity.TAKER)]
+    assert _fills(ex.drain_reports()) == [
+        (10001, 2, Liquidity.TAKER),
+        (10002, 2, Liquidity.TAKER),
+        (10005, 3, Liquidity.TAKER),
+    ]
+    # taken now: 10001 -> 5, 10002 -> 4, 10005 -> 3
+    ex.on_event(feed.delta(asks=[(10001, 1)]))
+    assert ex.markets[SPOT].taken_asks[10001] == 1
+    assert ex.markets[SPOT].walk(1, None, 1) == [(10005, 1)]
+    ex.on_event(feed.delta(asks=[(10001, 0)]))
+    ex.on_event(feed.delta(asks=[(10001, 4)]))
+    assert ex.markets[SPOT].walk(1, None, 5) == [(10001, 4), (10005, 1)]
 
 
 def test_a_crossing_limit_and_post_only_see_the_book_net_of_our_taking() -> None:

@@ -96,11 +96,11 @@ def test_margin_and_reduce_only() -> None:
         ("OrderAccepted", None),
         ("OrderRejected", RejectReason.REDUCE_ONLY),  # no position to reduce
     ]
-    ex.on_event(feed.trade(Side.SELL, 9980, 1))  # fills "ok": long 0.5
+    ex.on_event(feed.trade(Side.SELL, 9980, 500))  # 500 lots print through "ok": long 0.5
     ex.submit(limit("ro", Side.SELL, 10010, 500, feed.ts, instrument=PERP, reduce_only=True))
     ex.submit(market("cut", Side.SELL, 200, feed.ts, instrument=PERP))  # position now 0.3
     ex.drain_reports()
-    ex.on_event(feed.trade(Side.BUY, 10020, 1))  # through the reduce-only ask
+    ex.on_event(feed.trade(Side.BUY, 10020, 500))  # 500 lots through the reduce-only ask
     reports = ex.drain_reports()
     fill = next(r for r in reports if isinstance(r, OrderFilled))
     cancelled = next(r for r in reports if isinstance(r, OrderCancelled))

@@ -87,20 +87,29 @@ def test_queue_models_differ_on_cancels_ahead_of_us() -> None:
     assert aheads == {"risk_averse": 10, "proportional": 8, "power": 8, "log": 8}
 
 
-def test_trade_through_our_price_fills_completely_at_our_price() -> None:
+def test_trade_through_our_price_fills_at_our_price_up_to_its_size() -> None:
+    """A seller printed 1 lot below our 7-lot bid: it would have met us first, with 1 lot
+    (the old simulator filled all 7). A 9-lot print then fills the other 6."""
     ex, feed = _open()
     ex.submit(limit("b", Side.BUY, 10000, 7, feed.ts))
     ex.drain_reports()
     ex.on_event(feed.trade(Side.SELL, 9999, 1))  # a seller went below our bid
-    assert _fills(ex.drain_reports()) == [(10000, 7, Liquidity.MAKER, 0)]
+    assert _fills(ex.drain_reports()) == [(10000, 1, Liquidity.MAKER, 6)]
+    ex.on_event(feed.trade(Side.SELL, 9999, 9))
+    assert _fills(ex.drain_reports()) == [(10000, 6, Liquidity.MAKER, 0)]
 
 
 def test_book_moving_through_us_fills_without_a_printed_trade() -> None:
+    """Our ask 10001 x 2, then a second one 10001 x 9. The venue's asks move away and bids
+    appear at 10001 x 6 (crossing both, no print): 6 crossing lots fill our asks in arrival
+    order -- a 2 (all), b 6 - 2 = 4 -- at our price; b keeps 5 (the old simulator filled
+    both whole: 11 lots from 6 displayed)."""
     ex, feed = _open(starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(1)})
     ex.submit(limit("a", Side.SELL, 10001, 2, feed.ts))
-    assert isinstance(ex.drain_reports()[0], OrderAccepted)
+    ex.submit(limit("b", Side.SELL, 10001, 9, feed.ts))
+    assert [type(r) for r in ex.drain_reports()] == [OrderAccepted, OrderAccepted]
     ex.on_event(feed.delta(bids=[(10001, 6)], asks=[(10001, 0), (10002, 0), (10003, 5)]))
-    assert _fills(ex.drain_reports()) == [(10001, 2, Liquidity.MAKER, 0)]
+    assert _fills(ex.drain_reports()) == [(10001, 2, Liquidity.MAKER, 0), (10001, 4, Liquidity.MAKER, 5)]
 
 
 def test_liquidation_prints_do_not_fill() -> None:
@@ -198,13 +207,17 @@ def test_market_data_latency_shifts_venue_time() -> None:
     reports = ex.drain_reports()
     assert [type(r) for r in reports] == [OrderAccepted, OrderFilled]
     assert reports[0].ts == sent + 1 * MS
+    # the 1-lot print below our 2-lot bid fills 1 lot of it, at our price
+    assert _fills(reports) == [(10000, 1, Liquidity.MAKER, 1)]
 
 
 def test_cancel_arriving_after_a_fill_is_rejected_and_the_fill_stands() -> None:
     ex, feed = _open(latency=latency(entry_ms=0, cancel_ms=5))
     ex.submit(limit("b", Side.BUY, 10000, 2, feed.ts))
     ex.submit(cancel("b", feed.ts))
-    ex.on_event(feed.trade(Side.SELL, 9999, 1, step_ns=2 * MS))  # fills before the cancel lands
+    # 2 lots print below our 2-lot bid: they fill it (a print through us brings its own
+    # size, no more) before the cancel lands
+    ex.on_event(feed.trade(Side.SELL, 9999, 2, step_ns=2 * MS))
     ex.on_event(feed.delta(bids=[(9999, 25)], step_ns=4 * MS))
     reports = ex.drain_reports()
     assert [type(r) for r in reports] == [OrderAccepted, OrderFilled, CancelRejected]

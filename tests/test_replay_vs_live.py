@@ -7,8 +7,11 @@ can change a decision -- zero order/cancel/market-data latencies, a zero trade w
 exchange's wait for a trade to explain a depth decrease is event time), a fixed-spread profile
 (quotes depend only on the book and the position), the risk manager off (its volatility clock is
 event time), the falling-behind check off (the live run at full emulator speed on a loaded machine
-can lag by wall-clock seconds that the replay's recorded clock never sees) -- so both runs must see
-the same book at every decision and produce the same fills, fees and balances. (Mark-to-market samples are taken on time intervals, so the equity curve's points
+can lag by wall-clock seconds that the replay's recorded clock never sees), no timer ticks (live
+they come from the wall clock, in replay from event time, so a decision taken on a tick -- the
+order manager re-placing a slot once its cancel is confirmed, which partial fills through our price
+make common -- would fall between different events) -- so both runs must see the same book at every
+decision and produce the same fills, fees and balances. (Mark-to-market samples are taken on time intervals, so the equity curve's points
 differ; the ledger's exact holdings do not.)"""
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from bot.replay.run import ReplayRun
 from bot.venues.binance.adapter import BinanceMarketData
 from tests.specs import SPOT_BTC
 from tests.trading_kit import BUNDLED_SPOT, write_profile
+
+NO_TIMER_S = 86_400.0
+"""Timer interval longer than the recording (650 s) and the live run: no ticks in either."""
 
 PROFILE = """
 quoter = "fixed_spread"
@@ -79,7 +85,7 @@ async def live_run(tmp_path: Path, strategies: Path) -> Path:
             profile=load_strategy(strategies, "fixed40"),
             data_dir=tmp_path / "live",
         )
-        runner = LiveRunner([trading.engine], status_interval_s=3600)
+        runner = LiveRunner([trading.engine], status_interval_s=3600, timer_interval_s=NO_TIMER_S)
         adapter = BinanceMarketData("binance_spot", cfg.venues.binance_spot, [SPOT_BTC], runner.sink)
         runner.add_adapter(adapter, [SPOT_BTC.key])
         task = asyncio.create_task(runner.run())
@@ -101,7 +107,13 @@ def test_replay_and_live_through_the_emulator_end_with_the_same_ledger(tmp_path:
 
     cfg = settings(tmp_path / "replay")
     replay = open_replay([str(p) for p in BUNDLED_SPOT])
-    run = ReplayRun(cfg, replay, out=tmp_path / "replay", profile=load_strategy(strategies, "fixed40"))
+    run = ReplayRun(
+        cfg,
+        replay,
+        out=tmp_path / "replay",
+        profile=load_strategy(strategies, "fixed40"),
+        timer_interval_s=NO_TIMER_S,
+    )
     result = run.run()
     replay.close()
     assert result.status == "complete"

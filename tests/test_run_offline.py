@@ -101,7 +101,9 @@ def test_run_rejects_bad_duration_and_bad_config(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[engines.x]\nvenue = "binance_spot"\nsymbol = "btc usdt"\n')
     for args, needle in (
-        (["--duration", "-1"], "--duration must be positive"),
+        (["--duration", "-1"], "argument --duration: must be a positive, finite number of seconds"),
+        (["--duration", "nan"], "argument --duration: must be a positive, finite number of seconds"),
+        (["--duration", "inf"], "argument --duration: must be a positive, finite number of seconds"),
         (["--config", str(bad)], "engines.x.symbol"),
         (["--http", "nonsense"], "--http: expected HOST:PORT"),
         (["--http", "127.0.0.1:70000"], "--http: port 70000 is out of range"),

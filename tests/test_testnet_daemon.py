@@ -166,3 +166,115 @@ def test_orders_mirrored_to_testnet_reconciled_and_keys_never_leak(tmp_path: Pat
     ):
         assert KEY not in text and SECRET not in text
     assert '"testnet connected"' in log_path.read_text()
+
+
+def _start_bot(tmp_path: Path, cfg: Path, log_name: str) -> tuple[subprocess.Popen[str], str, Path]:
+    log_path = tmp_path / log_name
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "MMBOT_LOGGING__FORMAT": "json",
+        "MMBOT_TESTNET__BINANCE_SPOT__API_KEY": KEY,
+        "MMBOT_TESTNET__BINANCE_SPOT__API_SECRET": SECRET,
+    }
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--offline", "--json"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in log_path.read_text().splitlines():
+            if '"ops http listening"' in line:
+                return proc, str(json.loads(line)["url"]), log_path
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("bot did not start")
+
+
+def _wait(url: str, proc: subprocess.Popen[str], what: str, predicate: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    status: Any = {}
+    while time.monotonic() < deadline:
+        status = _get(url + "/status")
+        if predicate(status):
+            return status
+        assert proc.poll() is None, f"bot exited while waiting for {what}"
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: {json.dumps(status)[:2000]}")
+
+
+def test_startup_reconciliation_before_the_first_quote_and_adoption_after_kill_9(tmp_path: Path) -> None:
+    """Run 1 meets an orphan of an earlier run (cancelled) and a foreign order (left alone) and
+    quotes only after journaling the reconciliation; it is killed with -9 while orders rest on both
+    sides; run 2 adopts the testnet orders its journal still has open, and SIGTERM then closes
+    every mmbot order on the testnet while the foreign one stays."""
+    write_profile(tmp_path / "strategies", "fast_as", FAST_AS)
+    key = "binance_spot:BTCUSDT"
+    thread = FakeTestnetThread(KEY, SECRET)
+    with thread as fake:
+        thread.call(lambda: fake.seed("mmzzzz_btc-9999", "BTCUSDT", "BUY", "10000", "0.001"))
+        thread.call(lambda: fake.seed("manual-1", "BTCUSDT", "BUY", "10000", "0.001"))
+        cfg = _config(tmp_path, fake.url)
+        proc, url, _log1 = _start_bot(tmp_path, cfg, "run1.log")
+        try:
+            status = _wait(
+                url, proc, "testnet orders", lambda s: s["execution"]["instruments"][key]["tracked"] >= 2
+            )
+            startup = status["execution"]["instruments"][key]["startup"]
+            assert startup["cancelled"] == ["mmzzzz_btc-9999"] and startup["foreign"] == ["manual-1"]
+            assert startup["balances"]["USDT"] == {"free": "10000", "locked": "0"}
+
+            def in_step(status: Any) -> bool:
+                """The testnet has caught up: nothing queued and some order open on both sides
+                of the mirror (paper id = the testnet client id after its run tag)."""
+                paper = {o["client_id"] for o in status["engines"][0]["open_orders"] if o["state"] == "live"}
+                testnet = thread.call(lambda: [o["clientOrderId"] for o in fake.open_orders()])
+                mirrored = {cid.split("_", 1)[1] for cid in testnet if cid.startswith("mm")}
+                return status["execution"]["queued"] == 0 and bool(paper & mirrored)
+
+            _wait(url, proc, "paper and testnet in step", in_step)
+            proc.kill()  # kill -9: orders stay open on the testnet and in the journal
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        open_before = set(thread.call(lambda: [o["clientOrderId"] for o in fake.open_orders()]))
+        assert "manual-1" in open_before and len(open_before) >= 2
+        assert thread.call(lambda: fake.orders["mmzzzz_btc-9999"]["status"]) == "CANCELED"
+        journal = tmp_path / "data" / "journal" / "btc.sqlite"
+        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
+            (startup_ts,) = db.execute("SELECT ts FROM events WHERE type = 'testnet_startup'").fetchone()
+            (first_order_ts,) = db.execute("SELECT MIN(ts) FROM records WHERE kind = 'new'").fetchone()
+        assert first_order_ts >= startup_ts, "an order was placed before the start-up reconciliation"
+
+        proc, url, log2 = _start_bot(tmp_path, cfg, "run2.log")
+        try:
+            status = _wait(
+                url, proc, "start-up", lambda s: s["execution"]["instruments"][key]["startup"] is not None
+            )
+            startup = status["execution"]["instruments"][key]["startup"]
+            adopted = {item["testnet_id"] for item in startup["adopted"]}
+            assert adopted, f"nothing adopted: {startup}"
+            assert adopted <= open_before and startup["foreign"] == ["manual-1"]
+            assert set(startup["cancelled"]) | adopted == open_before - {"manual-1"}
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, log2.read_text()[-3000:]
+        still_open = thread.call(lambda: [o["clientOrderId"] for o in fake.open_orders()])
+    assert still_open == ["manual-1"]
+    assert json.loads(out)["execution"]["orphans_cancelled"] == len(startup["cancelled"])
+    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
+        startups = [
+            json.loads(p) for (p,) in db.execute("SELECT payload FROM events WHERE type = 'testnet_startup'")
+        ]
+    assert len(startups) == 2 and startups[1]["adopted"] == startup["adopted"]
+    assert startups[1]["previous_balances"] == startups[0]["balances"]  # run 1 never got to its final record

@@ -169,7 +169,9 @@ async def test_orders_are_mirrored_mapped_reconciled_and_differences_recorded(fa
             "type": "LIMIT_MAKER", "side": "BUY", "reduceOnly": False,
         }  # fmt: skip
         await executor._start()
-        assert fake.orders["mmold1_btc-1"]["status"] == "CANCELED"
+        assert fake.orders["mmold1_btc-1"]["status"] == "CANCELED"  # an orphan: no paper order
+        startup = records.pop(0)
+        assert startup[0] == "testnet_startup" and startup[1]["cancelled"] == ["mmold1_btc-1"]
 
         a = new("btc-1", Side.BUY, "60000", "0.001")
         b = new("btc-2", Side.SELL, "60100.5", "0.00123")

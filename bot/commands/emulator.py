@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from bot.commands import argtypes
 from bot.config import bundled_replay_files
 from bot.core.instrument import InstrumentSpec
 from bot.emulator.faults import GRAMMAR, ScheduledFault, parse_fault_spec
@@ -63,7 +64,12 @@ def register(subparsers: Any) -> None:
         "any mix. Default: the bundled Binance recordings.",
     )
     source.add_argument("--scenario", metavar="NAME", help="Synthetic market scenario instead of a replay.")
-    parser.add_argument("--seed", type=int, default=1, help="Seed of the synthetic market (default 1).")
+    parser.add_argument(
+        "--seed",
+        type=argtypes.integer(0, 2**63 - 1),
+        default=1,
+        help="Seed of the synthetic market (default 1).",
+    )
     parser.add_argument(
         "--instrument",
         metavar="VENUE:SYMBOL",

@@ -1,7 +1,8 @@
 """``mmbot kill`` / ``mmbot resume``: the manual kill switch of a running bot.
 
 Delivers the command to the bot running on the data directory (SIGUSR1 / SIGUSR2 to the
-pid in ``<data_dir>/mmbot.pid``, the reason in ``<data_dir>/control/``). If no bot runs
+process holding the instance lock of ``<data_dir>/mmbot.pid``, never to a stale pid; the
+reason in ``<data_dir>/control/``). If no bot runs
 there, the command stays pending and is applied — and journaled — at the next start, so
 a killed bot comes back HALTED. The same actions are available over HTTP
 (``POST /control/kill`` / ``/control/resume`` with the bearer token).
@@ -37,7 +38,7 @@ def register(subparsers: Any) -> None:
             "--reason",
             default=None,
             metavar="TEXT",
-            help="Free text journaled with the command (source: cli).",
+            help="Free text journaled with the command (source: cli; at most 200 characters).",
         )
         parser.set_defaults(func=start_control, control=command)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from bot.commands import argtypes
 from bot.config import load_settings
 from bot.core.instrument import InstrumentSpec
 from bot.core.units import (
@@ -50,7 +51,13 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="Data directory or replay run directory (default: data_dir of the config `mmbot run` would use).",
     )
-    show.add_argument("--fills", type=int, default=10, metavar="N", help="Recent fills to list (default 10).")
+    show.add_argument(
+        "--fills",
+        type=argtypes.integer(0, 100_000),
+        default=10,
+        metavar="N",
+        help="Recent fills to list (default 10).",
+    )
     show.add_argument("--json", action="store_true", help="Print JSON.")
     show.set_defaults(func=start_ledger_show)
 

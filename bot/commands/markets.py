@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from bot.commands import argtypes
 from bot.config import Settings, load_settings
 from bot.errors import InputError
 from bot.venues.metadata import ResolvedSpec, cache_dir_for, resolve_instruments
@@ -72,7 +73,11 @@ def register(subparsers: Any) -> None:
         help="Fetch from the exchange and update the cache; fail instead of falling back to the cache.",
     )
     show.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS", help="Per-venue fetch timeout (default 10)."
+        "--timeout",
+        type=argtypes.seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="Per-venue fetch timeout (default 10).",
     )
     show.add_argument("--json", action="store_true", help="Print JSON only.")
     show.set_defaults(func=start_markets_show)

@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.config import load_settings
 from bot.errors import InputError
+from bot.inputmodel import MAX_SECONDS
 from bot.risk.calibrate import DEFAULT_SHARES, calibrate, distributions, shares, thresholds, typical_vol
 
 LABELS = {
@@ -94,8 +95,8 @@ def start_regimes_calibrate(args: argparse.Namespace) -> int:
             update={"baseline_vol_bps": args.baseline_vol, "baseline_vol_by_instrument": {}}
         )
         settings = settings.model_copy(update={"risk": settings.risk.model_copy(update={"regimes": regimes})})
-    if args.warmup_s < 0:
-        raise InputError(f"--warmup-s: must be >= 0, got {args.warmup_s}")
+    if not (math.isfinite(args.warmup_s) and 0 <= args.warmup_s <= MAX_SECONDS):
+        raise InputError(f"--warmup-s: must be a finite number of seconds >= 0, got {args.warmup_s}")
     groups = recordings(args.files)
     all_series = []
     for index, group in enumerate(groups, 1):

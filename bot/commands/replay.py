@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from bot.commands import argtypes
 from bot.config import config_source, load_settings
 from bot.core.instrument import InstrumentSpec
 from bot.core.units import money_text
@@ -85,10 +86,15 @@ def register(subparsers: Any) -> None:
         metavar="D",
         help="Override the instruments' size resolution (and order step, if coarser).",
     )
-    replay.add_argument("--seed", type=int, default=None, help="Paper-exchange seed (latency draws).")
+    replay.add_argument(
+        "--seed",
+        type=argtypes.integer(0, 2**63 - 1),
+        default=None,
+        help="Paper-exchange seed (latency draws).",
+    )
     replay.add_argument(
         "--commit-every",
-        type=int,
+        type=argtypes.integer(1, 100_000),
         default=1000,
         metavar="N",
         help="Journal commit every N events (default 1000; 1 = every event).",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 import msgspec
 
+from bot.commands import argtypes
 from bot.errors import InputError
 
 
@@ -22,8 +24,15 @@ def register(subparsers: Any) -> None:
         "(s0=100, T=1, sigma=2, dt=0.005, q0=0, A=140, k=1.5; gamma 0.1, 0.01, 0.5) and print spread, "
         "mean and std of profit, mean and std of the final inventory, next to the paper's numbers.",
     )
-    table.add_argument("--paths", type=int, default=1000, help="Simulated paths per gamma (default 1000).")
-    table.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
+    table.add_argument(
+        "--paths",
+        type=argtypes.integer(1, 10_000_000),
+        default=1000,
+        help="Simulated paths per gamma (default 1000).",
+    )
+    table.add_argument(
+        "--seed", type=argtypes.integer(0, 2**63 - 1), default=1, help="Random seed (default 1)."
+    )
     table.add_argument(
         "--spread",
         choices=("full", "constant"),
@@ -58,8 +67,8 @@ def start_research_as_table(args: argparse.Namespace) -> int:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     gammas = tuple(args.gammas) if args.gammas else (0.1, 0.01, 0.5)
     for gamma in gammas:
-        if not gamma > 0:
-            raise InputError(f"--gamma must be positive, got {gamma}")
+        if not (math.isfinite(gamma) and gamma > 0):
+            raise InputError(f"--gamma must be a positive, finite number, got {gamma}")
     config = StudyConfig(
         paths=args.paths,
         seed=args.seed,

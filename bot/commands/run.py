@@ -20,21 +20,22 @@ from typing import Any, TextIO, cast
 
 import structlog
 
+from bot.commands import argtypes
 from bot.config import Settings, VenuesSettings, config_source, load_settings
 from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
 from bot.defaults import Source
 from bot.engine.assemble import StrategySearch, TradingEngine, build_engine, load_strategy, strategy_search
 from bot.engine.deal_setup import DealRun, build_deal, deal_engines, read_deal
-from bot.errors import EXIT_INTERRUPTED, InputError, MmbotError
+from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, InputError
 from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
-from bot.ops.control import Controller, pid_path, running_pid, take_request
+from bot.ops.control import Controller, take_request
 from bot.ops.dashboard import attach_dashboard
 from bot.ops.deal_metrics import DealCollector
 from bot.ops.execution import TestnetExecution, plan_execution
 from bot.ops.feeds import FeedCollector, feeds_current, for_replay_speed
-from bot.ops.http import OpsServer
+from bot.ops.http import Limits, OpsServer
 from bot.ops.listen import check_listen, describe_bind_error, parse_listen
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
@@ -42,6 +43,7 @@ from bot.ops.metrics import LatencyMetrics, TradingCollector, adapter_stats, bui
 from bot.ops.obligations_metrics import ObligationCollector
 from bot.ops.progress import Progress, ProgressMode, StatusLineStream, choose_mode
 from bot.ops.summary import format_summary
+from bot.store.locks import InstanceLock
 from bot.strategy.profile import StrategyProfile, check_horizons
 
 log = structlog.get_logger("bot.run")
@@ -60,6 +62,12 @@ def register(subparsers: Any) -> None:
         "PancakeSwap pool, the whole book's perp hedge and the deal's lifecycle (/status \"deals\", "
         "mmbot_deal_* metrics). Config: --config FILE, else ./config/default.toml if present, else the "
         "defaults shipped with mmbot (`mmbot config check` shows which files a run would use).",
+        epilog="One run per data directory (an flock on DATA_DIR/mmbot.pid held for the process "
+        "lifetime; a pidfile left by kill -9 is ignored). If the journal cannot write (disk full, "
+        "I/O error) quoting halts at once and the write is retried (paper.journal). Exit codes: 0 "
+        "clean stop; 1 the run ended on a failure (the journal could not write everything, "
+        "paper.journal.give_up_after_s reached) or another mmbot holds the data directory; 2 bad "
+        "input (config, profile or argument, named in the message).",
     )
     run.add_argument(
         "--config",
@@ -79,10 +87,11 @@ def register(subparsers: Any) -> None:
     run.add_argument("--offline", action="store_true", help="Run against the in-process loopback emulator.")
     run.add_argument(
         "--duration",
-        type=float,
+        type=argtypes.seconds,
         default=None,
         metavar="SECONDS",
-        help="Stop cleanly after SECONDS and print a summary (default: run until SIGINT/SIGTERM).",
+        help="Stop cleanly after SECONDS (positive, finite) and print a summary (default: run until "
+        "SIGINT/SIGTERM).",
     )
     run.add_argument(
         "--data-dir", type=Path, default=None, metavar="DIR", help="Override data_dir from the config."
@@ -109,8 +118,6 @@ def register(subparsers: Any) -> None:
 
 def start_run(args: argparse.Namespace) -> int:
     start_ns = time.time_ns()
-    if args.duration is not None and args.duration <= 0:
-        raise InputError(f"--duration must be positive, got {args.duration}")
     overrides: dict[str, Any] = {}
     if args.data_dir is not None:
         overrides["data_dir"] = str(args.data_dir)
@@ -161,6 +168,10 @@ def start_run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2, default=str))
     else:
         print(format_summary(summary))
+    failure = summary.get("failure")
+    if failure:
+        log.error("run ended on a failure", failure=failure)
+        return EXIT_FAILURE
     return 0
 
 
@@ -205,9 +216,9 @@ async def run_bot(
 
     start_ns = time.time_ns() if start_ns is None else start_ns
     profiles = profiles or {}
-    data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = prepare_data_dir(Path(settings.data_dir))
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(InstanceLock.acquire(data_dir))  # held (flock) until the process ends
         plan = plan_execution(settings)  # refuses mainnet order endpoints and missing keys (exit 2)
         if plan is not None:
             stack.push_async_callback(plan.close)
@@ -251,8 +262,10 @@ async def run_bot(
         controller.apply_pending(source="cli")
         testnet = TestnetExecution.attach(plan, settings, trading, specs) if plan is not None else None
         if testnet is not None:
-            runner.spawn("testnet", testnet.executor.run)
             stack.push_async_callback(testnet.stop)
+            # reconcile with the testnet before any market data moves the restored paper orders
+            await testnet.executor.start(timeout_s=3 * settings.testnet.timeout_s)
+            runner.spawn("testnet", testnet.executor.run)
         venues: dict[str, list[str]] = {}
         for key in native:
             venues.setdefault(key.split(":", 1)[0], []).append(key)
@@ -273,6 +286,9 @@ async def run_bot(
                 ) from None
             stack.push_async_callback(ops.stop)
         runner.spawn("profile-watch", lambda: _watch_profiles(controller))
+        watchdog = JournalWatchdog(trading, runner, settings.paper.journal.give_up_after_s)
+        if watchdog.limit_s:
+            runner.spawn("journal-watchdog", watchdog.run)
         reporter = Progress(
             trading,
             mode=progress,
@@ -283,8 +299,6 @@ async def run_bot(
         if progress != "off":
             runner.spawn("progress", reporter.run)
         stack.callback(reporter.close)
-        _write_pidfile(data_dir)
-        stack.callback(lambda: pid_path(data_dir).unlink(missing_ok=True))
         _install_signals(runner, controller)
         stack.callback(_remove_signals)
         log.info(
@@ -312,7 +326,62 @@ async def run_bot(
             "adapters": {venue: adapter_stats(adapter) for venue, adapter in runner.adapters.items()},
             "task_restarts": runner.task_restarts,
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
+            "failure": run_failure(trading, watchdog.gave_up),
         }
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create ``data_dir`` if needed and check it is writable (InputError naming the field)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"data_dir: {path}: not a writable directory: {exc.strerror or exc}") from None
+    return path
+
+
+def run_failure(trading: list[TradingEngine], gave_up: str | None) -> str | None:
+    """Why this run failed (non-zero exit), or None: the watchdog gave up on a journal that
+    could not write, or a journal closed with records it could not write."""
+    reasons = [gave_up] if gave_up else []
+    for t in trading:
+        if t.lost:
+            reasons.append(
+                f"{t.engine.name}: the journal could not write {t.lost} record(s) before shutdown "
+                f"(lost): {t.fault}"
+            )
+    return "; ".join(reasons) or None
+
+
+class JournalWatchdog:
+    """Stops the run when a journal has been unable to write for ``limit_s`` (0 = never)."""
+
+    def __init__(self, trading: list[TradingEngine], runner: LiveRunner, limit_s: float) -> None:
+        self.trading = trading
+        self.runner = runner
+        self.limit_s = limit_s
+        self.gave_up: str | None = None
+
+    async def run(self, interval_s: float = 0.5) -> None:
+        while self.gave_up is None:
+            await asyncio.sleep(interval_s)
+            self.check(time.time())
+
+    def check(self, now: float) -> None:
+        for t in self.trading:
+            journal = t.journal
+            if journal is None or journal.fault is None or journal.fault_since is None:
+                continue
+            if now - journal.fault_since >= self.limit_s:
+                self.gave_up = (
+                    f"{t.engine.name}: the journal could not write for {now - journal.fault_since:.0f} s "
+                    f"(paper.journal.give_up_after_s = {self.limit_s:g}): {journal.fault}"
+                )
+                log.error("giving up: stopping the run", reason=self.gave_up)
+                self.runner.stop()
+                return
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -357,14 +426,6 @@ async def _watch_profiles(controller: Controller, interval_s: float = 1.0) -> No
         await asyncio.sleep(interval_s)
         if controller.changed_profiles():
             controller.reload_safely(None, "file_change")
-
-
-def _write_pidfile(data_dir: Path) -> None:
-    path = pid_path(data_dir)
-    other = running_pid(data_dir)
-    if other is not None and other != os.getpid():
-        raise MmbotError(f"another mmbot (pid {other}) is running on {data_dir}")
-    path.write_text(f"{os.getpid()}\n")
 
 
 async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> dict[str, InstrumentSpec]:
@@ -416,10 +477,18 @@ def _ops_server(
             "deals": [d.status() for d in deals or []],
             "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
             "execution": testnet.status() if testnet is not None else {"mode": "paper"},
+            "http": ops.connection_stats(),
         },
         host=host,
         port=port,
         token=settings.http.control_token(),
+        limits=Limits(
+            max_connections=settings.http.max_connections,
+            idle_timeout_s=settings.http.idle_timeout_s,
+            read_timeout_s=settings.http.read_timeout_s,
+            request_timeout_s=settings.http.request_timeout_s,
+            max_body_bytes=settings.http.max_body_bytes,
+        ),
     )
     stale_after_ns = int(settings.market.stale_after_s * NS_PER_S)
 
@@ -445,9 +514,9 @@ def _ops_server(
     def journal_writable() -> str | None:
         bad = []
         for t in trading:
-            exchange = t.exchange
-            if exchange is not None and exchange.failed is not None:
-                bad.append(f"{t.engine.name}: {exchange.failed}")
+            journal = t.journal
+            if journal is not None and journal.fault is not None:
+                bad.append(f"{t.engine.name}: {journal.fault} (backlog {journal.backlog} records)")
         return "; ".join(bad) or None
 
     ops.add_check("feeds_fresh", feeds_fresh)
@@ -455,20 +524,18 @@ def _ops_server(
     ops.add_check("feeds_current", feeds_current(runner))
     ops.add_check("journal_writable", journal_writable)
 
-    def switch(body: dict[str, Any]) -> dict[str, Any]:
+    def switch(body: dict[str, str]) -> dict[str, Any]:
         name = body.get("name")
-        if not isinstance(name, str) or not name:
+        if not name:
             raise ValueError('body must be {"name": "<profile>"}')
         try:
             return controller.switch(name, "http")
         except InputError as exc:
             raise ValueError(str(exc)) from None
 
-    ops.add_control("kill", lambda body: controller.kill(str(body.get("reason") or "http kill"), "http"))
-    ops.add_control(
-        "resume", lambda body: controller.resume(str(body.get("reason") or "http resume"), "http")
-    )
-    ops.add_control("strategy", switch)
+    ops.add_control("kill", lambda body: controller.kill(body.get("reason") or "http kill", "http"))
+    ops.add_control("resume", lambda body: controller.resume(body.get("reason") or "http resume", "http"))
+    ops.add_control("strategy", switch, fields=("name",))
     if settings.http.dashboard.enabled:
         attach_dashboard(settings.http.dashboard, ops, trading, registry, controller.strategies_dir)
     return ops
@@ -489,7 +556,16 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
             f"offline mode: the replay has no data for {', '.join(missing)}; add recordings of them to "
             f"offline.replay (it serves {', '.join(sorted(served))})"
         )
-    async with emulator:
+    try:
+        await emulator.start()
+    except OSError as exc:  # offline.host not this machine's, offline.port in use
+        await emulator.stop()
+        where = settings.offline
+        raise InputError(
+            f"offline.host/offline.port: the emulator cannot listen on {where.host}:{where.port}: "
+            f"{exc.strerror or exc}"
+        ) from None
+    try:
         # model_copy, not re-validation: MMBOT_* env must not point an offline run elsewhere
         venues = settings.venues.model_copy(
             update={
@@ -503,3 +579,5 @@ async def _offline_emulator(settings: Settings) -> AsyncIterator[Settings]:
         yield ccxt_offline_settings(
             settings.model_copy(update={"venues": venues, "market": market}), emulator.url
         )
+    finally:
+        await emulator.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from bot.emulator.scenarios import SCENARIOS
+from bot.inputmodel import Host
 from bot.venues.settings import _Section
 
 BUNDLED_REPLAY_DIR = Path(__file__).resolve().parent / "data"
@@ -21,7 +22,7 @@ class OfflineSettings(_Section):
         "empty = the bundled real Binance recordings.",
     )
     speed: float = Field(1.0, gt=0, le=10_000, description="Replay speed (1 = recorded pace).")
-    host: str = Field("127.0.0.1", description="Emulator bind address.")
+    host: Host = Field("127.0.0.1", description="Emulator bind address (an IP address or host name).")
     port: int = Field(0, ge=0, le=65535, description="Emulator port; 0 = any free port.")
     loop: bool = Field(True, description="Restart the replay when it ends (connections drop, books resync).")
     scenario: str | None = Field(

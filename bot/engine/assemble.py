@@ -9,6 +9,7 @@ offline) and ``mmbot replay`` both call it, so live and replay run the same core
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,18 @@ def strategy_search(settings: Settings, config: Source | Path | None) -> list[So
     return strategy_search_path(source, settings.quoting.strategies_dir)
 
 
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+"""A profile name: a file name on the profile search path, never a path."""
+
+
+def profile_names(where: Path | StrategySearch) -> list[str]:
+    """Every profile on the search path (or in one folder): the ``*.toml`` file names, sorted."""
+    try:
+        return [name for name in known_profiles(_search(where)) if PROFILE_NAME.match(name)]
+    except OSError:
+        return []
+
+
 def _search(where: Path | StrategySearch) -> list[Source]:
     if isinstance(where, Path):
         return [Source(where, "folder")]
@@ -70,13 +83,18 @@ def _search(where: Path | StrategySearch) -> list[Source]:
 
 
 def find_strategy(where: Path | StrategySearch, name: str) -> Path:
-    """The file of profile ``name`` (ConfigError listing the known profiles if none)."""
+    """The file of profile ``name`` (ConfigError listing the known profiles if none).
+
+    ``name`` must be one of :func:`profile_names` -- a file name on the search path, never
+    a path: ``../x`` or ``/etc/x`` is refused before any file is opened."""
     search = _search(where)
-    path = find_profile(search, name)
+    known = profile_names(search)
+    path = find_profile(search, name) if PROFILE_NAME.match(name) and name in known else None
     if path is None:
+        shown = name if len(name) <= 64 else name[:64] + "..."
         places = ", ".join(str(source.path) for source in search) or "(no profile folder exists)"
         raise ConfigError(
-            f"strategy {name!r}: no {name}.toml in {places}; known profiles: {known_profiles(search)}"
+            f"strategy {shown!r}: no {shown}.toml in {places}: no such profile; known profiles: {known}"
         )
     return path
 
@@ -116,17 +134,31 @@ class TradingEngine:
     hedger: HedgePipeline | None = None
     obligation: ObligationDesk | None = None
 
+    lost: int = 0
+    """Journal records that could not be written before the journal closed (lost)."""
+    fault: str | None = None
+    """The journal's fault when it closed (None: everything was written)."""
+    closed_journal: dict[str, Any] | None = None
+    """The journal's health as it closed."""
+    closed: bool = False
+
     def close(self, now: int | None = None) -> None:
-        """Cancel every paper order, commit and close the journal (clean shutdown)."""
-        healthy = self.exchange is not None and self.exchange.failed is None
-        if self.obligation is not None and healthy:
+        """Cancel every paper order, commit and close the journal (clean shutdown).
+
+        With the journal in a fault the cancels are still made (the venue does not care
+        about our disk) and one last write is tried; what it cannot write is counted in
+        :attr:`lost` and the fault kept in :attr:`fault` for the run summary."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.obligation is not None:
             self.obligation.stopping()  # the cancels below open a breach: say why
-        if self.exchange is not None and self.exchange.failed is None:
+        if self.exchange is not None:
             cancelled = self.exchange.cancel_all()
             self.exchange.flush()
             if cancelled:
                 log.info("paper orders cancelled at shutdown", engine=self.engine.name, count=cancelled)
-        if self.obligation is not None and healthy:
+        if self.obligation is not None:
             try:
                 self.obligation.close(self.engine.clock.now)
             except Exception as exc:  # the journal may be the thing that failed: never block shutdown
@@ -134,8 +166,19 @@ class TradingEngine:
                     "obligation accounting not saved at shutdown", engine=self.engine.name, error=str(exc)
                 )
         if self.journal is not None:
-            self.journal.close()
+            journal = self.journal
+            fault = journal.fault
+            journal.close()
             self.journal = None
+            self.lost = journal.lost
+            self.fault = fault if journal.lost else None
+            self.closed_journal = journal.health()
+
+    def journal_health(self) -> dict[str, Any] | None:
+        """The journal's write health (open or, after close, as it closed)."""
+        if self.journal is not None:
+            return self.journal.health()
+        return self.closed_journal
 
     def status(self) -> dict[str, Any]:
         """The ``/status`` entry of this engine, in human units (:mod:`bot.engine.views`)."""
@@ -145,6 +188,9 @@ class TradingEngine:
             out["markouts"] = self.pipeline.markout_summary()
         if self.obligation is not None:
             out["obligation"] = tidy(self.obligation.status(now))
+        journal = self.journal_health()
+        if journal is not None:
+            out["journal"] = journal
         return out
 
     def summary(self, start_ns: int | None = None) -> dict[str, Any]:
@@ -162,6 +208,9 @@ class TradingEngine:
         )
         if self.obligation is not None:
             out["obligation"] = tidy(self.obligation.summary())
+        journal = self.journal_health()
+        if journal is not None:
+            out["journal"] = journal
         return out
 
 
@@ -271,6 +320,8 @@ def build_engine(
             order_manager=order_manager,
             record=record,
             sample_interval_s=settings.quoting.sample_interval_s,
+            persistence=journal,
+            on_journal_recovery=settings.paper.journal.on_recovery,
             markouts=markouts,
             decide_on_change=settings.quoting.decide == "on-change",
         )

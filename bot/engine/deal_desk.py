@@ -237,9 +237,17 @@ class DealDesk(DealSteps, DealPrograms, DealSettlement, DealViews):
                 if account.spot is not None and account.spot.key == trade.instrument:
                     program.on_volume(account.name, account.spot.size(trade.size))
 
+    def held(self) -> str | None:
+        """Why the desk does nothing now: one of its accounts' journals cannot write (a step
+        would be lost, so none is taken until the writes succeed again), else None."""
+        for account in (self.hedge_account, *self.accounts.values()):
+            if account.exchange.failed is not None:
+                return account.exchange.failed
+        return None
+
     def evaluate(self, now: int) -> None:
         price = self.price()
-        if price is None:
+        if price is None or self.held() is not None:
             return
         self.evaluations += 1
         if self.phase is Phase.WAITING:

@@ -73,9 +73,32 @@ class DealPrograms:
             left = program.remaining(name)
             if left <= 0 or account.spot is None:
                 continue
-            if program.side > 0 or left >= max(account.spot.min_qty, account.spot.qty_step):
+            if program.side > 0 or not self._dust(program, account, left):
                 return False  # a buy is finished in full; a sale may leave dust below one order
         return True
+
+    def _dust(self, program: Program, account: DealAccount, tokens: Decimal) -> bool:
+        """``tokens`` are below the venue's smallest sell order: under its minimum quantity or
+        step, or under its minimum notional at the price a slice would be sent at now."""
+        spec = account.spot
+        assert spec is not None
+        if (tokens // spec.qty_step) * spec.qty_step < max(spec.min_qty, spec.qty_step):
+            return True
+        limit = self._limit(program, account)
+        return (
+            bool(spec.min_notional) and limit is not None and tokens * spec.price(limit) < spec.min_notional
+        )
+
+    def _limit(self, program: Program, account: DealAccount) -> int | None:
+        """A slice's limit price: at most ``sale.max_slippage_bps`` through the touch (None: no touch)."""
+        spec = account.spot
+        assert spec is not None
+        book = account.exchange.book(spec.key)
+        slip = self.settings.sale.max_slippage_bps / Decimal(10000)
+        best = book.best_bid if program.side < 0 else book.best_ask
+        if best is None:
+            return None
+        return int((Decimal(best) * (1 + program.side * slip)).to_integral_value(rounding=ROUND_DOWN))
 
     @property
     def accounts_by_name(self) -> dict[str, DealAccount]:
@@ -99,21 +122,14 @@ class DealPrograms:
     def _send_slice(self, program: Program, account: DealAccount, due: Decimal, now: int) -> None:
         spec = account.spot
         assert spec is not None
-        book = account.exchange.book(spec.key)
         sale = self.settings.sale
         quantity = due if sale.max_slice is None else min(due, sale.max_slice)
-        slip = sale.max_slippage_bps / Decimal(10000)
+        limit = self._limit(program, account)
+        if limit is None:
+            return
         if program.side < 0:
-            best = book.best_bid
-            if best is None:
-                return
-            limit = int((Decimal(best) * (1 - slip)).to_integral_value(rounding=ROUND_DOWN))
             quantity = min(quantity, account.tokens() - account.in_flight(program.name))
         else:
-            best = book.best_ask
-            if best is None:
-                return
-            limit = int((Decimal(best) * (1 + slip)).to_integral_value(rounding=ROUND_DOWN))
             affordable = account.quote() / (spec.price(limit) * (1 + spec.taker_fee)) * Decimal("0.999")
             quantity = min(quantity, affordable)
         if quantity <= 0 or limit <= 0:

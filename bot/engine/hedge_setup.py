@@ -89,4 +89,5 @@ def build_hedger(
         first_seq=exchange.commands + 1,
         orphans=orphans,
         start=start,
+        persistence=journal,
     )

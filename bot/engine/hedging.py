@@ -25,7 +25,8 @@ while it is in flight (order latency) the delta may drift, and the next decision
 follows as soon as it is done. Orders of an earlier run found open on the venue at
 start (restored from the journal) are cancelled first and block new hedges until closed.
 The kill switch pulls the quotes, not the hedger: hedging only reduces risk, and keeps
-going on a halted engine (``[hedge] enabled = false`` stops it).
+going on a halted engine (``[hedge] enabled = false`` stops it). While the journal cannot
+write (``persistence.fault``) no new hedge starts: a hedge already working finishes.
 
 PnL attribution (:meth:`HedgePipeline.status`): the exact hedge components from the
 ledger (:class:`~bot.hedge.reporting.HedgeAttribution`: spread capture of the quotes,
@@ -79,7 +80,7 @@ from bot.hedge.settings import EngineHedge
 from bot.paper.ledger import PositionSnapshot
 
 if TYPE_CHECKING:
-    from bot.engine.trading import RecordSink, Venue
+    from bot.engine.trading import Persistence, RecordSink, Venue
 
 log = structlog.get_logger("bot.hedging")
 
@@ -125,8 +126,10 @@ class HedgePipeline:
         first_seq: int = 1,
         orphans: Mapping[str, int] | None = None,
         start: Mapping[str, Any] | None = None,
+        persistence: Persistence | None = None,
     ) -> None:
         self.engine = engine
+        self.persistence = persistence
         self.underlying = underlying
         self.hedge = hedge
         self.spot_state = engine.instruments[underlying]
@@ -374,6 +377,8 @@ class HedgePipeline:
             self._cancel_orphans(now)
         if not self.hedger.enabled or self.busy or now < self.retry_at:
             return
+        if self.persistence is not None and self.persistence.fault is not None:
+            return  # nothing new while the journal cannot write
         perp = self.perp_state
         bid, ask = perp.book.best_bid, perp.book.best_ask
         if not perp.quotable or bid is None or ask is None:

@@ -13,6 +13,15 @@ the record sink (the journal) and the log; so do the markouts of our fills
 (:mod:`bot.strategy.markouts`) as each horizon completes (``markout`` events), which
 also feed the quoter's optional adverse-selection term.
 
+**Holds.** Conditions outside the market stop quoting through the risk manager's holds
+(:meth:`QuotingPipeline.hold` / :meth:`~QuotingPipeline.release`): while one is on, the
+regime is HALTED, every quote is pulled and no new order is placed. The pipeline holds
+by itself while its journal cannot write (``persistence.fault``, checked on every event:
+the event that meets the fault is the one that halts) and, when writes succeed again,
+releases the hold -- quoting re-enters through CRISIS -- or, with
+``on_journal_recovery = "stay_halted"``, latches a kill (journaled) that only ``mmbot
+resume`` clears. The testnet executor holds until its start-up reconciliation is done.
+
 Time is event time only (``engine.clock.now``). No I/O besides the record sink.
 """
 
@@ -32,6 +41,7 @@ from bot.market.estimators import Estimators
 from bot.paper.ledger import Attribution
 from bot.risk.explain import KillRecord, RegimeTransition, RiskRecord, record_type, to_payload
 from bot.risk.manager import RiskDecision, RiskManager
+from bot.risk.triggers import Trigger
 from bot.strategy.costs import NO_ADVERSE, AdverseSelection
 from bot.strategy.markouts import MarkoutTracker
 from bot.strategy.order_manager import OrderManager
@@ -63,6 +73,13 @@ class PositionSource(Protocol):
     def attribution(self) -> Attribution: ...
 
     def equity(self) -> Decimal: ...
+
+
+class Persistence(Protocol):
+    """What the pipeline reads from its journal: why it cannot write now (None: it can)."""
+
+    @property
+    def fault(self) -> str | None: ...
 
 
 class QuoteOverlay(Protocol):
@@ -108,6 +125,8 @@ class QuotingPipeline:
         sample_interval_s: float = 1.0,
         markouts: MarkoutTracker | None = None,
         decide_on_change: bool = False,
+        persistence: Persistence | None = None,
+        on_journal_recovery: str = "resume",
     ) -> None:
         self.engine = engine
         self.instrument = instrument
@@ -154,6 +173,11 @@ class QuotingPipeline:
         """Also told every report of this instrument (e.g. the testnet order mirror)."""
         self.risk_observers: list[Callable[[RiskRecord], None]] = []
         """Also told every regime transition and kill record (e.g. the dashboard's timeline)."""
+        self.persistence = persistence
+        self.on_journal_recovery = on_journal_recovery
+        self.holds: dict[Trigger, str] = {}
+        """Holds on now (trigger -> why); quoting is pulled while any is on."""
+        self._journal_fault: str | None = None
         self.overlay: QuoteOverlay | None = None
         """Set by the assembly when the engine has an obligation: clamps/trims the strategy's
         quotes and keeps the obligation lane (spread guards, depth ladder)."""
@@ -164,6 +188,9 @@ class QuotingPipeline:
 
     def __call__(self, event: Event) -> None:
         kind = type(event)
+        persistence = self.persistence
+        if persistence is not None and (persistence.fault is None) != (self._journal_fault is None):
+            self._persistence_changed(persistence.fault, self.engine.clock.now)
         if self.venue.catching_up:
             # replaying journaled input: our reactions to it are already in the journal, but
             # the estimators must see the market they would have seen
@@ -192,6 +219,8 @@ class QuotingPipeline:
                 self._decide(self.engine.clock.now)
         if self.record is not None and self.engine.clock.now >= self.next_sample_ts:
             self._sample(self.engine.clock.now)
+        if persistence is not None and (persistence.fault is None) != (self._journal_fault is None):
+            self._persistence_changed(persistence.fault, self.engine.clock.now)
 
     def on_report(self, report: OrderReport) -> None:
         """Every venue report for our orders (called synchronously by the venue)."""
@@ -243,8 +272,10 @@ class QuotingPipeline:
         current = instrument.health.behind is None  # not falling behind the exchange
         decision = self.decision = self.risk.on_market(state, book_valid=valid, feed_fresh=current, now=now)
         om = self.order_manager
-        if decision.pull_all or not valid or not current:
-            if decision.pull_all:
+        if self.holds or decision.pull_all or not valid or not current:
+            if self.holds:
+                note = "pulled: " + "; ".join(self.holds.values())
+            elif decision.pull_all:
                 note = "pulled: " + "; ".join(decision.reasons[:3])
             else:
                 note = f"book not quotable: {instrument.reason}"
@@ -336,6 +367,40 @@ class QuotingPipeline:
         record = self.risk.resume(reason, source, now)
         self._decide(now)
         return record
+
+    # ---- holds -----------------------------------------------------------------------
+
+    def hold(self, trigger: Trigger, note: str, now: int) -> None:
+        """Pull every quote now and place nothing until :meth:`release` (HALTED)."""
+        first = trigger not in self.holds
+        self.holds[trigger] = f"{trigger.value}: {note}"
+        self.risk.hold(trigger, note, now)
+        if first:
+            self._log.warning("quoting held", hold=trigger.value, reason=note)
+        if self.engine.events:  # before the first event there is nothing to pull yet
+            self._decide(now)
+
+    def release(self, trigger: Trigger, note: str, now: int) -> None:
+        if self.holds.pop(trigger, None) is None:
+            return
+        self.risk.release(trigger, note, now)
+        self._log.info("quoting hold released", hold=trigger.value, reason=note)
+        if self.engine.events:
+            self._decide(now)
+
+    def _persistence_changed(self, fault: str | None, now: int) -> None:
+        previous, self._journal_fault = self._journal_fault, fault
+        if fault is not None:
+            self.hold(Trigger.JOURNAL_FAILED, f"journal not writable: {fault}", now)
+            return
+        if self.on_journal_recovery == "stay_halted":
+            self.risk.kill(
+                f"the journal could not write ({previous}); staying halted until resume "
+                "(paper.journal.on_recovery = stay_halted)",
+                "journal",
+                now,
+            )
+        self.release(Trigger.JOURNAL_FAILED, "journal writable again", now)
 
     # ---- records ---------------------------------------------------------------------
 

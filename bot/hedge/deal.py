@@ -24,17 +24,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError
+from bot.inputmodel import InputModel
 from bot.tomlfile import format_validation_error, read_toml
 
 _SYMBOL = r"^[A-Z0-9]{2,20}$"
 _NAME = r"^[a-z0-9][a-z0-9_.-]{0,39}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(InputModel):
+    pass
 
 
 class LoanTerms(_Strict):

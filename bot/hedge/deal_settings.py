@@ -19,13 +19,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from bot.hedge.hedger import HedgerSettings
+from bot.inputmodel import InputModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(InputModel):
+    """Strict like every settings model (:class:`~bot.inputmodel.InputModel`): no unknown keys,
+    no NaN/inf, sane magnitudes and durations."""
 
 
 class PerpRef(_Strict):

@@ -29,16 +29,15 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Literal
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from bot.core.events import Side
 from bot.core.instrument import InstrumentSpec
+from bot.inputmodel import InputModel
 
 
-class HedgerSettings(BaseModel):
+class HedgerSettings(InputModel):
     """When and how the hedger trades the perpetual (``[hedge]`` in the config)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(True, description="Hedge the net delta on the perp; false = only report it.")
     band: float = Field(
@@ -74,7 +73,10 @@ class HedgerSettings(BaseModel):
         description="How long a passive hedge may rest before it is cancelled for a taker.",
     )
     passive_offset_ticks: int = Field(
-        0, ge=0, description="Passive price this many ticks behind the touch (0 = join best bid/ask)."
+        0,
+        ge=0,
+        le=1_000_000,
+        description="Passive price this many ticks behind the touch (0 = join best bid/ask).",
     )
 
     @model_validator(mode="after")

@@ -24,9 +24,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from bot.hedge.hedger import HedgerSettings
+from bot.inputmodel import InputModel
 
 _HEDGER_FIELDS = tuple(HedgerSettings.model_fields)
 
@@ -46,10 +47,8 @@ class EngineHedge:
         return self.hedger.enabled
 
 
-class HedgeOverride(BaseModel):
+class HedgeOverride(InputModel):
     """``[hedge.engines.NAME]``: any ``[hedge]`` field, for one engine only."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool | None = None
     band: float | None = Field(None, gt=0, allow_inf_nan=False)
@@ -58,7 +57,7 @@ class HedgeOverride(BaseModel):
     max_order: Decimal | None = Field(None, gt=0, allow_inf_nan=False)
     mode: Literal["taker", "passive"] | None = None
     passive_timeout_s: float | None = Field(None, gt=0, le=3600)
-    passive_offset_ticks: int | None = Field(None, ge=0)
+    passive_offset_ticks: int | None = Field(None, ge=0, le=1_000_000)
     deal: Path | None = None
     volatility: float | None = Field(None, gt=0, le=10, allow_inf_nan=False)
     external_spot: Decimal | None = Field(None, allow_inf_nan=False)

@@ -6,11 +6,14 @@ extends :class:`FeedCheckSettings`). Times are seconds; 0 turns a check off.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bot.inputmodel import InputModel
 
 
-class FeedCheckSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class FeedCheckSettings(InputModel):
+    """Strict like every settings model (:class:`~bot.inputmodel.InputModel`): no unknown
+    keys, no NaN/inf."""
 
     top_mismatch_s: float = Field(
         1.0,

@@ -1,10 +1,13 @@
 """Runtime control of a running bot: kill/resume and strategy switching.
 
-A running ``mmbot run`` writes its pid to ``<data_dir>/mmbot.pid``. ``mmbot kill`` and
-``mmbot resume`` (another process) deliver SIGUSR1 / SIGUSR2 to that pid; the reason
-travels in ``<data_dir>/control/<command>.json``. If no bot is running, the command is
-left pending in that file and applied (and journaled) when the bot starts, so a kill
-issued while the bot is down still brings it up HALTED.
+A running ``mmbot run`` holds the instance lock of its data directory and writes its
+pid under it (``<data_dir>/mmbot.pid``, see :mod:`bot.store.locks`). ``mmbot kill`` and
+``mmbot resume`` (another process) deliver SIGUSR1 / SIGUSR2 to that pid -- only if the
+pid is the process that holds the lock (a stale pidfile, e.g. after ``kill -9``, and a
+reused pid are never signalled); the reason travels in
+``<data_dir>/control/<command>.json`` (at most :data:`MAX_REASON_CHARS` characters). If
+no bot is running, the command is left pending in that file and applied (and journaled)
+when the bot starts, so a kill issued while the bot is down still brings it up HALTED.
 
 :class:`Controller` is the in-process side: it applies kill/resume/switch to every
 quoting engine, from signals, HTTP control endpoints or the pending files.
@@ -25,72 +28,70 @@ import structlog
 
 from bot.engine.assemble import StrategySearch, TradingEngine, find_strategy
 from bot.errors import InputError, MmbotError
+from bot.store.locks import pid_path, running_instance
 from bot.strategy.profile import build_quoter, load_profile
+
+__all__ = ["MAX_REASON_CHARS", "Controller", "pid_path", "send_request", "take_request"]
 
 log = structlog.get_logger("bot.control")
 
-PIDFILE = "mmbot.pid"
 CONTROL_DIR = "control"
 SIGNALS = {"kill": signal.SIGUSR1, "resume": signal.SIGUSR2}
-
-
-def pid_path(data_dir: Path) -> Path:
-    return data_dir / PIDFILE
+MAX_REASON_CHARS = 200
+"""Longest kill/resume reason (it is journaled and logged)."""
 
 
 def request_path(data_dir: Path, command: str) -> Path:
     return data_dir / CONTROL_DIR / f"{command}.json"
 
 
-def running_pid(data_dir: Path) -> int | None:
-    """The pid of the bot running on ``data_dir``, or None (no pidfile or process gone)."""
-    try:
-        pid = int(pid_path(data_dir).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
-
-
 def send_request(data_dir: Path, command: str, reason: str, source: str = "cli") -> str:
     """Deliver ``kill``/``resume`` to the bot on ``data_dir``; returns what happened.
 
     The request file (reason and ``source``) is written before the signal, so the bot
-    journals the command with the source that sent it (a bare SIGUSR1 is ``signal``)."""
+    journals the command with the source that sent it (a bare SIGUSR1 is ``signal``). The
+    signal goes only to a process that holds the instance lock and wrote the pidfile
+    (:func:`bot.store.locks.running_instance`): a stale pidfile never gets an unrelated
+    process signalled."""
     if command not in SIGNALS:
         raise InputError(f"unknown control command {command!r}")
+    if len(reason) > MAX_REASON_CHARS:
+        raise InputError(f"--reason is {len(reason)} characters; at most {MAX_REASON_CHARS}")
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: no such data directory")
     path = request_path(data_dir, command)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    other = request_path(data_dir, "resume" if command == "kill" else "kill")
-    other.unlink(missing_ok=True)  # the latest request wins
-    tmp = path.with_suffix(".tmp")
-    request = {"command": command, "reason": reason, "source": source, "requested_at": time.time()}
-    tmp.write_text(json.dumps(request))
-    os.replace(tmp, path)
-    pid = running_pid(data_dir)
-    if pid is None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        other = request_path(data_dir, "resume" if command == "kill" else "kill")
+        other.unlink(missing_ok=True)  # the latest request wins
+        tmp = path.with_suffix(".tmp")
+        request = {"command": command, "reason": reason, "source": source, "requested_at": time.time()}
+        tmp.write_text(json.dumps(request))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the control request: {exc.strerror or exc}") from None
+    record = running_instance(data_dir)
+    if record is None:
         return f"no bot running on {data_dir}: {command} is pending and applies at the next start"
     try:
-        os.kill(pid, SIGNALS[command])
+        os.kill(record.pid, SIGNALS[command])
     except OSError as exc:
-        raise MmbotError(f"cannot signal pid {pid}: {exc.strerror}") from None
-    return f"{command} sent to pid {pid}"
+        raise MmbotError(f"cannot signal pid {record.pid}: {exc.strerror}") from None
+    return f"{command} sent to pid {record.pid}"
 
 
 def take_request(data_dir: Path, command: str) -> dict[str, Any] | None:
+    """The pending request, consumed; its reason cut to :data:`MAX_REASON_CHARS`."""
     path = request_path(data_dir, command)
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     path.unlink(missing_ok=True)
+    if not isinstance(data, dict):
+        return None
+    reason = data.get("reason")
+    data["reason"] = str(reason)[:MAX_REASON_CHARS] if reason is not None else None
     return data
 
 

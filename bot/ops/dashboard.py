@@ -151,6 +151,7 @@ class Dashboard:
             )
         ops.extend(self.setup)
         ops.pages["dashboard"] = "/dashboard/"
+        ops.add_stream("/dashboard/stream")
 
     # ---- wiring ------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import structlog
@@ -32,10 +33,13 @@ from prometheus_client.registry import Collector
 from bot.config import Settings
 from bot.core.instrument import InstrumentSpec
 from bot.engine.assemble import TradingEngine
-from bot.engine.mirror import MirrorVenue
+from bot.engine.mirror import MirrorVenue, PaperOrder, PaperState
 from bot.errors import InputError
 from bot.ops.logging import register_secrets
 from bot.ops.testnet import Binding, TestnetExecutor
+from bot.paper.exchange import PaperExchange
+from bot.risk.triggers import Trigger
+from bot.store.journal import Journal
 from bot.venues.testnet import TestnetClient, make_testnet_exchange
 
 log = structlog.get_logger("bot.execution")
@@ -120,9 +124,21 @@ class TestnetExecution:
                 def record(type_: str, payload: dict[str, Any], ts: int, _append: Any = append) -> None:
                     _append(type_, payload, ts, source="testnet")
 
+            held = False
             for key in item.engine.instruments:
                 if key.split(":", 1)[0] in plan.exchanges:
-                    bindings.append(Binding(item.engine, key, specs[key], mirror, record))
+                    binding = Binding(item.engine, key, specs[key], mirror, record)
+                    binding.pipeline = pipeline
+                    binding.paper_open = partial(paper_open_orders, exchange, key)
+                    binding.last_balances = last_balances(journal, key) if journal is not None else None
+                    bindings.append(binding)
+                    held = True
+            if held:  # no quote before the start-up reconciliation (released by the executor)
+                pipeline.hold(
+                    Trigger.TESTNET_RECONCILE,
+                    "reconciling open orders and balances with the testnet before the first quote",
+                    item.engine.clock.now,
+                )
         used = {b.venue for b in bindings}
         clients = {
             venue: TestnetClient(
@@ -148,6 +164,41 @@ class TestnetExecution:
 
     def collector(self) -> Collector:
         return TestnetCollector(self.executor)
+
+
+def paper_open_orders(exchange: PaperExchange, key: str) -> dict[str, PaperOrder]:
+    """The paper exchange's open and in-flight orders of ``key`` as the mirror tracks them."""
+    out: dict[str, PaperOrder] = {}
+    for resting in exchange.open_orders(key):
+        order = resting.order
+        out[order.client_id] = PaperOrder(
+            order.client_id,
+            key,
+            order.side,
+            order.size,
+            order.price,
+            order.ts,
+            state=PaperState.OPEN,
+            filled=order.size - resting.remaining,
+        )
+    for client_id, command in exchange.inflight.items():
+        if command.instrument == key:
+            out[client_id] = PaperOrder(client_id, key, command.side, command.size, command.price, command.ts)
+    return out
+
+
+def last_balances(journal: Journal, key: str) -> dict[str, dict[str, str]] | None:
+    """The testnet balances of ``key``'s assets journaled last (start-up or final record)."""
+    found = None
+    for _id, _ts, type_, _source, payload in journal.events():
+        if (
+            type_ in ("testnet_startup", "reconciliation")
+            and isinstance(payload, dict)
+            and payload.get("instrument") == key
+            and isinstance(payload.get("balances"), dict)
+        ):
+            found = payload["balances"]
+    return found
 
 
 class TestnetCollector(Collector):

@@ -3,7 +3,8 @@
 Logs go to stderr (stdout stays free for command output): human-readable on a
 terminal, one JSON object per line otherwise (Docker, files, CI). Optionally also to
 a size-rotated JSON file (``logging.file``, ``max_bytes``, ``backups``; unset = the
-stream only, Docker's default). Context such as ``engine``, ``instrument`` and ``regime``
+stream only, Docker's default); a log file that cannot be written (full disk) is reported
+once on the stream, not once per line. Context such as ``engine``, ``instrument`` and ``regime``
 is bound with ``structlog.contextvars`` or ``log.bind`` (the quoting pipeline binds its
 engine, instrument and current regime). Two redaction passes keep credentials out of every
 line: values under credential-like key names and every ``SecretStr`` are masked, and the
@@ -82,6 +83,45 @@ def _json_dumps(obj: Any, **kwargs: Any) -> str:
         return json.dumps(obj, default=_plain, **kwargs)
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The size-rotated log file, quiet when its disk fails: the standard handler prints a
+    traceback to stderr for every line it cannot write, which on a full disk is an error
+    storm on top of the journal fault. Here the first failure is reported once, through
+    ``report`` (the stderr handler), the lines that follow are counted, and the first line
+    written again says how many were lost."""
+
+    def __init__(self, path: Path, *, max_bytes: int, backups: int, report: logging.Handler) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self._report = report
+        self._failed = False
+        self.failing = False
+        self.lost = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed = False
+        super().emit(record)
+        if self._failed:
+            self.lost += 1
+        elif self.failing:
+            self.failing = False
+            self._tell(logging.INFO, "log file writable again: %s (%d lines failed to write)", self.lost)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._failed = True
+        if self.failing:
+            return
+        self.failing = True
+        self.lost = 0
+        error = sys.exc_info()[1]
+        self._tell(logging.ERROR, "log file not writable: %s (%s); logging to the stream only", error)
+
+    def _tell(self, level: int, message: str, *args: Any) -> None:
+        record = logging.LogRecord(
+            "bot.ops.logging", level, __file__, 0, message, (self.baseFilename, *args), None
+        )
+        self._report.handle(record)
+
+
 def configure_logging(settings: LoggingSettings, *, stream: TextIO | None = None) -> None:
     """Configure structlog + stdlib logging once per process (idempotent)."""
     stream = stream if stream is not None else sys.stderr
@@ -121,9 +161,7 @@ def configure_logging(settings: LoggingSettings, *, stream: TextIO | None = None
     if settings.file is not None:
         path = Path(settings.file)
         path.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
-        )
+        file_handler = _LogFile(path, max_bytes=settings.max_bytes, backups=settings.backups, report=handler)
         file_handler.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 processors=[

@@ -154,6 +154,20 @@ class TradingCollector(Collector):
         inventory = GaugeMetricFamily("mmbot_inventory", "Position vs start, base units", labels=["engine"])
         net_delta = GaugeMetricFamily("mmbot_net_delta", "Hedger's net delta, base units", labels=["engine"])
         pnl = GaugeMetricFamily("mmbot_pnl", "PnL attribution, quote asset", labels=["engine", "component"])
+        writable = GaugeMetricFamily(
+            "mmbot_journal_writable",
+            "1 while the journal writes, 0 in a write fault (halted)",
+            labels=["engine"],
+        )
+        faults = CounterMetricFamily(
+            "mmbot_journal_faults", "Journal write-fault episodes", labels=["engine"]
+        )
+        failures = CounterMetricFamily(
+            "mmbot_journal_write_failures", "Failed journal write attempts (incl. retries)", labels=["engine"]
+        )
+        backlog = GaugeMetricFamily(
+            "mmbot_journal_backlog", "Records waiting to be written to the journal", labels=["engine"]
+        )
         markout_labels = ["engine", "horizon", "side"]
         markout_mean = GaugeMetricFamily(
             "mmbot_markout_bps",
@@ -169,6 +183,13 @@ class TradingCollector(Collector):
             "mmbot_markouts", "Completed markouts of our fills", labels=markout_labels
         )
         for trading in self.trading:
+            journal = getattr(trading, "journal", None)
+            if journal is not None:
+                label = [trading.engine.name]
+                writable.add_metric(label, 1.0 if journal.fault is None else 0.0)
+                faults.add_metric(label, journal.faults)
+                failures.add_metric(label, journal.write_failures)
+                backlog.add_metric(label, journal.backlog)
             pipeline, exchange = trading.pipeline, trading.exchange
             if pipeline is None or exchange is None:
                 continue
@@ -203,6 +224,7 @@ class TradingCollector(Collector):
                     markout_mean.add_metric(labels, stats.mean_bps)
                     markout_ewma.add_metric(labels, stats.ewma_bps)
         yield from (orders, fills, quotes, open_orders, regime, inventory, net_delta, pnl)
+        yield from (writable, faults, failures, backlog)
         yield from (markout_mean, markout_ewma, markout_count)
 
 

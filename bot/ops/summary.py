@@ -4,7 +4,8 @@ Reads the summary dict of :func:`bot.commands.run.run_bot` (the same dict ``--js
 prints): per instrument the book's state, per quoting engine the orders by side, the
 rejects with their reasons, the time from start to the first quote, the position,
 balances (and the starting ones) and the PnL split -- all already in human units
-(:mod:`bot.engine.views`) -- and per venue the adapter counters.
+(:mod:`bot.engine.views`) -- journal write faults if there were any, per venue the adapter
+counters, and the failure that ended the run (``FAILED: ...``, exit 1) if one did.
 """
 
 from __future__ import annotations
@@ -85,6 +86,15 @@ def _hedge_line(engine: str, hedge: dict[str, Any]) -> str:
         return f"  {engine} hedge: " + json.dumps(hedge, default=str)[:400]
 
 
+def _journal_line(engine: str, journal: dict[str, Any]) -> str:
+    """Write faults of the journal during the run (only when there were any)."""
+    return (
+        f"  {engine} journal: {journal['faults']} write fault(s), "
+        f"{journal['write_failures']} failed write(s), {journal['lost']} record(s) lost"
+        + (f"; still failing: {journal['fault']}" if journal["fault"] else "; recovered")
+    )
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     config = summary.get("config")
     head = "mmbot run summary"
@@ -108,6 +118,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         hedge = row.get("hedge")
         if hedge:
             lines.append(_hedge_line(row["engine"], hedge))
+        journal = row.get("journal")
+        if journal and (journal["faults"] or journal["lost"]):
+            lines.append(_journal_line(row["engine"], journal))
     for deal in summary.get("deals", []):
         statement = deal["statement"]
         delta = deal.get("delta") or {}
@@ -118,4 +131,6 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
     for venue, stats in summary["adapters"].items():
         lines.append(f"  {venue}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
+    if summary.get("failure"):
+        lines.append(f"  FAILED: {summary['failure']}")
     return "\n".join(lines)

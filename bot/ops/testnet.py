@@ -2,8 +2,12 @@
 
 One supervised task (``runner.spawn("testnet", executor.run)``) per process:
 
-1. **Start**: load each testnet's markets, cancel orders left over from an earlier run
-   (``testnet.cancel_on_start``).
+1. **Start** (before the first quote: each quoting pipeline holds -- HALTED -- until this
+   is done): load each testnet's markets, then reconcile each instrument's open orders
+   and balances with the journal (:mod:`bot.ops.testnet_startup`: adopt, cancel orphans,
+   mark the rest; journaled as ``testnet_startup``); then the holds are released and
+   quoting re-enters through CRISIS. A start that fails (testnet down) is retried by
+   the supervisor; the engine stays HALTED meanwhile.
 2. **Send**: commands from every :class:`~bot.engine.mirror.MirrorVenue` are queued in order
    and sent one at a time, throttled to ``testnet.orders_per_second`` per venue. A new
    order cancelled on paper before it was sent is never sent (both are dropped and the
@@ -38,8 +42,11 @@ from asyncio_throttle import Throttler  # type: ignore[attr-defined]
 from bot.core.instrument import InstrumentSpec
 from bot.core.orders import CancelOrder, NewOrder
 from bot.engine.loop import Engine
-from bot.engine.mirror import MirrorVenue
+from bot.engine.mirror import MirrorVenue, PaperOrder
 from bot.engine.reconcile import Difference, Reconciler, TestnetOrder, TestnetState
+from bot.engine.trading import QuotingPipeline
+from bot.ops.testnet_startup import paper_id_of, reconcile_at_start
+from bot.risk.triggers import Trigger
 from bot.venues.testnet import CLIENT_ID, Failure, RemoteOrder, TestnetClient
 from bot.venues.testnet_settings import TestnetSettings
 
@@ -88,6 +95,14 @@ class Binding:
     last_reconcile: float | None = None
     untracked_open: int = 0
     journaled_compared: int = -1
+    pipeline: QuotingPipeline | None = None
+    """The quoting pipeline held until the start-up reconciliation is done (None: none)."""
+    paper_open: Callable[[], dict[str, PaperOrder]] | None = None
+    """The paper exchange's open and in-flight orders of the instrument (from the journal)."""
+    last_balances: dict[str, dict[str, str]] | None = None
+    """Testnet balances journaled at the end of the previous run, if any."""
+    startup: dict[str, Any] | None = None
+    """The start-up reconciliation's result (journaled; /status)."""
 
     def __post_init__(self) -> None:
         self.reconciler = Reconciler(self.spec)
@@ -105,6 +120,7 @@ class Counters:
     errors: int = 0
     not_sent: int = 0
     cleanup_cancels: int = 0
+    orphans_cancelled: int = 0
     overflows: int = 0
     reconciliations: int = 0
 
@@ -159,6 +175,21 @@ class TestnetExecutor:
             else:
                 await asyncio.sleep(self.poll_s)
 
+    async def start(self, timeout_s: float) -> bool:
+        """Try the start once, before market data flows (so restored paper orders are still
+        open to be matched with the testnet's). On failure the supervised :meth:`run` retries
+        it while quoting stays held; returns whether it succeeded."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._start()
+        except (Failure, RuntimeError, TimeoutError) as exc:
+            log.warning(
+                "testnet start failed; retrying in the background, quoting stays held",
+                error=str(exc) or type(exc).__name__,
+            )
+            return False
+        return True
+
     async def _start(self) -> None:
         for venue, client in self.clients.items():
             try:
@@ -167,15 +198,33 @@ class TestnetExecutor:
                 self._error(exc, venue=venue, during="start")
                 raise RuntimeError(f"{venue} testnet start failed: {exc}") from None
             log.info("testnet connected", venue=venue, endpoint=client.endpoint, symbols=client.symbols)
-        if self.settings.cancel_on_start:
-            for binding in self.bindings:
-                with contextlib.suppress(Failure):
-                    client = self.clients[binding.venue]
-                    await self._call(binding.venue, partial(client.cancel_all, binding.instrument))
+        for binding in self.bindings:
+            if binding.startup is None:
+                await self._startup_reconcile(binding)  # a Failure: the supervisor retries the start
         self.started = True
+        for pipeline in dict.fromkeys(b.pipeline for b in self.bindings if b.pipeline is not None):
+            pipeline.release(Trigger.TESTNET_RECONCILE, "testnet reconciled", pipeline.engine.clock.now)
+
+    async def _startup_reconcile(self, binding: Binding) -> None:
+        payload = await reconcile_at_start(
+            binding,
+            self.clients[binding.venue],
+            self._call,
+            tag=self.tag,
+            cancel_orphans=self.settings.cancel_on_start,
+        )
+        self.counters.orphans_cancelled += len(payload["cancelled"])
+        binding.untracked_open = len(payload["foreign"]) + len(payload["left_open"])
+
+    async def _balances(self, binding: Binding) -> dict[str, dict[str, str]]:
+        """The testnet account's balances of the instrument's assets."""
+        client = self.clients[binding.venue]
+        assets = list(dict.fromkeys([binding.spec.base, binding.spec.quote]))
+        return await self._call(binding.venue, partial(client.balances, assets))
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Cancel every testnet order of the quoted instruments, journal the totals, close clients."""
+        """Cancel every mmbot order on the testnet (of any run; orders mmbot did not place are
+        left alone), journal the totals and the balances, close the clients."""
         if self._stopped:
             return
         self._stopped = True
@@ -186,10 +235,12 @@ class TestnetExecutor:
                     for binding in self.bindings:
                         client = self.clients[binding.venue]
                         try:
-                            await client.cancel_all(binding.instrument)
+                            await self._cancel_ours(binding, client)
                         except Failure as exc:
                             self._error(exc, venue=binding.venue, during="shutdown cancel")
                     for binding in self.bindings:
+                        with contextlib.suppress(Failure):
+                            binding.last_balances = await self._balances(binding)
                         self._journal(binding, [], final=True)
         except TimeoutError:
             log.warning("testnet shutdown timed out", timeout_s=timeout_s)
@@ -249,9 +300,9 @@ class TestnetExecutor:
     async def send_next(self) -> None:
         binding, command, order = self.queue.popleft()
         client = self.clients[binding.venue]
-        if command is None:  # cancel everything (after an overflow)
+        if command is None:  # cancel all of ours (after an overflow)
             with contextlib.suppress(Failure):
-                await self._call(binding.venue, partial(client.cancel_all, binding.instrument))
+                await self._cancel_ours(binding, client, throttled=True)
             return
         assert order is not None
         if type(command) is NewOrder:
@@ -293,6 +344,20 @@ class TestnetExecutor:
                 order.reason = str(exc)  # e.g. already filled: the lookup tells
                 return
             self._update(order, remote)
+
+    async def _cancel_ours(self, binding: Binding, client: TestnetClient, *, throttled: bool = False) -> None:
+        """Cancel every open testnet order of the instrument that mmbot placed (any run)."""
+        venue, instrument = binding.venue, binding.instrument
+        if throttled:
+            open_orders = await self._call(venue, partial(client.open_orders, instrument))
+        else:
+            open_orders = await client.open_orders(instrument)
+        for testnet_id in open_orders:
+            if paper_id_of(testnet_id) is None:
+                continue  # not ours
+            call = partial(client.cancel, instrument, testnet_id)
+            with contextlib.suppress(Failure):  # e.g. filled meanwhile
+                await (self._call(venue, call) if throttled else call())
 
     async def _call(self, venue: str, call: Callable[[], Awaitable[T]]) -> T:
         """One throttled testnet call; failures other than plain rejections are counted and logged."""
@@ -423,6 +488,8 @@ class TestnetExecutor:
             "live_divergence": binding.live_divergence,
             "final": final,
         }
+        if final and binding.last_balances is not None:
+            payload["balances"] = binding.last_balances
         try:
             binding.record("reconciliation", payload, binding.engine.clock.now)
         except Exception as exc:  # a closed or failed journal must not kill the executor
@@ -451,6 +518,7 @@ class TestnetExecutor:
                     ),
                     "totals": binding.reconciler.totals.as_dict(binding.spec),
                     "recent_differences": list(binding.recent),
+                    "startup": binding.startup,
                 }
                 for binding in self.bindings
             },

@@ -17,8 +17,11 @@ appended to the journal (:class:`~bot.paper.records.RecordSink`) *before* it cha
 anything in memory. The records of one input event -- and of the commands submitted
 while handling it -- form one transaction, together with the exchange state; it is
 committed before the next input event is processed (or every ``commit_every`` events,
-or on :meth:`flush`). If the commit fails, the exchange reloads the last committed
-state from the journal (memory never keeps what the journal lost), stops, and raises.
+or on :meth:`flush`). If the commit fails (the journal is in a fault: disk full, I/O
+error), nothing is dropped: the exchange keeps working as the venue it simulates, its
+records stay buffered in the sink, :attr:`failed` says why, and the commit is retried
+(per the sink's backoff) at later unit boundaries until it succeeds. Trading decisions
+are the engine's: it halts quoting while the journal cannot write (``bot.engine``).
 
 **Resume.** After a restart the exchange can be restored at the last committed
 boundary (:meth:`restore`); with ``replay=True`` it then skips -- feeding only its
@@ -127,6 +130,7 @@ class PaperExchange(Execution):
         self._unit_position = -1
         self._skip_until = -1
         self.failed: str | None = None
+        """Why the last commit could not be written (None once a commit succeeds)."""
         self._on_report = on_report
         self._drop_reports = not reports
         """``reports=False``: nothing reads the reports (a strategy that reads the exchange's
@@ -170,10 +174,12 @@ class PaperExchange(Execution):
 
     def on_event(self, event: Event) -> None:
         """Handle one input event (engine handler)."""
-        if self.failed is not None:
-            raise MmbotError(self.failed)
         position = self.position + 1
-        if self._dirty and position - self._unit_position >= self._commit_every:
+        if (
+            self._dirty
+            and position - self._unit_position >= self._commit_every
+            and (self.failed is None or self._sink.retry_due)  # type: ignore[union-attr]
+        ):
             self._commit()
         self.position = position
         if position <= self._skip_until:
@@ -201,7 +207,7 @@ class PaperExchange(Execution):
         market = self.markets.get(event.instrument)
         if market is not None:
             market.sync.on_delta(event)
-            if market.taken_bids or market.taken_asks:
+            if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
                 market.venue_updated(event.bids, event.asks)
             if (market.bids or market.asks) and market.book.valid:
                 fills = market.on_book(self.clock)
@@ -210,7 +216,11 @@ class PaperExchange(Execution):
 
     def _on_trade(self, event: Trade) -> None:
         market = self.markets.get(event.instrument)
-        if market is not None and (market.bids or market.asks) and not event.liquidation:
+        if (
+            market is not None
+            and (market.bids or market.asks or market.spared_bids or market.spared_asks)
+            and not event.liquidation
+        ):
             fills = market.on_trade(event.side, event.price, event.size, self.clock)
             if fills:
                 self._maker_fills(market, fills)
@@ -219,8 +229,8 @@ class PaperExchange(Execution):
         market = self.markets.get(event.instrument)
         if market is not None:
             market.sync.on_snapshot(event)
-            market.taken_bids.clear()
-            market.taken_asks.clear()
+            if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
+                market.venue_reloaded()
             if (market.bids or market.asks) and market.book.valid:
                 fills = market.on_book(self.clock)
                 if fills:
@@ -238,8 +248,6 @@ class PaperExchange(Execution):
 
     def submit(self, command: OrderCommand) -> None:
         """Send a command; it reaches the venue after its latency (see module doc)."""
-        if self.failed is not None:
-            raise MmbotError(self.failed)
         if self._skip_until >= 0 and self.position <= self._skip_until:
             raise MmbotError(
                 f"order command while the paper exchange replays journaled input (event {self.position} "
@@ -317,10 +325,12 @@ class PaperExchange(Execution):
             raise MmbotError(self.failed)
         self._record(NoteRecord(ts=self.now, kind=kind, payload=payload), self.now)
 
-    def flush(self) -> None:
-        """Commit the open unit of work now (shutdown, or a driver's own cadence)."""
+    def flush(self) -> bool:
+        """Commit the open unit of work now, whatever a fault's backoff says (shutdown, or a
+        driver's own cadence). True if nothing is left unwritten."""
         if self._dirty:
-            self._commit()
+            self._commit(force=True)
+        return not self._dirty
 
     def begin_replay(self) -> None:
         """Expect the input again from its first event: events up to the current
@@ -372,18 +382,14 @@ class PaperExchange(Execution):
 
     # ---- journal ---------------------------------------------------------------------
 
-    def _commit(self) -> None:
-        assert self._sink is not None
-        try:
-            self._sink.commit(self.export_state())
-        except MmbotError as exc:
+    def _commit(self, force: bool = False) -> None:
+        sink = self._sink
+        assert sink is not None
+        if sink.commit(self.export_state(), force=force):
             self._dirty = False
-            self.failed = f"{exc}; the paper exchange stopped at its last committed state"
-            records, state = self._sink.committed()
-            self.restore(records, state, replay=False)
-            log.error("journal write failed", error=str(exc))
-            raise MmbotError(self.failed) from exc
-        self._dirty = False
+            self.failed = None
+        else:
+            self.failed = sink.fault or "journal write failed"
 
     def _book_only(self, event: Event) -> None:
         kind = type(event)
@@ -413,6 +419,7 @@ class PaperExchange(Execution):
                             displayed=level.displayed,
                             pending=[item.as_tuple() for item in level.pending],
                             next_mark=level.next_mark,
+                            front=level.front,
                         )
                     )
         return ExchangeState(
@@ -442,6 +449,8 @@ class PaperExchange(Execution):
                     funding_ts=m.funding_ts,
                     taken_bids=sorted(m.taken_bids.items()),
                     taken_asks=sorted(m.taken_asks.items()),
+                    spared_bids=sorted(m.spared_bids.items()),
+                    spared_asks=sorted(m.spared_asks.items()),
                 )
                 for key, m in self.markets.items()
             ],

@@ -37,7 +37,6 @@ from bot.core.orders import (
     RejectReason,
     TimeInForce,
 )
-from bot.errors import MmbotError
 from bot.paper.account import check_account
 from bot.paper.ledger import EXACT, Ledger
 from bot.paper.matching import Fill, Market, RestingOrder
@@ -81,8 +80,6 @@ class Execution:
 
         Used by recovery mode ``cancel`` (reason ``RECOVERY``) and for shutdown. Cancels
         still in flight are answered with ``CancelRejected`` (already closed)."""
-        if self.failed is not None:
-            raise MmbotError(self.failed)
         self.clock = self.now
         count = 0
         for order in list(self.orders.values()):

@@ -70,7 +70,7 @@ class Pending:
 class Level(Generic[S]):
     """Our orders at one price, the displayed size we account for, and pending decreases."""
 
-    __slots__ = ("displayed", "next_mark", "orders", "pending")
+    __slots__ = ("displayed", "front", "next_mark", "orders", "pending")
 
     def __init__(self, displayed: int) -> None:
         self.displayed = displayed
@@ -78,6 +78,10 @@ class Level(Generic[S]):
         self.orders: list[S] = []
         self.pending: list[Pending] = []
         self.next_mark = 0
+        self.front = 0
+        """Of the lots ahead of our first order, those the recording traded but the simulated
+        world still has (a print here our better orders took the volume of): still ahead of
+        us after the venue traded this level out (:mod:`bot.paper.through`)."""
 
     # ---- orders ------------------------------------------------------------------------
 
@@ -128,11 +132,19 @@ class Level(Generic[S]):
 
     # ---- the trade stream --------------------------------------------------------------
 
-    def on_trade(self, volume: int) -> list[tuple[S, int]]:
-        """A public trade of ``volume`` lots at this price: our fills, in queue order."""
+    def on_trade(self, volume: int, executable: int | None = None) -> list[tuple[S, int]]:
+        """A public trade of ``volume`` lots at this price: our fills, in queue order.
+
+        ``executable`` (default ``volume``) is how much of the print still reaches this
+        level's queue once our better-priced orders took their share of the aggressor
+        (:meth:`bot.paper.matching.Market.on_trade`): the first ``executable`` lots of
+        the print move the queue and fill us as usual; the rest only account for the
+        depth change the print causes (they explain pending decreases or lower the size
+        we expect), so they are neither executed nor later taken for cancels."""
         orders = self.orders
         filled = [0] * len(orders)
         left = volume
+        budget = volume if executable is None or executable > volume else executable
         if self.pending:
             for item in self.pending:
                 if not left:
@@ -140,18 +152,78 @@ class Level(Generic[S]):
                 take = item.lots if item.lots < left else left
                 item.lots -= take
                 left -= take
-                if not item.applied:
+                run = take if take < budget else budget
+                budget -= run
+                if run and not item.applied:
                     eligible = 0
                     while eligible < len(orders) and orders[eligible].mark <= item.mark:
                         eligible += 1
                     if eligible:
-                        _execute(orders[:eligible], filled, take)
+                        _execute(orders[:eligible], filled, run)
             self.pending = [item for item in self.pending if item.lots]
         if left:
-            _execute(orders, filled, left)
+            run = left if left < budget else budget
+            if run:
+                _execute(orders, filled, run)
             displayed = self.displayed - left
             self.displayed = displayed if displayed > 0 else 0
         return [(order, lots) for order, lots in zip(orders, filled, strict=True) if lots]
+
+    def on_print(self, volume: int, reached: int) -> tuple[list[tuple[S, int]], int]:
+        """A print of ``volume`` lots here of which only ``reached`` got to this level (our
+        better orders took the rest): :meth:`on_trade` with ``reached`` executable.
+
+        Returns our fills and the lots *spared* behind our orders: lots the recording
+        traded here but the simulated world still has (the part that never arrived, and
+        what our own fills took the place of). Spared lots in front of our first order
+        that is still open stay in its ``ahead`` and are counted in :attr:`front`."""
+        orders = self.orders
+        before = orders[0].ahead if orders else 0
+        got = self.on_trade(volume, reached)
+        front = self.front
+        if front and orders:
+            front -= before - orders[0].ahead
+            front = front if front > 0 else 0
+        filled = sum(lots for _, lots in got)
+        kept = volume - reached + filled
+        if kept:
+            done = {id(order): lots for order, lots in got}
+            for order in orders:
+                if order.remaining > done.get(id(order), 0):
+                    ahead = front + volume - reached
+                    ahead = ahead if ahead < order.ahead else order.ahead
+                    if ahead > front:
+                        kept -= ahead - front
+                        front = ahead
+                    break
+        self.front = front
+        return got, kept
+
+    def on_through(self, volume: int) -> tuple[list[tuple[S, int]], int]:
+        """An aggressor passing this price on its way to a worse one brings ``volume`` lots.
+
+        A print at a worse price proves the venue traded this level out: what is still
+        ahead of us here is only the :attr:`front` lots the simulated world kept. The
+        aggressor takes those, then our orders in arrival order. Returns our fills and
+        the volume left for what is behind us."""
+        orders = self.orders
+        if not orders:
+            return [], volume
+        front = self.front if self.front < orders[0].ahead else orders[0].ahead
+        take = front if front < volume else volume
+        self.front = front - take
+        left = volume - take
+        for order in orders:
+            ahead = self.front if left == 0 else 0
+            order.ahead = ahead if ahead < order.ahead else order.ahead
+        fills: list[tuple[S, int]] = []
+        for order in orders:
+            if not left:
+                break
+            lots = order.remaining if order.remaining < left else left
+            fills.append((order, lots))
+            left -= lots
+        return fills, left
 
     # ---- state ---------------------------------------------------------------------------
 
@@ -160,8 +232,10 @@ class Level(Generic[S]):
         self.next_mark = next_mark
 
 
-def _execute(slots: Sequence[Slot], filled: list[int], volume: int) -> None:
-    """Consume ``volume`` through ``slots`` front to back; add to ``filled``; move queues."""
+def _execute(slots: Sequence[Slot], filled: list[int], volume: int) -> int:
+    """Consume ``volume`` through ``slots`` front to back; add to ``filled``; move queues.
+
+    Returns the volume left after the last slot (it met the lots behind our orders)."""
     consumed = 0
     left = volume
     for index, slot in enumerate(slots):
@@ -180,3 +254,4 @@ def _execute(slots: Sequence[Slot], filled: list[int], volume: int) -> None:
     for slot in slots:
         ahead = slot.ahead - consumed
         slot.ahead = ahead if ahead > 0 else 0
+    return left if left > 0 else 0

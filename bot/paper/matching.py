@@ -9,23 +9,31 @@ Rules (venue time; prices in ticks, sizes in lots):
 - **Resting orders** join the queue of their price level behind everything displayed
   there when they *arrive* (``ahead`` = displayed size; 0 when they improve the best
   price). A public trade at our price executes through the queue front to back
-  (:func:`bot.paper.queue.consume`): the lots ahead of us first, then us. A trade at a
-  worse price than ours (a sell below our bid, a buy above our ask) went through our
-  level: the order fills completely at its own price. The same holds when the public
-  book moves through us without a printed trade (best ask at or below our bid): the
-  opposite side would have matched us, so we fill completely.
+  (:func:`bot.paper.queue.consume`): the lots ahead of us first, then us.
+- **Through our price** (:mod:`bot.paper.through`), never more than the venue traded or
+  displayed: a trade at a worse price than ours (a sell below our bid, a buy above our
+  ask) brings its own size, which goes to our orders priced better than it, best price
+  first and in arrival order within a price, each at its own price; the rest reaches
+  the queue at the trade's price. What our orders took out of a print is *spared* at
+  that price and stands in front of our worse orders for the rest of the sweep, so a
+  sweep's volume is counted once. When the public book moves through us without a
+  printed trade (best ask at or below our bid), the crossing lots, less what we already
+  took there, fill us -- best opposite price first, our best orders first -- and are
+  then *taken*, so a standing crossing level fills us once.
 - Trades and displayed-size decreases at our level are reconciled so that one traded lot
   moves the queue once (:mod:`bot.paper.level`): a decrease waits ``trade_window`` for
   the trade that explains it; what no trade explains is a cancel, which advances us
   according to the configured queue model; increases join behind us.
 - **Our taker fills consume the paper copy of the book**: the lots a taker order (a
   market order, the crossing part of a limit, a hedge) took at a level are unavailable
-  to our next taker order, and do not count as the best price for post-only checks,
-  until the venue's next update of that level (which carries the venue's own view of
-  it) or a snapshot. The liquidity we *post* never joins the public book, and the
-  recorded book otherwise stays the market's truth: a crossing limit order whose rest
-  still sees the levels it consumed is "disarmed" for book-through fills until the
-  opposite best no longer crosses it (public trades still fill it).
+  to our next taker order, and do not count as the best price for post-only checks.
+  The recorded venue never saw us, so its later updates of that level still count the
+  lots we took: they stay taken up to the level's new size (an increase is new
+  liquidity, a decrease comes out of what we left), until the level empties. The
+  liquidity we *post* never joins the public book, and the recorded book otherwise
+  stays the market's truth: a crossing limit order whose rest still sees the levels it
+  consumed is "disarmed" for book-through fills until the opposite best (net of what we
+  took) no longer crosses it (public trades still fill it).
 - Liquidation prints (``Trade.liquidation``) are not matched: they are insurance-fund
   transfers, not executions against the book.
 """
@@ -42,6 +50,7 @@ from bot.market.sync import BookSync
 from bot.paper.fees import FeeSchedule
 from bot.paper.level import Level
 from bot.paper.queue import QueueModel
+from bot.paper.through import book_through, print_through, trim_taken
 from bot.paper.validation import min_notional_units
 
 
@@ -109,6 +118,8 @@ class Market:
         "open_buy_units",
         "open_sell_lots",
         "queue_model",
+        "spared_asks",
+        "spared_bids",
         "spec",
         "step_lots",
         "sync",
@@ -168,9 +179,15 @@ class Market:
         self.waiting = 0
         """Levels of ours with pending decreases (0: nothing to expire)."""
         self.taken_bids: dict[int, int] = {}
-        """Lots our taker sells took at each bid price, until the venue updates that level."""
+        """Lots our taker sells, or our asks the bids crossed, took at each bid price."""
         self.taken_asks: dict[int, int] = {}
-        """Lots our taker buys took at each ask price, until the venue updates that level."""
+        """Lots our taker buys, or our bids the asks crossed, took at each ask price (the
+        recording still shows them; see :func:`bot.paper.through.trim_taken`)."""
+        self.spared_bids: dict[int, int] = {}
+        """Bid lots per price that sell prints traded in the recording but that our bids
+        took the volume of: they still stand in the simulated world (:mod:`bot.paper.through`)."""
+        self.spared_asks: dict[int, int] = {}
+        """Ask lots per price that buy prints traded in the recording but our asks spared."""
 
     # ---- prices ----------------------------------------------------------------------
 
@@ -238,15 +255,28 @@ class Market:
             book_side[price] = book_side.get(price, 0) + lots
 
     def venue_updated(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
-        """The venue re-published these levels: our earlier taking there is in its numbers."""
-        taken = self.taken_bids
-        if taken:
-            for price, _ in bids:
-                taken.pop(price, None)
-        taken = self.taken_asks
-        if taken:
-            for price, _ in asks:
-                taken.pop(price, None)
+        """The venue re-published these levels (the book already holds them): what we took
+        there stays taken up to the level's new size; spared lots there are forgotten."""
+        for changed, taken, spared, sizes in (
+            (bids, self.taken_bids, self.spared_bids, self.book.bids),
+            (asks, self.taken_asks, self.spared_asks, self.book.asks),
+        ):
+            if changed and (taken or spared):
+                prices = [price for price, _ in changed]
+                if taken:
+                    trim_taken(taken, prices, sizes)
+                if spared:
+                    for price in prices:
+                        spared.pop(price, None)
+
+    def venue_reloaded(self) -> None:
+        """A snapshot replaced the book: trim what we took to its levels, forget spared lots."""
+        if self.taken_bids:
+            trim_taken(self.taken_bids, list(self.taken_bids), self.book.bids)
+        if self.taken_asks:
+            trim_taken(self.taken_asks, list(self.taken_asks), self.book.asks)
+        self.spared_bids.clear()
+        self.spared_asks.clear()
 
     # ---- resting orders --------------------------------------------------------------
 
@@ -309,6 +339,9 @@ class Market:
         if not level.orders:
             if level.pending:
                 self.waiting -= 1
+            if level.front:  # spared lots that were ahead of us stay at the price
+                spared = self.spared_bids if order.side > 0 else self.spared_asks
+                spared[order.price] = spared.get(order.price, 0) + level.front
             del levels[order.price]
             if order.side > 0:
                 self.top_bid = max(levels) if levels else None
@@ -322,33 +355,40 @@ class Market:
     # ---- market events ---------------------------------------------------------------
 
     def on_trade(self, side: Side, price: int, size: int, ts: int) -> list[Fill]:
-        """Maker fills caused by a public trade (``side`` = aggressor) at venue time ``ts``."""
-        fills: list[Fill] = []
+        """Maker fills caused by a public trade (``side`` = aggressor) at venue time ``ts``.
+
+        The print's ``size`` lots meet our better-priced orders and the spared lots among
+        them first, best price first (:func:`bot.paper.through.print_through`); what is
+        left reaches our queue at ``price``. What our orders took from the print is
+        spared at ``price`` for the rest of the sweep."""
         if side < 0:  # sellers hit the bids
-            top = self.top_bid
-            if top is None or top < price:
-                return fills
-            levels = self.bids
-            through = [p for p in levels if p > price]
+            levels, spared, top = self.bids, self.spared_bids, self.top_bid
+            if (top is None or top < price) and not spared:
+                return []
+            through = (top is not None and top > price) or any(p > price for p in spared)
         else:
-            top = self.top_ask
-            if top is None or top > price:
-                return fills
-            levels = self.asks
-            through = [p for p in levels if p < price]
+            levels, spared, top = self.asks, self.spared_asks, self.top_ask
+            if (top is None or top > price) and not spared:
+                return []
+            through = (top is not None and top < price) or any(p < price for p in spared)
         if self.waiting:
             self.expire(ts)
-        through.sort(reverse=side < 0)
-        for level_price in through:
-            for order in list(levels[level_price].orders):
-                fills.append((order, order.price, order.remaining))
+        if through:
+            fills, left = print_through(levels, spared, side, price, size)
+        else:
+            fills, left = [], size
         level = levels.get(price)
         if level is not None:
             had = bool(level.pending)
-            for order, lots in level.on_trade(size):
+            got, kept = level.on_print(size, left)
+            for order, lots in got:
                 fills.append((order, price, lots))
             if had and not level.pending:
                 self.waiting -= 1
+        else:
+            kept = size - left
+        if kept:
+            spared[price] = spared.get(price, 0) + kept
         return fills
 
     def on_book(self, ts: int) -> list[Fill]:
@@ -367,10 +407,7 @@ class Market:
             top = self.top_bid
             best_ask = book.best_ask
             if best_ask is not None and top is not None and top >= best_ask:
-                for price in sorted((p for p in bids if p >= best_ask), reverse=True):
-                    for order in bids[price].orders:
-                        if order.armed:
-                            fills.append((order, order.price, order.remaining))
+                fills.extend(book_through(bids, book, self.taken_asks, 1, top, best_ask))
         asks = self.asks
         if asks:
             sizes = book.asks
@@ -381,10 +418,7 @@ class Market:
             top = self.top_ask
             best_bid = book.best_bid
             if best_bid is not None and top is not None and top <= best_bid:
-                for price in sorted(p for p in asks if p <= best_bid):
-                    for order in asks[price].orders:
-                        if order.armed:
-                            fills.append((order, order.price, order.remaining))
+                fills.extend(book_through(asks, book, self.taken_bids, -1, top, best_bid))
         if self.disarmed:
             self._rearm()
         return fills

@@ -112,6 +112,8 @@ class LevelState(msgspec.Struct, frozen=True, kw_only=True):
     pending: list[tuple[int, int, int, bool]] = []
     """Displayed decreases awaiting (or counted without) a trade: (ts, lots, mark, applied)."""
     next_mark: int = 0
+    front: int = 0
+    """Spared lots counted in the first order's ``ahead`` (:attr:`bot.paper.level.Level.front`)."""
 
 
 class MarketState(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,8 +122,11 @@ class MarketState(msgspec.Struct, frozen=True, kw_only=True):
     funding_rate: Decimal
     funding_ts: int
     taken_bids: list[tuple[int, int]] = []
-    """Lots our taker orders took per bid price, until the venue updated the level."""
+    """Lots we took per bid price that the recorded book still shows (:mod:`bot.paper.through`)."""
     taken_asks: list[tuple[int, int]] = []
+    spared_bids: list[tuple[int, int]] = []
+    """Bid lots per price the recording traded but our orders spared (:mod:`bot.paper.through`)."""
+    spared_asks: list[tuple[int, int]] = []
 
 
 class ExchangeState(msgspec.Struct, frozen=True, kw_only=True):
@@ -142,15 +147,24 @@ class ExchangeState(msgspec.Struct, frozen=True, kw_only=True):
 class RecordSink(Protocol):
     """Where the exchange writes. Implementations must make ``commit`` atomic."""
 
+    fault: str | None
+    """Why the sink cannot write now (None: it can)."""
+
     def append(self, position: int, ts: int, record: JournalRecord) -> None:
         """Add a record to the open unit of work (not yet durable)."""
         ...
 
-    def commit(self, state: ExchangeState) -> None:
-        """Durably write the unit's records and ``state`` in one transaction.
+    @property
+    def retry_due(self) -> bool:
+        """False while a fault's backoff says a commit would not be tried."""
+        ...
 
-        On failure nothing of the unit is written, the unit is discarded, and a
-        :class:`bot.errors.MmbotError` is raised."""
+    def commit(self, state: ExchangeState, *, force: bool = False) -> bool:
+        """Durably write the buffered records and ``state`` in one transaction.
+
+        True when written. False when the write failed (nothing of it is written, the
+        records stay buffered, :attr:`fault` says why) or was not tried because a fault's
+        backoff says not yet (``force=True`` tries anyway); a later commit writes them."""
         ...
 
     def committed(self) -> tuple[Sequence[JournalRecord], ExchangeState | None]:

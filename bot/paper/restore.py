@@ -87,6 +87,8 @@ def load_into(exchange: Restorable, records: Iterable[JournalRecord], state: Exc
         market.waiting = 0
         market.taken_bids.clear()
         market.taken_asks.clear()
+        market.spared_bids.clear()
+        market.spared_asks.clear()
     exchange.orders.clear()
     exchange.inflight.clear()
     exchange.cancels_inflight.clear()
@@ -121,6 +123,8 @@ def load_into(exchange: Restorable, records: Iterable[JournalRecord], state: Exc
         found.funding_ts = market_state.funding_ts
         found.taken_bids = dict(market_state.taken_bids)
         found.taken_asks = dict(market_state.taken_asks)
+        found.spared_bids = dict(market_state.spared_bids)
+        found.spared_asks = dict(market_state.spared_asks)
     saved_levels = {(lv.instrument, lv.side, lv.price): lv for lv in state.levels}
     for saved in state.orders:
         order = saved.order
@@ -137,6 +141,7 @@ def load_into(exchange: Restorable, records: Iterable[JournalRecord], state: Exc
                 level = saved_levels.get((market.key, side, price))
                 if level is not None:
                     restored.restore_pending(level.pending, level.next_mark)
+                    restored.front = level.front
         market.waiting = sum(1 for lv in (*market.bids.values(), *market.asks.values()) if lv.pending)
     for pending in state.pending:
         command = pending.command

@@ -11,14 +11,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from bot.inputmodel import InputModel
 from bot.paper.fees import FeeSchedule
 from bot.paper.latency import DistributionKind, LatencyDistribution, LatencyModel
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(InputModel):
+    pass
 
 
 class LatencySettings(_Section):
@@ -110,6 +111,38 @@ class JournalSettings(_Section):
         "before the next event is processed; larger values trade durability of the last events "
         "for replay speed (recovery still resumes exactly at a committed boundary).",
     )
+    retry_initial_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="When a journal write fails (disk full, I/O error, read-only), the engine halts "
+        "and the write is retried after this long, the delay doubling up to retry_max_s. Nothing "
+        "is dropped meanwhile.",
+    )
+    retry_max_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest delay between journal write retries."
+    )
+    give_up_after_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=604_800,
+        description="Stop `mmbot run` (exit 1, the reason in the summary) when the journal has been "
+        "unable to write for this long; 0 = keep retrying while halted.",
+    )
+    on_recovery: Literal["resume", "stay_halted"] = Field(
+        default="resume",
+        description="When journal writes succeed again: resume = quoting re-enters through CRISIS "
+        "(the normal way out of HALTED); stay_halted = stay HALTED (a journaled kill) until "
+        "`mmbot resume`.",
+    )
+
+    @model_validator(mode="after")
+    def _retry_order(self) -> JournalSettings:
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError(
+                f"retry_max_s ({self.retry_max_s}) must be at least retry_initial_s ({self.retry_initial_s})"
+            )
+        return self
 
 
 class PaperSettings(_Section):

@@ -39,11 +39,15 @@ from bot.core.units import exact_text
 from bot.engine.assemble import StrategySearch, TradingEngine, build_engine, load_strategy, with_account_fees
 from bot.engine.deal_setup import DealRun, build_deal, deal_engines, read_deal
 from bot.engine.loop import Engine
-from bot.errors import InputError
+from bot.errors import InputError, MmbotError
 from bot.paper.refmm import ReferenceMarketMaker
 from bot.replay.readers import ReplayInput
+from bot.store.journal import JournalError
 from bot.store.recovery import open_paper
 from bot.strategy.profile import StrategyProfile
+
+_FAULT_CHECK_EVERY = 4096
+"""Events between two checks of the journal's health."""
 
 log = structlog.get_logger("bot.replay")
 
@@ -293,11 +297,13 @@ class ReplayRun:
         events = 0
         status = "complete"
         error: str | None = None
+        failure: type[MmbotError] = InputError
         start = time.perf_counter()
         iterator = iter(self.replay)
+        next_progress = progress_every
         try:
             while True:
-                chunk_end = events + progress_every
+                chunk_end = events + min(progress_every, _FAULT_CHECK_EVERY)
                 for event in iterator:
                     ts = event.local_ts
                     if ts >= next_timer:
@@ -313,20 +319,43 @@ class ReplayRun:
                     if events >= chunk_end:
                         break
                 else:
+                    self._check_journal()
                     break
                 self.events = events
-                if progress is not None:
+                self._check_journal()
+                if progress is not None and events >= next_progress:
+                    next_progress += progress_every
                     progress(self, time.perf_counter() - start)
         except KeyboardInterrupt:
             status = "interrupted"
         except InputError as exc:
             status, error = "failed", str(exc)
+        except JournalError as exc:  # a runtime failure (exit 1), not bad input
+            status, error = "failed", f"{exc} (the run can be continued with --resume once it can write)"
+            failure = MmbotError
         loop_s = time.perf_counter() - start
         self.events = events
         summary = self._finish(status, loop_s, error)
         if status == "failed":
-            raise InputError(error or "replay failed")
+            raise failure(error or "replay failed")
         return ReplayResult(status, events, loop_s, summary)
+
+    def _check_journal(self) -> None:
+        """A replay does not wait for the disk: a journal fault stops it (at the last
+        committed boundary, from which ``--resume`` continues)."""
+        journal = self.trading.journal
+        if journal is not None and journal.fault is not None:
+            raise JournalError(journal.fault)
+
+    def _check_journals(self) -> None:
+        """:meth:`_check_journal` for every journal of a multi-market run: each engine's and,
+        with a deal, each deal account's."""
+        journals = [trading.journal for trading in (self.trading, *self.others)]
+        if self.deal is not None:
+            journals += [account.journal for account in self.deal.accounts]
+        for journal in journals:
+            if journal is not None and journal.fault is not None:
+                raise JournalError(journal.fault)
 
     def _run_many(
         self, progress: Callable[[ReplayRun, float], None] | None, progress_every: int
@@ -343,12 +372,14 @@ class ReplayRun:
         events = 0
         status = "complete"
         error: str | None = None
+        failure: type[MmbotError] = InputError
         start = time.perf_counter()
         iterator = iter(self.replay)
         empty: list[Engine] = []
+        next_progress = progress_every
         try:
             while True:
-                chunk_end = events + progress_every
+                chunk_end = events + min(progress_every, _FAULT_CHECK_EVERY)
                 for event in iterator:
                     ts = event.local_ts
                     if ts >= next_timer:
@@ -367,19 +398,25 @@ class ReplayRun:
                     if events >= chunk_end:
                         break
                 else:
+                    self._check_journals()
                     break
                 self.events = events
-                if progress is not None:
+                self._check_journals()
+                if progress is not None and events >= next_progress:
+                    next_progress += progress_every
                     progress(self, time.perf_counter() - start)
         except KeyboardInterrupt:
             status = "interrupted"
         except InputError as exc:
             status, error = "failed", str(exc)
+        except MmbotError as exc:  # a journal fault (or an account refusing to act during one): exit 1
+            status, error = "failed", f"{exc} (the run can be continued with --resume once it can write)"
+            failure = MmbotError
         loop_s = time.perf_counter() - start
         self.events = events
         summary = self._finish(status, loop_s, error)
         if status == "failed":
-            raise InputError(error or "replay failed")
+            raise failure(error or "replay failed")
         return ReplayResult(status, events, loop_s, summary)
 
     # ---- the run directory --------------------------------------------------------------

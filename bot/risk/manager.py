@@ -57,7 +57,7 @@ from bot.risk.limits import Limits, Veto
 from bot.risk.regimes import RegimeMachine
 from bot.risk.settings import RiskSettings, StateProfile
 from bot.risk.signals import SignalTracker
-from bot.risk.triggers import LATCHED, Trigger, TriggerBoard, evaluate_market
+from bot.risk.triggers import HOLDS, LATCHED, Trigger, TriggerBoard, evaluate_market
 from bot.strategy.types import QuoteAdjustments
 
 _PULL = QuoteAdjustments(size_mult=0.0, allow_bid=False, allow_ask=False)
@@ -250,6 +250,33 @@ class RiskManager:
             self.machine.step(self.signals, self.board, self.now)
         self._decide()
         return record
+
+    # ---- holds: conditions outside the market ----------------------------------------
+
+    def hold(self, trigger: Trigger, note: str, ts: int) -> None:
+        """Stop quoting now for a reason outside the market (one of
+        :data:`~bot.risk.triggers.HOLDS`): HALTED in this call, until :meth:`release`."""
+        if trigger not in HOLDS:
+            raise ValueError(f"{trigger.value} is not a hold")
+        if ts > self.now:
+            self.now = ts
+        self.board.set(trigger, Reason(rule=f"trigger.{trigger.value}", note=note))
+        if self.enabled:
+            self.machine.step(self.signals, self.board, self.now)
+        self._decide()
+
+    def release(self, trigger: Trigger, note: str, ts: int) -> None:
+        """The hold's condition is gone; quoting re-enters through CRISIS once nothing else
+        is active (the normal way out of HALTED)."""
+        if ts > self.now:
+            self.now = ts
+        self.board.clear(trigger, Reason(rule=f"clear.{trigger.value}", note=note), self.now)
+        if self.enabled:
+            self.machine.step(self.signals, self.board, self.now)
+        self._decide()
+
+    def held(self, trigger: Trigger) -> bool:
+        return trigger in self.board.active
 
     def restore(self, records: Iterable[RiskRecord]) -> None:
         """Replay journaled records (oldest first) after a restart: a kill or drawdown latch

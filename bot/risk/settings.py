@@ -28,11 +28,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from bot.inputmodel import InputModel
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(InputModel):
+    pass
 
 
 class StateProfile(_Section):
@@ -91,7 +93,7 @@ class RegimeSettings(_Section):
         300.0, gt=0, le=86_400, description="EWMA time constant of the long-horizon vol."
     )
     long_vol_min_samples: int = Field(
-        60, ge=2, description="Lag returns needed before the long-horizon vol counts as known."
+        60, ge=2, le=1_000_000, description="Lag returns needed before the long-horizon vol counts as known."
     )
     baseline_vol_bps: float = Field(
         1.01,
@@ -326,11 +328,16 @@ class LimitSettings(_Section):
     max_notional_per_side: Decimal = Field(
         Decimal("3000"), gt=0, description="Open orders per side (live + in flight), notional."
     )
-    max_open_orders: int = Field(20, ge=1, description="Open orders (live + in flight), both sides.")
-    orders_per_s: float = Field(
-        20.0, gt=0, description="New-order rate limit (token bucket refill per second of event time)."
+    max_open_orders: int = Field(
+        20, ge=1, le=10_000, description="Open orders (live + in flight), both sides."
     )
-    order_burst: int = Field(40, ge=1, description="Token bucket size (new orders in a burst).")
+    orders_per_s: float = Field(
+        20.0,
+        gt=0,
+        le=100_000,
+        description="New-order rate limit (token bucket refill per second of event time).",
+    )
+    order_burst: int = Field(40, ge=1, le=1_000_000, description="Token bucket size (new orders in a burst).")
     daily_loss: Decimal = Field(
         Decimal("200"),
         gt=0,

@@ -4,7 +4,9 @@ A trigger is *set* with the :class:`~bot.risk.explain.Reason` (rule + numbers) t
 fired it and *cleared* with the reason it cleared. While any trigger is active the
 regime is HALTED. Market and feed triggers clear by themselves once their condition
 has gone (with hysteresis: the depth trigger fires below one ratio and clears above a
-higher one); *latched* triggers (manual kill, drawdown) clear only on a resume.
+higher one); *latched* triggers (manual kill, drawdown) clear only on a resume; *holds*
+(the journal cannot write, the testnet is not reconciled yet) are set and cleared by the
+engine when that condition starts and ends.
 
 :meth:`TriggerBoard.ready_at` is the earliest event time at which HALTED may end: the
 latest ``cleared_at + cooldown`` of the triggers that were active during the halt.
@@ -34,9 +36,13 @@ class Trigger(StrEnum):
     INVENTORY = "inventory"
     DRAWDOWN = "drawdown"
     MANUAL_KILL = "manual_kill"
+    JOURNAL_FAILED = "journal_failed"
+    TESTNET_RECONCILE = "testnet_reconcile"
 
 
 LATCHED = frozenset({Trigger.MANUAL_KILL, Trigger.DRAWDOWN})
+HOLDS = frozenset({Trigger.JOURNAL_FAILED, Trigger.TESTNET_RECONCILE})
+"""Set and cleared by the engine (not by market data, not by resume); no cooldown."""
 MARKET = frozenset({Trigger.DEPTH_COLLAPSE, Trigger.PRICE_JUMP, Trigger.INVENTORY})
 FEED = frozenset({Trigger.BOOK_INVALID, Trigger.FEED_STALE})
 

@@ -12,17 +12,27 @@ not SQLite, not an mmbot journal (application id), or a schema newer than this m
 checked, and migrated forward if older. New journals are built in a temporary file and
 renamed into place, so a crash during creation never leaves a half-made journal.
 
-A failed write (disk full, read-only file, I/O error) rolls the transaction back and
-raises :class:`JournalError`; committed content is never changed.
+**Write faults.** A failed write (disk full, read-only file, I/O error) rolls its
+transaction back -- committed content is never changed -- and puts the journal in a
+*fault*: :attr:`Journal.fault` names the reason (logged once, as an error), and nothing
+that was to be written is dropped. The exchange's unit of work stays buffered and
+:meth:`Journal.append_event` queues typed records in memory, in order. Writes are
+retried with exponential backoff (``retry_initial_s`` doubling up to ``retry_max_s``,
+on the wall clock) whenever the exchange commits; the first write that succeeds writes
+the whole backlog in one transaction, clears the fault and logs that once. The engine
+reads :attr:`Journal.fault` to halt trading meanwhile (``bot.engine.trading``). What is
+still unwritten when the journal is closed is counted in :attr:`Journal.lost` (and
+logged): only that can be lost, never anything committed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -31,6 +41,7 @@ import structlog
 
 from bot.errors import InputError, MmbotError
 from bot.paper.records import ExchangeState, FillRecord, JournalRecord
+from bot.store.locks import acquire_lock, release_lock
 from bot.store.migrations import APPLICATION_ID, SCHEMA_VERSION, migrate
 
 log = structlog.get_logger("bot.store.journal")
@@ -106,41 +117,65 @@ def _connect(path: Path, synchronous: Synchronous, readonly: bool = False) -> sq
 
 
 def _acquire_lock(path: Path) -> int:
-    lock_path = path.with_name(f".{path.name}.lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise InputError(f"{lock_path}: cannot create the journal lock: {exc.strerror or exc}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise MmbotError(f"{path}: journal is in use by another mmbot process (or another engine)") from None
-    return fd
+    return acquire_lock(
+        path.with_name(f".{path.name}.lock"),
+        what="journal lock",
+        busy=f"{path}: journal is in use by another mmbot process (or another engine)",
+    )
 
 
 def _release_lock(fd: int | None) -> None:
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            os.close(fd)  # closing the descriptor releases the flock
+    release_lock(fd)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff of write retries while the journal is in a fault (wall-clock seconds)."""
+
+    initial_s: float = 0.5
+    max_s: float = 30.0
 
 
 class Journal:
     """An open journal file. Implements :class:`bot.paper.records.RecordSink`."""
 
     def __init__(
-        self, path: Path, conn: sqlite3.Connection, *, readonly: bool, lock: int | None = None
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        *,
+        readonly: bool,
+        lock: int | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self._conn = conn
         self._lock = lock
         self.readonly = readonly
         self._buffer: list[tuple[int, int, JournalRecord]] = []
+        self._events: list[tuple[int, str, str, str]] = []
+        """Typed records waiting for the disk (only while in a fault)."""
         row = conn.execute(
             "SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT unit FROM state), 0) FROM records"
         ).fetchone()
         self.seq: int = row[0]
         self.unit: int = row[1]
+        self.retry = retry or RetryPolicy()
+        self.clock = clock
+        """Monotonic seconds for the retry backoff (injectable for tests)."""
+        self.fault: str | None = None
+        """Why the journal cannot write now; None while writes succeed."""
+        self.fault_since: float | None = None
+        """Wall-clock time (epoch s) the current fault began."""
+        self.faults = 0
+        """Fault episodes since the journal was opened."""
+        self.write_failures = 0
+        """Failed write attempts (each fault's first one and every retry)."""
+        self.lost = 0
+        """Records still unwritten when the journal was closed (lost with the process)."""
+        self._retry_at = 0.0
+        self._delay = self.retry.initial_s
 
     # ---- opening ---------------------------------------------------------------------
 
@@ -153,6 +188,7 @@ class Journal:
         synchronous: Synchronous = "normal",
         create: bool = True,
         readonly: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> Journal:
         """Open (or create, with ``meta``) the journal at ``path``.
 
@@ -174,7 +210,7 @@ class Journal:
                 conn = _connect(path, synchronous, readonly)
                 if version < SCHEMA_VERSION and not readonly:
                     cls._migrate(conn, path, version)
-                return cls(path, conn, readonly=readonly, lock=lock)
+                return cls(path, conn, readonly=readonly, lock=lock, retry=retry)
             except sqlite3.DatabaseError as exc:
                 _release_lock(lock)
                 raise InputError(f"{path}: corrupt journal: {exc}") from None
@@ -195,7 +231,7 @@ class Journal:
                 cls._create(path, meta or {})
         finally:
             _release_lock(lock)
-        return cls.open(path, synchronous=synchronous, create=False)
+        return cls.open(path, synchronous=synchronous, create=False, retry=retry)
 
     @staticmethod
     def _verify(conn: sqlite3.Connection, path: Path) -> None:
@@ -263,9 +299,21 @@ class Journal:
     def append(self, position: int, ts: int, record: JournalRecord) -> None:
         self._buffer.append((position, ts, record))
 
-    def commit(self, state: ExchangeState) -> None:
-        buffer = self._buffer
-        self._buffer = []
+    @property
+    def retry_due(self) -> bool:
+        """True unless a fault's backoff says not to try writing yet."""
+        return self.fault is None or self.clock() >= self._retry_at
+
+    def commit(self, state: ExchangeState, *, force: bool = False) -> bool:
+        """Write the buffered unit(s), the queued typed records and ``state`` in one
+        transaction. False (everything kept for a retry) if it failed now or if a fault's
+        backoff says not to try yet (``force`` tries anyway)."""
+        if not force and not self.retry_due:
+            return False
+        return self._write_backlog(state)
+
+    def _write_backlog(self, state: ExchangeState | None) -> bool:
+        buffer = self._buffer if state is not None else []
         seq = self.seq
         unit = self.unit + 1
         rows = []
@@ -286,23 +334,85 @@ class Journal:
                     encode(record).decode(),
                 )
             )
+        events = self._events
         conn = self._conn
         try:
             conn.execute("BEGIN")
-            if rows:
-                conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            conn.execute(
-                "INSERT OR REPLACE INTO state(id, seq, unit, position, payload) VALUES (1, ?, ?, ?, ?)",
-                (seq, unit, state.position, _encoder.encode(state).decode()),
-            )
+            if events:
+                conn.executemany("INSERT INTO events(ts, type, source, payload) VALUES (?, ?, ?, ?)", events)
+            if state is not None:
+                if rows:
+                    conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.execute(
+                    "INSERT OR REPLACE INTO state(id, seq, unit, position, payload) VALUES (1, ?, ?, ?, ?)",
+                    (seq, unit, state.position, _encoder.encode(state).decode()),
+                )
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            raise JournalError(f"{self.path}: journal write failed: {exc}") from None
-        self.seq = seq
-        self.unit = unit
+            self._failed(exc)
+            return False
+        if state is not None:
+            self.seq = seq
+            self.unit = unit
+            self._buffer = []
+        written = len(rows) + len(events)
+        self._events = []
+        if self.fault is not None and (state is not None or not self._buffer):
+            self._recovered(written)
+        return True
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        self.write_failures += 1
+        if self.fault is None:
+            self.fault = f"{self.path}: journal write failed: {exc}"
+            self.fault_since = time.time()
+            self.faults += 1
+            self._delay = self.retry.initial_s
+            log.error(
+                "journal write failed: trading halts; nothing is dropped, writes are retried",
+                path=str(self.path),
+                error=str(exc),
+                retry_in_s=self._delay,
+            )
+        else:
+            self._delay = min(self._delay * 2, self.retry.max_s)
+            log.debug(
+                "journal still not writable", path=str(self.path), error=str(exc), retry_in_s=self._delay
+            )
+        self._retry_at = self.clock() + self._delay
+
+    def _recovered(self, written: int) -> None:
+        down_s = time.time() - self.fault_since if self.fault_since is not None else None
+        log.info(
+            "journal writable again: backlog written",
+            path=str(self.path),
+            records=written,
+            down_s=round(down_s, 3) if down_s is not None else None,
+            failed_attempts=self.write_failures,
+        )
+        self.fault = None
+        self.fault_since = None
+        self._delay = self.retry.initial_s
+
+    @property
+    def backlog(self) -> int:
+        """Records and typed records not yet written."""
+        return len(self._buffer) + len(self._events)
+
+    def health(self) -> dict[str, Any]:
+        """For /status: writable or the fault, since when, the backlog and the counters."""
+        return {
+            "writable": self.fault is None,
+            "fault": self.fault,
+            "fault_since": self.fault_since,
+            "faults": self.faults,
+            "write_failures": self.write_failures,
+            "backlog": self.backlog,
+            "lost": self.lost,
+        }
 
     def discard(self) -> None:
         """Drop the uncommitted unit."""
@@ -353,11 +463,31 @@ class Journal:
     # ---- typed events of other components --------------------------------------------
 
     def append_event(self, type_: str, payload: Mapping[str, Any], ts: int, source: str = "") -> int:
-        """Durably write one typed record (own transaction); returns its id."""
+        """Durably write one typed record (own transaction); returns its id.
+
+        In a fault the record is queued instead (returns 0) and written, in order, with
+        the next write that succeeds."""
         text = _encoder.encode(dict(payload)).decode()
-        return self._write(
-            "INSERT INTO events(ts, type, source, payload) VALUES (?, ?, ?, ?)", (ts, type_, source, text)
-        )
+        if self.fault is not None or self._events:
+            self._events.append((ts, type_, source, text))
+            if self.retry_due:
+                self._write_backlog(None)
+            return 0
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            cursor = conn.execute(
+                "INSERT INTO events(ts, type, source, payload) VALUES (?, ?, ?, ?)", (ts, type_, source, text)
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            self._events.append((ts, type_, source, text))
+            self._failed(exc)
+            return 0
+        return int(cursor.lastrowid or 0)
 
     def events(self, type_: str | None = None) -> Iterator[tuple[int, int, str, str, Any]]:
         """(id, ts, type, source, payload) in write order."""
@@ -398,6 +528,22 @@ class Journal:
         return self._conn
 
     def close(self) -> None:
+        """Write what is queued (one last try, whatever the backoff), close, unlock.
+
+        The exchange flushes its unit first; anything still unwritten is counted in
+        :attr:`lost` and logged."""
+        if self._events and not self.readonly:
+            self._write_backlog(None)
+        self.lost = self.backlog
+        if self.lost:
+            log.error(
+                "journal closed with records it could not write: they are lost",
+                path=str(self.path),
+                lost=self.lost,
+                fault=self.fault,
+            )
+        self._buffer = []
+        self._events = []
         self._conn.close()
         _release_lock(self._lock)
         self._lock = None

@@ -29,7 +29,7 @@ from bot.core.orders import CancelReason, OrderReport
 from bot.errors import InputError
 from bot.paper.exchange import PaperExchange
 from bot.paper.settings import PaperSettings
-from bot.store.journal import Journal, journal_path
+from bot.store.journal import Journal, RetryPolicy, journal_path
 
 log = structlog.get_logger("bot.store.recovery")
 
@@ -101,7 +101,12 @@ def open_paper(
     if not settings.journal.enabled:
         return PaperExchange(specs, settings, on_report=on_report, reports=reports), None
     path = journal_path(journal_directory(settings, data_dir), name)
-    journal = Journal.open(path, meta=paper_meta(specs, settings), synchronous=settings.journal.synchronous)
+    journal = Journal.open(
+        path,
+        meta=paper_meta(specs, settings),
+        synchronous=settings.journal.synchronous,
+        retry=RetryPolicy(settings.journal.retry_initial_s, settings.journal.retry_max_s),
+    )
     try:
         _check_compatible(path, journal.meta, specs, settings)
         exchange = PaperExchange(specs, settings, journal=journal, on_report=on_report, reports=reports)

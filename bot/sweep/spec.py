@@ -36,10 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.config import BUNDLED_REPLAY_DIR, Settings
 from bot.errors import InputError
+from bot.inputmodel import InputModel
 from bot.replay.files import check_file
 from bot.replay.synthetic import PREFIX as SYNTHETIC_PREFIX
 from bot.replay.synthetic import parse_request
@@ -55,8 +56,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 RANGE_KEYS = frozenset({"low", "high", "log", "step", "num"})
 
 
-class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Table(InputModel):
+    """Strict (no unknown keys) with sane numbers (:mod:`bot.inputmodel`)."""
 
 
 class SweepTable(_Table):

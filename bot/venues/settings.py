@@ -11,14 +11,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from bot.inputmodel import HttpUrl, InputModel, WsUrl, check_url
 from bot.venues.binance.weights import depth_weight
 from bot.venues.fee_tiers import tier_rates
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(InputModel):
+    pass
 
 
 VenueName = Literal[
@@ -105,15 +106,15 @@ class BinanceVenueSettings(_VenuePolicy):
     network: Literal["mainnet", "testnet"] = Field(
         "mainnet", description="Which public endpoints to use when no URL is set explicitly."
     )
-    ws_url: str | None = Field(
+    ws_url: WsUrl | None = Field(
         None,
         description="Websocket base URL (USD-M: the /public route for depth and bookTicker). "
         "Unset = the network's default.",
     )
-    ws_market_url: str | None = Field(
+    ws_market_url: WsUrl | None = Field(
         None, description="USD-M only: websocket /market route (aggTrade, markPrice). Unset = default."
     )
-    rest_url: str | None = Field(None, description="REST base URL. Unset = the network's default.")
+    rest_url: HttpUrl | None = Field(None, description="REST base URL. Unset = the network's default.")
     depth_speed_ms: int = Field(
         100,
         description="Diff-depth stream speed (spot: 100 or 1000; USD-M: 0 (real time, @depth@0ms), "
@@ -125,6 +126,7 @@ class BinanceVenueSettings(_VenuePolicy):
     rest_weight_per_minute: int | None = Field(
         None,
         gt=0,
+        le=1_000_000,
         description="REST request-weight budget per window (throttled client side). Unset = the "
         "venue's REQUEST_WEIGHT limit read from exchangeInfo rateLimits at the first snapshot, or "
         "Binance's documented limit if that read fails (spot 6000, USD-M 2400 per minute).",
@@ -226,8 +228,8 @@ class StreamVenueSettings(_VenuePolicy):
     """Endpoints and connection policy shared by venues whose book snapshot comes in the
     websocket stream (Bybit v5, OKX): subscribe by message, resubscribe to resync."""
 
-    ws_url: str | None = Field(None, description="Websocket URL. Unset = the network's default.")
-    rest_url: str | None = Field(
+    ws_url: WsUrl | None = Field(None, description="Websocket URL. Unset = the network's default.")
+    rest_url: HttpUrl | None = Field(
         None, description="REST base URL (instrument metadata via ccxt). Unset = the network's default."
     )
     trades: bool = Field(True, description="Subscribe to public trades.")
@@ -410,6 +412,10 @@ class CcxtVenueSettings(_VenuePolicy):
                 raise ValueError(f"{key!r}: expected a dotted path into exchange.urls, e.g. 'api.ws.spot'")
             if not url.startswith(("http://", "https://", "ws://", "wss://")):
                 raise ValueError(f"{key!r}: {url!r} must start with http(s):// or ws(s)://")
+            try:
+                check_url(url, ("http", "https", "ws", "wss"), templates=True)
+            except ValueError as exc:
+                raise ValueError(f"{key!r}: {exc}") from None
         return value
 
     @field_validator("symbols")

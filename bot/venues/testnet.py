@@ -194,6 +194,12 @@ class RemoteOrder:
     exchange_id: str | None = None
     reason: str = ""
     client_id: str | None = None
+    side: int = 0
+    """+1 buy, -1 sell (0: not reported)."""
+    size: int = 0
+    """Order size in lots (0: not reported)."""
+    price: int | None = None
+    """Limit price in ticks (None: market order or not reported)."""
 
 
 class Failure(Exception):
@@ -320,6 +326,18 @@ class TestnetClient:
                 out[remote.client_id] = remote
         return out
 
+    async def balances(self, assets: list[str]) -> dict[str, dict[str, str]]:
+        """``{asset: {"free": ..., "locked": ...}}`` of the testnet account (exact decimal text)."""
+        try:
+            raw = await self.exchange.fetch_balance()
+        except ccxt_errors.BaseError as exc:
+            raise self._failure(exc) from None
+        out = {}
+        for asset in assets:
+            entry = raw.get(asset) or {}
+            out[asset] = {"free": _text(entry.get("free")), "locked": _text(entry.get("used"))}
+        return out
+
     async def cancel_all(self, instrument: str) -> None:
         try:
             await self.exchange.cancel_all_orders(self.symbols[instrument])
@@ -351,12 +369,23 @@ class TestnetClient:
             executed = raw.get("filled")
         filled = _lots(spec, executed)
         order_id = info.get("orderId", raw.get("id"))
+        side = str(info.get("side") or raw.get("side") or "").lower()
+        price = info.get("price", raw.get("price"))
+        price_ticks = None
+        if price not in (None, "", 0, "0"):
+            try:
+                price_ticks = spec.prices.from_decimal(Decimal(str(price)))
+            except (ArithmeticError, ValueError):
+                price_ticks = None  # off the tick grid: reported as unknown
         return RemoteOrder(
             state,
             filled,
             str(order_id) if order_id is not None else None,
             "",
             str(info.get("clientOrderId") or raw.get("clientOrderId") or "") or None,
+            side=1 if side == "buy" else -1 if side == "sell" else 0,
+            size=_lots(spec, info.get("origQty", raw.get("amount"))),
+            price=price_ticks,
         )
 
     def scrub(self, text: str) -> str:
@@ -384,6 +413,16 @@ def _lots(spec: InstrumentSpec, value: Any) -> int:
     except ArithmeticError:
         return 0
     return int(quantity // spec.lot_size)
+
+
+def _text(value: Any) -> str:
+    """A balance amount from ccxt (float or str) as plain exact decimal text."""
+    if value in (None, ""):
+        return "0"
+    try:
+        return _plain(Decimal(str(value)))
+    except ArithmeticError:
+        return "0"
 
 
 def _plain(value: Decimal) -> str:

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from bot.errors import InputError
+from bot.inputmodel import HttpUrl, InputModel
 
 TESTNET_VENUES = ("binance_spot", "binance_usdm")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(InputModel):
+    pass
 
 
 def env_name(venue: str, field: str) -> str:
@@ -51,7 +52,7 @@ class TestnetVenueSettings(_Section):
         None, description="Read the API key from this file instead (Docker/K8s secrets)."
     )
     api_secret_file: Path | None = Field(None, description="Read the API secret from this file instead.")
-    rest_url: str | None = Field(
+    rest_url: HttpUrl | None = Field(
         None,
         description="REST base URL override (e.g. a local test double). Only a testnet/demo host or a "
         "loopback address is accepted: anything else is refused at start. Unset = ccxt's testnet URLs.",
@@ -113,6 +114,7 @@ class TestnetSettings(_Section):
     max_queue: int = Field(
         10_000,
         ge=10,
+        le=10_000_000,
         description="Commands waiting for the testnet before the mirror gives up on the backlog "
         "(it then cancels every testnet order of the instrument and reports it).",
     )

@@ -8,7 +8,9 @@ USD-M ``/fapi/v1/...``) with Binance's error codes (-2015 bad key, -1022 bad sig
 -2010 rejected, -2011 unknown order on cancel, -2013 unknown order on query).
 
 Tests steer it: ``policy(order) -> None | (code, msg)`` rejects orders, :meth:`fill`
-executes an open order, ``fail_next`` answers HTTP 503 (a network-level failure).
+executes an open order, :meth:`seed` places an order as an earlier run (or someone else)
+would have, ``balances`` is what the account endpoints report (spot ``/api/v3/account``,
+USD-M ``/fapi/v2|v3/account``), ``fail_next`` answers HTTP 503 (a network-level failure).
 ``exchangeInfo`` comes from the schema-faithful files in ``tests/data``.
 """
 
@@ -41,6 +43,8 @@ class FakeTestnet:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.headers_seen: list[dict[str, str]] = []
         self.fail_next = 0
+        self.balances: dict[str, tuple[str, str]] = {"BTC": ("1", "0"), "USDT": ("10000", "0")}
+        """asset -> (free, locked) as the account endpoints report them."""
         self._ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -54,6 +58,22 @@ class FakeTestnet:
         done = min(done, total)
         order["executedQty"] = _fmt(done)
         order["status"] = "FILLED" if done == total else "PARTIALLY_FILLED"
+
+    def seed(self, client_id: str, symbol: str, side: str, price: str, qty: str) -> None:
+        """An open limit order placed outside this run (an earlier run, or another client)."""
+        self.orders[client_id] = {
+            "symbol": symbol,
+            "orderId": next(self._ids),
+            "clientOrderId": client_id,
+            "price": price,
+            "origQty": qty,
+            "executedQty": "0",
+            "status": "NEW",
+            "timeInForce": "GTC",
+            "type": "LIMIT",
+            "side": side,
+            "reduceOnly": False,
+        }
 
     def open_orders(self) -> list[dict[str, Any]]:
         return [o for o in self.orders.values() if o["status"] in ("NEW", "PARTIALLY_FILLED")]
@@ -111,6 +131,8 @@ class FakeTestnet:
             if order is None:
                 return _error(-2013, "Order does not exist.", 400)
             return web.json_response(self._view(order, spot))
+        if route == ("GET", "account"):
+            return web.json_response(self._account(spot))
         if route == ("GET", "openOrders"):
             return web.json_response(
                 [self._view(o, spot) for o in self.open_orders() if o["symbol"] == params.get("symbol")]
@@ -150,6 +172,46 @@ class FakeTestnet:
             return _error(verdict[0], verdict[1], 400)
         self.orders[client_id] = order
         return web.json_response(self._view(order, spot))
+
+    def _account(self, spot: bool) -> dict[str, Any]:
+        if spot:
+            return {
+                "makerCommission": 10,
+                "takerCommission": 10,
+                "canTrade": True,
+                "canWithdraw": False,
+                "canDeposit": False,
+                "updateTime": 1_700_000_000_000,
+                "accountType": "SPOT",
+                "balances": [
+                    {"asset": asset, "free": free, "locked": locked}
+                    for asset, (free, locked) in self.balances.items()
+                ],
+                "permissions": ["SPOT"],
+            }
+        return {
+            "totalWalletBalance": "0",
+            "availableBalance": "0",
+            "assets": [
+                {
+                    "asset": asset,
+                    "walletBalance": _fmt(Decimal(free) + Decimal(locked)),
+                    "unrealizedProfit": "0",
+                    "marginBalance": _fmt(Decimal(free) + Decimal(locked)),
+                    "maintMargin": "0",
+                    "initialMargin": locked,
+                    "positionInitialMargin": "0",
+                    "openOrderInitialMargin": locked,
+                    "crossWalletBalance": _fmt(Decimal(free) + Decimal(locked)),
+                    "crossUnPnl": "0",
+                    "availableBalance": free,
+                    "maxWithdrawAmount": free,
+                    "updateTime": 1_700_000_000_000,
+                }
+                for asset, (free, locked) in self.balances.items()
+            ],
+            "positions": [],
+        }
 
     @staticmethod
     def _view(order: dict[str, Any], spot: bool) -> dict[str, Any]:

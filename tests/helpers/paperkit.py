@@ -193,6 +193,9 @@ def exchange(*specs: InstrumentSpec, **kw: Any) -> PaperExchange:
 class MemorySink:
     """An in-memory RecordSink (what the SQLite journal does, minus the disk)."""
 
+    fault: str | None = None
+    retry_due = True
+
     def __init__(self) -> None:
         self.records: list[Any] = []
         self.state: Any = None
@@ -202,11 +205,12 @@ class MemorySink:
     def append(self, position: int, ts: int, record: Any) -> None:
         self._buffer.append(record)
 
-    def commit(self, state: Any) -> None:
+    def commit(self, state: Any, *, force: bool = False) -> bool:
         self.records.extend(self._buffer)
         self._buffer = []
         self.state = state
         self.units += 1
+        return True
 
     def committed(self) -> tuple[list[Any], Any]:
         return list(self.records), self.state

@@ -7,13 +7,13 @@ the rest of the configuration. Every time is in seconds of event time.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from bot.inputmodel import InputModel
 
 
-class EstimatorParams(BaseModel):
+class EstimatorParams(InputModel):
     """Settings of :class:`bot.market.estimators.Estimators`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     vol_horizons_s: tuple[float, ...] = Field(
         default=(10.0, 300.0, 3600.0),
@@ -80,6 +80,7 @@ class EstimatorParams(BaseModel):
     intensity_min_count: float = Field(
         default=5.0,
         gt=0.0,
+        le=1e9,
         description="A depth bin enters the regression only with at least this many (decayed) arrivals "
         "at or beyond it.",
     )
