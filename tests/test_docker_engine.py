@@ -434,13 +434,14 @@ def test_offline_run_for_60_seconds_exits_0_and_prints_the_summary(duration_run:
     ran = (finished - started).total_seconds()
     assert 59 <= ran <= 120, state  # it ran for the duration, then stopped by itself
     lines = logs.stdout.splitlines()
-    assert lines[0] == "mmbot run summary", logs.stdout
+    assert lines[0].startswith("mmbot run summary (config config/default.toml"), logs.stdout
     book = next(line for line in lines if "binance_spot:BTCUSDT:" in line)
     assert ": VALID bid " in book and "gaps 0" in book
-    engine = next(line for line in lines if ": strategy " in line)
-    new_orders = int(engine.split(" orders ")[1].split(" new")[0])
-    assert new_orders > 0, engine  # it quoted after the ~30 s volatility warm-up
-    assert engine.endswith("open orders 0"), engine  # cancelled at the end of the run
+    assert any(": strategy as_default" in line for line in lines), logs.stdout
+    orders = next(line.strip() for line in lines if line.strip().startswith("orders ") and " new (" in line)
+    new_orders = int(orders.split()[1])
+    assert new_orders > 0, orders  # it quoted after the ~30 s volatility warm-up
+    assert orders.endswith("open orders 0"), orders  # cancelled at the end of the run
     assert events(logs.stderr, "mmbot running"), tail(logs.stderr)
 
 
