@@ -297,7 +297,7 @@ class ReplayRun:
         events = 0
         status = "complete"
         error: str | None = None
-        failure: type[MmbotError] = InputError
+        failure: type[MmbotError] = MmbotError
         start = time.perf_counter()
         iterator = iter(self.replay)
         next_progress = progress_every
@@ -319,20 +319,20 @@ class ReplayRun:
                     if events >= chunk_end:
                         break
                 else:
-                    self._check_journal()
+                    self._check_journals()
                     break
                 self.events = events
-                self._check_journal()
+                self._check_journals()
                 if progress is not None and events >= next_progress:
                     next_progress += progress_every
                     progress(self, time.perf_counter() - start)
-        except KeyboardInterrupt:
-            status = "interrupted"
-        except InputError as exc:
-            status, error = "failed", str(exc)
-        except JournalError as exc:  # a runtime failure (exit 1), not bad input
-            status, error = "failed", f"{exc} (the run can be continued with --resume once it can write)"
-            failure = MmbotError
+        except (KeyboardInterrupt, MmbotError) as exc:
+            status, error, failure = _stopped_by(exc)
+        return self._end(status, error, failure, start, events)
+
+    def _end(
+        self, status: str, error: str | None, failure: type[MmbotError], start: float, events: int
+    ) -> ReplayResult:
         loop_s = time.perf_counter() - start
         self.events = events
         summary = self._finish(status, loop_s, error)
@@ -340,16 +340,10 @@ class ReplayRun:
             raise failure(error or "replay failed")
         return ReplayResult(status, events, loop_s, summary)
 
-    def _check_journal(self) -> None:
-        """A replay does not wait for the disk: a journal fault stops it (at the last
-        committed boundary, from which ``--resume`` continues)."""
-        journal = self.trading.journal
-        if journal is not None and journal.fault is not None:
-            raise JournalError(journal.fault)
-
     def _check_journals(self) -> None:
-        """:meth:`_check_journal` for every journal of a multi-market run: each engine's and,
-        with a deal, each deal account's."""
+        """A replay does not wait for the disk: a fault in any of its journals (each engine's
+        and, with a deal, each deal account's) stops it at the last committed boundary, from
+        which ``--resume`` continues."""
         journals = [trading.journal for trading in (self.trading, *self.others)]
         if self.deal is not None:
             journals += [account.journal for account in self.deal.accounts]
@@ -372,7 +366,7 @@ class ReplayRun:
         events = 0
         status = "complete"
         error: str | None = None
-        failure: type[MmbotError] = InputError
+        failure: type[MmbotError] = MmbotError
         start = time.perf_counter()
         iterator = iter(self.replay)
         empty: list[Engine] = []
@@ -405,19 +399,9 @@ class ReplayRun:
                 if progress is not None and events >= next_progress:
                     next_progress += progress_every
                     progress(self, time.perf_counter() - start)
-        except KeyboardInterrupt:
-            status = "interrupted"
-        except InputError as exc:
-            status, error = "failed", str(exc)
-        except MmbotError as exc:  # a journal fault (or an account refusing to act during one): exit 1
-            status, error = "failed", f"{exc} (the run can be continued with --resume once it can write)"
-            failure = MmbotError
-        loop_s = time.perf_counter() - start
-        self.events = events
-        summary = self._finish(status, loop_s, error)
-        if status == "failed":
-            raise failure(error or "replay failed")
-        return ReplayResult(status, events, loop_s, summary)
+        except (KeyboardInterrupt, MmbotError) as exc:
+            status, error, failure = _stopped_by(exc)
+        return self._end(status, error, failure, start, events)
 
     # ---- the run directory --------------------------------------------------------------
 
@@ -531,6 +515,16 @@ class ReplayRun:
             out["obligation"] = trading.obligation.summary()
             exchange.flush()
         return out
+
+
+def _stopped_by(exc: BaseException) -> tuple[str, str | None, type[MmbotError]]:
+    """How a replay loop ends after ``exc``: its status, error text and the error it raises."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", None, MmbotError
+    if isinstance(exc, InputError):
+        return "failed", str(exc), InputError
+    # a journal fault, or an account refusing to act during one: a runtime failure (exit 1)
+    return "failed", f"{exc} (the run can be continued with --resume once it can write)", MmbotError
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
