@@ -46,6 +46,19 @@ class Handler(Protocol):
     def __call__(self, event: Event, /) -> None: ...
 
 
+class BookSharer(Protocol):
+    """A paper venue that reads the engine's books instead of keeping copies
+    (:meth:`bot.paper.exchange.PaperExchange.share_book`)."""
+
+    def share_book(self, key: str, sync: BookSync) -> bool: ...
+
+    def before_event(self, event: Event, /) -> None: ...
+
+    def on_event(self, event: Event, /) -> None: ...
+
+    def distrusted(self, key: str) -> None: ...
+
+
 class InstrumentState:
     """Book, sync and feed bookkeeping of one instrument inside an engine."""
 
@@ -94,6 +107,10 @@ class Engine:
             sync.bind(spec)
             self.instruments[spec.key] = InstrumentState(spec, sync, FeedHealth(checks, spec))
         self.handlers: list[Handler] = []
+        self._before: list[Handler] = []
+        """Run before the books take an event: venues sharing them settle what arrived earlier."""
+        self._distrust: list[Callable[[str], None]] = []
+        """Told before the engine invalidates a book on its own evidence (feed checks, staleness)."""
         self.outbox: list[Action] = []
         self.events = 0
         self._log = log.bind(engine=name)
@@ -102,6 +119,25 @@ class Engine:
 
     def add_handler(self, handler: Handler) -> None:
         self.handlers.append(handler)
+
+    def add_venue(self, venue: BookSharer) -> None:
+        """Register a paper venue as a handler that reads this engine's books.
+
+        Each event is applied once, to the engine's book: the venue settles the orders that
+        arrived before it (``before_event``) before the book changes, and handles it after
+        (``on_event``). When the engine invalidates a book on its own evidence, the venue
+        first takes a private copy (``distrusted``): the venue's book stays what the feed's
+        sequence makes it. A venue that can share none of the books is a plain handler."""
+        shared = [key for key, state in self.instruments.items() if venue.share_book(key, state.sync)]
+        if shared:
+            self._before.append(venue.before_event)
+            self._distrust.append(venue.distrusted)
+        self.handlers.append(venue.on_event)
+
+    def _invalidate(self, key: str, sync: BookSync, reason: str) -> None:
+        for distrusted in self._distrust:
+            distrusted(key)
+        sync.invalidate(reason)
 
     def book(self, instrument: str) -> OrderBook:
         return self.instruments[instrument].book
@@ -120,11 +156,15 @@ class Engine:
         self.events += 1
         now = self.clock.advance(event.local_ts)
         if isinstance(event, Timer):
+            for before in self._before:
+                before(event)
             self._on_timer(now)
         else:
             state = self.instruments.get(event.instrument)
             if state is None:
                 return
+            for before in self._before:
+                before(event)
             state.last_event_ts = now
             sync = state.sync
             health = state.health
@@ -148,7 +188,7 @@ class Engine:
             if problem is None and health.deadline and now >= health.deadline:
                 problem = health.overdue(state.book, sync.valid, now)
             if problem is not None:
-                sync.invalidate(problem)
+                self._invalidate(event.instrument, sync, problem)
             if sync.pending_request is not None:
                 self._request(event.instrument, sync)
             if (sync.valid and health.behind is None) != was_quotable:
@@ -177,11 +217,11 @@ class Engine:
             was_quotable = sync.valid and health.behind is None
             if sync.valid and state.last_event_ts and now - state.last_event_ts > self.stale_after_ns:
                 silent = (now - state.last_event_ts) / NS_PER_S
-                sync.invalidate(f"stale: no data for {silent:.1f}s")
+                self._invalidate(key, sync, f"stale: no data for {silent:.1f}s")
             else:
                 problem = health.overdue(state.book, sync.valid, now)
                 if problem is not None:
-                    sync.invalidate(problem)
+                    self._invalidate(key, sync, problem)
             if sync.pending_request is not None:
                 self._request(key, sync)
             if (sync.valid and health.behind is None) != was_quotable:

@@ -91,6 +91,21 @@ class OrderBook:
             elif levels.pop(price, 0):
                 del index[bisect_left(index, -price)]
 
+    def copy(self) -> OrderBook:
+        """An independent book with the same levels, update id and validity."""
+        other = OrderBook(self.instrument)
+        other.bids = dict(self.bids)
+        other.asks = dict(self.asks)
+        other._bid_index = list(self._bid_index)
+        other._ask_index = list(self._ask_index)
+        other.update_id = self.update_id
+        other.valid = self.valid
+        return other
+
+    def same_levels(self, other: OrderBook) -> bool:
+        """Both books hold the same levels at the same update id."""
+        return self.update_id == other.update_id and self.bids == other.bids and self.asks == other.asks
+
     # ---- reads --------------------------------------------------------------------
 
     @property

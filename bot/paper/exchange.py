@@ -132,6 +132,8 @@ class PaperExchange(Execution):
         self.failed: str | None = None
         """Why the last commit could not be written (None once a commit succeeds)."""
         self._on_report = on_report
+        self._advanced = False
+        """:meth:`before_event` ran for the event :meth:`on_event` is about to handle."""
         self._drop_reports = not reports
         """``reports=False``: nothing reads the reports (a strategy that reads the exchange's
         state, like the reference market maker); they are neither kept nor, unless journaled,
@@ -172,8 +174,11 @@ class PaperExchange(Execution):
 
     # ---- input -----------------------------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
-        """Handle one input event (engine handler)."""
+    def before_event(self, event: Event) -> None:
+        """Settle what arrives at the venue before ``event`` (commands due by its venue time).
+
+        Called by :meth:`on_event`, or -- for a venue sharing the engine's books
+        (:meth:`share_book`) -- by the engine before its books take the event."""
         position = self.position + 1
         if (
             self._dirty
@@ -182,8 +187,8 @@ class PaperExchange(Execution):
         ):
             self._commit()
         self.position = position
+        self._advanced = True
         if position <= self._skip_until:
-            self._book_only(event)
             return
         md = self._md_const
         ts = event.local_ts - (md if md is not None else self.latency.market_data_ns(position))
@@ -195,6 +200,15 @@ class PaperExchange(Execution):
         if pending and pending[0][0] <= ts:
             self._process_due()
         self.clock = ts
+
+    def on_event(self, event: Event) -> None:
+        """Handle one input event (engine handler)."""
+        if not self._advanced:
+            self.before_event(event)
+        self._advanced = False
+        if self.position <= self._skip_until:
+            self._book_only(event)
+            return
         handler = self._dispatch.get(type(event))
         if handler is not None:
             handler(event)
@@ -203,10 +217,59 @@ class PaperExchange(Execution):
         if self._on_report is not None:
             self._deliver()
 
+    # ---- books shared with the engine ------------------------------------------------
+
+    def share_book(self, key: str, sync: BookSync) -> bool:
+        """Read the public book of ``key`` from the engine's ``sync`` instead of a copy.
+
+        Only before the first event, and only when ``sync`` follows the same venue rule with
+        the same buffer as this venue's own: then both would hold the same book. The engine
+        calls :meth:`before_event` before its book takes each event and :meth:`distrusted`
+        before it invalidates the book on its own evidence (feed checks, staleness), which
+        the venue does not share: from then on the venue keeps a private copy, and it reads
+        the engine's book again once both are live at the same update with the same levels."""
+        market = self.markets.get(key)
+        own = market.sync if market is not None else None
+        if (
+            market is None
+            or own is None
+            or self.position != -1
+            or len(market.book)
+            or type(own) is not type(sync)
+            or own.max_buffer != sync.max_buffer
+        ):
+            return False
+        market.shared = sync
+        market.use(sync)
+        return True
+
+    def distrusted(self, key: str) -> None:
+        """The engine is about to invalidate its book of ``key`` on evidence the venue does
+        not see: continue on a private copy of the book as it stands."""
+        market = self.markets.get(key)
+        if market is not None and market.shared is not None and market.sync is market.shared:
+            market.use(market.shared.fork())
+            market.recheck = False
+            market.forked_at = self.position  # the copy already holds the event being handled
+
+    def _rejoin(self, market: Market) -> None:
+        """Read the engine's book again when it holds exactly what the private copy holds."""
+        shared = market.shared
+        own = market.sync
+        assert shared is not None
+        if not (own.valid and shared.valid):
+            return  # not both live yet: check again on the next event
+        market.recheck = False
+        if own.last_id == shared.last_id and own.book.same_levels(shared.book):
+            market.use(shared)
+
     def _on_delta(self, event: BookDelta) -> None:
         market = self.markets.get(event.instrument)
         if market is not None:
-            market.sync.on_delta(event)
+            if market.sync is not market.shared and market.forked_at != self.position:
+                market.sync.on_delta(event)
+                if market.recheck:
+                    self._rejoin(market)
             if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
                 market.venue_updated(event.bids, event.asks)
             if (market.bids or market.asks) and market.book.valid:
@@ -228,7 +291,11 @@ class PaperExchange(Execution):
     def _on_snapshot(self, event: BookSnapshot) -> None:
         market = self.markets.get(event.instrument)
         if market is not None:
-            market.sync.on_snapshot(event)
+            if market.sync is not market.shared and market.forked_at != self.position:
+                market.sync.on_snapshot(event)
+                if market.shared is not None:
+                    market.recheck = True
+                    self._rejoin(market)
             if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
                 market.venue_reloaded()
             if (market.bids or market.asks) and market.book.valid:
@@ -243,7 +310,7 @@ class PaperExchange(Execution):
 
     def _on_feed_status(self, event: FeedStatus) -> None:
         market = self.markets.get(event.instrument)
-        if market is not None and event.state is FeedState.DISCONNECTED:
+        if market is not None and event.state is FeedState.DISCONNECTED and market.sync is not market.shared:
             market.sync.invalidate(f"disconnected: {event.reason}", request_snapshot=False)
 
     def submit(self, command: OrderCommand) -> None:
@@ -395,14 +462,17 @@ class PaperExchange(Execution):
         kind = type(event)
         if kind is BookDelta or kind is BookSnapshot or kind is FeedStatus:
             market = self.markets.get(event.instrument)  # type: ignore[union-attr]
-            if market is not None:
+            if market is not None and market.sync is not market.shared and market.forked_at != self.position:
                 # books only: queue and taken-liquidity state were restored as of the boundary
                 if kind is BookDelta:
                     market.sync.on_delta(event)  # type: ignore[arg-type]
                 elif kind is BookSnapshot:
                     market.sync.on_snapshot(event)  # type: ignore[arg-type]
+                    market.recheck = market.shared is not None
                 elif event.state is FeedState.DISCONNECTED:  # type: ignore[union-attr]
                     market.sync.invalidate("disconnected", request_snapshot=False)
+                if market.recheck:
+                    self._rejoin(market)
 
     # ---- state -----------------------------------------------------------------------
 

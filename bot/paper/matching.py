@@ -105,6 +105,7 @@ class Market:
         "buy_factor",
         "disarmed",
         "fees",
+        "forked_at",
         "funding_rate",
         "funding_ts",
         "half_tick",
@@ -118,6 +119,8 @@ class Market:
         "open_buy_units",
         "open_sell_lots",
         "queue_model",
+        "recheck",
+        "shared",
         "spared_asks",
         "spared_bids",
         "spec",
@@ -149,6 +152,13 @@ class Market:
         self.is_spot = spec.kind is InstrumentKind.SPOT
         self.sync = sync
         self.book: OrderBook = sync.book
+        self.shared: BookSync | None = None
+        """The engine's sync of this instrument when the venue reads the engine's book
+        (``sync is shared``) instead of its own copy (see ``PaperExchange.share_book``)."""
+        self.recheck = False
+        """The private copy may again equal the engine's book (after a snapshot)."""
+        self.forked_at = -1
+        """Input position at which the private copy was taken: it already holds that event."""
         self.fees = fees
         self.queue_model = queue_model
         self.tick = spec.tick_size
@@ -188,6 +198,11 @@ class Market:
         took the volume of: they still stand in the simulated world (:mod:`bot.paper.through`)."""
         self.spared_asks: dict[int, int] = {}
         """Ask lots per price that buy prints traded in the recording but our asks spared."""
+
+    def use(self, sync: BookSync) -> None:
+        """Read the public book from ``sync`` from now on."""
+        self.sync = sync
+        self.book = sync.book
 
     # ---- prices ----------------------------------------------------------------------
 
