@@ -303,6 +303,36 @@ def test_invalid_orders_are_rejected_never_adjusted() -> None:
     assert ex.ledger.fill_count == 0
 
 
+@pytest.mark.parametrize("short", [Decimal(0), Decimal("0.00001")])
+def test_spot_buys_are_funded_to_the_last_digit(short: Decimal) -> None:
+    """The funds check compares integers (units against floor(balance / buy factor)) while one
+    market reserves; it must accept and reject exactly where the Decimal rule does: a buy
+    needs price x size x tick x lot x (1 + worst fee) of free quote, resting buys included."""
+    spec = spot_spec()  # tick 0.1, lot 0.001, worst fee 0.0002
+    need = Decimal("0.1") * Decimal("0.001") * Decimal("1.0002") * (9000 * 4 + 9001 * 3)
+    ex = exchange(spec, starting_balances={"USDT": need - short, "BTC": Decimal(0)})
+    feed = Feed()
+    for event in feed.open(BOOK_BIDS, BOOK_ASKS):
+        ex.on_event(event)
+    ts = feed.ts
+    ex.submit(limit("a", Side.BUY, 9000, 4, ts))
+    assert isinstance(ex.drain_reports()[0], OrderAccepted)
+    ex.submit(limit("b", Side.BUY, 9001, 3, ts))  # exactly the rest of the balance
+    [report] = ex.drain_reports()
+    if not short:
+        assert isinstance(report, OrderAccepted)
+        assert _reject_reason(ex, limit("c", Side.BUY, 1, 1, ts)) is RejectReason.INSUFFICIENT_BALANCE
+        ex.submit(cancel("a", ts))
+        ex.submit(limit("d", Side.BUY, 9000, 4, ts))  # the cancelled order's funds are free again
+        assert isinstance(ex.drain_reports()[-1], OrderAccepted)
+    else:
+        assert isinstance(report, OrderRejected) and report.reason is RejectReason.INSUFFICIENT_BALANCE
+        assert report.text == (
+            f"buying needs {Decimal('0.1') * Decimal('0.001') * Decimal('1.0002') * 9001 * 3} USDT "
+            f"(with fees), free balance is {need - short - Decimal('3.600720')}"
+        )
+
+
 def test_orders_are_rejected_while_the_venue_book_is_not_synced() -> None:
     ex = exchange()
     feed = Feed()

@@ -16,7 +16,7 @@ The :mod:`bot.engine` package is the only place that wires components together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Final, Protocol
 
 import structlog
 
@@ -40,6 +40,15 @@ from bot.market.feedhealth import FeedHealth
 from bot.market.sync import BookSync, make_sync
 
 log = structlog.get_logger("bot.engine")
+
+# Final aliases of interpreted names used on every event or order: compiled code reads them
+# from C statics instead of looking them up in the module dict.
+_TIMER: Final = Timer
+_DELTA: Final = BookDelta
+_TOP: Final = TopOfBook
+_TRADE: Final = Trade
+_SNAPSHOT: Final = BookSnapshot
+_STATUS: Final = FeedStatus
 
 
 class Handler(Protocol):
@@ -155,7 +164,7 @@ class Engine:
         (``local_ts``) and now, measured by a live driver (0 = not measured: replay)."""
         self.events += 1
         now = self.clock.advance(event.local_ts)
-        if isinstance(event, Timer):
+        if type(event) is _TIMER:
             for before in self._before:
                 before(event)
             self._on_timer(now)
@@ -171,17 +180,17 @@ class Engine:
             was_quotable = sync.valid and health.behind is None
             kind = type(event)
             problem = None
-            if kind is BookDelta:
+            if kind is _DELTA:
                 sync.on_delta(event)  # type: ignore[arg-type]
                 problem = health.on_depth(event, state.book, sync.valid, now)  # type: ignore[arg-type]
-            elif kind is TopOfBook:
+            elif kind is _TOP:
                 problem = health.on_top(event, state.book, sync.valid, now)  # type: ignore[arg-type]
-            elif kind is Trade:
+            elif kind is _TRADE:
                 problem = health.on_trade(event, state.book, sync.valid, now)  # type: ignore[arg-type]
-            elif kind is BookSnapshot:
+            elif kind is _SNAPSHOT:
                 sync.on_snapshot(event)  # type: ignore[arg-type]
                 health.on_snapshot(now)
-            elif kind is FeedStatus:
+            elif kind is _STATUS:
                 self._on_feed_status(state, event)  # type: ignore[arg-type]
             if queue_lag_ns or health.queue_lag_ns:
                 health.on_queue_lag(queue_lag_ns, now)

@@ -34,10 +34,9 @@ contain no randomness.
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -47,7 +46,7 @@ from bot.core.orders import NewOrder, OrderCommand, OrderReport
 from bot.errors import MmbotError
 from bot.market.book import OrderBook
 from bot.market.sync import BookSync, make_sync
-from bot.paper.execution import Execution
+from bot.paper.execution import Execution, RecentlyClosed
 from bot.paper.fees import schedule_for
 from bot.paper.ledger import Ledger, MarkSample
 from bot.paper.matching import Market, RestingOrder
@@ -67,6 +66,12 @@ from bot.paper.restore import load_into
 from bot.paper.settings import PaperSettings
 
 log = structlog.get_logger("bot.paper")
+
+# Final aliases of interpreted names used on every event or order: compiled code reads them
+# from C statics instead of looking them up in the module dict.
+_NEW: Final = NewOrder
+_PUSH: Final = heapq.heappush
+_POP: Final = heapq.heappop
 
 
 class PaperExchange(Execution):
@@ -111,8 +116,8 @@ class PaperExchange(Execution):
         """New orders sent but not yet arrived."""
         self.cancels_inflight: dict[str, int] = {}
         """Client ids with cancels sent but not yet arrived (count)."""
-        self.closed: OrderedDict[str, str] = OrderedDict()
-        """Recently closed client ids (oldest first) -> "filled" / "closed"."""
+        self.closed = RecentlyClosed()
+        """Recently closed client ids -> "filled" / "closed"."""
         self._pending: list[tuple[int, int, OrderCommand]] = []
         self.position = -1
         """Index of the last input event handled."""
@@ -323,7 +328,7 @@ class PaperExchange(Execution):
         seq = self.commands
         self.commands = seq + 1
         self.version += 1
-        if type(command) is NewOrder:
+        if type(command) is _NEW:
             latency = self._entry_const
             arrival = command.ts + (latency if latency is not None else self.latency.entry_ns(seq))
         else:
@@ -335,9 +340,9 @@ class PaperExchange(Execution):
             self.clock = self.now
             self._arrive(command)
         else:
-            heapq.heappush(self._pending, (arrival, seq, command))
+            _PUSH(self._pending, (arrival, seq, command))
             client_id = command.client_id
-            if type(command) is NewOrder:
+            if type(command) is _NEW:
                 self.inflight[client_id] = command
             else:
                 self.cancels_inflight[client_id] = self.cancels_inflight.get(client_id, 0) + 1
@@ -411,10 +416,10 @@ class PaperExchange(Execution):
         pending = self._pending
         now = self.now
         while pending and pending[0][0] <= now:
-            arrival, _, command = heapq.heappop(pending)
+            arrival, _, command = _POP(pending)
             self.clock = arrival
             client_id = command.client_id
-            if type(command) is NewOrder:
+            if type(command) is _NEW:
                 if self.inflight.get(client_id) is command:
                     del self.inflight[client_id]
                 self._arrive_new(command)
@@ -427,7 +432,7 @@ class PaperExchange(Execution):
                 self._arrive_cancel(command)  # type: ignore[arg-type]
 
     def _arrive(self, command: OrderCommand) -> None:
-        if type(command) is NewOrder:
+        if type(command) is _NEW:
             self._arrive_new(command)
         else:
             self._arrive_cancel(command)  # type: ignore[arg-type]

@@ -102,6 +102,8 @@ class Market:
         "asks",
         "bids",
         "book",
+        "buy_cap",
+        "buy_cap_for",
         "buy_factor",
         "disarmed",
         "fees",
@@ -168,6 +170,10 @@ class Market:
         """Quote value of 1 tick x 1 lot: notional = notional_unit * price * lots."""
         self.buy_factor = self.notional_unit * (1 + fees.worst_rate)
         """Quote reserved per tick x lot of a resting buy (notional plus the worst fee)."""
+        self.buy_cap = 0
+        self.buy_cap_for: Decimal | None = None
+        """``buy_cap`` = floor(balance / buy_factor): the units of resting buys the quote balance
+        ``buy_cap_for`` pays for (cached by the funds check, :mod:`bot.paper.account`)."""
         self.step_lots = spec.step_lots
         whole, remainder = divmod(spec.min_qty, spec.lot_size)
         self.min_qty_lots = int(whole) + (1 if remainder else 0)
