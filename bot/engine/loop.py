@@ -16,7 +16,7 @@ The :mod:`bot.engine` package is the only place that wires components together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 import structlog
 
@@ -29,6 +29,7 @@ from bot.core.events import (
     Event,
     FeedState,
     FeedStatus,
+    MarketEvent,
     Timer,
     TopOfBook,
     Trade,
@@ -169,7 +170,8 @@ class Engine:
                 before(event)
             self._on_timer(now)
         else:
-            state = self.instruments.get(event.instrument)
+            instrument = cast(MarketEvent, event).instrument
+            state = self.instruments.get(instrument)
             if state is None:
                 return
             for before in self._before:
@@ -197,9 +199,9 @@ class Engine:
             if problem is None and health.deadline and now >= health.deadline:
                 problem = health.overdue(state.book, sync.valid, now)
             if problem is not None:
-                self._invalidate(event.instrument, sync, problem)
+                self._invalidate(instrument, sync, problem)
             if sync.pending_request is not None:
-                self._request(event.instrument, sync)
+                self._request(instrument, sync)
             if (sync.valid and health.behind is None) != was_quotable:
                 if not sync.valid:
                     health.reset()
