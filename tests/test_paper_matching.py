@@ -23,6 +23,7 @@ from bot.core.orders import (
     TimeInForce,
 )
 from bot.paper.exchange import PaperExchange
+from bot.paper.execution import CLOSED_MEMORY, RecentlyClosed
 from bot.paper.refmm import ReferenceMarketMaker
 from bot.paper.settings import LatencySettings, PaperLatencySettings
 from bot.paper.synthetic import synthetic_stream
@@ -394,3 +395,18 @@ def test_exchange_without_report_readers_keeps_no_reports_and_trades_the_same() 
     assert list(loud.orders) == list(quiet.orders) and list(loud.closed) == list(quiet.closed)
     assert loud.ledger.position_qty(SPOT) == quiet.ledger.position_qty(SPOT)
     assert loud.export_state() == quiet.export_state()
+
+
+def test_closed_ids_are_remembered_at_least_as_long_as_the_closed_memory() -> None:
+    """A late cancel is answered "already filled/closed" for at least the last CLOSED_MEMORY
+    closed ids (two generations: between one and two memories' worth)."""
+    closed = RecentlyClosed(size=3)
+    for i in range(7):
+        closed.add(f"c{i}", "filled" if i % 2 else "closed")
+    assert [closed.get(f"c{i}") for i in (4, 5, 6)] == ["closed", "filled", "closed"]  # the last 3
+    assert closed.get("c3") == "filled"  # still in the older generation
+    assert closed.get("c0") is None and closed.get("c2") is None  # forgotten
+    assert list(closed) == ["c3", "c4", "c5", "c6"] and len(closed) == 4
+    closed.add("c3", "closed")  # closed again (a rejected duplicate id): the newest state wins
+    assert closed.get("c3") == "closed" and list(closed) == ["c4", "c5", "c6", "c3"]
+    assert RecentlyClosed().size == CLOSED_MEMORY
