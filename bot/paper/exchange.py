@@ -1,10 +1,12 @@
 """``PaperExchange``: the simulated venue every paper order goes to.
 
 It is an engine handler: ``on_event(event)`` sees every market event (in stream order)
-and ``submit(command)`` takes order commands. It keeps its *own* copy of each public
-book (venue-side truth, fed by the same events) so that orders arriving between two
-events meet the book as it was before the later one. Reports go to ``on_report`` if
-given, else to an outbox read with :meth:`drain_reports`.
+and ``submit(command)`` takes order commands. Its public books are venue-side truth, fed by
+the same events: its own copies, or -- registered with ``Engine.add_venue`` -- the engine's
+books themselves (:meth:`share_book`), with :meth:`before_event` run before the engine's book
+takes each event. Either way, orders arriving between two events meet the book as it was
+before the later one. Reports go to ``on_report`` if given, else to an outbox read with
+:meth:`drain_reports`.
 
 **Time.** Only event time. The venue time of input event ``i`` is its ``local_ts``
 minus the market-data latency; the clock never goes backwards. A command created at
