@@ -410,3 +410,34 @@ def test_closed_ids_are_remembered_at_least_as_long_as_the_closed_memory() -> No
     closed.add("c3", "closed")  # closed again (a rejected duplicate id): the newest state wins
     assert closed.get("c3") == "closed" and list(closed) == ["c4", "c5", "c6", "c3"]
     assert RecentlyClosed().size == CLOSED_MEMORY
+
+
+@pytest.mark.parametrize(("seed", "window_ms"), [(1, 0.0), (2, 0.0), (3, 50.0), (4, 200.0)])
+def test_diffs_that_touch_nothing_of_ours_are_skipped_without_changing_a_fill(
+    seed: int, window_ms: float
+) -> None:
+    """``Market.touched_by``: after a diff that neither reaches our best prices nor changes a
+    level we rest at (and with no pending decrease or disarmed order), re-examining our orders
+    decides nothing. Skipping it must leave every report and the state exactly as they were."""
+
+    def run(skip: bool) -> tuple[PaperExchange, list[OrderReport]]:
+        ex = exchange(
+            latency=latency(entry_ms=0.5, md_ms=0.3),
+            seed=seed,
+            trade_window_ms=window_ms,
+            starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(10)},
+        )
+        ex.skip_untouched = skip
+        maker = ReferenceMarketMaker(ex, SPOT, half_spread=seed % 2, skew=1)
+        reports: list[OrderReport] = []
+        for event in synthetic_stream(SPOT, 4000, seed=seed):
+            ex.on_event(event)
+            maker.on_event(event)
+            reports.extend(ex.drain_reports())
+        return ex, reports
+
+    (skipping, skipped_reports), (full, full_reports) = run(True), run(False)
+    assert sum(isinstance(r, OrderFilled) for r in full_reports) > 5
+    assert skipped_reports == full_reports
+    assert skipping.export_state() == full.export_state()
+    assert skipping.untouched > full.untouched  # the skip did happen

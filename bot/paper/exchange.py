@@ -139,6 +139,11 @@ class PaperExchange(Execution):
         self.failed: str | None = None
         """Why the last commit could not be written (None once a commit succeeds)."""
         self._on_report = on_report
+        self.skip_untouched = True
+        """Do not re-examine our orders after a diff that cannot change anything for them
+        (:meth:`Market.touched_by`); False re-examines after every diff (same outcome, slower)."""
+        self.untouched = 0
+        """Diffs after which our orders were not re-examined (nothing to do, or untouched)."""
         self._advanced = False
         """:meth:`before_event` ran for the event :meth:`on_event` is about to handle."""
         self._drop_reports = not reports
@@ -279,10 +284,16 @@ class PaperExchange(Execution):
                     self._rejoin(market)
             if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
                 market.venue_updated(event.bids, event.asks)
-            if (market.bids or market.asks) and market.book.valid:
+            if (
+                (market.bids or market.asks)
+                and market.book.valid
+                and (not self.skip_untouched or market.touched_by(event.bids, event.asks))
+            ):
                 fills = market.on_book(self.clock)
                 if fills:
                     self._maker_fills(market, fills)
+            else:
+                self.untouched += 1
 
     def _on_trade(self, event: Trade) -> None:
         market = self.markets.get(event.instrument)

@@ -412,6 +412,30 @@ class Market:
             spared[price] = spared.get(price, 0) + kept
         return fills
 
+    def touched_by(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> bool:
+        """Could :meth:`on_book` after this diff decide anything new for our resting orders?
+
+        Only through: a pending decrease expiring (time), a disarmed order to re-arm, the
+        displayed size at one of our prices, or the opposite best reaching our best price
+        (a book-through). Anything else is untouched: the displayed sizes at our levels are
+        as on_book last saw them, and a level at or through our best price that did not
+        change yields nothing new (what it could fill us with is already taken)."""
+        if self.waiting or self.disarmed:
+            return True
+        if bids:
+            ours = self.bids
+            top = self.top_ask
+            for price, _ in bids:
+                if price in ours or (top is not None and price >= top):
+                    return True
+        if asks:
+            ours = self.asks
+            top = self.top_bid
+            for price, _ in asks:
+                if price in ours or (top is not None and price <= top):
+                    return True
+        return False
+
     def on_book(self, ts: int) -> list[Fill]:
         """After a book change at venue time ``ts``: queues from displayed sizes, book-throughs."""
         if self.waiting:
