@@ -13,6 +13,9 @@ Units (the convention of every model in mmbot, see :mod:`bot.strategy`):
 
 Unknown values are ``nan`` (never a made-up number); ``*_warm``/``*_ready`` flags say
 when a value has enough data behind it.
+
+The struct stays interpreted (mypyc would drop its class keywords); its per-horizon reads are
+compiled in :mod:`bot.market.estimators.horizons`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import math
 
 import msgspec
+
+from bot.market.estimators.horizons import sigma_at, trend_at
 
 NAN = math.nan
 
@@ -65,20 +70,12 @@ class MarketState(msgspec.Struct, frozen=True, kw_only=True):
     ma_std: float = NAN
     """Standard deviation of those samples around ``ma`` (ticks; a dispersion, not per sqrt(s))."""
 
-    def _index(self, horizon_s: float) -> int:
-        try:
-            return self.horizons_s.index(horizon_s)
-        except ValueError:
-            raise KeyError(f"no estimator horizon {horizon_s} s (have {list(self.horizons_s)})") from None
-
     def sigma_at(self, horizon_s: float) -> float:
         """Sigma (ticks/sqrt(s)) at a configured horizon; nan while not warm."""
-        index = self._index(horizon_s)
-        return self.sigma[index] if self.sigma_warm[index] else NAN
+        return sigma_at(self, horizon_s)
 
     def trend_at(self, horizon_s: float) -> float:
-        index = self._index(horizon_s)
-        return self.trend[index] if self.sigma_warm[index] else NAN
+        return trend_at(self, horizon_s)
 
     @property
     def spread(self) -> int:
