@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from bot.market.estimators.horizons import sigma_at
 from bot.market.estimators.state import MarketState
 
 FairValue = Literal["mid", "micro"]
@@ -26,7 +25,7 @@ def resolve_sigma(
     """``(sigma in ticks/sqrt(s), "")`` or ``(nan, reason)``."""
     if fixed is not None:
         return max(fixed, floor), ""
-    sigma = sigma_at(state, horizon_s)
+    sigma = state.sigma_at(horizon_s)
     if math.isnan(sigma):
         return math.nan, f"sigma({horizon_s:g}s) warming up"
     return max(sigma, floor), ""
