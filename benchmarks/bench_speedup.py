@@ -2,7 +2,8 @@
 """Replay speed of this checkout (compiled and pure) against a baseline checkout, same run.
 
     python benchmarks/bench_speedup.py --baseline ../issue-19-baseline [--size 1000000]
-        [--runs 3] [--strategies minimal bench_as] [--rss-size 5000000] [--anchors pydict,hftbacktest]
+        [--runs 3] [--strategies minimal bench_as] [--rss-size 5000000]
+        [--anchors pydict,hftbacktest,nautilus]
 
 Each case is one ``python -m bot replay STREAM.npz --strategy S --out TMP --progress off`` process
 (the minimal market maker without a journal, the full pipeline ``bench_as`` with its journal, as
@@ -16,11 +17,16 @@ Each case is one ``python -m bot replay STREAM.npz --strategy S --out TMP --prog
 Variants are interleaved run by run (the machine is shared: compare ratios of the same run). The
 table gives medians of the replay loop's events/s (``summary.json``), of the whole process wall
 time, the largest peak RSS (``/usr/bin/time -v``) and the ratio to the baseline's median. Every run's
-summary (orders, fills, PnL...; timings left out) must equal the baseline's, else the script fails:
-a faster replay that trades differently is not a speed-up. ``--rss-size`` adds one compiled run of
+summary (orders, fills, PnL, equity...; timings left out; numbers compared as decimals, fields the
+baseline's summary does not have yet ignored) must equal the baseline's, else the script fails: a
+faster replay that trades differently is not a speed-up. The baseline must therefore trade as this
+checkout does: the issue-19 baseline is 65a750a with 5a0805d (capped through-fills) applied. ``--rss-size`` adds one compiled run of
 the minimal replay on a larger stream for peak RSS. Anchors (same stream, same run):
-``benchmarks/reference/baseline_pydict.py --bbo`` and, when ``benchmarks/.cache/venv_hbt`` exists
-(``run_all.py`` creates it), hftbacktest.
+``benchmarks/reference/baseline_pydict.py --bbo`` (every run) and, once each, hftbacktest
+(``anchor_hftbacktest.py`` in ``benchmarks/.cache/venv_hbt``) and NautilusTrader
+(``anchor_nautilus.py`` in ``benchmarks/.cache/venv_nt``; not in the default ``--anchors``: about
+two minutes and a few GB of RSS per million events). ``run_all.py`` creates those virtualenvs; an
+anchor whose virtualenv is missing is skipped, saying so.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ import argparse
 import json
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +98,30 @@ def replay(variant: Variant, npz: Path, strategy: str) -> Run:
     return Run(rate, wall, rss, summary)
 
 
+REQUIRED = ("orders", "fills", "pnl", "equity")
+"""Summary fields every variant's summary must have and agree on."""
+
+
+def same_trading(summary: dict[str, Any], reference: dict[str, Any]) -> bool:
+    """The two runs traded the same: every field both summaries have is equal, numbers as
+    decimals (a newer summary may write ``-5.83270`` for ``-5.8327``, or add fields such as
+    ``balances`` that an older one does not have), and the trading fields are in both."""
+    if any(key not in summary or key not in reference for key in REQUIRED):
+        return False
+    return all(_same(summary[key], reference[key]) for key in summary.keys() & reference.keys())
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, str) and isinstance(b, str):
+        try:
+            return Decimal(a) == Decimal(b)
+        except InvalidOperation:
+            return a == b
+    return bool(a == b)
+
+
 def version(variant: Variant) -> str:
     cmd = [sys.executable, "-m", "bot", "--version"]
     done = subprocess.run(cmd, cwd=variant.cwd, env=variant.env, capture_output=True, text=True)
@@ -106,15 +138,28 @@ def anchor_pydict(npz: Path, shared: Path) -> tuple[float, float, float]:
     return float(result["events_per_s"]), wall, rss
 
 
-def anchor_hftbacktest(npz: Path, shared: Path) -> tuple[float, float, float] | None:
-    python = CACHE / "venv_hbt" / "bin" / "python"
+def _anchor_in_venv(venv: str, script: str, npz: Path, shared: Path) -> tuple[float, float, float] | None:
+    """(events/s of the anchor's own loop, process wall s, peak RSS MB); None without its venv."""
+    python = CACHE / venv / "bin" / "python"
     if not python.exists():
+        print(f"anchor {script} skipped: {python} missing (run_all.py creates it)", file=sys.stderr)
         return None
     stdout, wall, rss = _timed(
-        [str(python), str(shared / "anchor_hftbacktest.py"), "--data", str(npz)], REPO, dict(os.environ)
+        [str(python), str(shared / script), "--data", str(npz)], REPO, dict(os.environ)
     )
     result = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
     return float(result["events_per_s"]), wall, rss
+
+
+def anchor_hftbacktest(npz: Path, shared: Path) -> tuple[float, float, float] | None:
+    return _anchor_in_venv("venv_hbt", "anchor_hftbacktest.py", npz, shared)
+
+
+def anchor_nautilus(npz: Path, shared: Path) -> tuple[float, float, float] | None:
+    return _anchor_in_venv("venv_nt", "anchor_nautilus.py", npz, shared)
+
+
+ANCHORS = ("pydict", "hftbacktest", "nautilus")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,8 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rss-size", type=int, default=0, help="one compiled minimal run on this stream size"
     )
-    parser.add_argument("--anchors", default="pydict,hftbacktest")
+    parser.add_argument(
+        "--anchors",
+        default="pydict,hftbacktest",
+        help=f"comma-separated, from {','.join(ANCHORS)}; empty for none (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    chosen = {name for name in args.anchors.split(",") if name}
+    if unknown := sorted(chosen - set(ANCHORS)):
+        parser.error(f"--anchors: unknown {','.join(unknown)} (choose from {','.join(ANCHORS)})")
     shared = shared_bench()
     if shared is None:
         raise SystemExit("benchmarks/reference/gen_l2.py is needed for the reference stream")
@@ -155,16 +207,20 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 reference = variants[0].runs[strategy][0].summary
-                if result.summary != reference:
+                if not same_trading(result.summary, reference):
                     raise SystemExit(
                         f"{variant.name} {strategy}: summary differs from the baseline's\n{result.summary}\n{reference}"
                     )
-        if "pydict" in args.anchors:
+        if "pydict" in chosen:
             anchors.setdefault("plain Python dict book + BBO", []).append(anchor_pydict(npz, shared))
-        if "hftbacktest" in args.anchors and run == 0:  # numba JIT makes each run ~30 s: once
+        if "hftbacktest" in chosen and run == 0:  # numba JIT makes each run ~30 s: once
             hbt = anchor_hftbacktest(npz, shared)
             if hbt is not None:
                 anchors.setdefault("hftbacktest (1 run)", []).append(hbt)
+        if "nautilus" in chosen and run == 0:  # ~10k events/s: once
+            nt = anchor_nautilus(npz, shared)
+            if nt is not None:
+                anchors.setdefault("nautilus_trader (1 run)", []).append(nt)
     load_end = os.getloadavg()
     lines = [
         f"- Stream: `benchmarks/reference/gen_l2.py --n {args.size} --seed 42` ({npz.name}); "
@@ -172,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- Command: `python benchmarks/bench_speedup.py --baseline {args.baseline} --size {args.size} "
         f"--runs {args.runs} --strategies {' '.join(args.strategies)}"
         + (f" --rss-size {args.rss_size}" if args.rss_size else "")
-        + "`",
+        + f" --anchors {shlex.quote(args.anchors)}`",
     ]
     lines += [f"- `{v.name}`: {v.describe}" for v in variants]
     lines += [

@@ -23,6 +23,7 @@ from bot.core.orders import (
     TimeInForce,
 )
 from bot.paper.exchange import PaperExchange
+from bot.paper.execution import CLOSED_MEMORY, RecentlyClosed
 from bot.paper.refmm import ReferenceMarketMaker
 from bot.paper.settings import LatencySettings, PaperLatencySettings
 from bot.paper.synthetic import synthetic_stream
@@ -303,6 +304,36 @@ def test_invalid_orders_are_rejected_never_adjusted() -> None:
     assert ex.ledger.fill_count == 0
 
 
+@pytest.mark.parametrize("short", [Decimal(0), Decimal("0.00001")])
+def test_spot_buys_are_funded_to_the_last_digit(short: Decimal) -> None:
+    """The funds check compares integers (units against floor(balance / buy factor)) while one
+    market reserves; it must accept and reject exactly where the Decimal rule does: a buy
+    needs price x size x tick x lot x (1 + worst fee) of free quote, resting buys included."""
+    spec = spot_spec()  # tick 0.1, lot 0.001, worst fee 0.0002
+    need = Decimal("0.1") * Decimal("0.001") * Decimal("1.0002") * (9000 * 4 + 9001 * 3)
+    ex = exchange(spec, starting_balances={"USDT": need - short, "BTC": Decimal(0)})
+    feed = Feed()
+    for event in feed.open(BOOK_BIDS, BOOK_ASKS):
+        ex.on_event(event)
+    ts = feed.ts
+    ex.submit(limit("a", Side.BUY, 9000, 4, ts))
+    assert isinstance(ex.drain_reports()[0], OrderAccepted)
+    ex.submit(limit("b", Side.BUY, 9001, 3, ts))  # exactly the rest of the balance
+    [report] = ex.drain_reports()
+    if not short:
+        assert isinstance(report, OrderAccepted)
+        assert _reject_reason(ex, limit("c", Side.BUY, 1, 1, ts)) is RejectReason.INSUFFICIENT_BALANCE
+        ex.submit(cancel("a", ts))
+        ex.submit(limit("d", Side.BUY, 9000, 4, ts))  # the cancelled order's funds are free again
+        assert isinstance(ex.drain_reports()[-1], OrderAccepted)
+    else:
+        assert isinstance(report, OrderRejected) and report.reason is RejectReason.INSUFFICIENT_BALANCE
+        assert report.text == (
+            f"buying needs {Decimal('0.1') * Decimal('0.001') * Decimal('1.0002') * 9001 * 3} USDT "
+            f"(with fees), free balance is {need - short - Decimal('3.600720')}"
+        )
+
+
 def test_orders_are_rejected_while_the_venue_book_is_not_synced() -> None:
     ex = exchange()
     feed = Feed()
@@ -364,3 +395,49 @@ def test_exchange_without_report_readers_keeps_no_reports_and_trades_the_same() 
     assert list(loud.orders) == list(quiet.orders) and list(loud.closed) == list(quiet.closed)
     assert loud.ledger.position_qty(SPOT) == quiet.ledger.position_qty(SPOT)
     assert loud.export_state() == quiet.export_state()
+
+
+def test_closed_ids_are_remembered_at_least_as_long_as_the_closed_memory() -> None:
+    """A late cancel is answered "already filled/closed" for at least the last CLOSED_MEMORY
+    closed ids (two generations: between one and two memories' worth)."""
+    closed = RecentlyClosed(size=3)
+    for i in range(7):
+        closed.add(f"c{i}", "filled" if i % 2 else "closed")
+    assert [closed.get(f"c{i}") for i in (4, 5, 6)] == ["closed", "filled", "closed"]  # the last 3
+    assert closed.get("c3") == "filled"  # still in the older generation
+    assert closed.get("c0") is None and closed.get("c2") is None  # forgotten
+    assert list(closed) == ["c3", "c4", "c5", "c6"] and len(closed) == 4
+    closed.add("c3", "closed")  # closed again (a rejected duplicate id): the newest state wins
+    assert closed.get("c3") == "closed" and list(closed) == ["c4", "c5", "c6", "c3"]
+    assert RecentlyClosed().size == CLOSED_MEMORY
+
+
+@pytest.mark.parametrize(("seed", "window_ms"), [(1, 0.0), (2, 0.0), (3, 50.0), (4, 200.0)])
+def test_diffs_that_touch_nothing_of_ours_are_skipped_without_changing_a_fill(
+    seed: int, window_ms: float
+) -> None:
+    """``Market.touched_by``: after a diff that neither reaches our best prices nor changes a
+    level we rest at (and with no pending decrease or disarmed order), re-examining our orders
+    decides nothing. Skipping it must leave every report and the state exactly as they were."""
+
+    def run(skip: bool) -> tuple[PaperExchange, list[OrderReport]]:
+        ex = exchange(
+            latency=latency(entry_ms=0.5, md_ms=0.3),
+            seed=seed,
+            trade_window_ms=window_ms,
+            starting_balances={"USDT": Decimal(10**6), "BTC": Decimal(10)},
+        )
+        ex.skip_untouched = skip
+        maker = ReferenceMarketMaker(ex, SPOT, half_spread=seed % 2, skew=1)
+        reports: list[OrderReport] = []
+        for event in synthetic_stream(SPOT, 4000, seed=seed):
+            ex.on_event(event)
+            maker.on_event(event)
+            reports.extend(ex.drain_reports())
+        return ex, reports
+
+    (skipping, skipped_reports), (full, full_reports) = run(True), run(False)
+    assert sum(isinstance(r, OrderFilled) for r in full_reports) > 5
+    assert skipped_reports == full_reports
+    assert skipping.export_state() == full.export_state()
+    assert skipping.untouched > full.untouched  # the skip did happen

@@ -275,7 +275,7 @@ def build_engine(
         engine_specs, settings.paper_for(name), data_dir, name, replay=replay, on_report=on_report
     )
     try:
-        engine.add_handler(exchange.on_event)
+        engine.add_venue(exchange)
         risk = RiskManager(settings.risk, spec, base_levels=quoter.ladder.levels)
         if journal is not None:
             risk.restore(

@@ -16,7 +16,7 @@ The :mod:`bot.engine` package is the only place that wires components together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Final, Protocol, cast
 
 import structlog
 
@@ -29,6 +29,7 @@ from bot.core.events import (
     Event,
     FeedState,
     FeedStatus,
+    MarketEvent,
     Timer,
     TopOfBook,
     Trade,
@@ -41,9 +42,31 @@ from bot.market.sync import BookSync, make_sync
 
 log = structlog.get_logger("bot.engine")
 
+# Final aliases of interpreted names used on every event or order: compiled code reads them
+# from C statics instead of looking them up in the module dict.
+_TIMER: Final = Timer
+_DELTA: Final = BookDelta
+_TOP: Final = TopOfBook
+_TRADE: Final = Trade
+_SNAPSHOT: Final = BookSnapshot
+_STATUS: Final = FeedStatus
+
 
 class Handler(Protocol):
     def __call__(self, event: Event, /) -> None: ...
+
+
+class BookSharer(Protocol):
+    """A paper venue that reads the engine's books instead of keeping copies
+    (:meth:`bot.paper.exchange.PaperExchange.share_book`)."""
+
+    def share_book(self, key: str, sync: BookSync) -> bool: ...
+
+    def before_event(self, event: Event, /) -> None: ...
+
+    def on_event(self, event: Event, /) -> None: ...
+
+    def distrusted(self, key: str) -> None: ...
 
 
 class InstrumentState:
@@ -94,6 +117,10 @@ class Engine:
             sync.bind(spec)
             self.instruments[spec.key] = InstrumentState(spec, sync, FeedHealth(checks, spec))
         self.handlers: list[Handler] = []
+        self._before: list[Handler] = []
+        """Run before the books take an event: venues sharing them settle what arrived earlier."""
+        self._distrust: list[Callable[[str], None]] = []
+        """Told before the engine invalidates a book on its own evidence (feed checks, staleness)."""
         self.outbox: list[Action] = []
         self.events = 0
         self._log = log.bind(engine=name)
@@ -102,6 +129,25 @@ class Engine:
 
     def add_handler(self, handler: Handler) -> None:
         self.handlers.append(handler)
+
+    def add_venue(self, venue: BookSharer) -> None:
+        """Register a paper venue as a handler that reads this engine's books.
+
+        Each event is applied once, to the engine's book: the venue settles the orders that
+        arrived before it (``before_event``) before the book changes, and handles it after
+        (``on_event``). When the engine invalidates a book on its own evidence, the venue
+        first takes a private copy (``distrusted``): the venue's book stays what the feed's
+        sequence makes it. A venue that can share none of the books is a plain handler."""
+        shared = [key for key, state in self.instruments.items() if venue.share_book(key, state.sync)]
+        if shared:
+            self._before.append(venue.before_event)
+            self._distrust.append(venue.distrusted)
+        self.handlers.append(venue.on_event)
+
+    def _invalidate(self, key: str, sync: BookSync, reason: str) -> None:
+        for distrusted in self._distrust:
+            distrusted(key)
+        sync.invalidate(reason)
 
     def book(self, instrument: str) -> OrderBook:
         return self.instruments[instrument].book
@@ -119,38 +165,43 @@ class Engine:
         (``local_ts``) and now, measured by a live driver (0 = not measured: replay)."""
         self.events += 1
         now = self.clock.advance(event.local_ts)
-        if isinstance(event, Timer):
+        if type(event) is _TIMER:
+            for before in self._before:
+                before(event)
             self._on_timer(now)
         else:
-            state = self.instruments.get(event.instrument)
+            instrument = cast(MarketEvent, event).instrument
+            state = self.instruments.get(instrument)
             if state is None:
                 return
+            for before in self._before:
+                before(event)
             state.last_event_ts = now
             sync = state.sync
             health = state.health
             was_quotable = sync.valid and health.behind is None
             kind = type(event)
             problem = None
-            if kind is BookDelta:
+            if kind is _DELTA:
                 sync.on_delta(event)  # type: ignore[arg-type]
                 problem = health.on_depth(event, state.book, sync.valid, now)  # type: ignore[arg-type]
-            elif kind is TopOfBook:
+            elif kind is _TOP:
                 problem = health.on_top(event, state.book, sync.valid, now)  # type: ignore[arg-type]
-            elif kind is Trade:
+            elif kind is _TRADE:
                 problem = health.on_trade(event, state.book, sync.valid, now)  # type: ignore[arg-type]
-            elif kind is BookSnapshot:
+            elif kind is _SNAPSHOT:
                 sync.on_snapshot(event)  # type: ignore[arg-type]
                 health.on_snapshot(now)
-            elif kind is FeedStatus:
+            elif kind is _STATUS:
                 self._on_feed_status(state, event)  # type: ignore[arg-type]
             if queue_lag_ns or health.queue_lag_ns:
                 health.on_queue_lag(queue_lag_ns, now)
             if problem is None and health.deadline and now >= health.deadline:
                 problem = health.overdue(state.book, sync.valid, now)
             if problem is not None:
-                sync.invalidate(problem)
+                self._invalidate(instrument, sync, problem)
             if sync.pending_request is not None:
-                self._request(event.instrument, sync)
+                self._request(instrument, sync)
             if (sync.valid and health.behind is None) != was_quotable:
                 if not sync.valid:
                     health.reset()
@@ -177,11 +228,11 @@ class Engine:
             was_quotable = sync.valid and health.behind is None
             if sync.valid and state.last_event_ts and now - state.last_event_ts > self.stale_after_ns:
                 silent = (now - state.last_event_ts) / NS_PER_S
-                sync.invalidate(f"stale: no data for {silent:.1f}s")
+                self._invalidate(key, sync, f"stale: no data for {silent:.1f}s")
             else:
                 problem = health.overdue(state.book, sync.valid, now)
                 if problem is not None:
-                    sync.invalidate(problem)
+                    self._invalidate(key, sync, problem)
             if sync.pending_request is not None:
                 self._request(key, sync)
             if (sync.valid and health.behind is None) != was_quotable:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import structlog
 
@@ -49,6 +49,16 @@ from bot.strategy.profile import StrategyQuoter
 from bot.strategy.types import DesiredQuotes
 
 log = structlog.get_logger("bot.trading")
+
+# Final aliases of interpreted names used on every event: compiled code reads them from C
+# statics instead of looking them up in the module dict.
+_TIMER: Final = Timer
+_DELTA: Final = BookDelta
+_SNAPSHOT: Final = BookSnapshot
+_TRADE: Final = Trade
+_TOP: Final = TopOfBook
+_FILLED: Final = OrderFilled
+_REJECTED: Final = OrderRejected
 
 RecordSink = Callable[[str, dict[str, Any], int], None]
 """(type, payload, ts) -> durably written (e.g. ``Journal.append_event``)."""
@@ -188,39 +198,40 @@ class QuotingPipeline:
 
     def __call__(self, event: Event) -> None:
         kind = type(event)
+        now = self.engine.clock.now
         persistence = self.persistence
         if persistence is not None and (persistence.fault is None) != (self._journal_fault is None):
-            self._persistence_changed(persistence.fault, self.engine.clock.now)
+            self._persistence_changed(persistence.fault, now)
         if self.venue.catching_up:
             # replaying journaled input: our reactions to it are already in the journal, but
             # the estimators must see the market they would have seen
-            if kind is not Timer and event.instrument == self.instrument:  # type: ignore[union-attr]
+            if kind is not _TIMER and event.instrument == self.instrument:  # type: ignore[union-attr]
                 self.estimators.on_event(event, self.book)
             return
         if self.markouts.pending:
-            self._markouts(self.engine.clock.now)
-        if kind is Timer:
-            self._decide(self.engine.clock.now)
+            self._markouts(now)
+        if kind is _TIMER:
+            self._decide(now)
         elif event.instrument == self.instrument:  # type: ignore[union-attr]
             self.estimators.on_event(event, self.book)
             if self._dirty:
-                self._decide(self.engine.clock.now)
-            elif kind is BookDelta or kind is BookSnapshot:
+                self._decide(now)
+            elif kind is _DELTA or kind is _SNAPSHOT:
                 if not self.decide_on_change or self._changed():
-                    self._decide(self.engine.clock.now)
+                    self._decide(now)
                 else:
                     self.skipped += 1
-            elif kind is Trade or kind is TopOfBook:
+            elif kind is _TRADE or kind is _TOP:
                 # they move estimators, not the book: quotes follow on the next book change --
                 # unless their cross-check just made the book unquotable (pull now)
                 if self._quoting and not self.state.quotable:
-                    self._decide(self.engine.clock.now)
+                    self._decide(now)
             else:
-                self._decide(self.engine.clock.now)
-        if self.record is not None and self.engine.clock.now >= self.next_sample_ts:
-            self._sample(self.engine.clock.now)
+                self._decide(now)
+        if self.record is not None and now >= self.next_sample_ts:
+            self._sample(now)
         if persistence is not None and (persistence.fault is None) != (self._journal_fault is None):
-            self._persistence_changed(persistence.fault, self.engine.clock.now)
+            self._persistence_changed(persistence.fault, now)
 
     def on_report(self, report: OrderReport) -> None:
         """Every venue report for our orders (called synchronously by the venue)."""
@@ -234,9 +245,9 @@ class QuotingPipeline:
         else:
             self.order_manager.on_report(report)
         self.risk.on_report(report)
-        if type(report) is OrderRejected:
+        if type(report) is _REJECTED:
             self._count_reject(report.reason.value)
-        if type(report) is OrderFilled:
+        if type(report) is _FILLED:
             self.fills += 1
             self.markouts.on_fill(report.fill_id, report.ts, int(report.side), report.price, report.size)
             self.position = self._position()

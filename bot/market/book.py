@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 from bot.core.events import Level
 
@@ -70,11 +71,13 @@ class OrderBook:
             index = self._ask_index
             del index[bisect_left(index, -price)]
 
-    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+    def apply(self, bids: list[Level], asks: list[Level]) -> None:
         """Apply absolute level sizes (size 0 deletes) to both sides."""
+        # The levels are read as the Python ints they are (Any): compiled code then uses them
+        # as dict keys without unboxing each into a C integer and boxing it again.
         levels = self.bids
         index = self._bid_index
-        for price, size in bids:
+        for price, size in cast("list[tuple[Any, Any]]", bids):
             if size:
                 if price not in levels:
                     insort(index, price)
@@ -83,13 +86,28 @@ class OrderBook:
                 del index[bisect_left(index, price)]
         levels = self.asks
         index = self._ask_index
-        for price, size in asks:
+        for price, size in cast("list[tuple[Any, Any]]", asks):
             if size:
                 if price not in levels:
                     insort(index, -price)
                 levels[price] = size
             elif levels.pop(price, 0):
                 del index[bisect_left(index, -price)]
+
+    def copy(self) -> OrderBook:
+        """An independent book with the same levels, update id and validity."""
+        other = OrderBook(self.instrument)
+        other.bids = dict(self.bids)
+        other.asks = dict(self.asks)
+        other._bid_index = list(self._bid_index)
+        other._ask_index = list(self._ask_index)
+        other.update_id = self.update_id
+        other.valid = self.valid
+        return other
+
+    def same_levels(self, other: OrderBook) -> bool:
+        """Both books hold the same levels at the same update id."""
+        return self.update_id == other.update_id and self.bids == other.bids and self.asks == other.asks
 
     # ---- reads --------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ requests a resync), None otherwise. No I/O and no clock: time arrives with the e
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Final
 
 from bot.core.events import NS_PER_S, BookDelta, Side, TopOfBook, Trade
 from bot.core.instrument import InstrumentSpec
@@ -60,6 +61,9 @@ from bot.market.lag import ExchangeLag
 _COUNTER_FIELDS = ("behind_episodes", "depth_silences", "top_mismatches", "trade_mismatches")
 """The counters, in the order :meth:`HealthCounters.as_dict` lists them (compiled classes have no
 ``__slots__`` attribute to read them from)."""
+
+_BUY: Final = Side.BUY
+"""A C static in the compiled build (read on every trade)."""
 
 
 class HealthCounters:
@@ -237,7 +241,7 @@ class FeedHealth:
         if bid is None or ask is None:
             return None
         price = event.price
-        if (price <= bid) if event.side is Side.BUY else (price >= ask):
+        if (price <= bid) if event.side is _BUY else (price >= ask):
             self._trade_since = now
             self._trade_exch = event.exch_ts
             self._trade_price = price

@@ -40,6 +40,14 @@ class Account(Protocol):
     def markets(self) -> Mapping[str, Market]: ...
 
 
+def _only_buyer(exchange: Account, market: Market) -> bool:
+    """No other spot market of the account reserves quote for resting buys."""
+    for other in exchange.markets.values():
+        if other.open_buy_units and other is not market and other.is_spot:
+            return False
+    return True
+
+
 def check_account(
     exchange: Account, market: Market, order: NewOrder, taken: list[tuple[int, int]]
 ) -> Rejection | None:
@@ -53,12 +61,21 @@ def check_account(
             units = order.price * order.size
         else:
             units = sum(price * lots for price, lots in taken)
+        balance = ledger.balances.get(market.spec.quote, _ZERO)
+        if market.buy_cap_for is not balance:
+            # floor(balance / buy_factor): the units of resting buys this balance pays for
+            with localcontext(EXACT):
+                market.buy_cap = int(balance // market.buy_factor) if balance > 0 else -1
+            market.buy_cap_for = balance
+        if units + market.open_buy_units <= market.buy_cap and _only_buyer(exchange, market):
+            # the common case, in integers: cost + reserved <= balance with both in
+            # buy_factor x units of this market alone is units <= floor(balance / buy_factor)
+            return None
         cost = market.buy_factor * units  # comparisons only: nothing here is stored
         reserved = Decimal(0)
         for other in exchange.markets.values():
             if other.open_buy_units and other.is_spot:
                 reserved += other.buy_factor * other.open_buy_units
-        balance = ledger.balances.get(market.spec.quote, _ZERO)
         if cost + reserved <= balance:
             return None
         return check_spot_buy(market.spec, cost, balance - reserved)

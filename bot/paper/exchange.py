@@ -1,10 +1,12 @@
 """``PaperExchange``: the simulated venue every paper order goes to.
 
 It is an engine handler: ``on_event(event)`` sees every market event (in stream order)
-and ``submit(command)`` takes order commands. It keeps its *own* copy of each public
-book (venue-side truth, fed by the same events) so that orders arriving between two
-events meet the book as it was before the later one. Reports go to ``on_report`` if
-given, else to an outbox read with :meth:`drain_reports`.
+and ``submit(command)`` takes order commands. Its public books are venue-side truth, fed by
+the same events: its own copies, or -- registered with ``Engine.add_venue`` -- the engine's
+books themselves (:meth:`share_book`), with :meth:`before_event` run before the engine's book
+takes each event. Either way, orders arriving between two events meet the book as it was
+before the later one. Reports go to ``on_report`` if given, else to an outbox read with
+:meth:`drain_reports`.
 
 **Time.** Only event time. The venue time of input event ``i`` is its ``local_ts``
 minus the market-data latency; the clock never goes backwards. A command created at
@@ -34,10 +36,9 @@ contain no randomness.
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -47,7 +48,7 @@ from bot.core.orders import NewOrder, OrderCommand, OrderReport
 from bot.errors import MmbotError
 from bot.market.book import OrderBook
 from bot.market.sync import BookSync, make_sync
-from bot.paper.execution import Execution
+from bot.paper.execution import Execution, RecentlyClosed
 from bot.paper.fees import schedule_for
 from bot.paper.ledger import Ledger, MarkSample
 from bot.paper.matching import Market, RestingOrder
@@ -67,6 +68,12 @@ from bot.paper.restore import load_into
 from bot.paper.settings import PaperSettings
 
 log = structlog.get_logger("bot.paper")
+
+# Final aliases of interpreted names used on every event or order: compiled code reads them
+# from C statics instead of looking them up in the module dict.
+_NEW: Final = NewOrder
+_PUSH: Final = heapq.heappush
+_POP: Final = heapq.heappop
 
 
 class PaperExchange(Execution):
@@ -111,8 +118,8 @@ class PaperExchange(Execution):
         """New orders sent but not yet arrived."""
         self.cancels_inflight: dict[str, int] = {}
         """Client ids with cancels sent but not yet arrived (count)."""
-        self.closed: OrderedDict[str, str] = OrderedDict()
-        """Recently closed client ids (oldest first) -> "filled" / "closed"."""
+        self.closed = RecentlyClosed()
+        """Recently closed client ids -> "filled" / "closed"."""
         self._pending: list[tuple[int, int, OrderCommand]] = []
         self.position = -1
         """Index of the last input event handled."""
@@ -132,6 +139,13 @@ class PaperExchange(Execution):
         self.failed: str | None = None
         """Why the last commit could not be written (None once a commit succeeds)."""
         self._on_report = on_report
+        self.skip_untouched = True
+        """Do not re-examine our orders after a diff that cannot change anything for them
+        (:meth:`Market.touched_by`); False re-examines after every diff (same outcome, slower)."""
+        self.untouched = 0
+        """Diffs after which our orders were not re-examined (nothing to do, or untouched)."""
+        self._advanced = False
+        """:meth:`before_event` ran for the event :meth:`on_event` is about to handle."""
         self._drop_reports = not reports
         """``reports=False``: nothing reads the reports (a strategy that reads the exchange's
         state, like the reference market maker); they are neither kept nor, unless journaled,
@@ -172,8 +186,11 @@ class PaperExchange(Execution):
 
     # ---- input -----------------------------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
-        """Handle one input event (engine handler)."""
+    def before_event(self, event: Event) -> None:
+        """Settle what arrives at the venue before ``event`` (commands due by its venue time).
+
+        Called by :meth:`on_event`, or -- for a venue sharing the engine's books
+        (:meth:`share_book`) -- by the engine before its books take the event."""
         position = self.position + 1
         if (
             self._dirty
@@ -182,8 +199,8 @@ class PaperExchange(Execution):
         ):
             self._commit()
         self.position = position
+        self._advanced = True
         if position <= self._skip_until:
-            self._book_only(event)
             return
         md = self._md_const
         ts = event.local_ts - (md if md is not None else self.latency.market_data_ns(position))
@@ -195,6 +212,15 @@ class PaperExchange(Execution):
         if pending and pending[0][0] <= ts:
             self._process_due()
         self.clock = ts
+
+    def on_event(self, event: Event) -> None:
+        """Handle one input event (engine handler)."""
+        if not self._advanced:
+            self.before_event(event)
+        self._advanced = False
+        if self.position <= self._skip_until:
+            self._book_only(event)
+            return
         handler = self._dispatch.get(type(event))
         if handler is not None:
             handler(event)
@@ -203,16 +229,71 @@ class PaperExchange(Execution):
         if self._on_report is not None:
             self._deliver()
 
+    # ---- books shared with the engine ------------------------------------------------
+
+    def share_book(self, key: str, sync: BookSync) -> bool:
+        """Read the public book of ``key`` from the engine's ``sync`` instead of a copy.
+
+        Only before the first event, and only when ``sync`` follows the same venue rule with
+        the same buffer as this venue's own: then both would hold the same book. The engine
+        calls :meth:`before_event` before its book takes each event and :meth:`distrusted`
+        before it invalidates the book on its own evidence (feed checks, staleness), which
+        the venue does not share: from then on the venue keeps a private copy, and it reads
+        the engine's book again once both are live at the same update with the same levels."""
+        market = self.markets.get(key)
+        own = market.sync if market is not None else None
+        if (
+            market is None
+            or own is None
+            or self.position != -1
+            or len(market.book)
+            or type(own) is not type(sync)
+            or own.max_buffer != sync.max_buffer
+        ):
+            return False
+        market.shared = sync
+        market.use(sync)
+        return True
+
+    def distrusted(self, key: str) -> None:
+        """The engine is about to invalidate its book of ``key`` on evidence the venue does
+        not see: continue on a private copy of the book as it stands."""
+        market = self.markets.get(key)
+        if market is not None and market.shared is not None and market.sync is market.shared:
+            market.use(market.shared.fork())
+            market.recheck = False
+            market.forked_at = self.position  # the copy already holds the event being handled
+
+    def _rejoin(self, market: Market) -> None:
+        """Read the engine's book again when it holds exactly what the private copy holds."""
+        shared = market.shared
+        own = market.sync
+        assert shared is not None
+        if not (own.valid and shared.valid):
+            return  # not both live yet: check again on the next event
+        market.recheck = False
+        if own.last_id == shared.last_id and own.book.same_levels(shared.book):
+            market.use(shared)
+
     def _on_delta(self, event: BookDelta) -> None:
         market = self.markets.get(event.instrument)
         if market is not None:
-            market.sync.on_delta(event)
+            if market.sync is not market.shared and market.forked_at != self.position:
+                market.sync.on_delta(event)
+                if market.recheck:
+                    self._rejoin(market)
             if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
                 market.venue_updated(event.bids, event.asks)
-            if (market.bids or market.asks) and market.book.valid:
+            if (
+                (market.bids or market.asks)
+                and market.book.valid
+                and (not self.skip_untouched or market.touched_by(event.bids, event.asks))
+            ):
                 fills = market.on_book(self.clock)
                 if fills:
                     self._maker_fills(market, fills)
+            else:
+                self.untouched += 1
 
     def _on_trade(self, event: Trade) -> None:
         market = self.markets.get(event.instrument)
@@ -228,7 +309,11 @@ class PaperExchange(Execution):
     def _on_snapshot(self, event: BookSnapshot) -> None:
         market = self.markets.get(event.instrument)
         if market is not None:
-            market.sync.on_snapshot(event)
+            if market.sync is not market.shared and market.forked_at != self.position:
+                market.sync.on_snapshot(event)
+                if market.shared is not None:
+                    market.recheck = True
+                    self._rejoin(market)
             if market.taken_bids or market.taken_asks or market.spared_bids or market.spared_asks:
                 market.venue_reloaded()
             if (market.bids or market.asks) and market.book.valid:
@@ -243,7 +328,7 @@ class PaperExchange(Execution):
 
     def _on_feed_status(self, event: FeedStatus) -> None:
         market = self.markets.get(event.instrument)
-        if market is not None and event.state is FeedState.DISCONNECTED:
+        if market is not None and event.state is FeedState.DISCONNECTED and market.sync is not market.shared:
             market.sync.invalidate(f"disconnected: {event.reason}", request_snapshot=False)
 
     def submit(self, command: OrderCommand) -> None:
@@ -256,7 +341,7 @@ class PaperExchange(Execution):
         seq = self.commands
         self.commands = seq + 1
         self.version += 1
-        if type(command) is NewOrder:
+        if type(command) is _NEW:
             latency = self._entry_const
             arrival = command.ts + (latency if latency is not None else self.latency.entry_ns(seq))
         else:
@@ -268,9 +353,9 @@ class PaperExchange(Execution):
             self.clock = self.now
             self._arrive(command)
         else:
-            heapq.heappush(self._pending, (arrival, seq, command))
+            _PUSH(self._pending, (arrival, seq, command))
             client_id = command.client_id
-            if type(command) is NewOrder:
+            if type(command) is _NEW:
                 self.inflight[client_id] = command
             else:
                 self.cancels_inflight[client_id] = self.cancels_inflight.get(client_id, 0) + 1
@@ -344,10 +429,10 @@ class PaperExchange(Execution):
         pending = self._pending
         now = self.now
         while pending and pending[0][0] <= now:
-            arrival, _, command = heapq.heappop(pending)
+            arrival, _, command = _POP(pending)
             self.clock = arrival
             client_id = command.client_id
-            if type(command) is NewOrder:
+            if type(command) is _NEW:
                 if self.inflight.get(client_id) is command:
                     del self.inflight[client_id]
                 self._arrive_new(command)
@@ -360,7 +445,7 @@ class PaperExchange(Execution):
                 self._arrive_cancel(command)  # type: ignore[arg-type]
 
     def _arrive(self, command: OrderCommand) -> None:
-        if type(command) is NewOrder:
+        if type(command) is _NEW:
             self._arrive_new(command)
         else:
             self._arrive_cancel(command)  # type: ignore[arg-type]
@@ -395,14 +480,17 @@ class PaperExchange(Execution):
         kind = type(event)
         if kind is BookDelta or kind is BookSnapshot or kind is FeedStatus:
             market = self.markets.get(event.instrument)  # type: ignore[union-attr]
-            if market is not None:
+            if market is not None and market.sync is not market.shared and market.forked_at != self.position:
                 # books only: queue and taken-liquidity state were restored as of the boundary
                 if kind is BookDelta:
                     market.sync.on_delta(event)  # type: ignore[arg-type]
                 elif kind is BookSnapshot:
                     market.sync.on_snapshot(event)  # type: ignore[arg-type]
+                    market.recheck = market.shared is not None
                 elif event.state is FeedState.DISCONNECTED:  # type: ignore[union-attr]
                     market.sync.invalidate("disconnected", request_snapshot=False)
+                if market.recheck:
+                    self._rejoin(market)
 
     # ---- state -----------------------------------------------------------------------
 

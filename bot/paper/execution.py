@@ -14,9 +14,9 @@ moment (venue time); longs pay shorts when the rate is positive.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import localcontext
+from typing import Final
 
 from bot.core.events import MarkPrice
 from bot.core.orders import (
@@ -43,10 +43,56 @@ from bot.paper.matching import Fill, Market, RestingOrder
 from bot.paper.records import FillRecord, JournalRecord, RecordSink
 from bot.paper.validation import check_fields, check_notional
 
+# Final aliases of interpreted names used on every event or order: compiled code reads them
+# from C statics instead of looking them up in the module dict.
+_NEW: Final = NewOrder
+_MARKET: Final = OrderType.MARKET
+_LIMIT: Final = OrderType.LIMIT
+_GTX: Final = TimeInForce.GTX
+_IOC: Final = TimeInForce.IOC
+_MAKER: Final = Liquidity.MAKER
+_TAKER: Final = Liquidity.TAKER
+
 FILLED = "filled"
 CLOSED = "closed"
 CLOSED_MEMORY = 10_000
-"""Closed client ids remembered to answer late cancels with the right reason."""
+"""Closed client ids remembered (at least) to answer late cancels with the right reason."""
+
+
+class RecentlyClosed:
+    """How the last :data:`CLOSED_MEMORY` (to twice as many) closed client ids ended.
+
+    Two generations of plain dicts: closing an order is one insert, and when the recent
+    generation is full it becomes the older one (the previous older one is forgotten) --
+    cheaper than an ordered dict that evicts one id per close."""
+
+    def __init__(self, size: int = CLOSED_MEMORY) -> None:
+        self.size = size
+        self.recent: dict[str, str] = {}
+        self.older: dict[str, str] = {}
+
+    def add(self, client_id: str, state: str) -> None:
+        recent = self.recent
+        recent[client_id] = state
+        if len(recent) >= self.size:
+            self.older = recent
+            self.recent = {}
+
+    def get(self, client_id: str) -> str | None:
+        state = self.recent.get(client_id)
+        return state if state is not None else self.older.get(client_id)
+
+    def clear(self) -> None:
+        self.recent = {}
+        self.older = {}
+
+    def __iter__(self) -> Iterator[str]:
+        """Client ids, oldest first."""
+        yield from (cid for cid in self.older if cid not in self.recent)
+        yield from self.recent
+
+    def __len__(self) -> int:
+        return len(self.recent) + sum(1 for cid in self.older if cid not in self.recent)
 
 
 class Execution:
@@ -57,7 +103,7 @@ class Execution:
     orders: dict[str, RestingOrder]
     inflight: dict[str, NewOrder]
     cancels_inflight: dict[str, int]
-    closed: OrderedDict[str, str]
+    closed: RecentlyClosed
     reports: list[OrderReport]
     position: int
     now: int
@@ -97,7 +143,7 @@ class Execution:
             self._close(order.client_id, CLOSED)
             count += 1
         for _, _, command in sorted(self._pending):
-            if type(command) is NewOrder:
+            if type(command) is _NEW:
                 self._out(
                     OrderCancelled(
                         client_id=command.client_id,
@@ -139,7 +185,7 @@ class Execution:
         side = int(order.side)
         taken: list[tuple[int, int]] = []
         if rejection is None:
-            if order.order_type is OrderType.MARKET:
+            if order.order_type is _MARKET:
                 taken = market.walk(side, None, order.size)
                 if not taken:
                     rejection = (
@@ -151,7 +197,7 @@ class Execution:
             else:
                 assert order.price is not None
                 if market.crosses(side, order.price):
-                    if order.tif is TimeInForce.GTX:
+                    if order.tif is _GTX:
                         best = market.book.best_ask if side > 0 else market.book.best_bid
                         assert best is not None
                         prices = market.spec.prices
@@ -171,7 +217,7 @@ class Execution:
             return
         ts = self.clock
         remaining = order.size - sum(lots for _, lots in taken) if taken else order.size
-        rests = remaining > 0 and order.tif is not TimeInForce.IOC and order.order_type is OrderType.LIMIT
+        rests = remaining > 0 and order.tif is not _IOC and order.order_type is _LIMIT
         ahead = 0
         displayed: int | None = None
         if rests:
@@ -200,7 +246,7 @@ class Execution:
         left = order.size
         for fill_price, lots in taken:
             left -= lots
-            self._execute(market, order, fill_price, lots, Liquidity.TAKER, left)
+            self._execute(market, order, fill_price, lots, _TAKER, left)
         if taken:
             market.take(side, taken)
         if not left:
@@ -277,10 +323,7 @@ class Execution:
             self._close(order.client_id, CLOSED)
 
     def _close(self, client_id: str, state: str) -> None:
-        closed = self.closed
-        closed[client_id] = state
-        if len(closed) > CLOSED_MEMORY:
-            closed.popitem(last=False)
+        self.closed.add(client_id, state)
 
     # ---- fills -----------------------------------------------------------------------
 
@@ -291,9 +334,7 @@ class Execution:
                 if lots > allowed:
                     lots = allowed
                     if lots:
-                        self._execute(
-                            market, order.order, price, lots, Liquidity.MAKER, order.remaining - lots
-                        )
+                        self._execute(market, order.order, price, lots, _MAKER, order.remaining - lots)
                         market.reduce(order, lots)
                     self._out(
                         OrderCancelled(
@@ -308,7 +349,7 @@ class Execution:
                     del self.orders[order.client_id]
                     self._close(order.client_id, CLOSED)
                     continue
-            self._execute(market, order.order, price, lots, Liquidity.MAKER, order.remaining - lots)
+            self._execute(market, order.order, price, lots, _MAKER, order.remaining - lots)
             market.reduce(order, lots)
             if not order.remaining:
                 del self.orders[order.client_id]
@@ -324,7 +365,7 @@ class Execution:
         self, market: Market, order: NewOrder, price: int, lots: int, liquidity: Liquidity, remaining: int
     ) -> None:
         self.fill_seq += 1
-        rate = market.fees.maker if liquidity is Liquidity.MAKER else market.fees.taker
+        rate = market.fees.maker if liquidity is _MAKER else market.fees.taker
         fee = EXACT.multiply(EXACT.multiply(market.notional_unit, price * lots), rate)
         report = OrderFilled(
             client_id=order.client_id,

@@ -102,9 +102,12 @@ class Market:
         "asks",
         "bids",
         "book",
+        "buy_cap",
+        "buy_cap_for",
         "buy_factor",
         "disarmed",
         "fees",
+        "forked_at",
         "funding_rate",
         "funding_ts",
         "half_tick",
@@ -118,6 +121,8 @@ class Market:
         "open_buy_units",
         "open_sell_lots",
         "queue_model",
+        "recheck",
+        "shared",
         "spared_asks",
         "spared_bids",
         "spec",
@@ -149,6 +154,13 @@ class Market:
         self.is_spot = spec.kind is InstrumentKind.SPOT
         self.sync = sync
         self.book: OrderBook = sync.book
+        self.shared: BookSync | None = None
+        """The engine's sync of this instrument when the venue reads the engine's book
+        (``sync is shared``) instead of its own copy (see ``PaperExchange.share_book``)."""
+        self.recheck = False
+        """The private copy may again equal the engine's book (after a snapshot)."""
+        self.forked_at = -1
+        """Input position at which the private copy was taken: it already holds that event."""
         self.fees = fees
         self.queue_model = queue_model
         self.tick = spec.tick_size
@@ -158,6 +170,10 @@ class Market:
         """Quote value of 1 tick x 1 lot: notional = notional_unit * price * lots."""
         self.buy_factor = self.notional_unit * (1 + fees.worst_rate)
         """Quote reserved per tick x lot of a resting buy (notional plus the worst fee)."""
+        self.buy_cap = 0
+        self.buy_cap_for: Decimal | None = None
+        """``buy_cap`` = floor(balance / buy_factor): the units of resting buys the quote balance
+        ``buy_cap_for`` pays for (cached by the funds check, :mod:`bot.paper.account`)."""
         self.step_lots = spec.step_lots
         whole, remainder = divmod(spec.min_qty, spec.lot_size)
         self.min_qty_lots = int(whole) + (1 if remainder else 0)
@@ -188,6 +204,11 @@ class Market:
         took the volume of: they still stand in the simulated world (:mod:`bot.paper.through`)."""
         self.spared_asks: dict[int, int] = {}
         """Ask lots per price that buy prints traded in the recording but our asks spared."""
+
+    def use(self, sync: BookSync) -> None:
+        """Read the public book from ``sync`` from now on."""
+        self.sync = sync
+        self.book = sync.book
 
     # ---- prices ----------------------------------------------------------------------
 
@@ -390,6 +411,30 @@ class Market:
         if kept:
             spared[price] = spared.get(price, 0) + kept
         return fills
+
+    def touched_by(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> bool:
+        """Could :meth:`on_book` after this diff decide anything new for our resting orders?
+
+        Only through: a pending decrease expiring (time), a disarmed order to re-arm, the
+        displayed size at one of our prices, or the opposite best reaching our best price
+        (a book-through). Anything else is untouched: the displayed sizes at our levels are
+        as on_book last saw them, and a level at or through our best price that did not
+        change yields nothing new (what it could fill us with is already taken)."""
+        if self.waiting or self.disarmed:
+            return True
+        if bids:
+            ours = self.bids
+            top = self.top_ask
+            for price, _ in bids:
+                if price in ours or (top is not None and price >= top):
+                    return True
+        if asks:
+            ours = self.asks
+            top = self.top_bid
+            for price, _ in asks:
+                if price in ours or (top is not None and price <= top):
+                    return True
+        return False
 
     def on_book(self, ts: int) -> list[Fill]:
         """After a book change at venue time ``ts``: queues from displayed sizes, book-throughs."""

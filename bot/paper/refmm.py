@@ -16,12 +16,23 @@ exactly as the uninterrupted run did (used by the crash-recovery soak test).
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from bot.core.events import BookDelta, BookSnapshot, Event, Side
 from bot.core.orders import CancelOrder, NewOrder, TimeInForce
 from bot.market.book import OrderBook
 from bot.paper.exchange import PaperExchange
+from bot.paper.ledger import Ledger
 from bot.paper.matching import RestingOrder
+
+# Final aliases of interpreted names: compiled code reads them from C statics, not the module dict
+_DELTA: Final = BookDelta
+_SNAPSHOT: Final = BookSnapshot
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
+_GTX: Final = TimeInForce.GTX
+_NEW: Final = NewOrder
+_CANCEL: Final = CancelOrder
 
 
 class ReferenceMarketMaker:
@@ -49,14 +60,20 @@ class ReferenceMarketMaker:
         self.skew_unit = skew_unit
         self.max_inventory = max_inventory
         self.prefix = prefix
-        self._seen: tuple[int, int, int] | None = None
-        """(best bid, best ask, exchange version) after the last quote: when none of them
+        self._seen_bid = self._seen_ask = self._seen_version = -1
+        """Best bid, best ask and exchange version after the last quote: when none of them
         changed, quoting again would decide nothing (see ``quote``)."""
+        self._inventory = 0
+        self._inventory_fills = -1
+        self._inventory_ledger: Ledger | None = None
+        self._inventory_transfers = -1
+        """The inventory, as of the exchange's fill count, ledger and transfer count (only
+        fills and transfers change it; a restore replaces the ledger)."""
 
     def on_event(self, event: Event) -> None:
         kind = type(event)
         if (
-            (kind is BookDelta or kind is BookSnapshot)
+            (kind is _DELTA or kind is _SNAPSHOT)
             and event.instrument == self.instrument  # type: ignore[union-attr]
             and not self.exchange.catching_up
         ):
@@ -70,22 +87,34 @@ class ReferenceMarketMaker:
         if best_bid is None or best_ask is None:
             return
         exchange = self.exchange
-        seen = (best_bid, best_ask, exchange.version)
-        if seen == self._seen:
+        if (
+            best_bid == self._seen_bid
+            and best_ask == self._seen_ask
+            and exchange.version == self._seen_version
+        ):
             # Targets depend only on the top of book and the inventory; every order and
             # fill change bumps the exchange version. Same inputs as after the last call,
             # which already acted on them: a full pass would submit nothing.
             return
         instrument = self.instrument
         ledger = exchange.ledger
-        inventory = ledger.position_qty(instrument) - ledger.start_qty(instrument)
+        if (
+            exchange.fill_seq != self._inventory_fills
+            or ledger is not self._inventory_ledger
+            or len(ledger.transfer_refs) != self._inventory_transfers
+        ):
+            self._inventory = ledger.position_qty(instrument) - ledger.start_qty(instrument)
+            self._inventory_fills = exchange.fill_seq
+            self._inventory_ledger = ledger
+            self._inventory_transfers = len(ledger.transfer_refs)
+        inventory = self._inventory
         reservation = (best_bid + best_ask) / 2.0 - self.skew * (inventory / self.skew_unit)
         bid = min(math.floor(reservation - self.half_spread), best_ask - 1)
         ask = max(math.ceil(reservation + self.half_spread), best_bid + 1)
         bid_busy = ask_busy = False  # a new order in flight on that side
         for pending in exchange.inflight.values():
             if pending.instrument == instrument:
-                if pending.side > 0:
+                if pending.side is _BUY:
                     bid_busy = True
                 else:
                     ask_busy = True
@@ -96,10 +125,12 @@ class ReferenceMarketMaker:
             if order.client_id not in cancelling and order.order.instrument == instrument:
                 (bids if order.side > 0 else asks).append(order)
         if not bid_busy:
-            self._side(Side.BUY, bids, bid, inventory < self.max_inventory, ts)
+            self._side(_BUY, bids, bid, inventory < self.max_inventory, ts)
         if not ask_busy:
-            self._side(Side.SELL, asks, ask, inventory > -self.max_inventory, ts)
-        self._seen = (best_bid, best_ask, exchange.version)
+            self._side(_SELL, asks, ask, inventory > -self.max_inventory, ts)
+        self._seen_bid = best_bid
+        self._seen_ask = best_ask
+        self._seen_version = exchange.version
 
     def _side(self, side: Side, live: list[RestingOrder], target: int, allowed: bool, ts: int) -> None:
         if allowed and len(live) == 1 and live[0].price == target:
@@ -107,16 +138,16 @@ class ReferenceMarketMaker:
         exchange = self.exchange
         instrument = self.instrument
         for order in live:
-            exchange.submit(CancelOrder(client_id=order.client_id, instrument=instrument, ts=ts))
+            exchange.submit(_CANCEL(client_id=order.client_id, instrument=instrument, ts=ts))
         if allowed:
             exchange.submit(
-                NewOrder(
+                _NEW(
                     client_id=f"{self.prefix}{exchange.commands}",
                     instrument=instrument,
                     side=side,
                     price=target,
                     size=self.size,
-                    tif=TimeInForce.GTX,
+                    tif=_GTX,
                     ts=ts,
                 )
             )

@@ -10,7 +10,6 @@ restored exchange answers exactly like the original would have.
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -24,6 +23,7 @@ from bot.core.orders import (
     RejectReason,
 )
 from bot.errors import MmbotError
+from bot.paper.execution import RecentlyClosed
 from bot.paper.ledger import Ledger, MarkSample
 from bot.paper.matching import Market, RestingOrder
 from bot.paper.records import STATE_VERSION, ExchangeState, FillRecord, JournalRecord, TransferRecord
@@ -38,7 +38,7 @@ class Restorable(Protocol):
     orders: dict[str, RestingOrder]
     inflight: dict[str, NewOrder]
     cancels_inflight: dict[str, int]
-    closed: OrderedDict[str, str]
+    closed: RecentlyClosed
     _pending: list[tuple[int, int, OrderCommand]]
     reports: list[OrderReport]
     _dirty: bool

@@ -22,12 +22,18 @@ Rules:
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.core.orders import NewOrder, OrderType, RejectReason, TimeInForce
 
 Rejection: TypeAlias = tuple[RejectReason, str]
+
+# Final aliases of interpreted names used on every event or order: compiled code reads them
+# from C statics instead of looking them up in the module dict.
+_MARKET: Final = OrderType.MARKET
+_IOC: Final = TimeInForce.IOC
+_SPOT: Final = InstrumentKind.SPOT
 
 
 def check_fields(
@@ -37,16 +43,16 @@ def check_fields(
 
     ``step`` / ``min_lots``: quantity step and minimum quantity in lots; ``min_units``:
     the smallest ``price x size`` (ticks x lots) meeting the minimum notional."""
-    if order.order_type is OrderType.MARKET:
+    if order.order_type is _MARKET:
         if order.price is not None:
             return RejectReason.INVALID_ORDER, "a market order must not carry a price"
-        if order.tif is not TimeInForce.IOC:
+        if order.tif is not _IOC:
             return RejectReason.INVALID_ORDER, f"a market order must be IOC, got {order.tif.value}"
     elif order.price is None:
         return RejectReason.INVALID_ORDER, "a limit order needs a price"
     elif order.price <= 0:
         return RejectReason.INVALID_PRICE, f"price must be positive, got {order.price} ticks"
-    if order.reduce_only and spec.kind is InstrumentKind.SPOT:
+    if order.reduce_only and spec.kind is _SPOT:
         return RejectReason.INVALID_ORDER, "reduce-only applies to perpetuals, not spot"
     size = order.size
     if size <= 0:

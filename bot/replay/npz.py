@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import msgspec
 import numpy as np
@@ -39,6 +39,10 @@ from bot.core.events import BookDelta, BookSnapshot, Level, MarketEvent, Side, T
 from bot.core.instrument import InstrumentKind, InstrumentSpec
 from bot.errors import InputError
 from bot.replay.files import NPZ_COLUMNS, check_file
+
+# Final aliases (C statics in the compiled build) of the event classes built for every row
+_DELTA: Final[Any] = BookDelta
+_TRADE: Final[Any] = Trade
 
 DEFAULT_VENUE = "bench"
 DEFAULT_FEED_LATENCY_NS = 200_000
@@ -296,60 +300,72 @@ class NpzReader:
                 n_deltas = int(is_delta.sum())
                 deltas += n_deltas
                 trades += int(is_delta.size) - n_deltas
-                t_list = ts[body].tolist()
-                l_list = (ts[body] + latency).tolist()
-                k_list = code.tolist()
-                p_list = ticks[body].tolist()
-                q_list = lots[body].tolist()
-                i_list = ids.tolist()
                 start += count
                 self.row = start
+                at = 0
                 if first_delta and n_deltas:
                     # The first delta straddles the snapshot id (1): ids 1..2. Rows up to it
                     # go through the slow path once; the rest through the loop below.
                     first_delta = False
                     at = int(np.flatnonzero(is_delta)[0]) + 1
+                    head = slice(offset, offset + at)
                     for event in _convert(
-                        key, t_list[:at], l_list[:at], k_list[:at], p_list[:at], q_list[:at], i_list[:at]
+                        key,
+                        ts[head].tolist(),
+                        (ts[head] + latency).tolist(),
+                        code[:at].tolist(),
+                        ticks[head].tolist(),
+                        lots[head].tolist(),
+                        ids[:at].tolist(),
                     ):
                         if type(event) is BookDelta:
                             event = msgspec.structs.replace(event, first_id=1)
                         yield event
-                    del t_list[:at], l_list[:at], k_list[:at], p_list[:at], q_list[:at], i_list[:at]
+                # The values stay Python objects (list[object]): compiled code passes them to the
+                # events as they are instead of unboxing each into a C integer and boxing it again.
+                rest = slice(offset + at, count)
+                t_list: list[object] = ts[rest].tolist()
+                l_list: list[object] = (ts[rest] + latency).tolist()
+                k_list: list[int] = code[at:].tolist()
+                p_list: list[object] = ticks[rest].tolist()
+                q_list: list[object] = lots[rest].tolist()
+                i_list: list[object] = ids[at:].tolist()
+                prev_list: list[object] = (ids[at:] - 1).tolist()
                 # ---- hot loop: one event per row (k: 0 bid level, 1 ask level, 2 buy
                 # trade, 3 sell trade; i: the delta's update id or the trade's number)
-                for t, lt, k, p, q, i in zip(t_list, l_list, k_list, p_list, q_list, i_list):  # noqa: B905
+                for j in range(len(k_list)):
+                    k = k_list[j]
                     if k == 0:
-                        yield BookDelta(
+                        yield _DELTA(
                             instrument=key,
-                            local_ts=lt,
-                            exch_ts=t,
-                            first_id=i,
-                            last_id=i,
-                            prev_id=i - 1,
-                            bids=[(p, q)],
+                            local_ts=l_list[j],
+                            exch_ts=t_list[j],
+                            first_id=i_list[j],
+                            last_id=i_list[j],
+                            prev_id=prev_list[j],
+                            bids=[(p_list[j], q_list[j])],
                             asks=[],
                         )
                     elif k == 1:
-                        yield BookDelta(
+                        yield _DELTA(
                             instrument=key,
-                            local_ts=lt,
-                            exch_ts=t,
-                            first_id=i,
-                            last_id=i,
-                            prev_id=i - 1,
+                            local_ts=l_list[j],
+                            exch_ts=t_list[j],
+                            first_id=i_list[j],
+                            last_id=i_list[j],
+                            prev_id=prev_list[j],
                             bids=[],
-                            asks=[(p, q)],
+                            asks=[(p_list[j], q_list[j])],
                         )
                     else:
-                        yield Trade(
+                        yield _TRADE(
                             instrument=key,
-                            local_ts=lt,
-                            exch_ts=t,
-                            price=p,
-                            size=q,
+                            local_ts=l_list[j],
+                            exch_ts=t_list[j],
+                            price=p_list[j],
+                            size=q_list[j],
                             side=buy if k == 2 else sell,
-                            trade_id=i,
+                            trade_id=i_list[j],
                         )
             if in_snapshot and (snap_bids or snap_asks):
                 yield self._snapshot(snap_bids, snap_asks, snap_ts)

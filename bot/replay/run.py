@@ -187,7 +187,7 @@ class ReplayRun:
                 replay=resume,
                 reports=False,
             )
-            engine.add_handler(exchange.on_event)
+            engine.add_venue(exchange)
             spec = specs[self.quote_key]
             self.refmm = ReferenceMarketMaker(
                 exchange,

@@ -15,6 +15,8 @@ back HALTED. Every regime transition goes to the sink as a
 :class:`~bot.risk.explain.RegimeTransition`.
 
 Everything runs on event time (``now`` in ns from the events); nothing reads a clock.
+Compiled with mypyc; the :class:`RiskDecision` struct lives in :mod:`bot.risk.decision`
+(re-exported here).
 
 Wiring sketch (one quoted instrument)::
 
@@ -52,6 +54,7 @@ from bot.core.orders import OrderCommand, OrderReport
 from bot.core.units import size_text
 from bot.market.estimators.state import MarketState
 from bot.risk.adjust import build_adjustments, limit_reduce_only
+from bot.risk.decision import RiskDecision
 from bot.risk.explain import KillRecord, Reason, Regime, RegimeTransition, RiskRecord
 from bot.risk.limits import Limits, Veto
 from bot.risk.regimes import RegimeMachine
@@ -64,17 +67,7 @@ _PULL = QuoteAdjustments(size_mult=0.0, allow_bid=False, allow_ask=False)
 _CRISIS_DEPTH_RULE = frozenset({Regime.CRISIS, Regime.HALTED})
 """States that use the depth-collapse threshold for CRISIS."""
 
-
-class RiskDecision(msgspec.Struct, frozen=True, kw_only=True):
-    """What the quoter may do now."""
-
-    regime: Regime
-    adjustments: QuoteAdjustments
-    pull_all: bool
-    """True: cancel every quote and place none (HALTED)."""
-    reasons: tuple[str, ...] = ()
-    """Why: the regime's reasons and the notes behind the adjustments."""
-    ts: int = 0
+__all__ = ["RiskDecision", "RiskManager"]
 
 
 class RiskManager:

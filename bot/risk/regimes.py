@@ -51,12 +51,43 @@ _NS = 1_000_000_000
 _X = "x baseline vol"
 
 
+class _Thresholds:
+    """The settings' thresholds as compiled attributes: read on every step, where a pydantic
+    model's attributes go through its ``__getattr__`` hook."""
+
+    __slots__ = (
+        "crisis_enter_medium",
+        "crisis_enter_short",
+        "crisis_exit_medium",
+        "crisis_exit_short",
+        "ranging_enter_long",
+        "ranging_exit_long",
+        "trend_enter_flow",
+        "trend_enter_z",
+        "trend_exit_flow",
+        "trend_exit_z",
+    )
+
+    def __init__(self, settings: RegimeSettings) -> None:
+        self.crisis_enter_short: float = settings.crisis_enter_short
+        self.crisis_enter_medium: float = settings.crisis_enter_medium
+        self.crisis_exit_short: float = settings.crisis_exit_short
+        self.crisis_exit_medium: float = settings.crisis_exit_medium
+        self.trend_enter_z: float = settings.trend_enter_z
+        self.trend_enter_flow: float = settings.trend_enter_flow
+        self.trend_exit_z: float = settings.trend_exit_z
+        self.trend_exit_flow: float = settings.trend_exit_flow
+        self.ranging_enter_long: float = settings.ranging_enter_long
+        self.ranging_exit_long: float = settings.ranging_exit_long
+
+
 class RegimeMachine:
     """State, dwell and transition records of one instrument's regime."""
 
     __slots__ = (
         "_dwell_ns",
         "_s",
+        "_t",
         "entered_ts",
         "instrument",
         "last",
@@ -74,6 +105,7 @@ class RegimeMachine:
         sink: Callable[[RegimeTransition], None] | None = None,
     ) -> None:
         self._s = settings
+        self._t = _Thresholds(settings)
         self._dwell_ns = {
             state: int(settings.dwell_s(state.value) * _NS) for state in Regime if state is not Regime.HALTED
         }
@@ -122,7 +154,7 @@ class RegimeMachine:
         if SEVERITY[target] < SEVERITY[state]:
             if now - self.entered_ts < self._dwell_ns[state]:
                 return None
-            if signals.short_ratio >= self._s.crisis_enter_short:
+            if signals.short_ratio >= self._t.crisis_enter_short:
                 return None  # never calm down while short vol is at crisis level
             if target is not Regime.CALM:  # say why the current state ended, too
                 reasons = (*self._exit_reasons(state, signals)[:-1], *reasons)
@@ -159,7 +191,7 @@ class RegimeMachine:
 
     def _classify(self, current: Regime, sig: SignalTracker) -> tuple[Regime, str, tuple[Reason, ...]]:
         """Target state, the rule and the reasons (built only when the state changes)."""
-        s = self._s
+        s = self._t
         short = sig.short_ratio
         medium = sig.medium_ratio
         # CRISIS
@@ -216,7 +248,7 @@ class RegimeMachine:
         return Regime.CALM, f"{current.value}.exit", self._exit_reasons(current, sig)
 
     def _exit_reasons(self, current: Regime, sig: SignalTracker) -> tuple[Reason, ...]:
-        s = self._s
+        s = self._t
         rule = f"{current.value}.exit"
         if current is Regime.CRISIS:
             reasons = [

@@ -23,6 +23,10 @@ schedule: venue fee tier, overrides; :class:`FeeRates`). Two things use them:
 tracker (:mod:`bot.strategy.markouts`) keeps an EWMA of our fills' markouts per side; a
 side whose fills lose on average (negative markout) is quoted ``weight * |EWMA|`` bps
 further out (capped), before the break-even floor is applied.
+
+The structs (:class:`FeeRates`, :class:`AdverseSelection`) live in
+:mod:`bot.strategy.fee_rates` and are re-exported here; this module is compiled with mypyc
+(``[tool.mmbot.compiled]``).
 """
 
 from __future__ import annotations
@@ -31,33 +35,20 @@ import math
 
 import msgspec
 
-from bot.core.instrument import InstrumentSpec
+from bot.strategy.fee_rates import NO_ADVERSE, NO_FEES, AdverseSelection, FeeRates
 from bot.strategy.params import CostParams
 from bot.strategy.types import Theo
 
-
-class FeeRates(msgspec.Struct, frozen=True, kw_only=True):
-    """Maker and taker rates as fractions of notional (negative maker = rebate)."""
-
-    maker: float = 0.0
-    taker: float = 0.0
-
-    @classmethod
-    def from_spec(cls, spec: InstrumentSpec) -> FeeRates:
-        return cls(maker=float(spec.maker_fee), taker=float(spec.taker_fee))
-
-
-class AdverseSelection(msgspec.Struct, frozen=True, kw_only=True):
-    """Recent markouts per side of our fills, bps (negative = the market moved against us)."""
-
-    bid_bps: float = 0.0
-    """EWMA markout of our buys (bid fills)."""
-    ask_bps: float = 0.0
-    """EWMA markout of our sells (ask fills)."""
-
-
-NO_ADVERSE = AdverseSelection()
-NO_FEES = FeeRates()
+__all__ = [
+    "NO_ADVERSE",
+    "NO_FEES",
+    "AdverseSelection",
+    "FeeRates",
+    "apply_costs",
+    "ask_floor",
+    "bid_floor",
+    "fee_ticks",
+]
 
 
 def fee_ticks(rate: float, fair: float) -> float:

@@ -17,62 +17,22 @@ would breach is cut down to the room left, or dropped with all deeper levels.
 Reduce-only quotes only the side towards flat, never past it.
 
 Integers throughout (ticks, lots); the only floats are the model prices and the size
-multipliers.
+multipliers. The structs (:class:`QuoteRules`, :class:`LadderSpec`) live in
+:mod:`bot.strategy.ladder_spec` and are re-exported here; this module is compiled with mypyc.
 """
 
 from __future__ import annotations
 
 import math
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-
-import msgspec
+from decimal import ROUND_FLOOR, Decimal
 
 from bot.core.events import Side
 from bot.core.instrument import InstrumentSpec
+from bot.strategy.ladder_spec import LadderSpec, QuoteRules
+from bot.strategy.min_size import min_size_at
 from bot.strategy.types import DesiredQuotes, Quote, QuoteAdjustments, Theo
 
-
-class QuoteRules(msgspec.Struct, frozen=True, kw_only=True):
-    """An instrument's order rules in integer units."""
-
-    step_lots: int
-    """Order quantity step (lots)."""
-    min_lots: int
-    """Minimum order quantity (lots, a multiple of the step, at least one step)."""
-    min_notional: int
-    """Minimum ``price_ticks * size_lots`` (the venue's min notional in tick-lot units)."""
-
-    @classmethod
-    def from_spec(cls, spec: InstrumentSpec) -> QuoteRules:
-        step = spec.step_lots
-        min_lots = int((spec.min_qty / spec.lot_size).to_integral_value(ROUND_CEILING))
-        min_lots = max(step, -(-min_lots // step) * step)
-        unit = spec.tick_size * spec.lot_size * spec.contract_size
-        min_notional = int((spec.min_notional / unit).to_integral_value(ROUND_CEILING))
-        return cls(step_lots=step, min_lots=min_lots, min_notional=min_notional)
-
-    def min_size_at(self, price: int) -> int:
-        """Smallest valid order size (lots) at ``price`` ticks."""
-        need = self.min_lots
-        if self.min_notional and price * need < self.min_notional:
-            need = -(-self.min_notional // price)
-            step = self.step_lots
-            need = -(-need // step) * step
-        return need
-
-
-class LadderSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """:class:`bot.strategy.params.LadderParams` bound to an instrument (lots)."""
-
-    levels: int = 1
-    spacing_ticks: int = 1
-    size_lots: int
-    size_growth: float = 1.0
-    inventory_shaping: float = 0.0
-    max_position_lots: int
-    target_lots: int = 0
-    post_only: bool = True
-    bump_to_min: bool = True
+__all__ = ["LadderSpec", "QuoteRules", "build_ladder", "min_size_at", "to_lots"]
 
 
 def to_lots(spec: InstrumentSpec, quantity: Decimal, *, step: bool) -> int:
@@ -104,7 +64,7 @@ def _side(
         size = int(wanted * growth**level) // step * step
         if size <= 0:
             continue
-        minimum = rules.min_size_at(price)
+        minimum = min_size_at(rules, price)
         if size < minimum:
             if not ladder.bump_to_min:
                 continue

@@ -15,7 +15,8 @@ first event after it arrives (event time, no clock). Positive = the market moved
 engine journals them, so ``mmbot report`` and replays read the same numbers), and keeps
 per horizon and side: the count, the mean in bps, the size-weighted total in ticks x lots,
 and an EWMA over fills (``alpha = 1 / ewma_fills``) that the quoter's optional
-adverse-selection term reads (:mod:`bot.strategy.costs`). Pure and synchronous.
+adverse-selection term reads (:mod:`bot.strategy.costs`). Pure and synchronous. Compiled with
+mypyc; the :class:`Markout` struct lives in :mod:`bot.strategy.markout_record` (re-exported here).
 """
 
 from __future__ import annotations
@@ -24,28 +25,13 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-import msgspec
+from bot.strategy.fee_rates import AdverseSelection
+from bot.strategy.markout_record import Markout
 
-from bot.strategy.costs import AdverseSelection
+__all__ = ["HORIZONS_S", "NS", "Markout", "MarkoutTracker", "SideStats", "from_payload"]
 
 HORIZONS_S: tuple[int, ...] = (1, 10, 60)
 NS = 1_000_000_000
-
-
-class Markout(msgspec.Struct, frozen=True, kw_only=True):
-    """One completed markout (prices in ticks, size in lots)."""
-
-    fill_id: int
-    side: int
-    price: int
-    size: int
-    fill_ts: int
-    horizon_s: int
-    mid: float
-    bps: float
-
-    def payload(self, instrument: str) -> dict[str, Any]:
-        return {"instrument": instrument, **msgspec.structs.asdict(self)}
 
 
 class SideStats:

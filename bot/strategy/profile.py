@@ -19,15 +19,18 @@ table::
 :func:`build_quoter` binds a profile to an instrument and returns a
 :class:`StrategyQuoter` whose :meth:`~StrategyQuoter.quote` is a pure function of
 (market state, position, adjustments).
+
+Compiled with mypyc; the :class:`StrategyProfile` model lives in
+:mod:`bot.strategy.profile_schema` (re-exported here).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import msgspec
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from bot.core.instrument import InstrumentSpec
 from bot.errors import ConfigError
@@ -40,64 +43,28 @@ from bot.strategy.inputs import FairValue, fair_value
 from bot.strategy.ladder import LadderSpec, QuoteRules, build_ladder, to_lots
 from bot.strategy.params import (
     AvellanedaStoikovParams,
-    CostParams,
     FixedSpreadParams,
     GlftParams,
     LadderParams,
     SpreadOptimizerParams,
-    _Params,
 )
+from bot.strategy.profile_schema import QuoterName, StrategyProfile
 from bot.strategy.spread_optimizer import SpreadOptimizerQuoter
 from bot.strategy.types import NO_ADJUSTMENT, DesiredQuotes, QuoteAdjustments, Theo
 from bot.tomlfile import format_validation_error, read_toml
 
-QuoterName = Literal["avellaneda_stoikov", "glft", "fixed_spread", "spread_optimizer"]
-
-
-class StrategyProfile(_Params):
-    """One strategy profile: which quoter, its parameters and the ladder."""
-
-    name: str = Field(
-        default="",
-        max_length=64,
-        description="Profile name (defaults to the file name without .toml).",
-    )
-    description: str = Field(default="", max_length=500, description="Free text shown in status output.")
-    quoter: QuoterName = Field(description="Which quoter runs; its parameters are the table of that name.")
-    fair_value: FairValue = Field(
-        default="mid", description="Fair value s the model starts from: mid or micro (imbalance-weighted)."
-    )
-    avellaneda_stoikov: AvellanedaStoikovParams | None = Field(
-        default=None, description="Avellaneda-Stoikov parameters."
-    )
-    glft: GlftParams | None = Field(default=None, description="GLFT parameters.")
-    fixed_spread: FixedSpreadParams | None = Field(default=None, description="Fixed-spread parameters.")
-    spread_optimizer: SpreadOptimizerParams | None = Field(
-        default=None, description="Static spread optimizer parameters."
-    )
-    ladder: LadderParams = Field(description="Levels, sizes and limits.")
-    costs: CostParams = Field(
-        default_factory=CostParams,
-        description="Fee break-even floor and the optional adverse-selection widening (bot.strategy.costs).",
-    )
-
-    @model_validator(mode="after")
-    def _quoter_table(self) -> StrategyProfile:
-        if getattr(self, self.quoter) is None:
-            raise ValueError(f"quoter = {self.quoter!r} needs a [{self.quoter}] table")
-        return self
-
-    def model_params(self) -> _Params:
-        params: _Params = getattr(self, self.quoter)
-        return params
-
-    def sigma_horizon_s(self) -> float | None:
-        """The estimator horizon the quoter reads sigma from (None: fixed sigma or none used)."""
-        params = self.model_params()
-        if getattr(params, "sigma", None) is not None or not hasattr(params, "sigma_horizon_s"):
-            return None
-        horizon: float = params.sigma_horizon_s
-        return horizon
+__all__ = [
+    "MAX_QUOTE_DISTANCE",
+    "ModelQuoter",
+    "QuoterName",
+    "StrategyProfile",
+    "StrategyQuoter",
+    "bind_ladder",
+    "build_quoter",
+    "check_horizons",
+    "load_profile",
+    "make_model",
+]
 
 
 def load_profile(path: Path) -> StrategyProfile:

@@ -163,7 +163,12 @@ class IntensityEstimator:
 
     def arrivals(self, ts_ns: int) -> float:
         """Decayed number of arrivals in the window at ``ts_ns``."""
-        return sum(self._counts) * self._decay(ts_ns) if self._start_ns >= 0 else 0.0
+        if self._start_ns < 0:
+            return 0.0
+        total = 0.0  # a compiled loop; the same additions in the same order as sum()
+        for count in self._counts:
+            total += count
+        return total * self._decay(ts_ns)
 
     def _refit(self, ts_ns: int) -> None:
         counts = self._counts

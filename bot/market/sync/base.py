@@ -104,6 +104,29 @@ class BookSync:
         need tick / lot sizes (OKX's text checksum) read them from here."""
         self.spec = spec
 
+    def fork(self) -> BookSync:
+        """An independent sync in this one's exact state, around a copy of its book: from here
+        on the two may be fed differently (the paper venue's copy when the engine distrusts
+        its book; see :meth:`bot.paper.exchange.PaperExchange.share_book`)."""
+        other = type(self)(self.book.copy(), self.max_buffer)
+        if self.spec is not None:
+            other.bind(self.spec)
+        other.state = self.state
+        other._buffer.extend(self._buffer)
+        other._snapshot_id = self._snapshot_id
+        other.last_id = self.last_id
+        other.invalid_reason = self.invalid_reason
+        other.last_break = self.last_break
+        other.pending_request = self.pending_request
+        other.request_attempt = self.request_attempt
+        for name in _COUNTER_FIELDS:
+            setattr(other.counters, name, getattr(self.counters, name))
+        self._fork_into(other)
+        return other
+
+    def _fork_into(self, other: BookSync) -> None:
+        """Copy a venue rule's own state into ``other`` (same class) in :meth:`fork`."""
+
     # ---- venue rules (override) ------------------------------------------------------
 
     def is_obsolete(self, delta: BookDelta, snapshot_id: int) -> bool:
@@ -137,6 +160,11 @@ class BookSync:
         return f"{delta.first_id}..{delta.last_id}"
 
     # ---- inputs ----------------------------------------------------------------------
+
+    @property
+    def max_buffer(self) -> int:
+        """Diffs buffered at most while waiting for a snapshot."""
+        return self._buffer.maxlen or 0
 
     @property
     def valid(self) -> bool:

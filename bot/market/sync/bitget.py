@@ -54,6 +54,7 @@ from decimal import Decimal
 from bot.core.events import BookDelta
 from bot.core.instrument import InstrumentSpec
 from bot.market.book import OrderBook
+from bot.market.sync.base import BookSync
 from bot.market.sync.okx import CHECKSUM_LEVELS, okx_checksum
 from bot.market.sync.stream import StreamSnapshotSync
 
@@ -116,6 +117,10 @@ class BitgetSync(StreamSnapshotSync):
         super().bind(spec)
         self._price_text = fixed_text(spec.tick_size)
         self._size_text = fixed_text(spec.lot_size)
+
+    def _fork_into(self, other: BookSync) -> None:
+        assert isinstance(other, BitgetSync)
+        other.unverified = self.unverified
 
     def follows(self, delta: BookDelta, last_id: int) -> bool:
         if delta.last_id == NO_SEQ:

@@ -37,6 +37,7 @@ from decimal import Decimal
 from bot.core.events import BookDelta, Level
 from bot.core.instrument import InstrumentSpec
 from bot.market.book import OrderBook
+from bot.market.sync.base import BookSync
 from bot.market.sync.stream import StreamSnapshotSync
 
 NO_SEQ = -1
@@ -113,6 +114,10 @@ class OkxSync(StreamSnapshotSync):
         super().bind(spec)
         self._price_text = increment_text(spec.tick_size)
         self._size_text = increment_text(spec.lot_size)
+
+    def _fork_into(self, other: BookSync) -> None:
+        assert isinstance(other, OkxSync)
+        other.unverified = self.unverified
 
     def follows(self, delta: BookDelta, last_id: int) -> bool:
         if delta.last_id == NO_SEQ and delta.prev_id == NO_SEQ:
