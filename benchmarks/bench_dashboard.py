@@ -2,7 +2,7 @@
 """Does the live dashboard slow the trading loop? Tick-to-quote with 0..N dashboard clients.
 
 One in-process bot per run, wired as ``mmbot run`` wires it (the ops server of
-``bot.commands.run``: metrics, latency histograms, control, the dashboard): the emulator serves
+``bot.ops.server_setup``: metrics, latency histograms, control, the dashboard): the emulator serves
 the bundled real Binance BTCUSDT spot recording at its recorded pace on 127.0.0.1, the real
 adapter decodes it, the engine (book sync, paper exchange, estimators, risk, AS quoter, order
 manager) trades it. Every run replays the same data from the start, so variants see the same
@@ -47,7 +47,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.commands.run import _ops_server  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core.orders import CancelOrder, NewOrder  # noqa: E402
 from bot.emulator.replay import ReplaySource  # noqa: E402
@@ -56,6 +55,7 @@ from bot.engine.assemble import build_engine, load_strategy  # noqa: E402
 from bot.ops.control import Controller  # noqa: E402
 from bot.ops.live import LiveRunner  # noqa: E402
 from bot.ops.logging import configure_logging  # noqa: E402
+from bot.ops.server_setup import build_ops_server  # noqa: E402
 from bot.venues.binance.adapter import BinanceMarketData  # noqa: E402
 from bot.venues.metadata import load_instruments_async  # noqa: E402
 
@@ -113,7 +113,7 @@ async def once(variant: str, seconds: float, rate_hz: float) -> dict[str, Any]:
             assert pipeline is not None
             runner = LiveRunner([engine], status_interval_s=3600)
             controller = Controller([trading], strategies_dir=Path(tmp) / "strategies", data_dir=Path(tmp))
-            ops = _ops_server(settings, runner, [trading], controller)
+            ops = build_ops_server(settings, runner, [trading], controller)
             current: list[Any] = [None]
 
             def sink(event: Any) -> None:

@@ -2,7 +2,8 @@
 bodies decoded strictly (400 naming the problem, never a 500), strategy names only from the profile
 list (a path is refused before any file is read), a bounded reason, idle / read / request timeouts,
 a connection cap, and an audit line with the client address for every control call. The control
-endpoints are wired as `mmbot run` wires them (bot.commands.run._ops_server) around a real engine."""
+endpoints are wired as `mmbot run` wires them (bot.ops.server_setup.build_ops_server) around a real
+engine."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from bot.commands.run import _ops_server
 from bot.engine.assemble import TradingEngine, build_engine, load_strategy
 from bot.ops.control import Controller
 from bot.ops.http import Limits, OpsServer
 from bot.ops.live import LiveRunner
 from bot.ops.metrics import build_registry
+from bot.ops.server_setup import build_ops_server
 from tests.specs import SPOT_BTC
 from tests.trading_kit import FAST_AS, FAST_FIXED, fast_settings, write_profile
 
@@ -55,7 +56,7 @@ async def wired(
     )
     runner = LiveRunner([trading.engine])
     controller = Controller([trading], strategies_dir=strategies, data_dir=tmp_path / "data")
-    server = _ops_server(settings, runner, [trading], controller)
+    server = build_ops_server(settings, runner, [trading], controller)
     await server.start()
     try:
         yield server, trading

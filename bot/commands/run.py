@@ -22,7 +22,6 @@ import structlog
 
 from bot.commands import argtypes
 from bot.config import Settings, VenuesSettings, config_source, load_settings
-from bot.core.events import NS_PER_S
 from bot.core.instrument import InstrumentSpec
 from bot.defaults import Source
 from bot.engine.assemble import StrategySearch, TradingEngine, build_engine, load_strategy, strategy_search
@@ -31,17 +30,14 @@ from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, InputError
 from bot.ops.ccxt_venues import ccxt_adapters, ccxt_specs, is_ccxt_key
 from bot.ops.ccxt_venues import offline_settings as ccxt_offline_settings
 from bot.ops.control import Controller, take_request
-from bot.ops.dashboard import attach_dashboard
-from bot.ops.deal_metrics import DealCollector
 from bot.ops.execution import TestnetExecution, plan_execution
-from bot.ops.feeds import FeedCollector, feeds_current, for_replay_speed
-from bot.ops.http import Limits, OpsServer
+from bot.ops.feeds import for_replay_speed
 from bot.ops.listen import check_listen, describe_bind_error, parse_listen
 from bot.ops.live import LiveRunner
 from bot.ops.logging import configure_logging
-from bot.ops.metrics import LatencyMetrics, TradingCollector, adapter_stats, build_registry
-from bot.ops.obligations_metrics import ObligationCollector
+from bot.ops.metrics import adapter_stats
 from bot.ops.progress import Progress, ProgressMode, StatusLineStream, choose_mode
+from bot.ops.server_setup import build_ops_server
 from bot.ops.summary import format_summary
 from bot.store.locks import InstanceLock
 from bot.strategy.profile import StrategyProfile, check_horizons
@@ -277,7 +273,7 @@ async def run_bot(
             )
             runner.add_adapter(adapter, venue_keys)
         if settings.http.enabled:
-            ops = _ops_server(settings, runner, trading, controller, testnet, deals)
+            ops = build_ops_server(settings, runner, trading, controller, testnet, deals)
             try:
                 await ops.start()
             except OSError as exc:  # taken since the check at start
@@ -449,96 +445,6 @@ async def load_specs(settings: Settings, keys: list[str], *, offline: bool) -> d
         fee_overrides=fees or None,
     )
     return {key: item.spec for key, item in resolved.items()}
-
-
-def _ops_server(
-    settings: Settings,
-    runner: LiveRunner,
-    trading: list[TradingEngine],
-    controller: Controller,
-    testnet: TestnetExecution | None = None,
-    deals: list[DealRun] | None = None,
-) -> OpsServer:
-    host, port = settings.http.host_port
-    registry = build_registry(runner, time.time_ns)
-    registry.register(TradingCollector(trading))
-    registry.register(FeedCollector(runner, time.time_ns))
-    registry.register(ObligationCollector(trading))
-    registry.register(DealCollector(deals or []))
-    runner.observe = LatencyMetrics(registry, trading).observe
-    if testnet is not None:
-        registry.register(testnet.collector())
-    ops = OpsServer(
-        registry=registry,
-        status=lambda: {
-            "instruments": runner.status_lines(),
-            "engines": [t.status() for t in trading],
-            "obligations": [t.obligation.summary() for t in trading if t.obligation is not None],
-            "deals": [d.status() for d in deals or []],
-            "adapters": {v: adapter_stats(a) for v, a in runner.adapters.items()},
-            "execution": testnet.status() if testnet is not None else {"mode": "paper"},
-            "http": ops.connection_stats(),
-        },
-        host=host,
-        port=port,
-        token=settings.http.control_token(),
-        limits=Limits(
-            max_connections=settings.http.max_connections,
-            idle_timeout_s=settings.http.idle_timeout_s,
-            read_timeout_s=settings.http.read_timeout_s,
-            request_timeout_s=settings.http.request_timeout_s,
-            max_body_bytes=settings.http.max_body_bytes,
-        ),
-    )
-    stale_after_ns = int(settings.market.stale_after_s * NS_PER_S)
-
-    def books_valid() -> str | None:
-        bad = [
-            f"{line['instrument']}: {line['reason'] or line['state']}"
-            for line in runner.status_lines()
-            if not line["valid"]
-        ]
-        return "; ".join(bad) or None
-
-    def feeds_fresh() -> str | None:
-        now = time.time_ns()
-        stale = []
-        for engine in runner.engines:
-            for key, state in engine.instruments.items():
-                if not state.last_event_ts:
-                    stale.append(f"{key}: no data yet")
-                elif now - state.last_event_ts > stale_after_ns:
-                    stale.append(f"{key}: silent {(now - state.last_event_ts) / NS_PER_S:.1f}s")
-        return "; ".join(stale) or None
-
-    def journal_writable() -> str | None:
-        bad = []
-        for t in trading:
-            journal = t.journal
-            if journal is not None and journal.fault is not None:
-                bad.append(f"{t.engine.name}: {journal.fault} (backlog {journal.backlog} records)")
-        return "; ".join(bad) or None
-
-    ops.add_check("feeds_fresh", feeds_fresh)
-    ops.add_check("books_valid", books_valid)
-    ops.add_check("feeds_current", feeds_current(runner))
-    ops.add_check("journal_writable", journal_writable)
-
-    def switch(body: dict[str, str]) -> dict[str, Any]:
-        name = body.get("name")
-        if not name:
-            raise ValueError('body must be {"name": "<profile>"}')
-        try:
-            return controller.switch(name, "http")
-        except InputError as exc:
-            raise ValueError(str(exc)) from None
-
-    ops.add_control("kill", lambda body: controller.kill(body.get("reason") or "http kill", "http"))
-    ops.add_control("resume", lambda body: controller.resume(body.get("reason") or "http resume", "http"))
-    ops.add_control("strategy", switch, fields=("name",))
-    if settings.http.dashboard.enabled:
-        attach_dashboard(settings.http.dashboard, ops, trading, registry, controller.strategies_dir)
-    return ops
 
 
 @contextlib.asynccontextmanager
