@@ -278,7 +278,7 @@ class PaperExchange(Execution):
     def _on_delta(self, event: BookDelta) -> None:
         market = self.markets.get(event.instrument)
         if market is not None:
-            if market.sync is not market.shared and market.forked_at != self.position:
+            if market.feeds_own_copy(self.position):
                 market.sync.on_delta(event)
                 if market.recheck:
                     self._rejoin(market)
@@ -309,7 +309,7 @@ class PaperExchange(Execution):
     def _on_snapshot(self, event: BookSnapshot) -> None:
         market = self.markets.get(event.instrument)
         if market is not None:
-            if market.sync is not market.shared and market.forked_at != self.position:
+            if market.feeds_own_copy(self.position):
                 market.sync.on_snapshot(event)
                 if market.shared is not None:
                     market.recheck = True
@@ -480,7 +480,7 @@ class PaperExchange(Execution):
         kind = type(event)
         if kind is BookDelta or kind is BookSnapshot or kind is FeedStatus:
             market = self.markets.get(event.instrument)  # type: ignore[union-attr]
-            if market is not None and market.sync is not market.shared and market.forked_at != self.position:
+            if market is not None and market.feeds_own_copy(self.position):
                 # books only: queue and taken-liquidity state were restored as of the boundary
                 if kind is BookDelta:
                     market.sync.on_delta(event)  # type: ignore[arg-type]

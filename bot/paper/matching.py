@@ -210,6 +210,11 @@ class Market:
         self.sync = sync
         self.book = sync.book
 
+    def feeds_own_copy(self, position: int) -> bool:
+        """The venue applies input event ``position`` to its book itself: it keeps its own copy
+        (not the engine's book), and not one forked from the engine's during that very event."""
+        return self.sync is not self.shared and self.forked_at != position
+
     # ---- prices ----------------------------------------------------------------------
 
     def mid(self) -> Decimal | None:
